@@ -1,0 +1,84 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``nova-vfio-compat``: the operator's command line.
+
+Each sub-command lives in a module of this package with a
+``register(subparsers)`` function that adds its parser and sets ``func``;
+this module only wires them into oslo.config and runs the chosen one.
+
+Exit status: 0 success (for ``check``: compatible), 1 a negative answer
+(``check``: not compatible), 2 invalid input or usage.
+"""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.cmd import documents
+from nova_vfio_compat import records
+from nova_vfio_compat import traits
+
+LOG = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_NO = 1
+EXIT_INVALID = 2
+
+# One entry per sub-command module, in the order `--help` lists them.
+COMMAND_MODULES = (
+    documents,
+)
+
+
+def _add_commands(subparsers):
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+
+
+command_opt = cfg.SubCommandOpt(
+    'command', title='Commands', handler=_add_commands,
+    help='Run "nova-vfio-compat COMMAND --help" for the options of one.')
+
+
+def fail(message):
+    print('nova-vfio-compat: error: %s' % message, file=sys.stderr)
+    return EXIT_INVALID
+
+
+def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    # A ConfigOpts of its own per run, so that main() can be called again
+    # (tests do) and never sees options parsed for another program.
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf.register_cli_opt(command_opt)
+    logging.register_options(conf)
+    # Logs go to stderr so that --json output on stdout stays parseable.
+    logging.set_defaults(default_log_levels=logging.get_default_log_levels())
+    conf.set_default('use_stderr', True)
+    try:
+        conf(argv, project='nova-vfio-compat')
+    except cfg.Error as e:
+        return fail(e)
+    logging.setup(conf, 'nova-vfio-compat')
+    try:
+        return conf.command.func(conf)
+    except (records.InvalidDocument, traits.TraitLimitExceeded) as e:
+        return fail(e)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

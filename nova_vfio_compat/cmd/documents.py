@@ -1,0 +1,98 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``check`` and ``traits``: the rules and the trait encoding on document
+files, with no host and no Placement involved."""
+
+import json
+
+from nova_vfio_compat import files
+from nova_vfio_compat import rules
+from nova_vfio_compat import traits
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        'check',
+        help='Can the stream SOURCE emits be received by a DEST device?',
+        description='Check the record SOURCE emits against the records DEST '
+                    'accepts. Exit status 0: compatible, 1: not compatible, '
+                    '2: an input is invalid.')
+    p.add_argument('source', help='capability document file (JSON or YAML)')
+    p.add_argument('dest', help='capability document file (JSON or YAML)')
+    out = p.add_mutually_exclusive_group()
+    out.add_argument('--json', action='store_true',
+                     help='print {"compatible", "reasons", "create"}')
+    out.add_argument('--mdevctl', action='store_true',
+                     help='for a compatible pair, print the mdevctl device '
+                          'config that creates the matching device on DEST')
+    p.set_defaults(func=do_check)
+
+    p = subparsers.add_parser(
+        'traits',
+        help='The traits and resource class of a device described by DOC.',
+        description='Print the traits that the resource provider holding '
+                    'this device carries, and its resource class.')
+    p.add_argument('doc', help='capability document file (JSON or YAML)')
+    p.add_argument('--json', action='store_true',
+                   help='print {"traits": [...], "resource_class": ...}')
+    p.set_defaults(func=do_traits)
+
+
+def do_check(conf):
+    source = files.load_document(conf.command.source)
+    dest = files.load_document(conf.command.dest)
+    verdict = rules.check(source, dest)
+    if conf.command.json:
+        print(json.dumps(verdict.to_dict(), indent=2, sort_keys=True))
+    elif conf.command.mdevctl:
+        if verdict.compatible and verdict.create:
+            print(json.dumps(verdict.create.to_mdevctl(), indent=2,
+                             sort_keys=True))
+        elif verdict.compatible:
+            print('# compatible; %s accepts the stream on a device that '
+                  'needs no mdev to be created' % dest.source)
+        else:
+            _print_verdict(verdict, source, dest)
+    else:
+        _print_verdict(verdict, source, dest)
+    return 0 if verdict.compatible else 1
+
+
+def _print_verdict(verdict, source, dest):
+    if verdict.compatible:
+        print('compatible: %s can be received by %s'
+              % (source.source, dest.source))
+        if verdict.create:
+            attrs = ', '.join('%s=%s' % a for a in verdict.create.mdev_attrs)
+            print('  create: mdev type %s%s' % (
+                verdict.create.mdev_type, (' with ' + attrs) if attrs else ''))
+        return
+    print('not compatible: %s cannot be received by %s'
+          % (source.source, dest.source))
+    for reason in verdict.reasons:
+        print('  - %s' % reason)
+
+
+def do_traits(conf):
+    doc = files.load_document(conf.command.doc)
+    names = traits.document_traits(doc, conf.traits.max_traits_per_provider)
+    rc = traits.resource_class(doc.emits)
+    if conf.command.json:
+        print(json.dumps({'traits': sorted(names), 'resource_class': rc},
+                         indent=2))
+        return 0
+    print('resource class: %s' % rc)
+    print('traits:')
+    for name in sorted(names):
+        print('  %s' % name)
+    return 0

@@ -1,0 +1,335 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Capability records and documents: parsing, validation, canonical form.
+
+A *record* says what migration stream a device emits, or which streams it
+accepts.  A *document* is the record a device emits plus the records it
+accepts.  Documents come as JSON or YAML text; :func:`loads` turns text into
+a validated, canonical :class:`Document` or raises :exc:`InvalidDocument`
+naming the source and the place in it.  No I/O happens here.
+"""
+
+import dataclasses
+import json
+
+import jsonschema
+import yaml
+
+from nova_vfio_compat import schema
+
+PCI_ID_KEYS = ('vendor', 'device', 'subsystem_vendor', 'subsystem_device')
+
+
+class InvalidDocument(ValueError):
+    """A capability document that cannot be used.
+
+    ``source`` names the file or device it came from; ``path`` is where in
+    the document the problem is (``compatible[1].version.minor``).
+    """
+
+    def __init__(self, source, message, path=''):
+        self.source = source
+        self.path = path
+        self.message = message
+        where = '%s: at %s' % (source, path) if path else source
+        super().__init__('%s: %s' % (where, message))
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One capability record, canonical: equal records compare equal.
+
+    ``bus`` is the bus section as sorted ``(key, value)`` pairs, values as
+    int or str.  ``minor_min`` and ``minor`` bound the accepted range of an
+    accepting record; an emitting record emits ``minor``.
+    """
+
+    device_api: str
+    vendor: str
+    major: int
+    minor: int
+    bus: tuple = ()
+    minor_min: int = 0
+    mdev_type: str = None
+    mdev_attrs: tuple = ()
+
+    @property
+    def identity(self):
+        """What a stream is keyed on: all but the minor and what to create."""
+        return (self.device_api, self.vendor, self.major, self.bus)
+
+    @property
+    def family(self):
+        """The identity without the version: one resource class each."""
+        return (self.device_api, self.vendor, self.bus)
+
+    def identity_key(self):
+        """The canonical text of :attr:`identity` (input to trait hashes)."""
+        return _canonical_json({'device_api': self.device_api,
+                                'vendor': self.vendor,
+                                'major': self.major,
+                                'bus': dict(self.bus)})
+
+    def family_key(self):
+        """The canonical text of :attr:`family`."""
+        return _canonical_json({'device_api': self.device_api,
+                                'vendor': self.vendor,
+                                'bus': dict(self.bus)})
+
+    def bus_value(self, key):
+        return dict(self.bus).get(key)
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """What a device emits and which streams it accepts.
+
+    ``source`` names where the document came from, for messages; it is not
+    part of the document's value (two equal documents from different files
+    compare equal).
+    """
+
+    emits: Record
+    accepts: tuple
+    source: str = dataclasses.field(default='<document>', compare=False)
+
+
+def _canonical_json(value):
+    return json.dumps(value, sort_keys=True, separators=(',', ':'),
+                      ensure_ascii=False)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without anchors and aliases.
+
+    Capability documents never need them, and aliases are how a few bytes
+    of YAML expand into gigabytes ("billion laughs").
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, 'YAML aliases are not allowed in capability '
+                'documents', event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def parse_text(text, source, max_bytes=None):
+    """JSON or YAML text (str or bytes) to plain data.
+
+    :raises InvalidDocument: naming ``source``, for text that is too large,
+        not UTF-8, or neither valid JSON nor valid YAML.
+    """
+    if max_bytes is not None and len(text) > max_bytes:
+        raise InvalidDocument(
+            source, 'is %d bytes, larger than the limit of %d bytes'
+            % (len(text), max_bytes))
+    if isinstance(text, bytes):
+        try:
+            text = text.decode('utf-8')
+        except UnicodeDecodeError as e:
+            raise InvalidDocument(source, 'is not UTF-8 text (%s)' % e)
+    if text.lstrip().startswith(('{', '[')):
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            json_error = e
+        except RecursionError:
+            raise InvalidDocument(source, 'is nested too deeply')
+    else:
+        json_error = None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # nosec: safe loader
+    except yaml.YAMLError as e:
+        if json_error is not None:
+            raise InvalidDocument(source, 'is not valid JSON: %s' % json_error)
+        raise InvalidDocument(source, 'is not valid YAML: %s' % _yaml_error(e))
+    except RecursionError:
+        raise InvalidDocument(source, 'is nested too deeply')
+
+
+def _yaml_error(error):
+    mark = getattr(error, 'problem_mark', None)
+    problem = getattr(error, 'problem', None) or str(error)
+    if mark is None:
+        return problem
+    return 'line %d column %d: %s' % (mark.line + 1, mark.column + 1, problem)
+
+
+def loads(text, source='<input>', max_bytes=None):
+    """Parse and validate a capability document from JSON or YAML text."""
+    return parse_document(parse_text(text, source, max_bytes), source)
+
+
+def _path(base, error_path):
+    out = base
+    for part in error_path:
+        if isinstance(part, int):
+            out += '[%d]' % part
+        else:
+            out += ('.%s' % part) if out else str(part)
+    return out or '(top level)'
+
+
+def _validate(data, json_schema, source, base):
+    validator = jsonschema.Draft202012Validator(json_schema)
+    errors = sorted(validator.iter_errors(data),
+                    key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        raise InvalidDocument(source, error.message,
+                              _path(base, error.absolute_path))
+
+
+def _check_keys(data, source, base):
+    """Refuse mapping keys that are not strings (YAML allows them)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise InvalidDocument(source, 'key %r is not a string' % (key,),
+                                      base or '(top level)')
+            _check_keys(value, source, _path(base, [key]))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_keys(value, source, _path(base, [i]))
+
+
+def _int(value):
+    if isinstance(value, str):
+        return int(value, 0) if value.lower().startswith('0x') else int(value)
+    return value
+
+
+def _bus_value(value):
+    # "0x.." strings are integers written in hex; every other string is
+    # kept as it is, so "3" and 3 stay different identities.
+    # Hex strings too large for the integer form stay strings.
+    if isinstance(value, str) and value[:2].lower() == '0x':
+        try:
+            number = int(value, 16)
+        except ValueError:
+            return value
+        if number <= schema.MAX_BUS_INT:
+            return number
+    return value
+
+
+def parse_record(data, source='<input>', path='', accepting=False):
+    """Validate one record and return its canonical :class:`Record`."""
+    if not isinstance(data, dict):
+        raise InvalidDocument(source, 'a record must be a mapping, not %s'
+                              % type(data).__name__, path or '(top level)')
+    _check_keys(data, source, path)
+    _validate(data, schema.RECORD_HEAD, source, path)
+    device_api = data['device_api']
+    _validate(data, schema.record_schema(device_api, accepting), source, path)
+
+    version = data['version']
+    major = _int(version['major'])
+    minor = _int(version['minor'])
+    minor_min = _int(version.get('minor_min', 0))
+    for name, value in (('major', major), ('minor', minor),
+                        ('minor_min', minor_min)):
+        if value > schema.MAX_INT:
+            raise InvalidDocument(source, '%d is larger than %d'
+                                  % (value, schema.MAX_INT),
+                                  _path(path, ['version', name]))
+    if minor_min > minor:
+        raise InvalidDocument(
+            source, 'minor_min %d is greater than minor %d: the accepted '
+            'range is empty' % (minor_min, minor), _path(path, ['version']))
+
+    bus = tuple(sorted((key, _bus_value(value))
+                       for key, value in data.get(device_api, {}).items()))
+    attrs = tuple(
+        (key, str(value))
+        for item in data.get('mdev_attrs', ()) for key, value in item.items())
+    return Record(device_api=device_api, vendor=data['vendor'], major=major,
+                  minor=minor, bus=bus, minor_min=minor_min,
+                  mdev_type=data.get('mdev_type'), mdev_attrs=attrs)
+
+
+def parse_document(data, source='<input>'):
+    """Validate plain data as a capability document.
+
+    A bare record is short for "emits this, and accepts this identity at
+    its own minor or any lower one (down to ``version.minor_min``, default
+    0)".  The long form spells out ``self`` and ``compatible``; without
+    ``compatible`` it means the same as the bare record.
+    """
+    if not isinstance(data, dict):
+        raise InvalidDocument(source, 'a capability document must be a '
+                              'mapping, not %s' % type(data).__name__)
+    if 'self' not in data:
+        accepting = parse_record(data, source, accepting=True)
+        emits = dataclasses.replace(accepting, minor_min=0)
+        return Document(emits=emits, accepts=(accepting,), source=source)
+
+    _check_keys(data, source, '')
+    _validate(data, schema.SELF_DOCUMENT, source, '')
+    emits = parse_record(data['self'], source, 'self')
+    if 'compatible' not in data:
+        return Document(emits=emits, accepts=(emits,), source=source)
+    accepts = tuple(
+        parse_record(item, source, 'compatible[%d]' % i, accepting=True)
+        for i, item in enumerate(data['compatible']))
+    return Document(emits=emits, accepts=accepts, source=source)
+
+
+def format_bus_value(device_api, key, value):
+    if device_api == 'vfio-pci' and isinstance(value, int):
+        return '0x%04x' % value
+    return value
+
+
+def record_to_dict(record, accepting=False):
+    """The canonical plain-data form of a record (round-trips)."""
+    out = {
+        'device_api': record.device_api,
+        'vendor': record.vendor,
+        'version': {'major': record.major, 'minor': record.minor},
+    }
+    if accepting and record.minor_min:
+        out['version']['minor_min'] = record.minor_min
+    if record.bus or record.device_api == 'vfio-pci':
+        out[record.device_api] = {
+            key: format_bus_value(record.device_api, key, value)
+            for key, value in record.bus}
+    if record.mdev_type is not None:
+        out['mdev_type'] = record.mdev_type
+    if record.mdev_attrs:
+        out['mdev_attrs'] = [{k: v} for k, v in record.mdev_attrs]
+    return out
+
+
+def document_to_dict(document):
+    """The canonical long form of a document (round-trips)."""
+    return {
+        'self': record_to_dict(document.emits),
+        'compatible': [record_to_dict(r, accepting=True)
+                       for r in document.accepts],
+    }
+
+
+def describe_stream(record):
+    """A short human name of the stream a record emits, for messages."""
+    ids = ''
+    if record.device_api == 'vfio-pci':
+        bus = dict(record.bus)
+        ids = ' %04x:%04x' % (bus.get('vendor', 0), bus.get('device', 0))
+        if 'subsystem_vendor' in bus:
+            ids += ' (%04x:%04x)' % (bus.get('subsystem_vendor', 0),
+                                     bus.get('subsystem_device', 0))
+    return '%s %s%s v%d.%d' % (record.device_api, record.vendor, ids,
+                               record.major, record.minor)

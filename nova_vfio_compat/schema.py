@@ -1,0 +1,172 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""JSON schemas of capability documents (data only).
+
+A record's bus section is keyed by the value of its ``device_api``, which a
+static schema cannot say, so :func:`record_schema` builds the record schema
+for one device API; :mod:`nova_vfio_compat.records` validates in two steps.
+"""
+
+MAX_INT = 2 ** 31 - 1
+MAX_BUS_INT = 2 ** 63 - 1
+MAX_ACCEPTED_RECORDS = 64
+MAX_MDEV_ATTRS = 32
+
+# Integers may be written as JSON integers or as "0x..."/decimal strings;
+# records.py turns the strings into integers and range-checks them.
+INTEGER = {
+    'oneOf': [
+        {'type': 'integer', 'minimum': 0, 'maximum': MAX_INT},
+        {'type': 'string', 'pattern': '^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$'},
+    ],
+}
+
+PCI_ID = {
+    'oneOf': [
+        {'type': 'integer', 'minimum': 0, 'maximum': 0xffff},
+        {'type': 'string', 'pattern': '^0[xX][0-9a-fA-F]{1,4}$'},
+    ],
+}
+
+# A name of the kind drivers and device APIs have; no control characters.
+NAME = {
+    'type': 'string', 'minLength': 1, 'maxLength': 128,
+    'pattern': '^[^\\x00-\\x1f\\x7f]+$',
+}
+
+DEVICE_API = {
+    'type': 'string', 'minLength': 1, 'maxLength': 64,
+    'pattern': '^[a-z0-9][a-z0-9_.-]*$',
+}
+
+# Only what is needed to find the device API, so that the full record schema
+# can be built for it.
+RECORD_HEAD = {
+    'type': 'object',
+    'required': ['device_api', 'vendor', 'version'],
+    'properties': {'device_api': DEVICE_API},
+}
+
+VERSION = {
+    'type': 'object',
+    'required': ['major', 'minor'],
+    'properties': {
+        'major': INTEGER,
+        'minor': INTEGER,
+        'minor_min': INTEGER,
+    },
+    'additionalProperties': False,
+}
+
+BUS_VALUE = {
+    'oneOf': [
+        {'type': 'integer', 'minimum': 0, 'maximum': MAX_BUS_INT},
+        {'type': 'string', 'maxLength': 256,
+         'pattern': '^[^\\x00-\\x1f\\x7f]*$'},
+    ],
+}
+
+BUS_KEY_PATTERN = '^[a-z0-9_]{1,64}$'
+
+# Guest-visible identity of a PCI function. Further keys are allowed (and
+# are part of the identity), e.g. the keys a derived record adds.
+PCI_BUS = {
+    'type': 'object',
+    'required': ['vendor', 'device', 'subsystem_vendor', 'subsystem_device'],
+    'properties': {
+        'vendor': PCI_ID,
+        'device': PCI_ID,
+        'subsystem_vendor': PCI_ID,
+        'subsystem_device': PCI_ID,
+    },
+    'propertyNames': {'pattern': BUS_KEY_PATTERN},
+    'additionalProperties': BUS_VALUE,
+    'maxProperties': 16,
+}
+
+GENERIC_BUS = {
+    'type': 'object',
+    'propertyNames': {'pattern': BUS_KEY_PATTERN},
+    'additionalProperties': BUS_VALUE,
+    'maxProperties': 16,
+}
+
+MDEV_TYPE = {
+    'type': 'string', 'minLength': 1, 'maxLength': 128,
+    'pattern': '^[A-Za-z0-9][A-Za-z0-9_.:+-]*$',
+}
+
+MDEV_ATTRS = {
+    'type': 'array',
+    'maxItems': MAX_MDEV_ATTRS,
+    'items': {
+        'type': 'object',
+        'minProperties': 1,
+        'maxProperties': 1,
+        'propertyNames': {'pattern': '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'},
+        'additionalProperties': {
+            'oneOf': [
+                {'type': 'string', 'maxLength': 256,
+                 'pattern': '^[^\\x00-\\x1f\\x7f]*$'},
+                {'type': 'integer', 'minimum': 0, 'maximum': MAX_INT},
+            ],
+        },
+    },
+}
+
+
+def record_schema(device_api, accepting):
+    """The full schema of one record whose device API is ``device_api``.
+
+    An emitting record (``self:``) may not bound its range with
+    ``version.minor_min``: that only means something on accepting records.
+    """
+    bus = PCI_BUS if device_api == 'vfio-pci' else GENERIC_BUS
+    version = VERSION
+    if not accepting:
+        version = dict(VERSION)
+        version['properties'] = {'major': INTEGER, 'minor': INTEGER}
+    schema = {
+        'type': 'object',
+        'required': ['device_api', 'vendor', 'version'],
+        'properties': {
+            'device_api': DEVICE_API,
+            'vendor': NAME,
+            'version': version,
+            device_api: bus,
+            'mdev_type': MDEV_TYPE,
+            'mdev_attrs': MDEV_ATTRS,
+        },
+        'dependentRequired': {'mdev_attrs': ['mdev_type']},
+        'additionalProperties': False,
+    }
+    if device_api == 'vfio-pci':
+        schema['required'] = schema['required'] + ['vfio-pci']
+    return schema
+
+
+# The long form of a document.  A bare record is the short form; records
+# inside are validated with record_schema() once their device API is known.
+SELF_DOCUMENT = {
+    'type': 'object',
+    'required': ['self'],
+    'properties': {
+        'self': {'type': 'object'},
+        'compatible': {
+            'type': 'array', 'minItems': 1,
+            'maxItems': MAX_ACCEPTED_RECORDS,
+            'items': {'type': 'object'},
+        },
+    },
+    'additionalProperties': False,
+}
