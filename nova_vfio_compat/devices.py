@@ -54,8 +54,8 @@ class Device:
     mdev_type: str = None
     physfn: str = None
     driver_version: str = None
-    pci_ids: tuple = ()          # (vendor, device, subsystem_vendor,
-                                 #  subsystem_device) as ints
+    # (vendor, device, subsystem_vendor, subsystem_device) as ints
+    pci_ids: tuple = ()
     iommu_group: str = None
     errors: tuple = ()
 

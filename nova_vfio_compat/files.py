@@ -22,8 +22,10 @@ DEFAULT_MAX_BYTES = 64 * 1024
 
 
 def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
-    """Read at most ``max_bytes`` of ``path``; a larger file is refused
-    without reading the rest of it (sysfs files and pipes included).
+    """Read at most ``max_bytes`` of ``path``.
+
+    A larger file is refused without reading the rest of it (sysfs files
+    and pipes included).
 
     :raises InvalidDocument: naming ``path`` when it cannot be read or is
         too large.

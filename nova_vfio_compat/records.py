@@ -154,7 +154,8 @@ def parse_text(text, source, max_bytes=None):
     except yaml.YAMLError as e:
         if json_error is not None:
             raise InvalidDocument(source, 'is not valid JSON: %s' % json_error)
-        raise InvalidDocument(source, 'is not valid YAML: %s' % _yaml_error(e))
+        raise InvalidDocument(source,
+                              'is not valid YAML: %s' % _yaml_error(e))
     except RecursionError:
         raise InvalidDocument(source, 'is nested too deeply')
 
@@ -188,7 +189,11 @@ def _validate(data, json_schema, source, base):
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
-        raise InvalidDocument(source, error.message,
+        message = error.message
+        # A regular expression is no help to an operator: say it in words.
+        if error.validator == 'pattern' and 'description' in error.schema:
+            message = '%r %s' % (error.instance, error.schema['description'])
+        raise InvalidDocument(source, message,
                               _path(base, error.absolute_path))
 
 
@@ -197,8 +202,9 @@ def _check_keys(data, source, base):
     if isinstance(data, dict):
         for key, value in data.items():
             if not isinstance(key, str):
-                raise InvalidDocument(source, 'key %r is not a string' % (key,),
-                                      base or '(top level)')
+                raise InvalidDocument(
+                    source, 'key %r is not a string' % (key,),
+                    base or '(top level)')
             _check_keys(value, source, _path(base, [key]))
     elif isinstance(data, list):
         for i, value in enumerate(data):

@@ -27,26 +27,30 @@ MAX_MDEV_ATTRS = 32
 INTEGER = {
     'oneOf': [
         {'type': 'integer', 'minimum': 0, 'maximum': MAX_INT},
-        {'type': 'string', 'pattern': '^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$'},
+        {'type': 'string', 'pattern': '^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$',
+         'description': 'must be an integer, or a decimal or "0x" hex string'},
     ],
 }
 
 PCI_ID = {
     'oneOf': [
         {'type': 'integer', 'minimum': 0, 'maximum': 0xffff},
-        {'type': 'string', 'pattern': '^0[xX][0-9a-fA-F]{1,4}$'},
+        {'type': 'string', 'pattern': '^0[xX][0-9a-fA-F]{1,4}$',
+         'description': 'must be a 16-bit integer or a "0x" hex string'},
     ],
 }
 
 # A name of the kind drivers and device APIs have; no control characters.
 NAME = {
     'type': 'string', 'minLength': 1, 'maxLength': 128,
-    'pattern': '^[^\\x00-\\x1f\\x7f]+$',
+    'pattern': '^[^\\x00-\\x1f\\x7f]*$',
+    'description': 'must not contain control characters',
 }
 
 DEVICE_API = {
     'type': 'string', 'minLength': 1, 'maxLength': 64,
     'pattern': '^[a-z0-9][a-z0-9_.-]*$',
+    'description': 'must be lower case letters, digits, "_", "." and "-"',
 }
 
 # Only what is needed to find the device API, so that the full record schema
@@ -104,6 +108,7 @@ GENERIC_BUS = {
 MDEV_TYPE = {
     'type': 'string', 'minLength': 1, 'maxLength': 128,
     'pattern': '^[A-Za-z0-9][A-Za-z0-9_.:+-]*$',
+    'description': 'must be letters, digits, "_", ".", ":", "+" and "-"',
 }
 
 MDEV_ATTRS = {

@@ -35,8 +35,6 @@ import re
 
 import os_traits
 
-from nova_vfio_compat import records
-
 ENCODING_VERSION = 1
 
 # Every trait and resource class this project creates starts with PREFIX;
@@ -90,8 +88,10 @@ def _family_readable(record):
 
 
 def stream_name(record):
-    """The name of the stream family+major ``record`` is about, without the
-    E/A marker and the minor: ``<readable>_<hash>``."""
+    """The stream ``record`` is about, without the E/A marker and minor.
+
+    ``<family readable>_V<major>_<hash of the identity>``.
+    """
     return '%s_V%d_%s' % (_family_readable(record), record.major,
                           _hash(record.identity_key()))
 
@@ -115,8 +115,11 @@ def resource_class(record):
 
 
 def count_traits(document):
-    """How many traits :func:`document_traits` would return, computed
-    without expanding the ranges (so an absurd range costs nothing)."""
+    """How many traits :func:`document_traits` would return.
+
+    Computed without expanding the ranges, so an absurd range costs
+    nothing.
+    """
     ranges = {}
     for record in document.accepts:
         ranges.setdefault(record.identity, []).append(
@@ -168,8 +171,7 @@ def is_accept(name):
 
 
 def accept_trait_for(emit):
-    """The accept trait that receives the stream named by emit trait
-    ``emit``."""
+    """The accept trait that receives the stream of emit trait ``emit``."""
     if not is_emit(emit):
         raise ValueError('%s is not an emit trait' % emit)
     return ACCEPT_PREFIX + emit[len(EMIT_PREFIX):]
@@ -181,16 +183,17 @@ def emitted(names):
 
 
 def unaccepted(source_traits, dest_traits):
-    """The source's emit traits whose stream the destination does not
-    accept."""
+    """The source's emit traits whose stream the destination refuses."""
     dest_traits = frozenset(dest_traits)
     return frozenset(e for e in emitted(source_traits)
                      if accept_trait_for(e) not in dest_traits)
 
 
 def can_migrate(source_traits, dest_traits):
-    """The one test the filter uses: can every stream the source device's
-    provider emits be received by the destination provider?
+    """The one test the filter uses.
+
+    Can every stream the source device's provider emits be received by the
+    destination provider?
 
     Both arguments are whole trait sets of providers; traits that are not
     this project's are ignored.

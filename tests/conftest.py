@@ -1,0 +1,24 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import os
+
+from hypothesis import HealthCheck
+from hypothesis import settings
+
+# "dev" is quick for local iteration; CI (tools/run-tests.sh) selects "ci"
+# so the equivalence properties see enough pairs to mean something.
+settings.register_profile('dev', max_examples=200, deadline=None)
+settings.register_profile(
+    'ci', max_examples=1000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'dev'))
