@@ -25,8 +25,9 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.cmd import documents
+from nova_vfio_compat.cmd import matrix
+from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat import records
 from nova_vfio_compat import traits
 
@@ -39,6 +40,7 @@ EXIT_INVALID = 2
 # One entry per sub-command module, in the order `--help` lists them.
 COMMAND_MODULES = (
     documents,
+    matrix,
 )
 
 
