@@ -1,0 +1,50 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Every option has help text and appears in the generated sample."""
+
+import importlib.metadata
+
+from oslo_config import cfg
+from oslo_config import generator
+
+from nova_vfio_compat.conf import opts
+
+
+def _all_opts():
+    return [(group, opt) for group, group_opts in opts.list_opts()
+            for opt in group_opts]
+
+
+def test_every_option_has_help_text():
+    for group, opt in _all_opts():
+        name = '[%s] %s' % (getattr(group, 'name', group), opt.dest)
+        assert opt.help and len(opt.help.strip()) > 20, name
+
+
+def test_the_entry_point_lists_the_options():
+    eps = importlib.metadata.entry_points(group='oslo.config.opts')
+    (ep,) = [e for e in eps if e.name == 'nova_vfio_compat']
+    assert ep.load() is opts.list_opts
+
+
+def test_every_option_is_in_the_generated_sample(tmp_path):
+    out = tmp_path / 'sample.conf'
+    conf = cfg.ConfigOpts()
+    generator.register_cli_opts(conf)
+    conf(['--namespace', 'nova_vfio_compat', '--output-file', str(out)])
+    generator.generate(conf)
+    sample = out.read_text()
+    for group, opt in _all_opts():
+        assert '[%s]' % getattr(group, 'name', group) in sample
+        assert any('#%s =' % name in sample
+                   for name in (opt.dest, opt.name)), opt.dest

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Run the whole test suite, the way CI does.
+#
+#   tools/run-tests.sh               install what the tests need, then test
+#   tools/run-tests.sh --no-install  use the current python as it is (tox)
+#
+# Installing means: a virtualenv in $VENV (default .venv) with the project
+# and test-requirements.txt, and the Debian packages bindep.txt lists for
+# tests (apt-get, when run as root or with sudo; otherwise it says what to
+# install and stops).
+#
+# The suite runs as three pytest processes that must not share one:
+#   1. tests/ without udev and nova: the core, the CLI, the reporter against
+#      the real Placement, the devstack plugin;
+#   2. tests/udev under umockdev's LD_PRELOAD (the whole process sees the
+#      emulated /sys, which would break anything reading the real one);
+#   3. tests/nova with nova's native threading (no eventlet monkey patching,
+#      which must be decided before anything imports nova).
+# The last line sums them up: "N passed, N failed, N skipped".
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+install=1
+if [[ ${1:-} == --no-install ]]; then
+    install=0
+    shift
+fi
+
+as_root() {
+    if [[ $(id -u) == 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        return 1
+    fi
+}
+
+if (( install )); then
+    if [[ ! -x $VENV/bin/python ]]; then
+        "$PYTHON" -m venv "$VENV"
+    fi
+    PY=$VENV/bin/python
+    "$PY" -m pip install -q -U pip bindep
+    # bindep prints the missing packages and exits 1 when there are some.
+    if missing=$("$VENV/bin/bindep" -b test); then
+        :
+    else
+        echo "Installing Debian packages from bindep.txt: $missing"
+        # shellcheck disable=SC2086
+        if ! { as_root apt-get update -qq &&
+               as_root env DEBIAN_FRONTEND=noninteractive \
+                   apt-get install -y -qq $missing; }; then
+            echo "Could not install: $missing" >&2
+            echo "Install them (apt-get install $missing) and run again." >&2
+            exit 1
+        fi
+    fi
+    # Reinstall only when a requirements file changed.
+    stamp=$VENV/.requirements.sha256
+    want=$(cat requirements.txt test-requirements.txt setup.cfg | sha256sum)
+    if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+        "$PY" -m pip install -q -r requirements.txt -r test-requirements.txt
+        "$PY" -m pip install -q --no-deps -e .
+        echo "$want" > "$stamp"
+    fi
+else
+    PY=$(command -v python)
+fi
+
+export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci}
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+
+run() {
+    local name=$1
+    shift
+    echo "==> $name"
+    # pytest exits 5 when it collected nothing: that is a failure here.
+    "$@" --junitxml="$results/$name.xml" || status=1
+}
+
+run main "$PY" -m pytest -q -p no:cacheprovider tests \
+    --ignore=tests/udev --ignore=tests/nova "$@"
+if [[ -d tests/udev ]]; then
+    run udev umockdev-wrapper "$PY" -m pytest -q -p no:cacheprovider \
+        tests/udev "$@"
+fi
+if [[ -d tests/nova ]]; then
+    OS_NOVA_DISABLE_EVENTLET_PATCHING=1 run nova "$PY" -m pytest -q \
+        -p no:cacheprovider tests/nova "$@"
+fi
+
+"$PY" - "$results" <<'PYEOF'
+import glob
+import sys
+import xml.etree.ElementTree as ET
+
+total = {'tests': 0, 'failures': 0, 'errors': 0, 'skipped': 0}
+for path in glob.glob(sys.argv[1] + '/*.xml'):
+    for suite in ET.parse(path).getroot().iter('testsuite'):
+        for key in total:
+            total[key] += int(suite.get(key, 0))
+failed = total['failures'] + total['errors']
+passed = total['tests'] - failed - total['skipped']
+print('%d passed, %d failed, %d skipped' % (passed, failed, total['skipped']))
+PYEOF
+exit $status
