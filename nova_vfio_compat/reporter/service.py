@@ -36,8 +36,7 @@ _MAX_DEBOUNCE_PERIODS = 10
 
 
 class ChangeSignal:
-    """A device-change signal: :meth:`set` by a producer, :meth:`wait` by
-    the service.
+    """A device-change signal, set by a producer, waited for by the loop.
 
     Discovery's hotplug monitor provides an object with the same ``wait``;
     this one is for callers that signal changes themselves (and tests).
@@ -50,8 +49,10 @@ class ChangeSignal:
         self._event.set()
 
     def wait(self, timeout):
-        """Whether a change was signalled within ``timeout`` seconds (the
-        signal is consumed)."""
+        """Whether a change was signalled within ``timeout`` seconds.
+
+        The signal is consumed.
+        """
         fired = self._event.wait(timeout)
         if fired:
             self._event.clear()
