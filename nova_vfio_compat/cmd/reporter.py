@@ -103,6 +103,9 @@ def main(argv=None):
     conf.register_cli_opts(cli_opts)
     logging.register_options(conf)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels())
+    # Logs to stderr (the journal under systemd) unless a log file is
+    # configured, so that --dry-run's plan on stdout stays clean.
+    conf.set_default('use_stderr', True)
     try:
         conf(argv, project='nova-vfio-compat', prog=PROG)
     except cfg.Error as e:
