@@ -18,6 +18,8 @@ Importing this package registers all groups on ``cfg.CONF``;
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import placement
+from nova_vfio_compat.conf import reporter
 from nova_vfio_compat.conf import traits
 
 CONF = cfg.CONF
@@ -25,6 +27,8 @@ CONF = cfg.CONF
 # One line per option group module, as in opts.py.
 _MODULES = (
     traits,
+    reporter,
+    placement,
 )
 
 

@@ -1,0 +1,156 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``nova-vfio-compat-reporter``: the Placement reporter service.
+
+Runs beside nova-compute; reads nova.conf's ``[placement]`` section (or a
+clouds.yaml cloud) and this project's own options.
+
+Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or, with ``--once`` /
+``--dry-run``, everything published (or planned); 1 with ``--once`` /
+``--dry-run``, something could not be published (a device, a provider,
+Placement); 2 invalid configuration.
+"""
+
+import signal
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat import records
+from nova_vfio_compat.reporter import client
+from nova_vfio_compat.reporter import device_list
+from nova_vfio_compat.reporter import hostname
+from nova_vfio_compat.reporter import service
+from nova_vfio_compat.reporter import sync
+
+LOG = logging.getLogger(__name__)
+
+PROG = 'nova-vfio-compat-reporter'
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_INVALID = 2
+
+cli_opts = [
+    cfg.BoolOpt('once', default=False,
+                help='Sync once and exit; the exit status says whether '
+                     'everything was published.'),
+    cfg.BoolOpt('dry-run', default=False,
+                help='Read Placement and print which traits would be added '
+                     'to and removed from which provider; write nothing. '
+                     'Implies --once.'),
+]
+
+
+def device_source(conf):
+    """``(callable returning devices, change signal or None)``."""
+    if conf.reporter.device_list:
+        path = conf.reporter.device_list
+        return (lambda: device_list.load(path)), None
+    try:
+        # Imported here: discovery needs libudev, which the rest of the
+        # reporter (and --device-list hosts) do not.
+        from nova_vfio_compat import discovery
+    except ImportError as e:
+        raise client.ConfigurationError(
+            'udev discovery is not available (%s); set [reporter] '
+            'device_list' % e)
+    monitor = getattr(discovery, 'monitor', None)
+    signal_ = monitor(conf) if monitor is not None else None
+    return (lambda: discovery.discover(conf)), signal_
+
+
+def print_plan(result, out=sys.stdout):
+    """Print what a dry-run sync would do."""
+    for name in result.created_traits:
+        print('create trait %s' % name, file=out)
+    for name in result.created_resource_classes:
+        print('create resource class %s' % name, file=out)
+    for provider, change in sorted(result.changes.items()):
+        print('resource provider %s:' % provider, file=out)
+        for name in sorted(change.added):
+            print('  + %s' % name, file=out)
+        for name in sorted(change.removed):
+            print('  - %s' % name, file=out)
+    if not (result.changes or result.created_traits or
+            result.created_resource_classes):
+        print('nothing to change', file=out)
+    for error in result.errors:
+        print('error: %s' % error, file=out)
+
+
+def _fail(message):
+    print('%s: error: %s' % (PROG, message), file=sys.stderr)
+    return EXIT_INVALID
+
+
+def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf.register_cli_opts(cli_opts)
+    logging.register_options(conf)
+    logging.set_defaults(default_log_levels=logging.get_default_log_levels())
+    # Logs to stderr (the journal under systemd) unless a log file is
+    # configured, so that --dry-run's plan on stdout stays clean.
+    conf.set_default('use_stderr', True)
+    try:
+        conf(argv, project='nova-vfio-compat', prog=PROG)
+    except cfg.Error as e:
+        return _fail(e)
+    logging.setup(conf, PROG)
+    try:
+        connection = client.connect(conf)
+        source, change_signal = device_source(conf)
+    except (client.ConfigurationError, records.InvalidDocument) as e:
+        return _fail(e)
+    except Exception as e:
+        # keystoneauth and the SDK raise a variety of errors for bad
+        # [placement] or clouds.yaml settings; none deserves a traceback.
+        return _fail('cannot set up the Placement client: %s' % e)
+    reporter = sync.Reporter(
+        connection, hostname.root_provider_name(conf),
+        max_traits=conf.traits.max_traits_per_provider,
+        dry_run=conf.dry_run,
+        conflict_retries=conf.reporter.conflict_retries)
+
+    if conf.once or conf.dry_run:
+        try:
+            devices = source()
+        except (records.InvalidDocument, OSError) as e:
+            return _fail(e)
+        result = reporter.sync(devices)
+        if conf.dry_run:
+            print_plan(result)
+        return EXIT_OK if result.ok else EXIT_INCOMPLETE
+
+    svc = service.Service(
+        reporter, source, signal=change_signal,
+        resync_interval=conf.reporter.resync_interval,
+        debounce=conf.reporter.debounce,
+        max_backoff=conf.reporter.max_backoff)
+
+    def _stop(signum, frame):
+        LOG.info('Signal %d received, stopping', signum)
+        svc.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    svc.run()
+    return EXIT_OK
+
+
+if __name__ == '__main__':
+    sys.exit(main())

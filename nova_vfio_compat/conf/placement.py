@@ -1,0 +1,92 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``[placement]``: how the reporter reaches Placement.
+
+The same keystoneauth session, auth and adapter options, registered the
+same way, as nova's ``[placement]`` group (``nova/conf/placement.py``), so
+``--config-file /etc/nova/nova.conf`` reuses the credentials nova-compute
+already has.  Alternatively ``[reporter] cloud`` names a clouds.yaml cloud.
+"""
+
+import copy
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+DEFAULT_SERVICE_TYPE = 'placement'
+GROUP = 'placement'
+
+placement_group = cfg.OptGroup(
+    GROUP,
+    title='Placement Service Options',
+    help='How to connect to the Placement API: keystoneauth session, auth '
+         'and adapter options, as in nova.conf. Ignored when '
+         '[reporter] cloud is set.')
+
+# The API versions are the code's business, not the operator's (nova
+# removes them too); the SDK still reads them, so they are registered as
+# options that cannot be set.
+_ADAPTER_VERSION_OPTS = ('version', 'min_version', 'max_version')
+
+
+def _adapter_opts():
+    opts = [opt for opt in ks_loading.get_adapter_conf_options(
+            include_deprecated=False)
+            if opt.dest not in _ADAPTER_VERSION_OPTS]
+    cfg.set_defaults(opts, valid_interfaces=['internal', 'public'],
+                     service_type=DEFAULT_SERVICE_TYPE)
+    return opts
+
+
+def _unsettable(name):
+    return cfg.Opt(name, type=lambda value: None,
+                   help='Not settable: chosen by the code.')
+
+
+def _register(conf, opts):
+    for opt in opts:
+        try:
+            conf.register_opt(opt, group=GROUP)
+        except cfg.DuplicateOptError:
+            # Nova registered the same option in the same process (the
+            # scheduler filter runs inside nova): same name, same meaning.
+            pass
+
+
+def register_opts(conf):
+    conf.register_group(placement_group)
+    _register(conf, ks_loading.get_session_conf_options())
+    _register(conf, ks_loading.get_auth_common_conf_options())
+    _register(conf, _adapter_opts())
+    _register(conf, [_unsettable(name) for name in _ADAPTER_VERSION_OPTS])
+
+
+def _documented(opt):
+    # keystoneauth's own help texts can be a bare noun ("Authentication
+    # URL"); say in the sample where the option comes from.
+    opt = copy.copy(opt)
+    opt.help = '%s (keystoneauth1 option, as in nova.conf [placement])' % (
+        (opt.help or opt.dest).rstrip('.'))
+    return opt
+
+
+def list_opts():
+    # As nova's list_opts: the auth plugin options are loaded at run time,
+    # so the sample shows those of the usual password plugins.
+    opts = (ks_loading.get_session_conf_options() +
+            ks_loading.get_auth_common_conf_options() +
+            ks_loading.get_auth_plugin_conf_options('password') +
+            ks_loading.get_auth_plugin_conf_options('v2password') +
+            ks_loading.get_auth_plugin_conf_options('v3password') +
+            _adapter_opts())
+    return {placement_group: [_documented(opt) for opt in opts]}

@@ -1,0 +1,83 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from oslo_config import cfg
+
+reporter_group = cfg.OptGroup(
+    'reporter',
+    title='Placement reporter',
+    help='The nova-vfio-compat-reporter service, which publishes the '
+         'traits of this host\'s VFIO devices to Placement.')
+
+ALL_OPTS = [
+    cfg.StrOpt(
+        'root_provider_name',
+        help='Name of this host\'s compute node resource provider in '
+             'Placement (the hypervisor hostname Nova reports). The default '
+             'is computed the way libvirt computes the hostname Nova\'s '
+             'libvirt driver uses as the node name: the system host name if '
+             'it contains a dot, otherwise its canonical name from the '
+             'resolver, otherwise the plain host name. Set this when '
+             '"openstack hypervisor list" shows another name for this host. '
+             'The mdev parent providers are found under this name as '
+             '"<name>_pci_<address>".'),
+    cfg.IntOpt(
+        'resync_interval',
+        default=300,
+        min=1,
+        help='Seconds between full syncs when no device change is '
+             'signalled. A sync that finds nothing to change makes no '
+             'write request to Placement.'),
+    cfg.FloatOpt(
+        'debounce',
+        default=2.0,
+        min=0,
+        help='Seconds of quiet to wait after a device change is signalled '
+             'before syncing, so that a burst of udev events (a driver '
+             'reload, many VFs created at once) causes one sync.'),
+    cfg.IntOpt(
+        'max_backoff',
+        default=300,
+        min=1,
+        help='Upper bound in seconds of the wait between retries while '
+             'Placement is unreachable or answering with errors. The wait '
+             'starts at one second and doubles on each failure.'),
+    cfg.IntOpt(
+        'conflict_retries',
+        default=4,
+        min=0,
+        help='How many times to re-read a resource provider and retry '
+             'after its generation changed under the reporter (HTTP 409, '
+             'usually nova-compute\'s periodic update) within one sync. '
+             'What is still not written is retried at the next sync.'),
+    cfg.StrOpt(
+        'cloud',
+        help='Name of a cloud in clouds.yaml to reach Placement with. When '
+             'unset, the [placement] keystoneauth options are used (the '
+             'ones nova-compute has in nova.conf).'),
+    cfg.StrOpt(
+        'device_list',
+        help='A YAML file listing the devices to publish (address, kind, '
+             'mdev_type, capability document) instead of discovering them '
+             'from udev. For hosts where discovery does not apply, for '
+             'tests and for demos. Relative document paths are relative to '
+             'the file.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(reporter_group)
+    conf.register_opts(ALL_OPTS, group=reporter_group)
+
+
+def list_opts():
+    return {reporter_group: ALL_OPTS}

@@ -1,0 +1,87 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A static list of devices, read from a YAML file.
+
+The reporter's alternative to udev discovery (``[reporter] device_list``)::
+
+    devices:
+      - address: '0000:3b:00.0'
+        kind: mdev_type             # or pci
+        mdev_type: nvidia-222
+        document: t4-grid17.yaml    # relative to this file
+      - address: '0000:81:00.2'
+        kind: pci
+        document: /etc/nova-vfio-compat/capabilities/mlx5-fw28.43.yaml
+
+An entry whose document cannot be loaded becomes a device with ``errors``
+(reported, not published); the other entries are still used.
+"""
+
+import os
+
+import yaml
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import files
+from nova_vfio_compat import records
+
+MAX_BYTES = 1024 * 1024
+
+
+def load(path):
+    """The :class:`devices.Device` list of the file at ``path``.
+
+    :raises records.InvalidDocument: naming the file when the list itself
+        is unreadable or malformed.
+    """
+    text = files.read_bounded(path, MAX_BYTES)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise records.InvalidDocument(path, 'not valid YAML: %s' % e)
+    if not isinstance(data, dict) or not isinstance(
+            data.get('devices'), list):
+        raise records.InvalidDocument(
+            path, 'expected a mapping with a "devices" list')
+    base = os.path.dirname(os.path.abspath(path))
+    out = []
+    for index, entry in enumerate(data['devices']):
+        where = 'devices[%d]' % index
+        if not isinstance(entry, dict) or not isinstance(
+                entry.get('address'), str):
+            raise records.InvalidDocument(path, 'needs an "address" string',
+                                          where)
+        kind = entry.get('kind', nvc_devices.KIND_PCI)
+        if kind not in nvc_devices.KINDS:
+            raise records.InvalidDocument(
+                path, 'kind must be one of %s' % ', '.join(nvc_devices.KINDS),
+                where)
+        if kind == nvc_devices.KIND_MDEV_TYPE and not entry.get('mdev_type'):
+            raise records.InvalidDocument(
+                path, 'an mdev_type device needs "mdev_type"', where)
+        document, errors, provenance = None, (), None
+        if entry.get('document'):
+            doc_path = os.path.join(base, str(entry['document']))
+            provenance = '%s:%s' % (nvc_devices.SOURCE_FILE, doc_path)
+            try:
+                document = files.load_document(doc_path)
+            except (records.InvalidDocument, OSError) as e:
+                errors = (str(e),)
+        else:
+            errors = ('%s: %s: no "document"' % (path, where),)
+        out.append(nvc_devices.Device(
+            address=entry['address'], kind=kind,
+            driver=entry.get('driver'), document=document,
+            provenance=provenance, mdev_type=entry.get('mdev_type'),
+            physfn=entry.get('physfn'), errors=errors))
+    return out

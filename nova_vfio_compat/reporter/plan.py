@@ -1,0 +1,161 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The desired Placement state of one host, computed from its devices.
+
+Pure: no I/O.  Where the traits go follows who owns what in Placement:
+
+* the compute node root provider (named after the hypervisor hostname)
+  gets the union of the traits of every device of the host; Nova keeps
+  custom traits set on it by others;
+* an mdev parent provider, which Nova's libvirt driver creates and names
+  ``<nodename>_pci_<address with ':' and '.' as '_'>``, gets the union of
+  the traits of the mdev types of that parent; Nova only ever adds traits
+  there, so they survive;
+* a ``KIND_PCI`` device contributes to the root only: Nova replaces the
+  traits of its own PCI providers every period, so their traits reach Nova
+  through the generated ``[pci] device_spec`` instead
+  (:mod:`nova_vfio_compat.reporter.nova_config`).
+
+Only trait names for which :func:`traits.is_owned` holds are ever in a
+plan or a diff.
+"""
+
+import dataclasses
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import traits as nvc_traits
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the reporter wants Placement to hold for one host.
+
+    ``providers`` maps a provider name to the complete set of owned traits
+    it should carry (the root first).  ``resource_classes`` are the custom
+    resource classes that must exist.  ``errors`` has one line per device
+    or provider left out, naming it.  ``nodename`` is the root's name.
+    """
+
+    nodename: str
+    providers: dict
+    resource_classes: frozenset = frozenset()
+    errors: tuple = ()
+
+    def desired(self, provider_name):
+        """The owned traits ``provider_name`` should carry.
+
+        None if the plan does not name it (a device that went away).
+        """
+        return self.providers.get(provider_name, frozenset())
+
+    def is_managed(self, provider_name):
+        """Does this plan decide the owned traits of ``provider_name``?
+
+        True for the root and for every mdev parent provider of it, even
+        one whose devices are gone, so that their traits are removed.
+        """
+        return (provider_name == self.nodename or
+                provider_name.startswith(mdev_parent_prefix(self.nodename)))
+
+
+def mdev_parent_prefix(nodename):
+    return '%s_pci_' % nodename
+
+
+def mdev_parent_provider_name(nodename, address):
+    """Nova's name for the provider of mdev parent ``address``.
+
+    libvirt ``_ensure_pgpu_providers`` names it ``<nodename>_<pgpu_dev_id>``,
+    the dev id being ``pci_`` plus the address with ':' and '.' as '_'.
+    """
+    return mdev_parent_prefix(nodename) + address.replace(
+        ':', '_').replace('.', '_')
+
+
+def device_traits(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """The traits and resource class of one device.
+
+    :raises ValueError: naming the device when it has no document or its
+        document expands to more than ``max_traits`` traits.
+    """
+    if device.document is None:
+        why = '; '.join(device.errors) or 'no source gave one'
+        raise ValueError('device %s: no usable capability document (%s); '
+                         'not published' % (device.name, why))
+    try:
+        names = nvc_traits.document_traits(device.document, max_traits)
+    except nvc_traits.TraitLimitExceeded as e:
+        raise ValueError('device %s: %s; not published'
+                         % (device.name, e)) from e
+    return names, nvc_traits.resource_class(device.document.emits)
+
+
+def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """The :class:`Plan` for ``devices`` under root provider ``nodename``.
+
+    A device without a document, or over ``max_traits``, is reported in
+    ``errors`` and left out; the others are still planned.  A provider
+    whose union goes over ``max_traits`` is reported and planned with no
+    owned traits: publishing a truncated set would make claims that are
+    not true, and none is the conservative answer.
+    """
+    errors = []
+    root = set()
+    parents = {}
+    classes = set()
+    for device in devices:
+        try:
+            names, rc = device_traits(device, max_traits)
+        except ValueError as e:
+            errors.append(str(e))
+            continue
+        root.update(names)
+        classes.add(rc)
+        if device.kind == nvc_devices.KIND_MDEV_TYPE:
+            name = mdev_parent_provider_name(nodename, device.address)
+            parents.setdefault(name, set()).update(names)
+    providers = {}
+    for name, names in [(nodename, root)] + sorted(parents.items()):
+        try:
+            nvc_traits.check_limit(names, 'resource provider %s' % name,
+                                   max_traits)
+        except nvc_traits.TraitLimitExceeded as e:
+            errors.append('%s; publishing none of its traits' % e)
+            names = ()
+        providers[name] = frozenset(names)
+    return Plan(nodename=nodename, providers=providers,
+                resource_classes=frozenset(classes), errors=tuple(errors))
+
+
+def diff(current_traits, desired_owned):
+    """Return ``(to_add, to_remove)`` for one provider.
+
+    They turn ``current_traits`` into a set whose owned part is
+    ``desired_owned``.
+
+    Traits that are not owned are never in either set, whatever
+    ``desired_owned`` holds.
+    """
+    current = frozenset(current_traits)
+    desired = frozenset(n for n in desired_owned if nvc_traits.is_owned(n))
+    owned_now = frozenset(n for n in current if nvc_traits.is_owned(n))
+    return desired - owned_now, owned_now - desired
+
+
+def apply(current_traits, to_add, to_remove):
+    """The provider's whole trait set after the diff.
+
+    A traits PUT replaces the set, so what is not ours is carried over.
+    """
+    return (frozenset(current_traits) | frozenset(to_add)) - frozenset(
+        n for n in to_remove if nvc_traits.is_owned(n))

@@ -1,0 +1,149 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The reporter's loop: when to sync.
+
+It syncs at start, after a device change is signalled (debounced), and
+every ``resync_interval`` seconds.  While Placement is unreachable or
+erroring it waits with exponential backoff (1 s doubling up to
+``max_backoff``) and keeps going; :meth:`Service.stop` (SIGTERM) ends it
+between syncs.
+"""
+
+import threading
+import time
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+INITIAL_BACKOFF = 1.0
+# How long one wait on the change signal may block, so that stop() is
+# noticed promptly whatever the signal object is.
+_WAIT_SLICE = 0.5
+# A steady stream of change events may delay a sync this many debounce
+# periods at most.
+_MAX_DEBOUNCE_PERIODS = 10
+
+
+class ChangeSignal:
+    """A device-change signal, set by a producer, waited for by the loop.
+
+    Discovery's hotplug monitor provides an object with the same ``wait``;
+    this one is for callers that signal changes themselves (and tests).
+    """
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def set(self):
+        self._event.set()
+
+    def wait(self, timeout):
+        """Whether a change was signalled within ``timeout`` seconds.
+
+        The signal is consumed.
+        """
+        fired = self._event.wait(timeout)
+        if fired:
+            self._event.clear()
+        return fired
+
+
+class Service:
+    """Runs :meth:`sync.Reporter.sync` over and over.
+
+    :param reporter: a :class:`.sync.Reporter`.
+    :param device_source: a callable returning the host's devices.
+    :param signal: an object whose ``wait(timeout)`` returns True when the
+        devices changed; None for a service that only resyncs periodically.
+    :param on_result: called with each :class:`.sync.SyncResult`.
+    """
+
+    def __init__(self, reporter, device_source, signal=None,
+                 resync_interval=300, debounce=2.0, max_backoff=300,
+                 on_result=None):
+        self.reporter = reporter
+        self.device_source = device_source
+        self.signal = signal
+        self.resync_interval = resync_interval
+        self.debounce = debounce
+        self.max_backoff = max_backoff
+        self.on_result = on_result
+        self.syncs = 0
+        self.last_result = None
+        self._stopping = threading.Event()
+
+    def stop(self):
+        """Ask the loop to end after the current sync (signal-safe)."""
+        self._stopping.set()
+
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
+
+    def run(self):
+        """Sync until :meth:`stop`; returns normally."""
+        LOG.info('Reporting the devices of %s to Placement (resync every '
+                 '%ds)', self.reporter.nodename, self.resync_interval)
+        backoff = 0.0
+        while not self.stopping:
+            if self.sync_once():
+                backoff = 0.0
+                wait = self.resync_interval
+            else:
+                backoff = min(max(backoff * 2, INITIAL_BACKOFF),
+                              self.max_backoff)
+                wait = backoff
+                LOG.warning('Placement is unreachable or failing; retrying '
+                            'in %.0fs', wait)
+            if self._wait_for_change(wait):
+                self._debounce()
+        LOG.info('Stopped')
+
+    def sync_once(self):
+        """One sync; False when it should be retried with backoff."""
+        try:
+            devices = self.device_source()
+        except Exception as e:
+            # A discovery failure must not end the service: the devices
+            # are read again at the next attempt.
+            LOG.error('Could not list the devices of this host: %s', e)
+            return False
+        result = self.reporter.sync(devices)
+        self.syncs += 1
+        self.last_result = result
+        if self.on_result is not None:
+            self.on_result(result)
+        if not result.placement_failed:
+            LOG.info('Sync %d: %d write requests, %d providers changed, '
+                     '%d errors', self.syncs, result.writes,
+                     len(result.changes), len(result.errors))
+        return not result.placement_failed
+
+    def _wait_for_change(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self.stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.signal is None:
+                self._stopping.wait(min(left, _WAIT_SLICE))
+            elif self.signal.wait(min(left, _WAIT_SLICE)):
+                LOG.debug('Device change signalled')
+                return True
+        return False
+
+    def _debounce(self):
+        for _ in range(_MAX_DEBOUNCE_PERIODS):
+            if self.stopping or not self._wait_for_change(self.debounce):
+                return

@@ -1,0 +1,266 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""One sync of a host's desired state (:mod:`.plan`) into Placement.
+
+Every call goes through openstacksdk's placement proxy; the one raw call
+(``PUT /resource_classes/{name}``, idempotent from microversion 1.7, which
+the SDK's typed ``create_resource_class`` does not use) goes through the
+same proxy's adapter.
+
+Ownership: a traits PUT replaces a provider's whole set, so each provider
+is read, only owned (``CUSTOM_VFC_``) traits are changed, and the set is
+written back with the generation that was read.  A 409 means someone else
+(usually nova-compute) wrote in between: re-read and try again.
+Providers are never created or deleted here; Nova owns them.
+"""
+
+import dataclasses
+
+from keystoneauth1 import exceptions as ks_exceptions
+from openstack import exceptions as sdk_exceptions
+from oslo_log import log as logging
+
+from nova_vfio_compat.reporter import plan as nvc_plan
+from nova_vfio_compat import traits as nvc_traits
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_CONFLICT_RETRIES = 4
+# Idempotent resource class creation (201 created, 204 existed).
+RC_PUT_MICROVERSION = '1.7'
+# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
+_TRAIT_QUERY_CHUNK = 25
+
+PLACEMENT_ERRORS = (sdk_exceptions.SDKException,
+                    ks_exceptions.ClientException)
+
+
+@dataclasses.dataclass
+class Change:
+    """Owned traits added to and removed from one provider."""
+
+    added: frozenset = frozenset()
+    removed: frozenset = frozenset()
+
+
+@dataclasses.dataclass
+class SyncResult:
+    """What one sync did (or, with ``dry_run``, would do).
+
+    ``writes`` counts write requests sent to Placement; ``changes`` maps a
+    provider name to its :class:`Change`; ``created_traits`` and
+    ``created_resource_classes`` are the names created; ``errors`` has one
+    line per thing not published (a device, a provider, Placement itself);
+    ``missing`` names planned providers Placement does not have (yet);
+    ``placement_failed`` is True when Placement could not be reached or
+    answered with an error, so the caller should retry later.
+    """
+
+    dry_run: bool = False
+    writes: int = 0
+    changes: dict = dataclasses.field(default_factory=dict)
+    created_traits: list = dataclasses.field(default_factory=list)
+    created_resource_classes: list = dataclasses.field(default_factory=list)
+    errors: list = dataclasses.field(default_factory=list)
+    missing: list = dataclasses.field(default_factory=list)
+    placement_failed: bool = False
+
+    @property
+    def ok(self):
+        """Was everything the plan asked for published?"""
+        return not self.errors and not self.missing
+
+
+class Reporter:
+    """Publishes the owned traits of one host to Placement.
+
+    :param connection: an :class:`openstack.connection.Connection`.
+    :param nodename: the name of the compute node root provider (the
+        hypervisor hostname Nova uses).
+    :param max_traits: the per-provider bound (``[traits]
+        max_traits_per_provider``).
+    :param dry_run: read Placement and report the changes, write nothing.
+    :param conflict_retries: how many times to re-read and retry a
+        provider's traits after a generation conflict (409).
+    :param before_write: called with the provider name right before each
+        traits PUT.  A seam for tests: the window between reading a
+        provider and writing it back is too short to land a real concurrent
+        write in deterministically from outside, so the 409 test makes its
+        second writer write from here.
+    """
+
+    def __init__(self, connection, nodename,
+                 max_traits=nvc_traits.DEFAULT_MAX_TRAITS, dry_run=False,
+                 conflict_retries=DEFAULT_CONFLICT_RETRIES,
+                 before_write=None):
+        self.connection = connection
+        self.nodename = nodename
+        self.max_traits = max_traits
+        self.dry_run = dry_run
+        self.conflict_retries = conflict_retries
+        self.before_write = before_write
+
+    @property
+    def _placement(self):
+        return self.connection.placement
+
+    def plan(self, devices):
+        """The :class:`.plan.Plan` for ``devices`` on this host."""
+        return nvc_plan.build(devices, self.nodename, self.max_traits)
+
+    def sync(self, devices):
+        """Make Placement hold the owned traits ``devices`` call for.
+
+        Never raises for Placement errors: they end up in the result, with
+        ``placement_failed`` set.
+        """
+        result = SyncResult(dry_run=self.dry_run)
+        plan = self.plan(devices)
+        for error in plan.errors:
+            LOG.error('%s', error)
+        result.errors.extend(plan.errors)
+        try:
+            self._sync(plan, result)
+        except PLACEMENT_ERRORS as e:
+            result.placement_failed = True
+            message = 'Placement request failed: %s' % _describe(e)
+            result.errors.append(message)
+            LOG.warning('%s; will retry', message)
+        return result
+
+    def _sync(self, plan, result):
+        pl = self._placement
+        roots = list(pl.resource_providers(name=self.nodename))
+        if not roots:
+            message = ('compute node resource provider %s not found in '
+                       'Placement; is nova-compute running here and is '
+                       '[reporter] root_provider_name right?'
+                       % self.nodename)
+            LOG.warning('%s', message)
+            result.missing.append(self.nodename)
+            result.errors.append(message)
+            return
+        root = roots[0]
+        tree = {rp.name: rp for rp in pl.resource_providers(in_tree=root.id)}
+        for name in plan.providers:
+            if name not in tree:
+                # Nova creates an mdev parent's provider once the parent
+                # has inventory; the next sync tries again.
+                LOG.warning('Resource provider %s not found in Placement '
+                            '(not created by nova-compute yet?); its '
+                            'traits are published when it appears', name)
+                result.missing.append(name)
+        managed = sorted((rp for rp in tree.values()
+                          if plan.is_managed(rp.name)),
+                         key=lambda rp: (rp.name != self.nodename, rp.name))
+
+        work = []
+        for rp in managed:
+            current = pl.get_resource_provider_trait(rp.id)
+            desired = plan.desired(rp.name)
+            to_add, to_remove = nvc_plan.diff(current.traits, desired)
+            if to_add or to_remove:
+                work.append((rp, desired, current, to_add, to_remove))
+
+        if self.dry_run:
+            for rp, _desired, _current, to_add, to_remove in work:
+                result.changes[rp.name] = Change(frozenset(to_add),
+                                                 frozenset(to_remove))
+            result.created_traits = sorted(self._missing_traits(
+                set().union(*(w[3] for w in work))))
+            result.created_resource_classes = sorted(
+                self._missing_resource_classes(plan.resource_classes))
+            return
+
+        self._ensure_traits(set().union(*(w[3] for w in work)), result)
+        self._ensure_resource_classes(plan.resource_classes, result)
+        for rp, desired, current, _add, _remove in work:
+            self._write_traits(rp, desired, current, result)
+
+    def _missing_traits(self, names):
+        names = sorted(names)
+        existing = set()
+        for i in range(0, len(names), _TRAIT_QUERY_CHUNK):
+            chunk = names[i:i + _TRAIT_QUERY_CHUNK]
+            existing.update(t.name for t in self._placement.traits(
+                name='in:' + ','.join(chunk)))
+        return [n for n in names if n not in existing]
+
+    def _ensure_traits(self, names, result):
+        """Create the traits among ``names`` that do not exist yet.
+
+        A traits PUT naming an unknown trait is refused.
+        """
+        for name in self._missing_traits(names):
+            result.writes += 1
+            self._placement.create_trait(name)
+            result.created_traits.append(name)
+            LOG.info('Created trait %s', name)
+
+    def _missing_resource_classes(self, names):
+        if not names:
+            return []
+        existing = {rc.name for rc in self._placement.resource_classes()}
+        return sorted(set(names) - existing)
+
+    def _ensure_resource_classes(self, names, result):
+        for name in self._missing_resource_classes(names):
+            result.writes += 1
+            # Raw calls through the proxy do not raise on HTTP errors.
+            response = self._placement.put(
+                '/resource_classes/%s' % name,
+                microversion=RC_PUT_MICROVERSION)
+            sdk_exceptions.raise_from_response(
+                response, error_message='creating resource class %s' % name)
+            result.created_resource_classes.append(name)
+            LOG.info('Created resource class %s', name)
+
+    def _write_traits(self, rp, desired, current, result):
+        """Read-modify-write of ``rp``'s traits, retried on 409."""
+        pl = self._placement
+        for attempt in range(self.conflict_retries + 1):
+            to_add, to_remove = nvc_plan.diff(current.traits, desired)
+            if not to_add and not to_remove:
+                return
+            new = nvc_plan.apply(current.traits, to_add, to_remove)
+            if self.before_write is not None:
+                self.before_write(rp.name)
+            result.writes += 1
+            try:
+                pl.set_resource_provider_trait(current, traits=sorted(new))
+            except sdk_exceptions.ConflictException:
+                # PUT /resource_providers/{uuid}/traits only conflicts on
+                # the generation: someone wrote in between.
+                LOG.info('Resource provider %s changed while its traits '
+                         'were being updated (generation conflict); '
+                         're-reading, attempt %d of %d', rp.name,
+                         attempt + 1, self.conflict_retries)
+                current = pl.get_resource_provider_trait(rp.id)
+                continue
+            change = result.changes.setdefault(rp.name, Change())
+            change.added = change.added | frozenset(to_add)
+            change.removed = change.removed | frozenset(to_remove)
+            LOG.info('Resource provider %s: added traits %s, removed %s',
+                     rp.name, sorted(to_add) or 'none',
+                     sorted(to_remove) or 'none')
+            return
+        message = ('resource provider %s: traits not updated, %d '
+                   'generation conflicts in a row; retried next sync'
+                   % (rp.name, self.conflict_retries + 1))
+        LOG.warning('%s', message)
+        result.errors.append(message)
+
+
+def _describe(error):
+    text = str(error) or error.__class__.__name__
+    return ' '.join(text.split())

@@ -1,0 +1,145 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The service loop in-process against the real Placement: when it syncs."""
+
+import threading
+import time
+
+import pytest
+
+from nova_vfio_compat.reporter import service
+from nova_vfio_compat.reporter import sync
+from nova_vfio_compat import traits
+from tests.functional.reporter import conftest as c
+from tests import reporter_devices as rd
+
+
+def _wait(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    pytest.fail('timed out')
+
+
+class Running:
+    def __init__(self, svc):
+        self.svc = svc
+        self.thread = threading.Thread(target=svc.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.svc
+
+    def __exit__(self, *exc):
+        self.svc.stop()
+        self.thread.join(5)
+        assert not self.thread.is_alive(), 'stop() did not end the loop'
+
+
+def _owned(conn, name):
+    return frozenset(n for n in c.traits_of(conn, name)
+                     if traits.is_owned(n))
+
+
+def test_syncs_at_start_and_on_a_debounced_change(placement):
+    c.nova_layout(placement.conn, mdev_parents=[rd.GVT_PARENT])
+    devices = [rd.gvt()]
+    signal = service.ChangeSignal()
+    svc = service.Service(sync.Reporter(placement.conn, c.HOST),
+                          lambda: list(devices), signal=signal,
+                          resync_interval=3600, debounce=0.3)
+    with Running(svc):
+        _wait(lambda: svc.syncs == 1)
+        assert _owned(placement.conn, c.HOST) == traits.document_traits(
+            rd.gvt().document)
+        # a burst of events (a VF created, a driver bound...) while the
+        # devices change: one sync after it settles
+        devices.append(rd.vf())
+        for _ in range(5):
+            signal.set()
+            time.sleep(0.05)
+        _wait(lambda: svc.syncs == 2)
+        time.sleep(0.5)
+        assert svc.syncs == 2
+    assert _owned(placement.conn, c.HOST) == (
+        traits.document_traits(rd.gvt().document) |
+        traits.document_traits(rd.vf().document))
+
+
+def test_resyncs_periodically_without_writing(placement):
+    c.nova_layout(placement.conn, mdev_parents=[rd.GVT_PARENT])
+    results = []
+    svc = service.Service(sync.Reporter(placement.conn, c.HOST),
+                          lambda: [rd.gvt()], resync_interval=0.1,
+                          on_result=results.append)
+    with Running(svc):
+        _wait(lambda: len(results) >= 4)
+    assert results[0].writes > 0
+    assert [r.writes for r in results[1:]] == [0] * (len(results) - 1)
+
+
+def test_periodic_resync_repairs_a_trait_someone_removed(placement):
+    conn = placement.conn
+    c.nova_layout(conn, mdev_parents=[rd.GVT_PARENT])
+    svc = service.Service(sync.Reporter(conn, c.HOST), lambda: [rd.gvt()],
+                          resync_interval=0.1)
+    with Running(svc):
+        _wait(lambda: svc.syncs >= 1)
+        rp = next(iter(conn.placement.resource_providers(name=c.HOST)))
+        cur = conn.placement.get_resource_provider_trait(rp.id)
+        conn.placement.set_resource_provider_trait(
+            cur, traits=[t for t in cur.traits if not traits.is_owned(t)])
+        _wait(lambda: _owned(conn, c.HOST) == traits.document_traits(
+            rd.gvt().document))
+
+
+def test_a_failing_device_source_is_retried(placement):
+    c.nova_layout(placement.conn)
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError('udev went away')
+        return [rd.vf()]
+
+    svc = service.Service(sync.Reporter(placement.conn, c.HOST), flaky,
+                          resync_interval=3600, max_backoff=1)
+    with Running(svc):
+        _wait(lambda: svc.syncs == 1)
+    assert len(calls) == 2
+    assert svc.last_result.ok
+
+
+def test_backoff_doubles_up_to_the_cap_while_placement_fails():
+    # Placement refusing connections: a real closed port, no mock.
+    conn = c.sdk('http://127.0.0.1:9')
+    results = []
+    svc = service.Service(sync.Reporter(conn, c.HOST), lambda: [rd.gvt()],
+                          resync_interval=3600, max_backoff=4,
+                          on_result=results.append)
+    waits = []
+    real_wait = svc._wait_for_change
+
+    def compressed_wait(timeout):
+        # record the wait the loop chose, but do not spend it
+        waits.append(timeout)
+        return real_wait(0.01)
+
+    svc._wait_for_change = compressed_wait
+    with Running(svc):
+        _wait(lambda: len(results) >= 5)
+    assert all(r.placement_failed for r in results[:5])
+    assert waits[:5] == [1.0, 2.0, 4.0, 4.0, 4.0]

@@ -1,0 +1,61 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Devices of a host as discovery would report them, built from the bundled
+sample documents (shared by the reporter's unit and functional tests)."""
+
+import os
+
+from nova_vfio_compat.cmd import matrix
+from nova_vfio_compat import devices
+from nova_vfio_compat import files
+
+SAMPLES = matrix.SAMPLES_DIR
+
+GVT_PARENT = '0000:00:02.0'
+VGPU_PARENT = '0000:3b:00.0'
+VF = '0000:81:00.2'
+
+
+def doc(name):
+    return files.load_document(os.path.join(SAMPLES, name))
+
+
+def gvt(parent=GVT_PARENT, sample='gvt-i915-v1.2-aggr3.yaml'):
+    d = doc(sample)
+    return devices.Device(address=parent, kind=devices.KIND_MDEV_TYPE,
+                          driver='i915', document=d,
+                          provenance=devices.SOURCE_FILE + ':' + sample,
+                          mdev_type=d.emits.mdev_type)
+
+
+def vgpu(parent=VGPU_PARENT, sample='nvidia-t4-grid16.9-222.yaml'):
+    d = doc(sample)
+    return devices.Device(address=parent, kind=devices.KIND_MDEV_TYPE,
+                          driver='nvidia', document=d,
+                          provenance=devices.SOURCE_FILE + ':' + sample,
+                          mdev_type=d.emits.mdev_type or 'nvidia-222')
+
+
+def vf(address=VF, sample='mlx5-vf-fw28.41.yaml'):
+    return devices.Device(address=address, kind=devices.KIND_PCI,
+                          driver='mlx5_vfio_pci', document=doc(sample),
+                          provenance=devices.SOURCE_FILE + ':' + sample,
+                          physfn='0000:81:00.0',
+                          pci_ids=(0x15b3, 0x101e, 0x15b3, 0x0016))
+
+
+def broken(address='0000:82:00.1'):
+    return devices.Device(address=address, kind=devices.KIND_PCI,
+                          driver='mystery_vfio_pci',
+                          errors=('/etc/x/bad.yaml: at version: not an '
+                                  'object',))

@@ -1,0 +1,120 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Where each device's traits go, and the owned-only diff."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nova_vfio_compat.reporter import plan
+from nova_vfio_compat import traits
+from tests import reporter_devices as rd
+
+HOST = 'compute1.example.com'
+
+
+def _traits(device):
+    return traits.document_traits(device.document)
+
+
+def test_mdev_parent_name_is_novas():
+    assert (plan.mdev_parent_provider_name('host1', '0000:3b:00.0') ==
+            'host1_pci_0000_3b_00_0')
+
+
+def test_root_has_the_union_and_parents_their_own_types():
+    gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
+    p = plan.build([gvt, vgpu, vf], HOST)
+    assert p.errors == ()
+    assert p.providers[HOST] == _traits(gvt) | _traits(vgpu) | _traits(vf)
+    gvt_rp = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
+    vgpu_rp = plan.mdev_parent_provider_name(HOST, rd.VGPU_PARENT)
+    assert p.providers[gvt_rp] == _traits(gvt)
+    assert p.providers[vgpu_rp] == _traits(vgpu)
+    # A PCI device goes to the root only: Nova replaces traits on its own
+    # PCI providers, so no provider is planned for it.
+    assert set(p.providers) == {HOST, gvt_rp, vgpu_rp}
+    assert p.resource_classes == {
+        traits.resource_class(d.document.emits) for d in (gvt, vgpu, vf)}
+    assert all(traits.is_owned(n)
+               for names in p.providers.values() for n in names)
+
+
+def test_two_types_on_one_parent_share_its_provider():
+    a = rd.gvt()
+    b = rd.gvt(sample='gvt-i915-v1.3-type4.yaml')
+    p = plan.build([a, b], HOST)
+    rp = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
+    assert p.providers[rp] == _traits(a) | _traits(b)
+
+
+def test_device_without_document_is_reported_and_others_published():
+    bad = rd.broken()
+    p = plan.build([bad, rd.vf()], HOST)
+    assert len(p.errors) == 1
+    assert bad.address in p.errors[0]
+    assert 'bad.yaml' in p.errors[0]
+    assert p.providers[HOST] == _traits(rd.vf())
+
+
+def test_device_over_the_bound_is_reported_not_truncated():
+    vf = rd.vf()     # 42 accepted minors + its emit trait
+    gvt = rd.gvt()
+    limit = len(_traits(gvt))
+    assert len(_traits(vf)) > limit
+    p = plan.build([vf, gvt], HOST, max_traits=limit)
+    assert len(p.errors) == 1 and vf.address in p.errors[0]
+    assert 'limit of %d' % limit in p.errors[0]
+    assert p.providers[HOST] == _traits(gvt)
+
+
+def test_root_union_over_the_bound_publishes_none_there():
+    a, b = rd.gvt(), rd.vgpu()
+    limit = max(len(_traits(a)), len(_traits(b)))
+    p = plan.build([a, b], HOST, max_traits=limit)
+    assert len(p.errors) == 1 and HOST in p.errors[0]
+    assert p.providers[HOST] == frozenset()
+    # the per-parent providers are within the bound and still published
+    assert p.providers[plan.mdev_parent_provider_name(
+        HOST, rd.GVT_PARENT)] == _traits(a)
+
+
+def test_managed_providers():
+    p = plan.build([], HOST)
+    assert p.providers == {HOST: frozenset()}
+    assert p.is_managed(HOST)
+    assert p.is_managed(HOST + '_pci_0000_3b_00_0')
+    # Nova's own PCI providers and other hosts are never managed.
+    assert not p.is_managed(HOST + '_0000:81:00.0')
+    assert not p.is_managed('compute2_pci_0000_3b_00_0')
+    assert p.desired(HOST + '_pci_0000_3b_00_0') == frozenset()
+
+
+OWNED = st.sampled_from(['CUSTOM_VFC_1_E_X', 'CUSTOM_VFC_1_A_X_M0',
+                         'CUSTOM_VFC_1_A_X_M1', 'CUSTOM_VFC_RC'])
+FOREIGN = st.sampled_from(['COMPUTE_NODE', 'OWNER_NOVA', 'CUSTOM_OTHER',
+                           'HW_CPU_X86_AVX2', 'CUSTOM_VF', 'CUSTOM_VFCX'])
+
+
+@given(current=st.frozensets(OWNED | FOREIGN),
+       desired=st.frozensets(OWNED | FOREIGN))
+def test_diff_touches_only_owned_traits(current, desired):
+    to_add, to_remove = plan.diff(current, desired)
+    assert all(traits.is_owned(n) for n in to_add | to_remove)
+    after = plan.apply(current, to_add, to_remove)
+    # the foreign part is exactly what it was, the owned part is desired
+    assert {n for n in after if not traits.is_owned(n)} == {
+        n for n in current if not traits.is_owned(n)}
+    assert {n for n in after if traits.is_owned(n)} == {
+        n for n in desired if traits.is_owned(n)}
+    # and applying again changes nothing
+    assert plan.diff(after, desired) == (frozenset(), frozenset())
