@@ -232,7 +232,8 @@ def _mdevs(context):
             mdev_type = (device.properties.get('MDEV_TYPE') or
                          _link_name(os.path.join(device.sys_path,
                                                  'mdev_type')))
-            parent = device.parent.sys_name if device.parent else None
+            parent = device.parent
+            parent = parent.sys_name if parent is not None else None
         except Exception as e:
             LOG.warning('mdev %s: cannot be read, ignored: %s',
                         device.sys_path, e)
