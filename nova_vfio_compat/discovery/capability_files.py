@@ -247,7 +247,8 @@ class Claim:
     """What the capability files say about one device.
 
     ``entry`` is the winning entry (None when no valid entry claims the
-    device); ``errors`` name the invalid entries that claim it;
+    device); ``errors`` are the messages of the invalid entries that claim
+    it (each names the file and entry);
     ``warnings`` name the entries that lost a tie.
     """
 
@@ -271,8 +272,7 @@ class Catalogue:
         """The :class:`Claim` on ``target``."""
         matching = [e for e in self.entries if e.matches(target)]
         valid = [e for e in matching if e.document is not None]
-        errors = tuple('%s is invalid: %s' % (e.where, e.error)
-                       for e in matching if e.document is None)
+        errors = tuple(e.error for e in matching if e.document is None)
         if not valid:
             return Claim(errors=errors)
         winner = valid[-1]

@@ -145,7 +145,7 @@ def resolve(target, catalogue, compat_attribute, max_bytes,
 
     if document is None:
         claim = catalogue.claim(target)
-        errors.extend('%s; ignored' % e for e in claim.errors)
+        errors.extend('%s; entry ignored' % e for e in claim.errors)
         warnings = claim.warnings
         if claim.entry is not None:
             entry = claim.entry
