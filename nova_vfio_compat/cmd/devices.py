@@ -98,8 +98,11 @@ def _print_human(items, result):
             print('  PCI IDs:     %s' % item['pci_ids'])
         if item['physfn']:
             print('  physfn:      %s' % item['physfn'])
-        if item.get('mdevs'):
-            print('  mdevs:       %s' % ', '.join(item['mdevs']))
+        if item['kind'] == nvc_devices.KIND_MDEV_TYPE:
+            available = item['available_instances']
+            print('  mdevs:       %s (%s more can be created)' % (
+                ', '.join(item['mdevs']) or 'none',
+                'unknown' if available is None else available))
         print('  provenance:  %s' % (item['provenance'] or 'none'))
         if item['document'] is not None:
             doc = item['document']

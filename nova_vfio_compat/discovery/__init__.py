@@ -98,10 +98,16 @@ def scan(conf, context=None):
             LOG.exception('%s: discovery failed', target.name)
             devices.append(sources.unresolved(target, e))
             continue
-        devices.append(resolution.device)
+        device = resolution.device
+        devices.append(device)
         warnings.extend(resolution.warnings)
-        device_errors.extend('%s: %s' % (resolution.device.name, error)
-                             for error in resolution.device.errors)
+        # A rejected source with a fallback is a warning; a device left
+        # without any document is an error.
+        messages = ['%s: %s' % (device.name, e) for e in device.errors]
+        if device.document is None:
+            device_errors.extend(messages)
+        else:
+            warnings.extend(messages)
     devices.sort(key=lambda d: (d.address, d.kind, d.mdev_type or ''))
     _reported.log(warnings, tuple(catalogue.errors) + tuple(device_errors))
     return Result(devices=tuple(devices), file_errors=catalogue.errors,

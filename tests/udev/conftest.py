@@ -108,4 +108,5 @@ def conf(caps):
     nvc_conf.register_all(c)
     c([], project='nova-vfio-compat', default_config_files=[])
     c.set_override('capability_dirs', [str(caps)], group='discovery')
-    return c
+    yield c
+    c.reset()
