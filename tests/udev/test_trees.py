@@ -179,3 +179,44 @@ def test_all_trees_at_once(bed, conf):
         '0000:d8:00.5']
     # Every device got a document from some source.
     assert all(d.document is not None for d in devices)
+
+
+def test_the_shipped_examples_describe_the_fixture_devices(bed, conf, caps):
+    examples = os.path.join(os.path.dirname(__file__), '..', '..', 'etc',
+                            'nova-vfio-compat', 'capabilities.d')
+    bed.load('nvidia-t4-vgpu', 'intel-gvtg', 'broken-attributes')
+    bed.module_version('nvidia', '550.54.14')
+    # As shipped (".example") they are inert ...
+    conf.set_override('capability_dirs', [examples], group='discovery')
+    devices = discovery.discover(conf, bed.context())
+    assert not any(d.provenance.startswith('file:') for d in devices)
+
+    # ... and once copied without the suffix they apply.
+    for name in os.listdir(examples):
+        with open(os.path.join(examples, name)) as f:
+            (caps / name[:-len('.example')]).write_text(f.read())
+    conf.set_override('capability_dirs', [str(caps)], group='discovery')
+    provenance = {d.name: d.provenance.split('#')[0]
+                  for d in discovery.discover(conf, bed.context())}
+    gvt = 'file:%s' % (caps / '50-intel-gvtg.yaml')
+    t4 = 'file:%s' % (caps / '50-nvidia-t4-vgpu.yaml')
+    mlx5 = 'file:%s' % (caps / '50-mlx5-vf-fw28.yaml')
+    assert provenance == {
+        '0000:00:02.0 (mdev type i915-GVTg_V5_2)': 'derived',
+        '0000:00:02.0 (mdev type i915-GVTg_V5_4)': gvt,
+        '0000:00:02.0 (mdev type i915-GVTg_V5_8)': gvt,
+        '0000:3b:00.0 (mdev type nvidia-222)': t4,
+        '0000:3b:00.0 (mdev type nvidia-230)': t4,
+        # Broken attributes fall back to the file; good ones win over it.
+        '0000:d8:00.1': mlx5, '0000:d8:00.2': mlx5, '0000:d8:00.3': mlx5,
+        '0000:d8:00.4': 'attribute:/sys/devices/pci0000:d7/0000:d8:00.4/'
+                        'migration_compat',
+        '0000:d8:00.5': 'attribute:/sys/devices/pci0000:d7/0000:d8:00.5/'
+                        'migration_compat',
+    }
+
+    # A driver outside the example's version range gets no file document.
+    bed.module_version('nvidia', '535.161.08')
+    devices = discovery.discover(conf, bed.context())
+    assert [d.provenance for d in devices
+            if d.driver == 'nvidia'] == ['derived', 'derived']
