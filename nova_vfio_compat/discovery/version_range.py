@@ -28,7 +28,9 @@ driver version is unknown matches no range.
 import operator
 import re
 
-_CONSTRAINT_RE = re.compile(r'^\s*(==|!=|>=|<=|>|<)?\s*([^\s,<>=!]+)\s*$')
+# An optional operator and a version that starts with a digit.
+_CONSTRAINT_RE = re.compile(
+    r'^\s*(==|!=|>=|<=|>|<)?\s*([0-9][^\s,<>=!]*)\s*$')
 _OPERATORS = {
     '==': operator.eq,
     '!=': operator.ne,
