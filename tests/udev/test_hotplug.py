@@ -96,3 +96,19 @@ def test_close_stops_the_listener(bed, conf):
     signal = discovery.monitor(conf, bed.context())
     signal.close()
     assert not signal._observer.is_alive()
+
+
+def test_the_reporter_gets_devices_and_the_signal_from_discovery(bed, conf):
+    from nova_vfio_compat.cmd import reporter
+
+    bed.load('qat-vf')
+    conf.set_override('debounce', 0.05, group='discovery')
+    source, signal = reporter.device_source(conf)
+    try:
+        assert [d.name for d in source()] == ['0000:6b:00.1']
+        bed.load('nvme-vf')
+        assert signal.wait(5) is True
+        assert [d.name for d in source()] == [
+            '0000:6b:00.1', '0000:b1:00.1', '0000:b1:00.2']
+    finally:
+        signal.close()
