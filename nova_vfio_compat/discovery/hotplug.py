@@ -59,6 +59,11 @@ class ChangeMonitor:
         self._monitor = pyudev.Monitor.from_netlink(context)
         for subsystem in subsystems:
             self._monitor.filter_by(subsystem)
+        # Bind the socket now rather than in the observer thread (which
+        # would do it when it gets to run): events sent in between would
+        # be lost, and the caller expects to hear of every change after
+        # this constructor returns.
+        self._monitor.start()
         self._observer = pyudev.MonitorObserver(
             self._monitor, callback=self._on_event,
             name='nova-vfio-compat-udev')
