@@ -108,7 +108,7 @@ def scan(conf, context=None):
             device_errors.extend(messages)
         else:
             warnings.extend(messages)
-    devices.sort(key=lambda d: (d.address, d.kind, d.mdev_type or ''))
+    devices.sort(key=lambda d: d.name)
     _reported.log(warnings, tuple(catalogue.errors) + tuple(device_errors))
     return Result(devices=tuple(devices), file_errors=catalogue.errors,
                   warnings=tuple(warnings))

@@ -322,4 +322,8 @@ def load(directories, max_bytes=files.DEFAULT_MAX_BYTES):
             entries.extend(parse_file(data, path, order))
         except records.InvalidDocument as e:
             errors.append(str(e))
+        except Exception as e:
+            # Whatever else a hostile file can provoke (a validator or
+            # parser limit) must not hide the other files.
+            errors.append('%s: cannot be used: %s' % (path, e))
     return Catalogue(entries=tuple(entries), errors=tuple(errors))
