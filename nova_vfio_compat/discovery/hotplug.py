@@ -12,10 +12,10 @@
 
 """The hotplug signal: "the host's VFIO devices may have changed".
 
-A :class:`pyudev.Monitor` on the netlink socket, filtered in the kernel
-(well, in libudev's socket filter) to the subsystems that matter, is read
-by :class:`pyudev.MonitorObserver`'s thread, which blocks in ``poll()`` on
-the socket and a stop pipe: nothing wakes up while nothing happens.  Each
+A :class:`pyudev.Monitor` on the udev netlink socket, with libudev's
+socket filter set to the subsystems that matter, is read by
+:class:`pyudev.MonitorObserver`'s thread, which blocks in ``poll()`` on the
+socket and a stop pipe: nothing wakes up while nothing happens.  Each
 relevant event (add, remove, change, bind, unbind, move) marks a change;
 :meth:`ChangeMonitor.wait` returns True once no event has arrived for
 ``debounce`` seconds, so a burst (a driver reload, 64 VFs created) is one
