@@ -27,6 +27,7 @@ from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import documents
 from nova_vfio_compat.cmd import matrix
+from nova_vfio_compat.cmd import nova_config
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat import records
 from nova_vfio_compat import traits
@@ -41,6 +42,7 @@ EXIT_INVALID = 2
 COMMAND_MODULES = (
     documents,
     matrix,
+    nova_config,
 )
 
 
