@@ -25,6 +25,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_vfio_compat.cmd import demo
 from nova_vfio_compat.cmd import documents
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
@@ -40,6 +41,7 @@ EXIT_INVALID = 2
 
 # One entry per sub-command module, in the order `--help` lists them.
 COMMAND_MODULES = (
+    demo,
     documents,
     matrix,
     nova_config,

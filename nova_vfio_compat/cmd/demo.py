@@ -1,0 +1,171 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``demo``: the whole system on a laptop, printed readably."""
+
+import json
+import re
+
+from oslo_log import log as logging
+
+from nova_vfio_compat import traits as nvc_traits
+
+_OWNED_RE = re.compile(r'^CUSTOM_VFC_1_([EA])_(.*)_M(\d+)$')
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        'demo',
+        help='Run the whole system against a throw-away real Placement.',
+        description='Start a real Placement on a temporary sqlite database, '
+                    'publish simulated compute hosts with the reporter, and '
+                    'choose live-migration targets for example servers the '
+                    'way the scheduler filter does. Offline, a few seconds, '
+                    'leaves nothing running. Needs openstack-placement '
+                    '(pip install nova-vfio-compat[demo]).')
+    p.add_argument('--json', action='store_true',
+                   help='print everything as one JSON object')
+    p.set_defaults(func=do_demo)
+
+
+def summarize(names):
+    """Owned trait names folded to "E stream m4" / "A stream m0-4"."""
+    minors = {}
+    for name in names:
+        match = _OWNED_RE.match(name)
+        if match:
+            minors.setdefault(match.group(1, 2), []).append(
+                int(match.group(3)))
+    out = []
+    for (kind, stream), values in sorted(minors.items()):
+        values.sort()
+        spans, start = [], values[0]
+        for prev, value in zip(values, values[1:] + [None]):
+            if value != prev + 1 if value is not None else True:
+                spans.append('%d' % start if start == prev
+                             else '%d-%d' % (start, prev))
+                start = value
+        out.append('%s %s m%s' % ('emits' if kind == 'E' else 'accepts',
+                                  stream, ','.join(spans)))
+    return out
+
+
+def _short(stream):
+    match = _OWNED_RE.match(stream)
+    return '%s m%s' % match.group(2, 3) if match else stream
+
+
+def do_demo(conf):
+    try:
+        from nova_vfio_compat.demo import run
+    except ImportError as e:
+        print('nova-vfio-compat: error: the demo needs openstack-placement '
+              '(pip install "nova-vfio-compat[demo]"): %s' % e)
+        return 2
+    if not conf.debug:
+        # The reporter's per-provider INFO lines would drown the summary.
+        logging.getLogger('nova_vfio_compat.reporter').logger.setLevel(
+            logging.WARNING)
+    out = run.run()
+    if conf.command.json:
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 0
+    _print(out)
+    return 0
+
+
+def _print(out):
+    hosts = sorted(out['hosts'])
+    print('nova-vfio-compat demo: a real Placement at %s (sqlite), %d '
+          'simulated compute hosts' % (out['placement'], len(hosts)))
+    print()
+    print('1. Devices (what discovery would find) and their documents')
+    for host in hosts:
+        for dev in out['hosts'][host]:
+            what = ('mdev parent, type %s' % dev['mdev_type']
+                    if dev['kind'] == 'mdev_type' else 'VFIO PCI function')
+            print('   %-10s %s  %-28s %s' % (host, dev['address'], what,
+                                             dev['document']))
+    print()
+    print('2. Published by the reporter (owned traits, summarized; the '
+          "providers' other traits are kept)")
+    for host in hosts:
+        sync = out['sync'][host]
+        print('   %s: first sync %d write requests, second sync %d'
+              % (host, sync['first_writes'], sync['second_writes']))
+    for name, names in sorted(out['providers'].items()):
+        owned = [n for n in names if nvc_traits.is_owned(n)]
+        other = [n for n in names if not nvc_traits.is_owned(n)]
+        print('   %s  (%d owned; kept: %s)'
+              % (name, len(owned), ', '.join(other) or 'none'))
+        for line in summarize(owned):
+            print('       %s' % line)
+    print()
+    print('3. Host by host: can the device on the left move to the host on '
+          'top?')
+    print('   %-25s %s' % ('', ' '.join('%-9s' % h[-9:] for h in hosts)))
+    for row in out['matrix']:
+        cells = []
+        for host in hosts:
+            cell = row['targets'].get(host)
+            cells.append('%-9s' % ('(here)' if cell is None else
+                                   'yes' if cell['compatible'] else '-'))
+        print('   %-25s %s' % ('%s %s' % (row['host'], row['device']),
+                               ' '.join(cells)))
+    print('   Why not:')
+    for row in out['matrix']:
+        for host, cell in sorted(row['targets'].items()):
+            if cell['compatible'] or cell['reasons'] == [
+                    'no device of this kind']:
+                continue
+            for reason in cell['reasons']:
+                print('     %s %s -> %s %s' % (row['host'], row['device'],
+                                               host, reason))
+    print()
+    print('4. Live migrations: the targets the filter chooses')
+    why = {(row['host'], row['device']): row['targets']
+           for row in out['matrix']}
+    for mig in out['migrations']:
+        streams = ', '.join(_short(s) for s in mig['streams']) or \
+            'no VFIO device'
+        print('   %s on %s (%s): %d Placement calls for the request'
+              % (mig['server'], mig['source'], streams,
+                 mig['placement_calls']))
+        for host, result in sorted(mig['hosts'].items()):
+            if result['passes']:
+                line = 'chosen'
+                if 'claim' in result:
+                    line += ': claim %s' % result['claim']
+                    if result['kept'] != result['candidates']:
+                        line += ' (%d of %d candidates accept)' % (
+                            result['kept'], result['candidates'])
+                    if result.get('create'):
+                        attrs = ', '.join('%s=%s' % tuple(a.items())[0]
+                                          for a in
+                                          result['create']['mdev_attrs'])
+                        line += '; create mdev type %s%s' % (
+                            result['create']['mdev_type'],
+                            (' with ' + attrs) if attrs else '')
+            else:
+                line = 'rejected: ' + '; '.join(result['reasons'])
+            print('     %-10s %s' % (host, line))
+            cell = why.get((mig['source'], mig['device']), {}).get(host)
+            if not result['passes'] and cell:
+                for reason in cell['reasons']:
+                    print('     %-10s   (rules: %s)' % ('', reason))
+        absent = sorted(set(hosts) - set(mig['hosts']) - {mig['source']})
+        if absent:
+            print('     %s: no allocation candidates (Placement left them '
+                  'out before any filter ran)' % ', '.join(absent))
+    print()
+    print('Finished in %.1f s; Placement stopped, nothing left running.'
+          % out['seconds'])

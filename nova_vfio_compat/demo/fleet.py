@@ -1,0 +1,60 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The demo's simulated compute hosts and servers (data only).
+
+Each host lists its VFIO devices by PCI address with the bundled sample
+document (``nova_vfio_compat/samples``) that describes it.  ``gpus`` are
+mdev parents (Nova creates a ``<host>_pci_<addr>`` provider with VGPU
+inventory for each); ``vfs`` are SR-IOV VFs that Nova tracks as PCI devices
+under their PF's provider (``<host>_<PF ADDR>``).
+"""
+
+HOSTS = {
+    'compute-a': {
+        'gpus': [('0000:81:00.0', 'nvidia-t4-grid17.4-222.json')],
+        'vfs': [('0000:5e:00.2', '0000:5e:00.0', 'mlx5-vf-fw28.41.yaml')],
+    },
+    'compute-b': {
+        'gpus': [('0000:81:00.0', 'nvidia-t4-grid17.5-222.yaml')],
+        'vfs': [('0000:5e:00.2', '0000:5e:00.0', 'mlx5-vf-fw28.43.yaml')],
+    },
+    'compute-c': {
+        'gpus': [('0000:81:00.0', 'nvidia-t4-grid16.9-222.yaml')],
+        'vfs': [('0000:5e:00.2', '0000:5e:00.0', 'mlx5-vf-fw28.41.yaml')],
+    },
+    # Two GPUs of which only the second accepts compute-a's stream: the
+    # filter must make the claim land on that one.
+    'compute-d': {
+        'gpus': [('0000:81:00.0', 'nvidia-t4-grid16.9-222.yaml'),
+                 ('0000:82:00.0', 'nvidia-t4-grid17.5-222.yaml')],
+        'vfs': [],
+    },
+    # Intel GVT-g: e runs the aggregated type, f a newer driver whose
+    # small type can receive it when created with aggregation=3.
+    'compute-e': {
+        'gpus': [('0000:00:02.0', 'gvt-i915-v1.2-aggr3.yaml')],
+        'vfs': [],
+    },
+    'compute-f': {
+        'gpus': [('0000:00:02.0', 'gvt-i915-v1.3-type4.yaml')],
+        'vfs': [],
+    },
+}
+
+# (server, source host, the source device's address, resource request)
+SERVERS = [
+    ('vm-vgpu', 'compute-a', '0000:81:00.0', 'VGPU'),
+    ('vm-gvt', 'compute-e', '0000:00:02.0', 'VGPU'),
+    ('vm-vf', 'compute-c', '0000:5e:00.2', 'PCI'),
+    ('vm-plain', 'compute-b', None, None),
+]

@@ -1,0 +1,325 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The whole system on a laptop: real Placement, reporter and filter logic.
+
+1. start a real Placement (:mod:`.placement_server`) on a sqlite file;
+2. lay out the simulated hosts of :mod:`.fleet` as nova-compute would
+   (:mod:`.nova_compute`), the VFs' traits coming from the ``[pci]
+   device_spec`` that ``nova-config`` generates;
+3. run the real reporter (:class:`~nova_vfio_compat.reporter.sync.Reporter`)
+   for each host, twice (the second sync must write nothing);
+4. read the traits back from Placement and build the host-by-host matrix,
+   with the rules' reasons for each "no";
+5. for each example server, allocate its device on the source host as Nova
+   does, ask Placement for allocation candidates as Nova's scheduler does,
+   and let the filter's decision choose the targets.
+
+:func:`run` returns plain data; :mod:`nova_vfio_compat.cmd.demo` prints it.
+"""
+
+import collections
+import os
+import time
+import uuid
+
+from openstack import connection
+
+from nova_vfio_compat.demo import fleet
+from nova_vfio_compat.demo import nova_compute
+from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import files
+from nova_vfio_compat.reporter import plan as nvc_plan
+from nova_vfio_compat.reporter import sync
+from nova_vfio_compat import rules
+from nova_vfio_compat import traits as nvc_traits
+
+SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                           'samples')
+
+
+def _connect(endpoint):
+    return connection.Connection(
+        auth_type='admin_token',
+        auth={'endpoint': endpoint, 'token': 'admin'})
+
+
+def host_devices(host, spec):
+    """The devices discovery would report for one simulated host."""
+    found = []
+    for address, sample in spec['gpus']:
+        doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
+        found.append(nvc_devices.Device(
+            address=address, kind=nvc_devices.KIND_MDEV_TYPE,
+            driver=doc.emits.vendor, document=doc,
+            provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample),
+            mdev_type=doc.emits.mdev_type))
+    for address, pf, sample in spec['vfs']:
+        doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
+        found.append(nvc_devices.Device(
+            address=address, kind=nvc_devices.KIND_PCI,
+            driver=doc.emits.vendor, document=doc, physfn=pf,
+            provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample)))
+    return found
+
+
+def _pci_device_specs(host_devs):
+    """{PF: (resource class, traits, VF count)} as [pci] device_spec."""
+    pfs = {}
+    for device in host_devs:
+        if device.kind != nvc_devices.KIND_PCI:
+            continue
+        names, rc = nvc_plan.device_traits(device)
+        old = pfs.get(device.physfn, (rc, frozenset(), 0))
+        pfs[device.physfn] = (rc, old[1] | names, old[2] + 1)
+    return pfs
+
+
+def _device_provider(host, device):
+    if device.kind == nvc_devices.KIND_MDEV_TYPE:
+        return nvc_plan.mdev_parent_provider_name(host, device.address)
+    return nova_compute.pci_provider_name(host, device.physfn)
+
+
+class Demo(object):
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.pl = conn.placement
+        self.devices = {}        # host -> [Device]
+        self.providers = {}      # provider name -> uuid
+        self.by_uuid = {}
+        self.host_of = {}        # provider uuid -> host
+        self.device_at = {}      # provider name -> [Device]
+
+    def build_fleet(self):
+        for host, spec in sorted(fleet.HOSTS.items()):
+            devs = host_devices(host, spec)
+            self.devices[host] = devs
+            made = nova_compute.lay_out_host(
+                self.pl, host, [a for a, _ in spec['gpus']],
+                _pci_device_specs(devs))
+            self.providers.update(made)
+            for name, rp in made.items():
+                self.by_uuid[rp] = name
+                self.host_of[rp] = host
+            for device in devs:
+                self.device_at.setdefault(
+                    _device_provider(host, device), []).append(device)
+
+    def report(self):
+        first, second = {}, {}
+        for host in sorted(self.devices):
+            reporter = sync.Reporter(self.conn, host)
+            first[host] = reporter.sync(self.devices[host])
+            second[host] = reporter.sync(self.devices[host])
+        return first, second
+
+    def provider_traits(self):
+        out = {}
+        for name, rp in sorted(self.providers.items()):
+            out[name] = sorted(self.pl.get_resource_provider_trait(rp).traits)
+        return out
+
+    def matrix(self, traits_by_provider):
+        """Can a device on one host send its stream to each other host?
+
+        Answered from the traits in Placement (a host accepts if one of
+        its device providers does); the reasons come from the rules.
+        """
+        rows = []
+        for host, devs in sorted(self.devices.items()):
+            for device in devs:
+                src_name = _device_provider(host, device)
+                src_traits = traits_by_provider[src_name]
+                row = {'host': host, 'device': device.address,
+                       'stream': nvc_traits.emit_trait(device.document.emits),
+                       'document': device.provenance.split(':', 1)[1],
+                       'targets': {}}
+                for other, other_devs in sorted(self.devices.items()):
+                    if other == host:
+                        continue
+                    accepting = [
+                        d for d in other_devs if nvc_traits.can_migrate(
+                            src_traits,
+                            traits_by_provider[_device_provider(other, d)])]
+                    cell = {'compatible': bool(accepting), 'reasons': []}
+                    if not accepting:
+                        cell['reasons'] = self._why_not(device, other_devs)
+                    rows_ok = [rules.check(device.document, d.document)
+                               for d in accepting]
+                    cell['create'] = next(
+                        (v.create.to_dict() for v in rows_ok if v.create),
+                        None)
+                    row['targets'][other] = cell
+                rows.append(row)
+        return rows
+
+    @staticmethod
+    def _why_not(device, candidates):
+        same_kind = [d for d in candidates
+                     if d.kind == device.kind and
+                     d.document.emits.device_api ==
+                     device.document.emits.device_api and
+                     dict(d.document.emits.bus).get('vendor') ==
+                     dict(device.document.emits.bus).get('vendor')]
+        if not same_kind:
+            return ['no device of this kind']
+        reasons = []
+        for d in same_kind:
+            for reason in rules.check(device.document, d.document).reasons:
+                reasons.append('%s: %s' % (d.address, reason))
+        return reasons
+
+    def migrate(self, server, source, address, kind):
+        """Schedule a live migration of ``server`` away from ``source``."""
+        consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS, server))
+        root = self.providers[source]
+        allocation = {root: {'VCPU': 2, 'MEMORY_MB': 2048}}
+        resources = {'': {'VCPU': 2, 'MEMORY_MB': 2048}}
+        device = None
+        if address is not None:
+            device = next(d for d in self.devices[source]
+                          if d.address == address)
+            dev_rp = self.providers[_device_provider(source, device)]
+            rc = 'VGPU' if kind == 'VGPU' else nvc_traits.resource_class(
+                device.document.emits)
+            allocation[dev_rp] = {rc: 1}
+            resources['1'] = {rc: 1}
+        nova_compute.allocate(self.pl, consumer, allocation)
+
+        calls = _CallCounter(self.pl)
+        # What the filter does once per request: the source's device
+        # providers from the allocation, their emit traits, and one query
+        # per stream for the providers that accept it.
+        held = calls.get('/allocations/%s' % consumer, '1.28')['allocations']
+        src_devices = [rp for rp in held if rp != root]
+        streams = set()
+        for rp in src_devices:
+            streams |= nvc_traits.emitted(calls.get(
+                '/resource_providers/%s/traits' % rp, '1.6')['traits'])
+        accepting = {}
+        for stream in sorted(streams):
+            found = calls.get('/resource_providers?required=%s'
+                              % nvc_traits.accept_trait_for(stream), '1.18')
+            accepting[stream] = {
+                rp['uuid']: rp['root_provider_uuid']
+                for rp in found['resource_providers']}
+        # ...and what Nova's scheduler asks Placement before the filters.
+        query = {'group_policy': 'none', 'limit': '1000'}
+        for suffix, res in resources.items():
+            query['resources%s' % suffix] = ','.join(
+                '%s:%d' % item for item in sorted(res.items()))
+        candidates = calls.get('/allocation_candidates', '1.36',
+                               params=query)['allocation_requests']
+        per_host = collections.defaultdict(list)
+        for candidate in candidates:
+            for rp in candidate['allocations']:
+                if rp in self.host_of and self.by_uuid[rp] == \
+                        self.host_of[rp]:
+                    per_host[rp].append(candidate)
+
+        results = {}
+        for host_rp, host_candidates in sorted(
+                per_host.items(), key=lambda i: self.by_uuid[i[0]]):
+            host = self.by_uuid[host_rp]
+            if host == source:
+                continue
+            verdict = _decide(host_rp, host_candidates, accepting)
+            result = {'passes': verdict.passes,
+                      'reasons': list(verdict.reasons),
+                      'candidates': len(host_candidates),
+                      'kept': len(verdict.kept)}
+            if verdict.passes and device is not None:
+                claim = verdict.kept[0]['allocations']
+                dest_rp = next(rp for rp in claim if rp != host_rp)
+                dest_name = self.by_uuid[dest_rp]
+                result['claim'] = dest_name
+                dest_dev = self.device_at[dest_name][0]
+                create = rules.check(device.document, dest_dev.document)
+                result['create'] = (create.create.to_dict()
+                                    if create.create else None)
+            results[host] = result
+        self.pl.delete('/allocations/%s' % consumer)
+        return {'server': server, 'source': source, 'device': address,
+                'streams': sorted(streams), 'hosts': results,
+                'placement_calls': calls.count}
+
+
+class _Verdict(object):
+    def __init__(self, passes, reasons, kept):
+        self.passes, self.reasons, self.kept = passes, reasons, kept
+
+
+def _decide(host_rp, candidates, accepting):
+    reasons = []
+    for stream, rps in sorted(accepting.items()):
+        if host_rp not in rps.values():
+            reasons.append('no provider accepts stream %s' % stream)
+    if reasons:
+        return _Verdict(False, reasons, [])
+    ok = set().union(*[set(rps) for rps in accepting.values()]) \
+        if accepting else set()
+    kept = [c for c in candidates
+            if not accepting or
+            (set(c['allocations']) - {host_rp}) & ok]
+    if not kept:
+        return _Verdict(False, ['no candidate device accepts'], [])
+    return _Verdict(True, [], kept)
+
+
+class _CallCounter(object):
+    """Counts the Placement calls of one scheduling request."""
+
+    def __init__(self, placement):
+        self.placement = placement
+        self.count = 0
+
+    def get(self, url, microversion, params=None):
+        self.count += 1
+        response = self.placement.get(url, microversion=microversion,
+                                      params=params)
+        if response.status_code != 200:
+            raise RuntimeError('GET %s: %s %s' % (url, response.status_code,
+                                                  response.text))
+        return response.json()
+
+
+def run():
+    """Run the demo; returns everything it found as plain data."""
+    started = time.monotonic()
+    with placement_server.LocalPlacement() as placement:
+        demo = Demo(_connect(placement.endpoint))
+        demo.build_fleet()
+        first, second = demo.report()
+        traits_by_provider = demo.provider_traits()
+        out = {
+            'placement': placement.endpoint,
+            'hosts': {host: [{'address': d.address, 'kind': d.kind,
+                              'mdev_type': d.mdev_type,
+                              'document': d.provenance.split(':', 1)[1],
+                              'stream': nvc_traits.emit_trait(
+                                  d.document.emits)}
+                             for d in devs]
+                      for host, devs in sorted(demo.devices.items())},
+            'providers': traits_by_provider,
+            'sync': {host: {'first_writes': first[host].writes,
+                            'second_writes': second[host].writes,
+                            'errors': first[host].errors}
+                     for host in sorted(first)},
+            'matrix': demo.matrix(traits_by_provider),
+            'migrations': [demo.migrate(*server)
+                           for server in fleet.SERVERS],
+        }
+    out['seconds'] = round(time.monotonic() - started, 2)
+    return out

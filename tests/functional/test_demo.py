@@ -1,0 +1,117 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The README's first command: the demo, against its real Placement."""
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from nova_vfio_compat.demo import run
+from nova_vfio_compat import traits
+
+
+@pytest.fixture(scope='module')
+def demo():
+    return run.run()
+
+
+def _chosen(migration):
+    return {h for h, r in migration['hosts'].items() if r['passes']}
+
+
+def _migration(demo, server):
+    return next(m for m in demo['migrations'] if m['server'] == server)
+
+
+def test_every_host_published_and_a_second_sync_writes_nothing(demo):
+    for host, sync in demo['sync'].items():
+        assert sync['errors'] == [], host
+        assert sync['first_writes'] > 0, host
+        assert sync['second_writes'] == 0, host
+
+
+def test_nova_traits_are_kept_beside_the_owned_ones(demo):
+    providers = demo['providers']
+    assert {'COMPUTE_NODE', 'OWNER_NOVA'} <= set(providers['compute-a'])
+    assert 'OWNER_NOVA' in providers['compute-d_pci_0000_82_00_0']
+    assert any(traits.is_owned(t)
+               for t in providers['compute-d_pci_0000_82_00_0'])
+
+
+def test_vgpu_goes_where_the_stream_is_accepted(demo):
+    mig = _migration(demo, 'vm-vgpu')
+    assert _chosen(mig) == {'compute-b', 'compute-d'}
+    # compute-d has two GPUs and only the second accepts: the candidates
+    # are pruned so that the claim lands on it.
+    assert mig['hosts']['compute-d']['candidates'] == 2
+    assert mig['hosts']['compute-d']['kept'] == 1
+    assert mig['hosts']['compute-d']['claim'] == 'compute-d_pci_0000_82_00_0'
+    assert 'no provider accepts stream %s' % mig['streams'][0] in \
+        mig['hosts']['compute-c']['reasons']
+
+
+def test_aggregated_gvt_is_received_by_a_smaller_type(demo):
+    mig = _migration(demo, 'vm-gvt')
+    assert _chosen(mig) == {'compute-f'}
+    assert mig['hosts']['compute-f']['create'] == {
+        'mdev_type': 'i915-GVTg_V5_4', 'mdev_attrs': [{'aggregation': '3'}]}
+
+
+def test_vf_firmware_range(demo):
+    assert _chosen(_migration(demo, 'vm-vf')) == {'compute-a', 'compute-b'}
+
+
+def test_a_server_without_vfio_devices_goes_anywhere(demo):
+    mig = _migration(demo, 'vm-plain')
+    assert mig['streams'] == []
+    assert _chosen(mig) == set(demo['hosts']) - {'compute-b'}
+
+
+def test_placement_calls_do_not_depend_on_the_hosts(demo):
+    calls = {m['placement_calls'] for m in demo['migrations']
+             if m['streams']}
+    assert calls == {4}
+
+
+def test_matrix_agrees_with_the_migrations(demo):
+    for mig in demo['migrations']:
+        if not mig['streams']:
+            continue
+        row = next(r for r in demo['matrix']
+                   if (r['host'], r['device']) ==
+                   (mig['source'], mig['device']))
+        assert {h for h, c in row['targets'].items() if c['compatible']} \
+            == _chosen(mig)
+
+
+def test_placement_is_stopped_afterwards(demo):
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(demo['placement'], timeout=2)
+
+
+def test_the_command_prints_json_and_human_output():
+    out = subprocess.run(
+        [sys.executable, '-m', 'nova_vfio_compat.cmd.cli', 'demo', '--json'],
+        capture_output=True, text=True, timeout=300, check=True)
+    data = json.loads(out.stdout)
+    assert set(data) >= {'hosts', 'providers', 'matrix', 'migrations'}
+    out = subprocess.run(
+        [sys.executable, '-m', 'nova_vfio_compat.cmd.cli', 'demo'],
+        capture_output=True, text=True, timeout=300, check=True)
+    assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out.stdout
+    assert 'create mdev type i915-GVTg_V5_4 with aggregation=3' in out.stdout
+    assert 'Traceback' not in out.stderr
