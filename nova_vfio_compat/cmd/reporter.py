@@ -111,8 +111,10 @@ def main(argv=None):
     if conf.once or conf.dry_run:
         try:
             devices = source()
-        except (records.InvalidDocument, OSError) as e:
+        except records.InvalidDocument as e:
             return _fail(e)
+        except Exception as e:
+            return _fail('cannot list the devices of this host: %s' % e)
         result = reporter.sync(devices)
         if conf.dry_run:
             print_plan(result)
@@ -130,7 +132,12 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    svc.run()
+    try:
+        svc.run()
+    finally:
+        close = getattr(change_signal, 'close', None)
+        if close is not None:
+            close()
     return EXIT_OK
 
 
