@@ -42,8 +42,10 @@ ALL_OPTS = [
         default=2.0,
         min=0,
         help='Seconds of quiet to wait after a device change is signalled '
-             'before syncing, so that a burst of udev events (a driver '
-             'reload, many VFs created at once) causes one sync.'),
+             'before syncing, so that a burst of changes (a driver reload, '
+             'many VFs created at once) causes one sync. Discovery\'s udev '
+             'monitor already waits for its events to settle; this is '
+             'added to that wait.'),
     cfg.IntOpt(
         'max_backoff',
         default=300,
