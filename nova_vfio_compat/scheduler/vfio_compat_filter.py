@@ -239,8 +239,12 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
             if not migrations:
                 return None
             migration = migrations[0]
+            # The migration's source_node is only filled in later by the
+            # conductor; the instance still says where it runs.
+            instance = objects.Instance.get_by_uuid(
+                cctxt, spec_obj.instance_uuid, expected_attrs=[])
             node = objects.ComputeNode.get_by_host_and_nodename(
-                cctxt, migration.source_compute, migration.source_node)
+                cctxt, instance.host, instance.node)
         return migration, node.uuid
 
     def _live_migration_verdict(self, ctxt, spec_obj, migration, root,
