@@ -30,9 +30,9 @@ from oslo_log import log as logging
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
-from nova_vfio_compat.reporter import device_list
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import service
+from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
 
 LOG = logging.getLogger(__name__)
@@ -53,24 +53,6 @@ cli_opts = [
 ]
 
 
-def device_source(conf):
-    """``(callable returning devices, change signal or None)``."""
-    if conf.reporter.device_list:
-        path = conf.reporter.device_list
-        return (lambda: device_list.load(path)), None
-    try:
-        # Imported here: discovery needs libudev, which the rest of the
-        # reporter (and --device-list hosts) do not.
-        from nova_vfio_compat import discovery
-    except ImportError as e:
-        raise client.ConfigurationError(
-            'udev discovery is not available (%s); set [reporter] '
-            'device_list' % e)
-    monitor = getattr(discovery, 'monitor', None)
-    signal_ = monitor(conf) if monitor is not None else None
-    return (lambda: discovery.discover(conf)), signal_
-
-
 def print_plan(result, out=sys.stdout):
     """Print what a dry-run sync would do."""
     for name in result.created_traits:
@@ -84,7 +66,8 @@ def print_plan(result, out=sys.stdout):
         for name in sorted(change.removed):
             print('  - %s' % name, file=out)
     if not (result.changes or result.created_traits or
-            result.created_resource_classes):
+            result.created_resource_classes or result.placement_failed or
+            result.missing):
         print('nothing to change', file=out)
     for error in result.errors:
         print('error: %s' % error, file=out)
@@ -113,8 +96,8 @@ def main(argv=None):
     logging.setup(conf, PROG)
     try:
         connection = client.connect(conf)
-        source, change_signal = device_source(conf)
-    except (client.ConfigurationError, records.InvalidDocument) as e:
+        source, change_signal = sources.device_source(conf)
+    except (client.ConfigurationError, sources.NoDeviceSource) as e:
         return _fail(e)
     except Exception as e:
         # keystoneauth and the SDK raise a variety of errors for bad
@@ -129,8 +112,10 @@ def main(argv=None):
     if conf.once or conf.dry_run:
         try:
             devices = source()
-        except (records.InvalidDocument, OSError) as e:
+        except records.InvalidDocument as e:
             return _fail(e)
+        except Exception as e:
+            return _fail('cannot list the devices of this host: %s' % e)
         result = reporter.sync(devices)
         if conf.dry_run:
             print_plan(result)
@@ -148,7 +133,12 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    svc.run()
+    try:
+        svc.run()
+    finally:
+        close = getattr(change_signal, 'close', None)
+        if close is not None:
+            close()
     return EXIT_OK
 
 

@@ -26,16 +26,24 @@ from oslo_config import cfg
 DEFAULT_SERVICE_TYPE = 'placement'
 GROUP = 'placement'
 
-placement_group = cfg.OptGroup(
-    GROUP,
-    title='Placement Service Options',
-    help='How to connect to the Placement API: keystoneauth session, auth '
-         'and adapter options, as in nova.conf. Ignored when '
-         '[reporter] cloud is set.')
+
+def _group():
+    return cfg.OptGroup(
+        GROUP,
+        title='Placement Service Options',
+        help='How to connect to the Placement API: keystoneauth session, '
+             'auth and adapter options, as in nova.conf. Ignored when '
+             '[reporter] cloud is set.')
+
+
+placement_group = _group()
 
 # The API versions are the code's business, not the operator's (nova
 # removes them too); the SDK still reads them, so they are registered as
-# options that cannot be set.
+# options that cannot be set, but only when a connection is made
+# (register_version_placeholders): nova registers placeholders of its own
+# under the same names, which are not equal to ours, and the scheduler
+# filter imports this package inside nova.
 _ADAPTER_VERSION_OPTS = ('version', 'min_version', 'max_version')
 
 
@@ -64,11 +72,22 @@ def _register(conf, opts):
 
 
 def register_opts(conf):
-    conf.register_group(placement_group)
+    # A group object of its own per ConfigOpts: oslo.config copies groups
+    # shallowly, and keystoneauth registers the auth plugin's options at
+    # run time, which must not leak into other ConfigOpts.
+    conf.register_group(_group())
     _register(conf, ks_loading.get_session_conf_options())
     _register(conf, ks_loading.get_auth_common_conf_options())
     _register(conf, _adapter_opts())
-    _register(conf, [_unsettable(name) for name in _ADAPTER_VERSION_OPTS])
+
+
+def register_version_placeholders(conf):
+    """Register the version options the SDK reads, unless nova did."""
+    for name in _ADAPTER_VERSION_OPTS:
+        try:
+            getattr(conf[GROUP], name)
+        except cfg.NoSuchOptError:
+            conf.register_opt(_unsettable(name), group=GROUP)
 
 
 def _documented(opt):

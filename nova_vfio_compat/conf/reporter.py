@@ -12,6 +12,8 @@
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import groups
+
 reporter_group = cfg.OptGroup(
     'reporter',
     title='Placement reporter',
@@ -42,8 +44,10 @@ ALL_OPTS = [
         default=2.0,
         min=0,
         help='Seconds of quiet to wait after a device change is signalled '
-             'before syncing, so that a burst of udev events (a driver '
-             'reload, many VFs created at once) causes one sync.'),
+             'before syncing, so that a burst of changes (a driver reload, '
+             'many VFs created at once) causes one sync. Discovery\'s udev '
+             'monitor already waits for its events to settle; this is '
+             'added to that wait.'),
     cfg.IntOpt(
         'max_backoff',
         default=300,
@@ -75,8 +79,7 @@ ALL_OPTS = [
 
 
 def register_opts(conf):
-    conf.register_group(reporter_group)
-    conf.register_opts(ALL_OPTS, group=reporter_group)
+    groups.register(conf, reporter_group, ALL_OPTS)
 
 
 def list_opts():

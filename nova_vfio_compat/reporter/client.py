@@ -43,5 +43,6 @@ def connect(conf):
             'clouds.yaml cloud')
     session = ks_loading.load_session_from_conf_options(conf, group,
                                                         auth=auth)
+    placement_conf.register_version_placeholders(conf)
     return connection.Connection(session=session, oslo_conf=conf,
                                  service_types={'placement'})

@@ -81,6 +81,7 @@ class Service:
         self.on_result = on_result
         self.syncs = 0
         self.last_result = None
+        self.failure = None     # why the last sync is to be retried
         self._stopping = threading.Event()
 
     def stop(self):
@@ -104,20 +105,26 @@ class Service:
                 backoff = min(max(backoff * 2, INITIAL_BACKOFF),
                               self.max_backoff)
                 wait = backoff
-                LOG.warning('Placement is unreachable or failing; retrying '
-                            'in %.0fs', wait)
+                LOG.warning('Sync incomplete (%s); retrying in %.0fs',
+                            self.failure, wait)
             if self._wait_for_change(wait):
                 self._debounce()
         LOG.info('Stopped')
 
     def sync_once(self):
-        """One sync; False when it should be retried with backoff."""
+        """One sync; False when it should be retried with backoff.
+
+        That is when Placement failed, and when a provider is missing:
+        nova-compute creates them at start and at its next periodic update,
+        sooner than the next resync.
+        """
         try:
             devices = self.device_source()
         except Exception as e:
             # A discovery failure must not end the service: the devices
             # are read again at the next attempt.
             LOG.error('Could not list the devices of this host: %s', e)
+            self.failure = 'device discovery failed'
             return False
         result = self.reporter.sync(devices)
         self.syncs += 1
@@ -128,7 +135,14 @@ class Service:
             LOG.info('Sync %d: %d write requests, %d providers changed, '
                      '%d errors', self.syncs, result.writes,
                      len(result.changes), len(result.errors))
-        return not result.placement_failed
+        if result.placement_failed:
+            self.failure = 'Placement is unreachable or failing'
+        elif result.missing:
+            self.failure = ('resource providers missing in Placement: %s'
+                            % ', '.join(result.missing))
+        else:
+            self.failure = None
+        return self.failure is None
 
     def _wait_for_change(self, timeout):
         deadline = time.monotonic() + timeout

@@ -143,3 +143,22 @@ def test_backoff_doubles_up_to_the_cap_while_placement_fails():
         _wait(lambda: len(results) >= 5)
     assert all(r.placement_failed for r in results[:5])
     assert waits[:5] == [1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_retries_soon_while_nova_has_not_created_the_providers(placement):
+    results = []
+    svc = service.Service(sync.Reporter(placement.conn, c.HOST),
+                          lambda: [rd.gvt()], resync_interval=3600,
+                          max_backoff=0.2, on_result=results.append)
+    with Running(svc):
+        _wait(lambda: len(results) >= 1)
+        assert results[0].missing == [c.HOST]
+        # nova-compute starts and registers the host, then the mdev parent
+        root = placement.conn.placement.create_resource_provider(name=c.HOST)
+        _wait(lambda: results[-1].missing == [
+            c.HOST + '_pci_0000_00_02_0'])
+        placement.conn.placement.create_resource_provider(
+            name=c.HOST + '_pci_0000_00_02_0', parent_provider_uuid=root.id)
+        _wait(lambda: results[-1].ok)
+    assert _owned(placement.conn, c.HOST + '_pci_0000_00_02_0') == (
+        traits.document_traits(rd.gvt().document))

@@ -22,15 +22,13 @@ import sys
 import time
 
 import pytest
-import requests
 
+from nova_vfio_compat.demo import placement_server
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
 HOST = 'compute-proc.example.com'
 GVT_RP = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
 
@@ -38,12 +36,6 @@ GVT_RP = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
 def _script(name):
     path = os.path.join(os.path.dirname(sys.executable), name)
     return path if os.path.exists(path) else shutil.which(name)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _wait(predicate, timeout, what):
@@ -55,49 +47,25 @@ def _wait(predicate, timeout, what):
     pytest.fail('timed out after %ss waiting for %s' % (timeout, what))
 
 
-class PlacementServer:
-    """The real Placement API on 127.0.0.1, sqlite file, noauth2."""
-
-    def __init__(self, workdir, port):
-        self.port = port
-        self.url = 'http://127.0.0.1:%d' % port
-        self.confdir = workdir / 'placement-etc'
-        self.confdir.mkdir()
-        (self.confdir / 'placement.conf').write_text(
-            '[api]\nauth_strategy = noauth2\n'
-            '[placement_database]\n'
-            'connection = sqlite:///%s\n'
-            'sync_on_startup = True\n' % (workdir / 'placement.sqlite'))
-        self.log = open(workdir / 'placement.log', 'ab')
-        self.proc = None
-
-    def _up(self):
-        try:
-            return requests.get(self.url, timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def start(self):
-        env = dict(os.environ, OS_PLACEMENT_CONFIG_DIR=str(self.confdir))
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m',
-             'tests.functional.reporter.placement_server', str(self.port)],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        _wait(self._up, 30, 'Placement to start')
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc = None
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path):
-    srv = PlacementServer(tmp_path, _free_port())
+    """The real Placement API on 127.0.0.1 (sqlite file, noauth2).
+
+    In a process of its own that the test stops and starts again.  The
+    port is chosen up front: the reporter is configured (and started)
+    before Placement first comes up.
+    """
+    port = _free_port()
+    srv = placement_server.LocalPlacement(port=port, workdir=str(tmp_path))
+    srv.url = 'http://127.0.0.1:%d' % port
     yield srv
-    if srv.proc is not None:
-        srv.stop()
-    srv.log.close()
+    srv.close()
 
 
 def _write_devices(path, *entries):
@@ -211,7 +179,19 @@ def test_once_and_dry_run_exit_status(tmp_path, server):
         assert '  + %s' % name in dry.stdout
     assert _owned_on(conn, HOST) == frozenset()
 
-    once = subprocess.run(cmd + ['--once'], capture_output=True, text=True)
+    # The same through a clouds.yaml cloud instead of [placement].
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text(
+        'clouds:\n  local:\n    auth_type: admin_token\n'
+        '    auth: {endpoint: "%s", token: admin}\n' % server.url)
+    cloud_conf = tmp_path / 'cloud.conf'
+    cloud_conf.write_text('[reporter]\ncloud = local\n'
+                          'root_provider_name = %s\ndevice_list = %s\n'
+                          % (HOST, devices))
+    once = subprocess.run(
+        [_script('nova-vfio-compat-reporter'), '--config-file',
+         str(cloud_conf), '--once'], capture_output=True, text=True,
+        env=dict(os.environ, OS_CLIENT_CONFIG_FILE=str(clouds)))
     assert once.returncode == 0, once.stderr
     assert _owned_on(conn, HOST) == _expected(OLD)
 

@@ -12,6 +12,8 @@
 
 """The reporter against the real Placement, next to Nova's providers."""
 
+from openstack import connection
+
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits
@@ -253,3 +255,17 @@ def test_existing_traits_and_classes_are_not_recreated(placement):
     assert not [w for w in placement.app.writes()
                 if w[1].startswith('/traits/')]
     assert len(result.created_resource_classes) == 1
+
+
+def test_placement_errors_are_reported_not_raised(placement):
+    _layout(placement)
+    # noauth2 gives a non-admin user 403 on everything: a real Placement
+    # error answer.
+    conn = connection.Connection(
+        auth_type='admin_token',
+        auth={'endpoint': placement.endpoint, 'token': 'someone:proj'})
+    result = sync.Reporter(conn, HOST).sync([rd.gvt()])
+    assert result.placement_failed and not result.ok
+    assert any('403' in e for e in result.errors)
+    assert placement.app.writes() == []
+    assert _owned(c.traits_of(placement.conn, HOST)) == frozenset()

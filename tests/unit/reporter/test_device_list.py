@@ -1,0 +1,55 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+import os
+import shutil
+
+import pytest
+
+from nova_vfio_compat import devices
+from nova_vfio_compat import records
+from nova_vfio_compat.reporter import device_list
+from tests import reporter_devices as rd
+
+
+def test_loads_devices_with_relative_documents(tmp_path):
+    shutil.copy(os.path.join(rd.SAMPLES, 'mlx5-vf-fw28.41.yaml'), tmp_path)
+    (tmp_path / 'bad.yaml').write_text('device_api: [')
+    path = tmp_path / 'devices.yaml'
+    path.write_text(
+        "devices:\n"
+        "  - {address: '0000:81:00.2', document: mlx5-vf-fw28.41.yaml,\n"
+        "     physfn: '0000:81:00.0'}\n"
+        "  - {address: '0000:00:02.0', kind: mdev_type,\n"
+        "     mdev_type: i915-GVTg_V5_8, document: bad.yaml}\n")
+    good, bad = device_list.load(str(path))
+    assert good.kind == devices.KIND_PCI and good.physfn == '0000:81:00.0'
+    assert good.document == rd.doc('mlx5-vf-fw28.41.yaml')
+    assert good.provenance.endswith('mlx5-vf-fw28.41.yaml')
+    assert bad.document is None and bad.mdev_type == 'i915-GVTg_V5_8'
+    assert 'bad.yaml' in bad.errors[0]
+
+
+@pytest.mark.parametrize('text, message', [
+    ('devices: {}', 'a "devices" list'),
+    ('devices: [{kind: pci}]', 'needs an "address"'),
+    ("devices: [{address: 'x', kind: usb}]", 'kind must be one of'),
+    ("devices: [{address: 'x', kind: mdev_type}]", 'needs "mdev_type"'),
+    ('devices: [', 'not valid YAML'),
+])
+def test_malformed_lists_are_refused_naming_the_file(tmp_path, text,
+                                                     message):
+    path = tmp_path / 'devices.yaml'
+    path.write_text(text)
+    with pytest.raises(records.InvalidDocument) as e:
+        device_list.load(str(path))
+    assert str(path) in str(e.value) and message in str(e.value)

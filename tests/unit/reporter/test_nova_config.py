@@ -1,0 +1,133 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The generated Nova configuration, checked with Nova's own parsers."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+from nova.compute import provider_config as nova_provider_config
+from nova.conf import devices as nova_devices_conf
+from oslo_config import cfg
+import yaml
+
+from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.reporter import plan
+from nova_vfio_compat import traits
+from tests import reporter_devices as rd
+
+HOST = 'compute1.example.com'
+
+
+def _traits(device):
+    return traits.document_traits(device.document)
+
+
+def _rc(device):
+    return traits.resource_class(device.document.emits)
+
+
+def _nova_parse_conf(tmp_path, text):
+    path = tmp_path / 'nova.conf'
+    path.write_text(text)
+    conf = cfg.ConfigOpts()
+    nova_devices_conf.register_opts(conf)
+    conf.register_opt(cfg.MultiStrOpt('device_spec'), group='pci')
+    conf([], default_config_files=[str(path)])
+    nova_devices_conf.register_dynamic_opts(conf)
+    return conf
+
+
+def test_nova_conf_is_read_by_novas_options(tmp_path):
+    gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
+    text, errors = nova_config.nova_conf([gvt, vgpu, vf, rd.broken()])
+    assert len(errors) == 1 and rd.broken().address in errors[0]
+    conf = _nova_parse_conf(tmp_path, text)
+    assert sorted(conf.devices.enabled_mdev_types) == sorted(
+        [gvt.mdev_type, vgpu.mdev_type])
+    for device in (gvt, vgpu):
+        group = conf['mdev_%s' % device.mdev_type]
+        assert group.device_addresses == [device.address]
+        assert group.mdev_class == _rc(device)
+    (spec,) = [json.loads(s) for s in conf.pci.device_spec]
+    assert spec['address'] == vf.address
+    assert spec['resource_class'] == _rc(vf)
+    assert set(spec['traits'].split(',')) == _traits(vf)
+
+
+def test_device_specs_through_novas_pci_code(tmp_path):
+    # nova.pci imports eventlet unless told not to, which must be decided
+    # before nova is imported: check in a process of its own.
+    specs, errors = nova_config.pci_device_specs([rd.vf(), rd.gvt()])
+    assert errors == []
+    code = (
+        'import json, sys\n'
+        'from nova.pci import devspec\n'
+        'from nova.compute import pci_placement_translator as t\n'
+        'out = []\n'
+        'for s in json.load(sys.stdin):\n'
+        '    tags = devspec.PciDeviceSpec(s).get_tags()\n'
+        '    out.append([sorted(t._get_traits_for_dev(tags)),\n'
+        '                tags["resource_class"]])\n'
+        'print(json.dumps(out))\n')
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
+    done = subprocess.run([sys.executable, '-c', code], env=env,
+                          input=json.dumps(specs), capture_output=True,
+                          text=True, check=True)
+    ((nova_traits, rc),) = json.loads(done.stdout)
+    assert set(nova_traits) == _traits(rd.vf()) | {
+        'COMPUTE_MANAGED_PCI_DEVICE', 'HW_PCI_LIVE_MIGRATABLE'}
+    assert rc == _rc(rd.vf())
+
+
+def test_vfs_of_one_pf_must_agree():
+    a = rd.vf('0000:81:00.2')
+    b = rd.vf('0000:81:00.3', sample='mlx5-vf-fw28.43.yaml')
+    c = rd.vf('0000:81:00.4')
+    specs, errors = nova_config.pci_device_specs([a, b, c])
+    assert [s['address'] for s in specs] == [a.address, c.address]
+    assert len(errors) == 1 and b.address in errors[0]
+
+
+def test_one_mdev_class_per_type():
+    a = rd.vgpu('0000:3b:00.0')
+    b = rd.vgpu('0000:3c:00.0', sample='nvidia-t4-grid17.4-222.json')
+    other = dataclasses.replace(rd.vgpu('0000:3d:00.0'),
+                                document=rd.doc('gvt-i915-v1.2-aggr3.yaml'))
+    types, errors = nova_config.mdev_types([a, b, other])
+    # two driver versions of one family share the class; another family
+    # under the same type name cannot
+    assert types == {a.mdev_type: ([a.address, b.address], _rc(a))}
+    assert len(errors) == 1 and other.address in errors[0]
+
+
+def test_provider_config_is_accepted_by_nova(tmp_path):
+    gvt, vf = rd.gvt(), rd.vf()
+    config, errors = nova_config.provider_config([gvt, vf], HOST)
+    assert errors == []
+    (tmp_path / 'vfio.yaml').write_text(
+        nova_config.provider_config_yaml(config))
+    parsed = nova_provider_config.get_provider_configs(str(tmp_path))
+    root = parsed[nova_config.COMPUTE_NODE]
+    assert set(root['traits']['additional']) == _traits(gvt) | _traits(vf)
+    parent = parsed[plan.mdev_parent_provider_name(HOST, gvt.address)]
+    assert set(parent['traits']['additional']) == _traits(gvt)
+    assert yaml.safe_load((tmp_path / 'vfio.yaml').read_text()) == config
+
+
+def test_provider_config_skips_broken_devices():
+    config, errors = nova_config.provider_config([rd.broken()], HOST)
+    assert config['providers'] == []
+    assert len(errors) == 1
