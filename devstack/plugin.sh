@@ -130,6 +130,7 @@ function configure_nova_vfio_compat_reporter {
         "$NOVA_VFIO_COMPAT_CONF_DIR/capabilities.d"
     rm -f "$NOVA_VFIO_COMPAT_CONF"
     iniset "$NOVA_VFIO_COMPAT_CONF" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
+    iniset "$NOVA_VFIO_COMPAT_CONF" discovery capability_dirs "$NOVA_VFIO_COMPAT_CONF_DIR/capabilities.d"
     if [[ -n "$NOVA_VFIO_COMPAT_ROOT_PROVIDER_NAME" ]]; then
         iniset "$NOVA_VFIO_COMPAT_CONF" reporter root_provider_name "$NOVA_VFIO_COMPAT_ROOT_PROVIDER_NAME"
     fi

@@ -297,6 +297,9 @@ def test_post_config_writes_the_reporter_config(tmp_path):
     assert conf.reporter.root_provider_name == 'compute-1.example'
     assert conf.reporter.device_list == '/etc/devices.yaml'
     assert conf.debug is True
+    # Discovery reads the capability files from the directory created.
+    assert conf.discovery.capability_dirs == [
+        str(stack.conf_dir / 'capabilities.d')]
     # Every option written is one the reporter knows.
     for section, options in raw_options(stack.reporter_conf).items():
         for option in options:
@@ -312,7 +315,9 @@ def test_post_config_writes_only_set_reporter_options(stack):
     stack.run('stack', 'post-config')
 
     assert raw_options(stack.reporter_conf) == {
-        'DEFAULT': {'debug': ['True']}}
+        'DEFAULT': {'debug': ['True']},
+        'discovery': {'capability_dirs': [
+            str(stack.conf_dir / 'capabilities.d')]}}
 
 
 def test_extra_starts_the_reporter_with_novas_placement_credentials(stack):
