@@ -66,7 +66,8 @@ def print_plan(result, out=sys.stdout):
         for name in sorted(change.removed):
             print('  - %s' % name, file=out)
     if not (result.changes or result.created_traits or
-            result.created_resource_classes):
+            result.created_resource_classes or result.placement_failed or
+            result.missing):
         print('nothing to change', file=out)
     for error in result.errors:
         print('error: %s' % error, file=out)

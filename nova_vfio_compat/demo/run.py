@@ -39,6 +39,7 @@ from nova_vfio_compat.demo import nova_compute
 from nova_vfio_compat.demo import placement_server
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
+from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
@@ -74,14 +75,20 @@ def host_devices(host, spec):
 
 
 def _pci_device_specs(host_devs):
-    """{PF: (resource class, traits, VF count)} as [pci] device_spec."""
+    """``{PF: (resource class, traits, VF count)}`` Nova would apply.
+
+    From the ``[pci] device_spec`` that ``nova-vfio-compat nova-config``
+    generates, as nova-compute applies it to the PF's provider.
+    """
+    specs, errors = nova_config.pci_device_specs(host_devs)
+    if errors:
+        raise RuntimeError('; '.join(errors))
+    physfn = {d.address: d.physfn for d in host_devs}
     pfs = {}
-    for device in host_devs:
-        if device.kind != nvc_devices.KIND_PCI:
-            continue
-        names, rc = nvc_plan.device_traits(device)
-        old = pfs.get(device.physfn, (rc, frozenset(), 0))
-        pfs[device.physfn] = (rc, old[1] | names, old[2] + 1)
+    for spec in specs:
+        pf = physfn[spec['address']]
+        count = pfs.get(pf, (None, None, 0))[2] + 1
+        pfs[pf] = (spec['resource_class'], spec['traits'].split(','), count)
     return pfs
 
 
