@@ -37,10 +37,10 @@ ALL_OPTS = [
     cfg.ListOpt(
         'capability_dirs',
         default=['/etc/nova-vfio-compat/capabilities.d'],
-        help='Directories of capability files (*.yaml, *.yml, *.json). '
-             'Each file declares which devices it applies to (driver, '
-             'driver version range, PCI IDs, mdev type) and their '
-             'capability document. When two files claim the same device '
+        help='Directories of capability files (names ending in .yaml, '
+             '.yml or .json). Each file declares which devices it applies '
+             'to (driver, driver version range, PCI IDs, mdev type) and '
+             'their capability document. When two files claim the same device '
              'the file whose name sorts last wins (a later directory in '
              'this list wins over an earlier one for equal names) and a '
              'warning names both. A directory that does not exist is '
