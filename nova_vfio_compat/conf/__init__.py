@@ -18,6 +18,7 @@ Importing this package registers all groups on ``cfg.CONF``;
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import filter as filter_conf
 from nova_vfio_compat.conf import placement
 from nova_vfio_compat.conf import reporter
 from nova_vfio_compat.conf import traits
@@ -29,6 +30,7 @@ _MODULES = (
     traits,
     reporter,
     placement,
+    filter_conf,
 )
 
 

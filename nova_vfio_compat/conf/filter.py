@@ -1,0 +1,66 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+
+"""Options of the Nova scheduler filter, read inside nova-scheduler."""
+
+from oslo_config import cfg
+
+from nova_vfio_compat.scheduler import decision
+
+GROUP = cfg.OptGroup(
+    'vfio_compat_filter',
+    title='VFIOCompatFilter',
+    help='The Nova scheduler filter that only lets a live migration of a '
+         'server with VFIO devices go to hosts whose devices accept the '
+         'source devices\' migration streams. Set these in the nova.conf '
+         'of nova-scheduler.')
+
+ALL_OPTS = [
+    cfg.BoolOpt(
+        'fail_open',
+        default=False,
+        help='What to do with a live migration when the filter cannot get '
+             'the data it needs from Placement or the database (an error '
+             'answer, Placement unreachable). False (fail closed): reject '
+             'every host for that request, so the migration fails with '
+             'NoValidHost and the server stays where it is. True (fail '
+             'open): pass every host, as if the filter were not enabled, '
+             'and leave the decision to the destination\'s own checks. '
+             'Either way the filter logs an error naming the failed '
+             'request.'),
+    cfg.StrOpt(
+        'default_policy',
+        default=decision.POLICY_CHECK,
+        choices=[
+            (decision.POLICY_CHECK,
+             'Check the devices the reporter describes; devices without '
+             'capability traits are not checked.'),
+            (decision.POLICY_STRICT,
+             'Like check, and a server holding a device provider that has '
+             'no capability traits cannot be live-migrated by the '
+             'scheduler at all.'),
+            (decision.POLICY_SKIP,
+             'Do not check: every host passes.'),
+        ],
+        help='The policy for flavors that do not set the '
+             '"vfio_compat:policy" extra spec.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(ALL_OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: ALL_OPTS}

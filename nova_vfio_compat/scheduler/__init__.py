@@ -1,0 +1,35 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+
+"""The Nova scheduler side: :class:`VFIOCompatFilter`.
+
+Enable it in the nova.conf of nova-scheduler with::
+
+    [filter_scheduler]
+    available_filters = nova.scheduler.filters.all_filters
+    available_filters = nova_vfio_compat.scheduler.VFIOCompatFilter
+    enabled_filters = ...,VFIOCompatFilter
+
+The class is loaded on first attribute access, not on import of this
+package, so the Nova-free parts (:mod:`.decision`, used by the option
+definitions) can be imported where Nova is not installed.
+"""
+
+__all__ = ['VFIOCompatFilter']
+
+
+def __getattr__(name):
+    if name == 'VFIOCompatFilter':
+        from nova_vfio_compat.scheduler import vfio_compat_filter
+        return vfio_compat_filter.VFIOCompatFilter
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -1,0 +1,187 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+
+"""The per-host decision of :class:`VFIOCompatFilter`, with no Nova in it.
+
+The filter gathers, once per live-migration request, the source device
+providers (with their traits and the resource classes they hold for the
+server) and, for each stream they emit, which providers accept it.  This
+module turns that into a verdict per host and per allocation candidate.
+
+What passes:
+
+* a host passes when, for every source device provider, every stream it
+  emits is accepted by some provider in the host's tree (the compute node
+  root carries the union of its devices' traits, so this is the host-level
+  summary);
+* an allocation candidate passes when every device (non-root) provider in
+  it accepts every stream of each source device it could receive: the
+  source devices that hold a resource class this provider provides in the
+  candidate (Nova maps mdevs and PCI devices by type, not one to one, so a
+  device that could receive any of them must accept all of them);
+* a candidate with no device provider leaves the decision to the host.
+
+The per-provider test is :func:`nova_vfio_compat.traits.unaccepted`, the
+same one the rest of the project uses, so the filter and the rule engine
+cannot drift apart.
+"""
+
+import collections
+import dataclasses
+
+from nova_vfio_compat import traits as nvc_traits
+
+# Flavor extra spec ``vfio_compat:policy`` and ``[vfio_compat_filter]
+# default_policy``.
+POLICY_CHECK = 'check'
+POLICY_STRICT = 'strict'
+POLICY_SKIP = 'skip'
+POLICIES = (POLICY_CHECK, POLICY_STRICT, POLICY_SKIP)
+POLICY_EXTRA_SPEC = 'vfio_compat:policy'
+
+
+def effective_policy(extra_specs, default):
+    """The policy a flavor asks for, or ``default`` when it names none."""
+    return (extra_specs or {}).get(POLICY_EXTRA_SPEC) or default
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceDevice:
+    """A provider on the source host that holds a device of the server.
+
+    ``traits`` is the provider's whole trait set; ``resource_classes`` the
+    classes the server's allocation holds on it.
+    """
+
+    uuid: str
+    name: str
+    traits: frozenset
+    resource_classes: frozenset = frozenset()
+
+    @property
+    def streams(self):
+        """The emit traits of this device: the streams it sends."""
+        return nvc_traits.emitted(self.traits)
+
+    def describe(self):
+        return '%s (%s)' % (self.name, self.uuid) if self.name else self.uuid
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    """Why a host or a candidate cannot receive one stream.
+
+    ``provider`` is the destination device provider that refuses the
+    stream, or None when no provider of the host's tree accepts it.
+    """
+
+    stream: str
+    source: SourceDevice
+    provider: str = None
+
+    def describe(self):
+        if self.provider is None:
+            return ('no provider accepts stream %s emitted by source '
+                    'provider %s' % (self.stream, self.source.describe()))
+        return ('device provider %s does not accept stream %s emitted by '
+                'source provider %s' % (self.provider, self.stream,
+                                        self.source.describe()))
+
+
+@dataclasses.dataclass
+class HostDecision:
+    """The verdict for one host.
+
+    ``keep`` is the list of allocation candidates to keep (every one when
+    no candidate was pruned); ``rejections`` says why the host failed, or
+    why candidates were pruned.
+    """
+
+    passes: bool
+    keep: list
+    rejections: list
+
+
+class Streams:
+    """What the filter learned about one live-migration request.
+
+    :param sources: the :class:`SourceDevice` s that emit at least one
+        stream.
+    :param accepting: maps each accept trait to ``{provider uuid: root
+        provider uuid}`` of the providers that carry it (an accept trait
+        nobody carries maps to an empty dict or is absent).
+    """
+
+    def __init__(self, sources, accepting):
+        self.sources = tuple(s for s in sources if s.streams)
+        by_provider = collections.defaultdict(set)
+        by_root = collections.defaultdict(set)
+        for trait, providers in accepting.items():
+            for provider, root in providers.items():
+                by_provider[provider].add(trait)
+                by_root[root].add(trait)
+        # Only the accept traits are known per provider; that is all
+        # unaccepted() looks at on the destination side.
+        self._provider_traits = {p: frozenset(t)
+                                 for p, t in by_provider.items()}
+        self._tree_traits = {r: frozenset(t) for r, t in by_root.items()}
+
+    @property
+    def emitted(self):
+        """Every stream the source sends."""
+        return frozenset().union(*(s.streams for s in self.sources))
+
+    def host_rejections(self, root_uuid):
+        """The streams no provider in the tree of ``root_uuid`` accepts."""
+        tree = self._tree_traits.get(root_uuid, frozenset())
+        return [Rejection(stream, source)
+                for source in self.sources
+                for stream in sorted(nvc_traits.unaccepted(source.traits,
+                                                           tree))]
+
+    def candidate_rejections(self, root_uuid, candidate):
+        """Why allocation candidate ``candidate`` cannot receive the server.
+
+        ``candidate`` has Placement's allocation request shape
+        (``{'allocations': {rp_uuid: {'resources': {...}}}, ...}``).
+        """
+        rejections = []
+        for provider, alloc in sorted(candidate['allocations'].items()):
+            if provider == root_uuid:
+                continue
+            classes = frozenset(alloc.get('resources', {}))
+            dest = self._provider_traits.get(provider, frozenset())
+            for source in self.sources:
+                if not classes & source.resource_classes:
+                    continue
+                rejections.extend(
+                    Rejection(stream, source, provider)
+                    for stream in sorted(nvc_traits.unaccepted(
+                        source.traits, dest)))
+        return rejections
+
+    def decide(self, root_uuid, candidates):
+        """The :class:`HostDecision` for the host whose root is given."""
+        rejections = self.host_rejections(root_uuid)
+        if rejections:
+            return HostDecision(False, [], rejections)
+        keep = []
+        for candidate in candidates:
+            refused = self.candidate_rejections(root_uuid, candidate)
+            if not refused:
+                keep.append(candidate)
+            for rejection in refused:
+                if rejection not in rejections:
+                    rejections.append(rejection)
+        passes = bool(keep) or not candidates
+        return HostDecision(passes, keep, rejections)

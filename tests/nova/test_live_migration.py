@@ -1,0 +1,123 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+
+"""Live migrations through Nova with VFIOCompatFilter deciding the host."""
+
+from nova import context
+from nova import objects
+from nova.tests.functional.api import client
+
+from nova_vfio_compat import traits as nvc_traits
+from tests.nova import base
+
+STREAM = nvc_traits.emit_trait(base.EMITS_1_2.emits)
+
+
+class LiveMigrationTest(base.VFIOCompatTestBase):
+
+    def _assert_no_valid_host(self, host=None):
+        """The live migration fails in the scheduler; nothing moves."""
+        before = self._device_allocations(self.server)
+        # CastAsCallFixture makes the conductor's cast a call, so
+        # NoValidHost comes back as a 500 on the POST; a real cloud answers
+        # 202 and only the migration record says error.
+        ex = self.assertRaises(client.OpenStackApiException,
+                               self._live_migrate, self.server, 'error',
+                               host=host)
+        self.assertEqual(500, ex.response.status_code)
+        self.assertIn('NoValidHost', str(ex))
+        server = self._wait_for_state_change(self.server, 'ACTIVE')
+        self.assertEqual('A', server['OS-EXT-SRV-ATTR:host'])
+        self.assertIsNone(server['OS-EXT-STS:task_state'])
+        migration = self._wait_for_migration_status(self.server, ['error'])
+        self.assertEqual('live-migration', migration['migration_type'])
+        self.assertEqual(before, self._device_allocations(self.server))
+        self.assert_mdev_usage(self.computes['A'], 1)
+        return migration
+
+    def test_lands_on_the_host_that_accepts_the_stream(self):
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._start_host('C', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._boot('A')
+
+        self._live_migrate(self.server, 'completed')  # no host named
+
+        self.assertEqual('B', self._host_of(self.server))
+        devices = self._device_allocations(self.server)
+        self.assertEqual(1, len(devices))
+        (rp, resources), = devices.items()
+        self.assertIn(rp, (self._rp('B', base.GPU0_RP),
+                           self._rp('B', base.GPU1_RP)))
+        self.assertEqual({'VGPU': 1}, resources)
+        self.assert_mdev_usage(self.computes['B'], 1)
+        self.assert_mdev_usage(self.computes['A'], 0)
+        rejected = [line for line in self._filter_log()
+                    if 'host C rejected' in line]
+        self.assertTrue(rejected, self._filter_log())
+        self.assertIn(STREAM, rejected[0])
+        self.assertFalse([line for line in self._filter_log()
+                          if 'host B rejected' in line])
+
+    def test_no_accepting_host_means_no_valid_host(self):
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('C', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._boot('A')
+        source_rp = self._device_allocations(self.server)
+
+        self._assert_no_valid_host()
+
+        (source_rp,), = [list(source_rp)]
+        source_name = self.placement.get(
+            '/resource_providers/%s' % source_rp).body['name']
+        expected = ('VFIOCompatFilter: host C rejected for instance %s: no '
+                    'provider accepts stream %s emitted by source provider '
+                    '%s (%s)' % (self.server['id'], STREAM, source_name,
+                                 source_rp))
+        self.assertIn(expected, self.stdlog.logger.output)
+
+    def test_requested_incompatible_host_is_refused(self):
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._start_host('C', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._boot('A')
+
+        # Named without force (microversion >= 2.68 has no force): the
+        # scheduler checks the one host.
+        self._assert_no_valid_host(host='C')
+        self.assertTrue([line for line in self._filter_log()
+                         if 'host C rejected' in line])
+
+        self._live_migrate(self.server, 'completed', host='B')
+        self.assertEqual('B', self._host_of(self.server))
+
+    def test_claim_lands_on_the_gpu_that_accepts(self):
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        # B's first GPU runs another major, its second accepts.
+        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.ACCEPTS_1_2)
+        self._boot('A')
+
+        self._live_migrate(self.server, 'completed')
+
+        self.assertEqual('B', self._host_of(self.server))
+        accepting = self._rp('B', base.GPU1_RP)
+        self.assertEqual({accepting: {'VGPU': 1}},
+                         self._device_allocations(self.server))
+        instance = objects.Instance.get_by_uuid(
+            context.get_admin_context(), self.server['id'])
+        # The driver created the mdev on that GPU (0000:81:01.0).
+        self.assert_mdev_usage(self.computes['B'], 1, instance=instance,
+                               expected_rp_name='B_' + base.GPU1_RP)
+        self.assertTrue([line for line in self._filter_log()
+                         if 'host B: kept 1 of 2 allocation candidates'
+                         in line], self._filter_log())
