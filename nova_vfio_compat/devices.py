@@ -42,8 +42,10 @@ class Device:
     :data:`KIND_MDEV_TYPE` it is the mdev parent's address, and
     ``mdev_type`` names the type.  ``document`` is None when no source gave
     a usable one; ``errors`` then says why (one line per rejected source,
-    each naming the file or attribute).  ``provenance`` is one of the
-    ``SOURCE_*`` values followed by ``:<where>`` (a path) when there is one.
+    each naming the file or attribute).  A device with a document may
+    still have ``errors``: the more authoritative sources it skipped.
+    ``provenance`` is one of the ``SOURCE_*`` values followed by
+    ``:<where>`` (a path) when there is one.
     """
 
     address: str
@@ -58,6 +60,10 @@ class Device:
     pci_ids: tuple = ()
     iommu_group: str = None
     errors: tuple = ()
+    # For KIND_MDEV_TYPE: UUIDs of the mdevs of this type that exist on
+    # the parent, and how many more the parent can create (None: unknown).
+    mdevs: tuple = ()
+    available_instances: int = None
 
     @property
     def name(self):

@@ -26,6 +26,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import demo
+from nova_vfio_compat.cmd import devices
 from nova_vfio_compat.cmd import documents
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
@@ -42,6 +43,7 @@ EXIT_INVALID = 2
 # One entry per sub-command module, in the order `--help` lists them.
 COMMAND_MODULES = (
     demo,
+    devices,
     documents,
     matrix,
     nova_config,

@@ -18,6 +18,7 @@ Importing this package registers all groups on ``cfg.CONF``;
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import discovery
 from nova_vfio_compat.conf import filter as filter_conf
 from nova_vfio_compat.conf import placement
 from nova_vfio_compat.conf import reporter
@@ -31,6 +32,7 @@ _MODULES = (
     reporter,
     placement,
     filter_conf,
+    discovery,
 )
 
 

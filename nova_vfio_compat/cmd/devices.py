@@ -1,0 +1,137 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``devices``: what discovery finds on this host, and why.
+
+The first command to run when a device is missing from Placement or has
+unexpected traits: every VFIO-relevant device, its capability document,
+where the document came from (provenance), the traits and resource class
+it compiles to, and every source that was rejected.
+"""
+
+import json
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import records
+from nova_vfio_compat import traits
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        'devices',
+        help='List this host\'s VFIO devices, their capability documents, '
+             'where each came from and their traits.',
+        description='Discover the VFIO devices of this host through udev '
+                    '(as the reporter does, with the [discovery] options) '
+                    'and print each with its document, provenance, traits '
+                    'and errors. Exit status 0, or 1 when a device has no '
+                    'usable document or too many traits.')
+    p.add_argument('--json', action='store_true',
+                   help='print a JSON list of objects with address, kind, '
+                        'driver, driver_version, mdev_type, provenance, '
+                        'document, traits, resource_class and errors')
+    p.set_defaults(func=do_devices)
+
+
+def _ids(pci_ids):
+    if len(pci_ids or ()) != len(records.PCI_ID_KEYS):
+        return None
+    return '%04x:%04x (subsystem %04x:%04x)' % tuple(pci_ids)
+
+
+def describe(device, max_traits):
+    """The plain-data form of a device, as ``--json`` prints it."""
+    errors = list(device.errors)
+    names, rc, document = [], None, None
+    if device.document is not None:
+        document = records.document_to_dict(device.document)
+        rc = traits.resource_class(device.document.emits)
+        try:
+            names = sorted(
+                traits.document_traits(device.document, max_traits))
+        except traits.TraitLimitExceeded as e:
+            errors.append('%s: %s' % (device.name, e))
+    out = {
+        'address': device.address,
+        'kind': device.kind,
+        'driver': device.driver,
+        'driver_version': device.driver_version,
+        'mdev_type': device.mdev_type,
+        'pci_ids': _ids(device.pci_ids),
+        'physfn': device.physfn,
+        'iommu_group': device.iommu_group,
+        'provenance': device.provenance,
+        'document': document,
+        'traits': names,
+        'resource_class': rc,
+        'errors': errors,
+    }
+    if device.kind == nvc_devices.KIND_MDEV_TYPE:
+        out['mdevs'] = list(device.mdevs)
+        out['available_instances'] = device.available_instances
+    return out
+
+
+def _print_human(items, result):
+    if not items:
+        print('No VFIO devices found (nothing bound to vfio-pci or a VFIO '
+              'variant driver, no mdev parents).')
+    for item in items:
+        name = item['address']
+        if item['mdev_type']:
+            name += ' mdev type %s' % item['mdev_type']
+        print(name)
+        driver = item['driver'] or '(no driver)'
+        if item['driver_version']:
+            driver += ' %s' % item['driver_version']
+        print('  driver:      %s' % driver)
+        if item['pci_ids']:
+            print('  PCI IDs:     %s' % item['pci_ids'])
+        if item['physfn']:
+            print('  physfn:      %s' % item['physfn'])
+        if item['kind'] == nvc_devices.KIND_MDEV_TYPE:
+            available = item['available_instances']
+            print('  mdevs:       %s (%s more can be created)' % (
+                ', '.join(item['mdevs']) or 'none',
+                'unknown' if available is None else available))
+        print('  provenance:  %s' % (item['provenance'] or 'none'))
+        if item['document'] is not None:
+            doc = item['document']
+            print('  emits:       %s' % records.describe_stream(
+                records.parse_record(doc['self'])))
+            print('  accepts:     %d record(s)' % len(doc['compatible']))
+            print('  class:       %s' % item['resource_class'])
+            print('  traits:')
+            for name in item['traits']:
+                print('    %s' % name)
+        for error in item['errors']:
+            print('  error:       %s' % error)
+    for error in result.file_errors:
+        print('capability file error: %s' % error)
+    for warning in result.warnings:
+        print('warning: %s' % warning)
+
+
+def do_devices(conf):
+    # Imported here: pyudev needs libudev, which the other commands do not.
+    from nova_vfio_compat import discovery
+
+    result = discovery.scan(conf)
+    max_traits = conf.traits.max_traits_per_provider
+    items = [describe(device, max_traits) for device in result.devices]
+    if conf.command.json:
+        print(json.dumps(items, indent=2, sort_keys=True))
+    else:
+        _print_human(items, result)
+    unusable = any(item['document'] is None or not item['traits']
+                   for item in items)
+    return 1 if unusable else 0

@@ -1,0 +1,83 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from oslo_config import cfg
+
+from nova_vfio_compat import files
+
+
+def _group():
+    return cfg.OptGroup(
+        'discovery',
+        title='Host device discovery',
+        help='How this host\'s VFIO devices and their capability documents '
+             'are found: udev (sysfs), compatibility attributes, capability '
+             'files.')
+
+
+discovery_group = _group()
+
+ALL_OPTS = [
+    cfg.StrOpt(
+        'compat_attribute',
+        default='migration_compat',
+        regex='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$',
+        help='Name of the sysfs attribute holding a device\'s capability '
+             'document (JSON) on kernels or drivers that provide one. It is '
+             'looked for in the PCI device\'s directory and, for mdev '
+             'types, in the type\'s directory under mdev_supported_types. '
+             'When present and valid it is the most authoritative source '
+             'of the document.'),
+    cfg.ListOpt(
+        'capability_dirs',
+        default=['/etc/nova-vfio-compat/capabilities.d'],
+        help='Directories of capability files (*.yaml, *.yml, *.json). '
+             'Each file declares which devices it applies to (driver, '
+             'driver version range, PCI IDs, mdev type) and their '
+             'capability document. When two files claim the same device '
+             'the file whose name sorts last wins (a later directory in '
+             'this list wins over an earlier one for equal names) and a '
+             'warning names both. A directory that does not exist is '
+             'skipped.'),
+    cfg.IntOpt(
+        'max_document_size',
+        default=files.DEFAULT_MAX_BYTES,
+        min=256,
+        max=16 * 1024 * 1024,
+        help='Largest compatibility attribute or capability file, in '
+             'bytes, that is read. A larger one is reported as an error '
+             'naming it and skipped; the device falls back to its next '
+             'source.'),
+    cfg.FloatOpt(
+        'debounce',
+        default=0.5,
+        min=0,
+        max=60,
+        help='Seconds without udev events (PCI and mdev add, remove, '
+             'change, bind, unbind) after which a burst of them is '
+             'signalled as one device change. A steady stream of events is '
+             'still signalled after at most ten times this long.'),
+]
+
+
+def register_opts(conf):
+    # A new OptGroup per ConfigOpts: register_group() keeps a shallow copy
+    # whose option table is shared with the group passed in, so with one
+    # module-level group an override set on one ConfigOpts would show in
+    # every other (the tests and the CLI create several).
+    group = _group()
+    conf.register_group(group)
+    conf.register_opts(ALL_OPTS, group=group)
+
+
+def list_opts():
+    return {discovery_group: ALL_OPTS}

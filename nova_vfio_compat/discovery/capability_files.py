@@ -1,0 +1,325 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Capability files: vendor or operator documents for devices that do not
+describe themselves.
+
+A capability file is JSON or YAML with a list of entries, each saying which
+devices it applies to and their capability document::
+
+    capabilities:
+      - match:
+          driver: mlx5_vfio_pci              # a name or a list of names
+          driver_version: ">=28.39, <29"     # see version_range
+          pci_ids:                           # any of these
+            - {vendor: 0x15b3, device: 0x101e,
+               subsystem_vendor: 0x15b3, subsystem_device: 0x0016}
+          mdev_type: nvidia-222              # a name or a list of names
+        document: {...}                      # a capability document
+
+Every criterion given must hold; at least one of ``driver``, ``pci_ids``
+and ``mdev_type`` is required.  In a PCI ID entry ``vendor`` and
+``device`` are required, the subsystem IDs optional.  An entry with
+``mdev_type`` applies only to mdev types.  An entry whose document names
+an ``mdev_type`` applies only to that mdev type (for mdev parents).
+
+When several entries claim one device, the one in the file whose name
+sorts last wins (for equal names, the one from the directory listed later
+in ``[discovery] capability_dirs``; within a file, the later entry), in the
+manner of ``sysctl.d``: ``90-local.yaml`` overrides ``50-vendor.yaml``.
+Each such tie is reported with both places named.
+
+A file that cannot be read or parsed, or whose structure or ``match`` is
+invalid, is reported once, naming it, and none of its entries is used.  An
+entry whose ``document`` is invalid is not used either; the devices it
+claims are told why (naming the file and entry) and fall back to the next
+source.
+"""
+
+import dataclasses
+import os
+
+import jsonschema
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.discovery import version_range
+from nova_vfio_compat import files
+from nova_vfio_compat import records
+from nova_vfio_compat import schema
+
+SUFFIXES = ('.yaml', '.yml', '.json')
+MAX_ENTRIES = 256
+MAX_PCI_IDS = 256
+
+_NAMES = {
+    'oneOf': [
+        schema.NAME,
+        {'type': 'array', 'minItems': 1, 'maxItems': 64,
+         'items': schema.NAME},
+    ],
+}
+
+_MDEV_TYPES = {
+    'oneOf': [
+        schema.MDEV_TYPE,
+        {'type': 'array', 'minItems': 1, 'maxItems': 64,
+         'items': schema.MDEV_TYPE},
+    ],
+}
+
+MATCH = {
+    'type': 'object',
+    'properties': {
+        'driver': _NAMES,
+        'driver_version': {'type': 'string', 'minLength': 1,
+                           'maxLength': 256},
+        'pci_ids': {
+            'type': 'array', 'minItems': 1, 'maxItems': MAX_PCI_IDS,
+            'items': {
+                'type': 'object',
+                'required': ['vendor', 'device'],
+                'properties': {key: schema.PCI_ID
+                               for key in records.PCI_ID_KEYS},
+                'additionalProperties': False,
+            },
+        },
+        'mdev_type': _MDEV_TYPES,
+    },
+    'anyOf': [
+        {'required': ['driver']},
+        {'required': ['pci_ids']},
+        {'required': ['mdev_type']},
+    ],
+    'additionalProperties': False,
+}
+
+FILE = {
+    'type': 'object',
+    'required': ['capabilities'],
+    'properties': {
+        'capabilities': {
+            'type': 'array', 'minItems': 1, 'maxItems': MAX_ENTRIES,
+            'items': {
+                'type': 'object',
+                'required': ['match', 'document'],
+                'properties': {
+                    'description': {'type': 'string', 'maxLength': 1024},
+                    'match': MATCH,
+                    # Validated by records.parse_document, entry by entry,
+                    # so that one bad document does not void the file.
+                    'document': {},
+                },
+                'additionalProperties': False,
+            },
+        },
+    },
+    'additionalProperties': False,
+}
+
+
+def _path(parts):
+    out = ''
+    for part in parts:
+        if isinstance(part, int):
+            out += '[%d]' % part
+        else:
+            out += ('.%s' % part) if out else str(part)
+    return out or '(top level)'
+
+
+def _as_tuple(value):
+    if value is None:
+        return None
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _pci_id(value):
+    return int(value, 16) if isinstance(value, str) else value
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One entry of a capability file, its match parsed.
+
+    ``document`` is None when it is invalid; ``error`` then says why.
+    """
+
+    path: str
+    index: int
+    order: tuple
+    drivers: tuple = None
+    versions: version_range.VersionRange = None
+    pci_ids: tuple = None
+    mdev_types: tuple = None
+    document: records.Document = None
+    error: str = None
+
+    @property
+    def where(self):
+        return '%s: capabilities[%d]' % (self.path, self.index)
+
+    def matches(self, target):
+        """Does this entry claim ``target``?
+
+        ``target`` has ``kind``, ``driver``, ``driver_version``,
+        ``pci_ids`` and ``mdev_type`` (a :class:`sources.Target`).
+        """
+        if self.drivers is not None and target.driver not in self.drivers:
+            return False
+        if (self.versions is not None and
+                not self.versions.contains(target.driver_version)):
+            return False
+        if self.pci_ids is not None and not any(
+                _ids_match(ids, target.pci_ids) for ids in self.pci_ids):
+            return False
+        is_type = target.kind == nvc_devices.KIND_MDEV_TYPE
+        if self.mdev_types is not None and (
+                not is_type or target.mdev_type not in self.mdev_types):
+            return False
+        if (is_type and self.document is not None and
+                self.document.emits.mdev_type is not None and
+                self.document.emits.mdev_type != target.mdev_type):
+            return False
+        return True
+
+
+def _ids_match(wanted, pci_ids):
+    if len(pci_ids or ()) != len(records.PCI_ID_KEYS):
+        return False
+    have = dict(zip(records.PCI_ID_KEYS, pci_ids))
+    return all(have[key] == value for key, value in wanted)
+
+
+def parse_file(data, path, order=()):
+    """The :class:`Entry` list of a parsed capability file.
+
+    :raises records.InvalidDocument: naming ``path`` and the place in it
+        when the file's structure or a ``match`` is invalid.
+    """
+    validator = jsonschema.Draft202012Validator(FILE)
+    errors = list(validator.iter_errors(data))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        raise records.InvalidDocument(path, error.message,
+                                      _path(error.absolute_path))
+    entries = []
+    for index, item in enumerate(data['capabilities']):
+        where = 'capabilities[%d]' % index
+        match = item['match']
+        versions = None
+        if 'driver_version' in match:
+            try:
+                versions = version_range.VersionRange(match['driver_version'])
+            except version_range.InvalidRange as e:
+                raise records.InvalidDocument(path, str(e),
+                                              where + '.match.driver_version')
+        pci_ids = None
+        if 'pci_ids' in match:
+            pci_ids = tuple(
+                tuple(sorted((key, _pci_id(value))
+                             for key, value in ids.items()))
+                for ids in match['pci_ids'])
+        document, error = None, None
+        try:
+            document = records.parse_document(
+                item['document'], '%s: %s.document' % (path, where))
+        except records.InvalidDocument as e:
+            error = str(e)
+        entries.append(Entry(
+            path=path, index=index, order=tuple(order) + (index,),
+            drivers=_as_tuple(match.get('driver')), versions=versions,
+            pci_ids=pci_ids, mdev_types=_as_tuple(match.get('mdev_type')),
+            document=document, error=error))
+    return entries
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """What the capability files say about one device.
+
+    ``entry`` is the winning entry (None when no valid entry claims the
+    device); ``errors`` are the messages of the invalid entries that claim
+    it (each names the file and entry);
+    ``warnings`` name the entries that lost a tie.
+    """
+
+    entry: Entry = None
+    errors: tuple = ()
+    warnings: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalogue:
+    """Every entry of every capability file, and the unusable files.
+
+    ``entries`` are in precedence order, lowest first; ``errors`` has one
+    message per file (or directory) that could not be used.
+    """
+
+    entries: tuple = ()
+    errors: tuple = ()
+
+    def claim(self, target):
+        """The :class:`Claim` on ``target``."""
+        matching = [e for e in self.entries if e.matches(target)]
+        valid = [e for e in matching if e.document is not None]
+        errors = tuple(e.error for e in matching if e.document is None)
+        if not valid:
+            return Claim(errors=errors)
+        winner = valid[-1]
+        warnings = tuple(
+            '%s is claimed by both %s and %s; using %s (it sorts later)'
+            % (target.name, loser.where, winner.where, winner.where)
+            for loser in valid[:-1])
+        return Claim(entry=winner, errors=errors, warnings=warnings)
+
+
+def _listing(directories):
+    """(order, path) of every capability file, in precedence order."""
+    found = []
+    errors = []
+    for dir_index, directory in enumerate(directories):
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            errors.append('%s: capability directory cannot be read: %s'
+                          % (directory, e.strerror or e))
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.startswith('.') or not name.endswith(SUFFIXES):
+                continue
+            if not os.path.isfile(path):
+                continue
+            found.append(((name, dir_index), path))
+    found.sort()
+    return found, errors
+
+
+def load(directories, max_bytes=files.DEFAULT_MAX_BYTES):
+    """The :class:`Catalogue` of the capability files in ``directories``.
+
+    Never raises because of one file: its problem becomes one message in
+    :attr:`Catalogue.errors` naming it.
+    """
+    listing, errors = _listing(directories)
+    entries = []
+    for order, path in listing:
+        try:
+            data = records.parse_text(files.read_bounded(path, max_bytes),
+                                      path, max_bytes)
+            entries.extend(parse_file(data, path, order))
+        except records.InvalidDocument as e:
+            errors.append(str(e))
+    return Catalogue(entries=tuple(entries), errors=tuple(errors))

@@ -1,0 +1,117 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The hotplug signal: "the host's VFIO devices may have changed".
+
+A :class:`pyudev.Monitor` on the netlink socket, filtered in the kernel
+(well, in libudev's socket filter) to the subsystems that matter, is read
+by :class:`pyudev.MonitorObserver`'s thread, which blocks in ``poll()`` on
+the socket and a stop pipe: nothing wakes up while nothing happens.  Each
+relevant event (add, remove, change, bind, unbind, move) marks a change;
+:meth:`ChangeMonitor.wait` returns True once no event has arrived for
+``debounce`` seconds, so a burst (a driver reload, 64 VFs created) is one
+change.
+"""
+
+import threading
+import time
+
+from oslo_log import log as logging
+import pyudev
+
+LOG = logging.getLogger(__name__)
+
+# pci: functions added/removed, drivers bound/unbound (VF creation,
+# vfio-pci/variant driver binding, a driver upgrade rebinding); mdev: mdevs
+# created/removed; module: a driver module loaded or unloaded, which
+# changes /sys/module/<drv>/version.
+SUBSYSTEMS = ('pci', 'mdev', 'module')
+ACTIONS = frozenset(('add', 'remove', 'change', 'bind', 'unbind', 'move'))
+# A steady stream of events is still signalled after this many debounce
+# periods, so that discovery is never postponed indefinitely.
+MAX_DELAY_PERIODS = 10
+
+
+class ChangeMonitor:
+    """A debounced device-change signal fed by udev events.
+
+    Create it after the device tree exists (under umockdev, after the
+    test bed); it starts listening at once.  ``events`` counts the
+    relevant events seen, for diagnostics and tests.
+    """
+
+    def __init__(self, context=None, debounce=0.5, subsystems=SUBSYSTEMS):
+        self.debounce = float(debounce)
+        self.events = 0
+        self._cond = threading.Condition()
+        self._first = None      # monotonic time of the first unsignalled
+        self._last = None       # and of the latest event
+        context = context or pyudev.Context()
+        self._monitor = pyudev.Monitor.from_netlink(context)
+        for subsystem in subsystems:
+            self._monitor.filter_by(subsystem)
+        self._observer = pyudev.MonitorObserver(
+            self._monitor, callback=self._on_event,
+            name='nova-vfio-compat-udev')
+        self._observer.daemon = True
+        self._observer.start()
+
+    def _on_event(self, device):
+        action = device.action
+        if action not in ACTIONS:
+            return
+        LOG.debug('udev: %s %s (%s)', action, device.sys_path,
+                  device.subsystem)
+        now = time.monotonic()
+        with self._cond:
+            self.events += 1
+            if self._first is None:
+                self._first = now
+            self._last = now
+            self._cond.notify_all()
+
+    def _due(self):
+        return min(self._last + self.debounce,
+                   self._first + self.debounce * MAX_DELAY_PERIODS)
+
+    def wait(self, timeout):
+        """Whether a change settled within ``timeout`` seconds.
+
+        True consumes the change: the next call waits for a new one.  A
+        change that has not settled when the timeout ends is kept for the
+        next call.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._first is not None and now >= self._due():
+                    self._first = self._last = None
+                    return True
+                if now >= deadline:
+                    return False
+                wake = deadline
+                if self._first is not None:
+                    wake = min(wake, self._due())
+                self._cond.wait(wake - now)
+
+    def close(self):
+        """Stop listening (joins the observer thread)."""
+        if self._observer.is_alive():
+            self._observer.send_stop()
+            self._observer.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,272 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Enumerate the host's VFIO-relevant devices through udev into plain facts.
+
+Everything here reads sysfs through pyudev (and plain reads of attribute
+files below a device's sysfs directory, which pyudev also does); nothing
+is shelled out.  The result is data (:class:`HostFacts`) that
+:mod:`.sources` turns into capability documents.
+
+What is VFIO-relevant:
+
+* a PCI function bound to ``vfio-pci`` or to a VFIO variant driver.  A
+  variant driver is recognised generically, not from a list: the driver's
+  name ends in ``_vfio_pci`` or ``-vfio-pci`` (``mlx5_vfio_pci``,
+  ``hisi_acc_vfio_pci``, ``pds_vfio_pci``, ``qat_vfio_pci``,
+  ``virtio_vfio_pci``, ...), or the function has a ``vfio-dev/``
+  directory, which the kernel creates for every device bound to a driver
+  built on vfio-pci-core (Linux 6.1 and later);
+* a PCI function that is an mdev parent, i.e. has a
+  ``mdev_supported_types/`` directory (NVIDIA vGPU, Intel GVT-g, ...),
+  whatever driver it is bound to.
+
+Everything else (the PF of an SR-IOV NIC, bridges, NVMe controllers on
+``nvme``) is ignored.  Non-PCI mdev parents (vfio-ccw, vfio-ap) are not
+enumerated: Nova models mdev parents as PCI providers.
+"""
+
+import dataclasses
+import os
+import platform
+
+from oslo_log import log as logging
+import pyudev
+
+LOG = logging.getLogger(__name__)
+
+VFIO_PCI_DRIVER = 'vfio-pci'
+_VARIANT_SUFFIXES = ('_vfio_pci', '-vfio-pci')
+MDEV_TYPES_DIR = 'mdev_supported_types'
+# Attribute files are a few bytes; this bounds a read of a misbehaving one.
+_MAX_ATTRIBUTE_BYTES = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class MdevType:
+    """One mdev type a parent supports (``mdev_supported_types/<type>``)."""
+
+    type_id: str
+    sys_path: str
+    name: str = None
+    device_api: str = None
+    available_instances: int = None
+    description: str = None
+    # UUIDs of the mdevs of this type that exist on this parent.
+    mdevs: tuple = ()
+    errors: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PciFunction:
+    """The sysfs facts of one VFIO-relevant PCI function."""
+
+    address: str
+    sys_path: str
+    driver: str = None
+    driver_version: str = None
+    # (vendor, device, subsystem_vendor, subsystem_device) as ints, or ()
+    # when they could not be read.
+    pci_ids: tuple = ()
+    physfn: str = None
+    virtfns: tuple = ()
+    iommu_group: str = None
+    vfio: bool = False
+    mdev_types: tuple = ()
+    errors: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Mdev:
+    """An mdev that exists on the mdev bus."""
+
+    uuid: str
+    mdev_type: str
+    parent: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HostFacts:
+    functions: tuple
+    mdevs: tuple
+    kernel_release: str
+
+
+def is_vfio_driver(driver):
+    """Is ``driver`` vfio-pci or a VFIO variant driver (by its name)?"""
+    return bool(driver) and (driver == VFIO_PCI_DRIVER or
+                             driver.endswith(_VARIANT_SUFFIXES))
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        data = f.read(_MAX_ATTRIBUTE_BYTES)
+    return data.decode('utf-8', 'replace').strip()
+
+
+def _link_name(path):
+    """The last component of the target of symlink ``path``, or None."""
+    try:
+        return os.path.basename(os.readlink(path).rstrip('/')) or None
+    except OSError:
+        return None
+
+
+def _pci_ids(device):
+    ids = []
+    for name in ('vendor', 'device', 'subsystem_vendor', 'subsystem_device'):
+        ids.append(int(device.attributes.asstring(name), 16))
+    return tuple(ids)
+
+
+def module_name(sys_path, driver):
+    """The kernel module of ``driver``.
+
+    The ``driver/module`` link when sysfs has it, else the driver name
+    with ``-`` folded to ``_`` (as the kernel does for module names).
+    """
+    name = _link_name(os.path.join(sys_path, 'driver', 'module'))
+    return name or driver.replace('-', '_')
+
+
+def driver_version(sys_root, sys_path, driver):
+    """``/sys/module/<module>/version`` of the driver, or None.
+
+    Most in-tree modules have no version file; their code is that of the
+    running kernel.
+    """
+    if not driver:
+        return None
+    path = os.path.join(sys_root, 'module', module_name(sys_path, driver),
+                        'version')
+    try:
+        return _read(path) or None
+    except OSError:
+        return None
+
+
+def _mdev_types(sys_path, mdevs):
+    base = os.path.join(sys_path, MDEV_TYPES_DIR)
+    out = []
+    for type_id in sorted(os.listdir(base)):
+        type_path = os.path.join(base, type_id)
+        if not os.path.isdir(type_path):
+            continue
+        values, errors = {}, []
+        for name in ('name', 'device_api', 'available_instances',
+                     'description'):
+            path = os.path.join(type_path, name)
+            if not os.path.lexists(path):
+                continue
+            try:
+                values[name] = _read(path)
+            except OSError as e:
+                errors.append('%s: cannot be read: %s'
+                              % (path, e.strerror or e))
+        available = values.get('available_instances')
+        if available is not None:
+            try:
+                available = int(available)
+            except ValueError:
+                errors.append('%s/available_instances: %r is not a number'
+                              % (type_path, available))
+                available = None
+        out.append(MdevType(
+            type_id=type_id, sys_path=type_path, name=values.get('name'),
+            device_api=values.get('device_api') or None,
+            available_instances=available,
+            description=values.get('description'),
+            mdevs=tuple(sorted(mdevs.get(type_id, ()))),
+            errors=tuple(errors)))
+    return tuple(out)
+
+
+def _function(device, sys_root, mdevs_by_parent):
+    """The facts of one PCI device, or None if it is not VFIO-relevant."""
+    sys_path = device.sys_path
+    driver = device.driver
+    has_types = os.path.isdir(os.path.join(sys_path, MDEV_TYPES_DIR))
+    vfio = is_vfio_driver(driver) or (
+        driver is not None and
+        os.path.isdir(os.path.join(sys_path, 'vfio-dev')))
+    if not (vfio or has_types):
+        return None
+    address = device.sys_name
+    errors = []
+    try:
+        pci_ids = _pci_ids(device)
+    except (KeyError, ValueError, OSError) as e:
+        errors.append('%s: cannot read its PCI IDs: %s' % (sys_path, e))
+        pci_ids = ()
+    types = ()
+    if has_types:
+        types = _mdev_types(
+            sys_path, mdevs_by_parent.get(address, {}))
+    virtfns = sorted(
+        (name for name in os.listdir(sys_path) if name.startswith('virtfn')),
+        key=lambda name: int(name[len('virtfn'):] or 0))
+    return PciFunction(
+        address=address, sys_path=sys_path, driver=driver,
+        driver_version=driver_version(sys_root, sys_path, driver),
+        pci_ids=pci_ids,
+        physfn=_link_name(os.path.join(sys_path, 'physfn')),
+        virtfns=tuple(_link_name(os.path.join(sys_path, n))
+                      for n in virtfns),
+        iommu_group=_link_name(os.path.join(sys_path, 'iommu_group')),
+        vfio=vfio, mdev_types=types, errors=tuple(errors))
+
+
+def _mdevs(context):
+    out = []
+    for device in context.list_devices(subsystem='mdev'):
+        try:
+            mdev_type = (device.properties.get('MDEV_TYPE') or
+                         _link_name(os.path.join(device.sys_path,
+                                                 'mdev_type')))
+            parent = device.parent
+            parent = parent.sys_name if parent is not None else None
+        except Exception as e:
+            LOG.warning('mdev %s: cannot be read, ignored: %s',
+                        device.sys_path, e)
+            continue
+        out.append(Mdev(uuid=device.sys_name, mdev_type=mdev_type,
+                        parent=parent))
+    return tuple(sorted(out, key=lambda m: m.uuid))
+
+
+def scan(context=None):
+    """The :class:`HostFacts` of this host (or of ``context``'s sysfs).
+
+    A device whose facts cannot be read is logged, naming it, and skipped;
+    it never stops the others.
+    """
+    context = context or pyudev.Context()
+    mdevs = _mdevs(context)
+    by_parent = {}
+    for mdev in mdevs:
+        by_parent.setdefault(mdev.parent, {}).setdefault(
+            mdev.mdev_type, []).append(mdev.uuid)
+    functions = []
+    for device in context.list_devices(subsystem='pci'):
+        try:
+            function = _function(device, context.sys_path, by_parent)
+        except Exception as e:
+            # One unreadable device must not hide the others; its name
+            # and the reason go to the log.
+            LOG.warning('PCI device %s: cannot be read, ignored: %s',
+                        device.sys_path, e)
+            continue
+        if function is not None:
+            functions.append(function)
+    functions.sort(key=lambda f: f.address)
+    return HostFacts(functions=tuple(functions), mdevs=mdevs,
+                     kernel_release=platform.release())
