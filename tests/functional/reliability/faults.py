@@ -114,7 +114,8 @@ class FaultyNetwork:
 
     # Talking to the real app directly --------------------------------
 
-    def _call(self, method, path, body=None, version='1.6'):
+    def call_app(self, method, path, body=None, version='1.6'):
+        """A request straight to the Placement app, past the faults."""
         req = webob.Request.blank(path, method=method)
         req.headers['X-Auth-Token'] = 'admin'
         req.headers['OpenStack-API-Version'] = 'placement %s' % version
@@ -126,16 +127,16 @@ class FaultyNetwork:
         return resp.status_int, (resp.json if resp.body else None)
 
     def _traits(self, prefix, rp_uuid):
-        status, body = self._call(
+        status, body = self.call_app(
             'GET', '%s/resource_providers/%s/traits' % (prefix, rp_uuid))
         return body if status == 200 else None
 
     def other_agent_writes(self, prefix, rp_uuid):
         """Another agent adds a trait of its own to the provider."""
         name = 'CUSTOM_OTHER_AGENT_%d' % len(self.other_agent_traits)
-        self._call('PUT', '%s/traits/%s' % (prefix, name))
+        self.call_app('PUT', '%s/traits/%s' % (prefix, name))
         current = self._traits(prefix, rp_uuid)
-        status, _ = self._call(
+        status, _ = self.call_app(
             'PUT', '%s/resource_providers/%s/traits' % (prefix, rp_uuid),
             {'traits': sorted(set(current['traits']) | {name}),
              'resource_provider_generation':
