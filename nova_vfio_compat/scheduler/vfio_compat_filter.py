@@ -41,6 +41,7 @@ search the scheduler log for it.
 from urllib import parse
 
 from keystoneauth1 import exceptions as ks_exceptions
+from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 
 from nova import context as nova_context
@@ -66,6 +67,9 @@ PROVIDERS_MICROVERSION = '1.18'
 TRAITS_MICROVERSION = '1.6'
 # How many names go in one "GET /traits?name=in:..." (keeps URLs short).
 TRAIT_QUERY_CHUNK = 25
+# Nova's client is an openstacksdk adapter over keystoneauth: a failed
+# connection raises, an error answer comes back as a response.
+_CLIENT_ERRORS = (ks_exceptions.ClientException, sdk_exceptions.SDKException)
 
 
 class PlacementUnavailable(Exception):
@@ -310,7 +314,7 @@ class _Placement:
         try:
             resp = self._client.get(url, version=version,
                                     global_request_id=self._global_id)
-        except ks_exceptions.ClientException as e:
+        except _CLIENT_ERRORS as e:
             raise PlacementUnavailable('Placement GET %s failed: %s' % (
                 url, e))
         if resp is None or resp.status_code != 200:
@@ -318,7 +322,11 @@ class _Placement:
                 'Placement GET %s answered %s: %s' % (
                     url, getattr(resp, 'status_code', None),
                     getattr(resp, 'text', '')[:200]))
-        return resp.json()
+        try:
+            return resp.json()
+        except ValueError as e:
+            raise PlacementUnavailable(
+                'Placement GET %s answered with no JSON: %s' % (url, e))
 
     def accepting(self, accept_traits):
         """``{accept trait: {provider: root provider}}``.

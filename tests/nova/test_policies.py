@@ -74,10 +74,15 @@ class UnaffectedTest(_OnlyIncompatibleHost):
             'VFIOCompatFilter.filter_all', BaseFilter.filter_all))
         self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.ACCEPTS_1_2)
         self._boot('A')
+        start = len(self.placement_app.requests)
         self._live_migrate(self.server, 'completed')
         self.assertEqual('B', self._host_of(self.server))
         self.assertEqual({self._rp('B', base.GPU1_RP): {'VGPU': 1}},
                          self._device_allocations(self.server))
+        # Two hosts asked, the request's data read once.
+        accept_queries = [r for r in self.placement_app.requests[start:]
+                          if r[2].startswith('required=')]
+        self.assertEqual(1, len(accept_queries), accept_queries)
         self.assertTrue([line for line in self._filter_log()
                          if 'host C rejected' in line])
 
@@ -163,3 +168,13 @@ class CacheTest(base.VFIOCompatTestBase):
                             base.GPU1: base.ACCEPTS_1_2})
         self._live_migrate(self.server, 'completed')
         self.assertEqual('C', self._host_of(self.server))
+
+
+class CachePerHostTest(CacheTest):
+    """The same through host_passes(), which keeps one request's data."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(base.fixtures.MonkeyPatch(
+            'nova_vfio_compat.scheduler.vfio_compat_filter.'
+            'VFIOCompatFilter.filter_all', BaseFilter.filter_all))

@@ -1,0 +1,113 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The fleet the benchmarks schedule on: hosts, their devices, documents.
+
+Every host has ``PARENTS`` mdev-capable GPUs (one Nova provider each,
+``<host>_pci_<address>``).  The documents follow one family of vGPU
+streams: the source device emits version 1.2; a destination GPU with
+version 1.m accepts minors 0..m (so it accepts the source when m >= 2) and
+every fifth host has major version 2 (accepts nothing the source sends).
+So about half of the candidates are pruned and a fifth of the hosts fail.
+"""
+
+import dataclasses
+
+from oslo_utils import uuidutils
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import records
+from nova_vfio_compat.reporter import plan as nvc_plan
+from nova_vfio_compat import traits as nvc_traits
+
+PARENTS = 4
+MDEV_TYPE = 'nvidia-222'
+SOURCE_VERSION = (1, 2)
+# Traits nova-compute and another agent keep on a compute node root.
+NOVA_ROOT_TRAITS = ('COMPUTE_NODE', 'OWNER_NOVA')
+
+_DOCUMENT = """device_api: vfio-pci
+vendor: nvidia
+version: {major: %(major)d, minor: %(minor)d, minor_min: %(minor_min)d}
+vfio-pci: {vendor: 0x10de, device: 0x1eb8,
+           subsystem_vendor: 0x10de, subsystem_device: 0x%(subsys)04x}
+mdev_type: %(mdev_type)s
+"""
+
+
+def document(major, minor, minor_min=0, subsys=0x12a2):
+    """A bare-record capability document of the benchmark's GPU family.
+
+    It emits ``major.minor`` and accepts ``minor_min``..``minor``.
+    """
+    return records.loads(
+        _DOCUMENT % {'major': major, 'minor': minor, 'minor_min': minor_min,
+                     'subsys': subsys, 'mdev_type': MDEV_TYPE},
+        'benchmark document %d.%d (from %d, %04x)'
+        % (major, minor, minor_min, subsys))
+
+
+def parent_address(index):
+    return '0000:%02x:00.0' % (0x81 + index)
+
+
+def host_version(host_index, parent_index):
+    """(major, minor) of GPU ``parent_index`` of host ``host_index``."""
+    if host_index % 5 == 0:
+        return 2, 0
+    return 1, (host_index + parent_index) % 4
+
+
+@dataclasses.dataclass
+class Host:
+    """One compute node of the fleet."""
+
+    name: str
+    uuid: str
+    # {provider uuid: Document} of its GPUs, in parent order.
+    gpus: dict
+
+    def devices(self):
+        """The host's GPUs as discovery would hand them to the reporter."""
+        return [nvc_devices.Device(address=parent_address(i),
+                                   kind=nvc_devices.KIND_MDEV_TYPE,
+                                   mdev_type=MDEV_TYPE, document=doc,
+                                   provenance=nvc_devices.SOURCE_FILE)
+                for i, doc in enumerate(self.gpus.values())]
+
+    def provider_traits(self, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+        """{provider uuid: owned traits} as the reporter publishes them."""
+        result = {}
+        for uuid, doc in self.gpus.items():
+            result[uuid] = nvc_traits.document_traits(doc, max_traits)
+        result[self.uuid] = frozenset().union(*result.values())
+        return result
+
+
+def synthetic_hosts(count, prefix='host'):
+    """``count`` hosts with made-up provider uuids (no Placement)."""
+    hosts = []
+    for i in range(1, count + 1):
+        gpus = {uuidutils.generate_uuid(): document(*host_version(i, j))
+                for j in range(PARENTS)}
+        hosts.append(Host('%s%05d' % (prefix, i),
+                          uuidutils.generate_uuid(), gpus))
+    return hosts
+
+
+def source_document():
+    return document(*SOURCE_VERSION)
+
+
+def gpu_provider_name(host_name, index):
+    return nvc_plan.mdev_parent_provider_name(host_name,
+                                              parent_address(index))

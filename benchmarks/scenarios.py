@@ -1,0 +1,438 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The measurements.  Each returns rows of ratios measured in one run.
+
+Timing: ``time.perf_counter`` around each sample, the median of many
+samples.  What a sample may change (the filter prunes allocation
+candidates in place) is restored outside the timed part.
+"""
+
+import collections
+import statistics
+import time
+import uuid as uuid_lib
+
+from nova import objects
+from nova.scheduler.client import report
+from nova.scheduler import host_manager
+
+from benchmarks import filters as bench_filters
+from benchmarks import fleet
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.reporter import plan as nvc_plan
+from nova_vfio_compat.reporter import sync
+from nova_vfio_compat import rules as nvc_rules
+from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat import traits as nvc_traits
+
+CANDIDATES_MICROVERSION = '1.36'
+PROVIDERS_MICROVERSION = '1.20'
+
+
+def median_time(run, samples, reset=None):
+    """Median seconds of ``run()`` over ``samples`` samples."""
+    times = []
+    for _ in range(samples):
+        if reset is not None:
+            reset()
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def samples_for(hosts, budget=20000, low=7, high=301):
+    """More samples for small, fast runs; at least ``low``."""
+    return max(low, min(high, budget // max(hosts, 1)))
+
+
+def request_spec(source_host):
+    """A live migration's RequestSpec as the conductor sends it."""
+    return objects.RequestSpec(
+        instance_uuid=str(uuid_lib.uuid4()), ignore_hosts=[source_host],
+        flavor=objects.Flavor(extra_specs={}), scheduler_hints={},
+        num_instances=1)
+
+
+def host_states(hosts, candidates_by_root):
+    """Nova HostState objects for ``hosts`` and a reset function."""
+    states = []
+    for host in hosts:
+        state = host_manager.HostState(host.name, host.name,
+                                       'cell1')
+        state.uuid = host.uuid
+        states.append(state)
+    originals = [list(candidates_by_root.get(s.uuid, [])) for s in states]
+
+    def reset():
+        for state, candidates in zip(states, originals):
+            state.allocation_candidates = list(candidates)
+    reset()
+    return states, reset
+
+
+def gpu_candidate(root, gpu):
+    """An allocation candidate (Placement 1.36 shape): one vGPU."""
+    return {'allocations': {gpu: {'resources': {'VGPU': 1}}},
+            'mappings': {'': [root, gpu]}}
+
+
+def run_filter(filter_obj, states, spec):
+    return list(filter_obj.filter_all(states, spec))
+
+
+def _kept(states):
+    return sum(len(s.allocation_candidates) for s in states)
+
+
+# 1. Filter cost per host ------------------------------------------------
+
+def per_host_cost(sizes):
+    """Filter vs pass-all vs rules-per-host, with a pre-fetched answer.
+
+    Per size: ``(hosts, samples, filter/pass-all, rules/pass-all,
+    rules/filter, hosts passed, candidates kept of total)``.
+    """
+    source_doc = fleet.source_document()
+    source_uuid = str(uuid_lib.uuid4())
+    source = decision.SourceDevice(
+        source_uuid, 'source_pci_0000_81_00_0',
+        nvc_traits.document_traits(source_doc), frozenset(['VGPU']))
+    spec = request_spec('source')
+    rows = []
+    for size in sizes:
+        hosts = fleet.synthetic_hosts(size)
+        # What "GET /resource_providers?required=<accept trait>" returns,
+        # for each accept trait the filter asks for.
+        wanted = [nvc_traits.accept_trait_for(e) for e in source.streams]
+        accepting = {t: {} for t in wanted}
+        documents = {}
+        candidates = {}
+        for host in hosts:
+            documents.update(host.gpus)
+            candidates[host.uuid] = [gpu_candidate(host.uuid, g)
+                                     for g in host.gpus]
+            for provider, names in host.provider_traits().items():
+                for t in wanted:
+                    if t in names:
+                        accepting[t][provider] = host.uuid
+        states, reset = host_states(hosts, candidates)
+        real = bench_filters.Prefetched(decision.Streams([source],
+                                                         accepting))
+        passall = bench_filters.PassAll()
+        rules = bench_filters.RulesPerHost([source_doc], documents)
+
+        # Same answer from both, or the comparison means nothing.
+        reset()
+        passed = run_filter(real, states, spec)
+        by_filter, kept_filter = [s.host for s in passed], _kept(passed)
+        reset()
+        passed = run_filter(rules, states, spec)
+        by_rules, kept_rules = [s.host for s in passed], _kept(passed)
+        if by_filter != by_rules or kept_filter != kept_rules:
+            raise AssertionError(
+                'filter and rule engine disagree at %d hosts: %d/%d hosts, '
+                '%d/%d candidates' % (size, len(by_filter), len(by_rules),
+                                      kept_filter, kept_rules))
+        n = samples_for(size)
+        t_pass = median_time(lambda: run_filter(passall, states, spec), n,
+                             reset)
+        t_real = median_time(lambda: run_filter(real, states, spec), n,
+                             reset)
+        t_rules = median_time(lambda: run_filter(rules, states, spec), n,
+                              reset)
+        core = _core_ratio(real._prefetched.streams, source_doc, hosts,
+                           documents, candidates, n)
+        kept = '%d of %d' % (kept_filter, size * fleet.PARENTS)
+        rows.append((size, n, t_real / t_pass, t_rules / t_pass,
+                     t_rules / t_real) + core + (len(by_filter), kept))
+    return rows
+
+
+def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
+    """The per-host decisions alone, without Nova's filter machinery.
+
+    Returns ``(rules / Streams.decide, rules / set test)``: the rule
+    engine (:func:`rules.check` of the source document against each
+    candidate's device document) against the filter's
+    :meth:`decision.Streams.decide`, and against the bare set test the
+    design calls for (the accept traits the source needs, computed once
+    per request, a subset of each candidate provider's traits).
+    """
+    def by_decide():
+        for host in hosts:
+            streams.decide(host.uuid, candidates[host.uuid])
+
+    def by_rules():
+        for host in hosts:
+            for candidate in candidates[host.uuid]:
+                all(nvc_rules.check(source_doc, documents[p]).compatible
+                    for p in candidate['allocations'] if p != host.uuid)
+
+    needed = {s: frozenset(nvc_traits.accept_trait_for(e)
+                           for e in s.streams) for s in streams.sources}
+    provider_traits = streams._provider_traits
+
+    def by_set_test():
+        for host in hosts:
+            for candidate in candidates[host.uuid]:
+                all(needed[s] <= provider_traits.get(p, frozenset())
+                    for p in candidate['allocations'] if p != host.uuid
+                    for s in streams.sources)
+
+    t_rules = median_time(by_rules, samples)
+    return (t_rules / median_time(by_decide, samples),
+            t_rules / median_time(by_set_test, samples))
+
+
+# 2. A fleet in a real Placement ------------------------------------------
+
+class Fleet:
+    """Hosts published in a real Placement by the reporter.
+
+    ``placement`` is a :class:`benchmarks.placement.InProcessPlacement`.
+    """
+
+    def __init__(self, placement):
+        self.placement = placement
+        self.hosts = []
+        self.documents = {}
+        self._pl = placement.sdk.placement
+        self.source_root, self.source_gpu = self._add('source', [
+            fleet.source_document()])
+        self.migration = objects.Migration(
+            uuid=str(uuid_lib.uuid4()), source_compute='source',
+            migration_type='live-migration', status='accepted')
+        # The conductor moved the server's allocation to the migration.
+        self._put('/allocations/%s' % self.migration.uuid, {
+            'allocations': {self.source_gpu: {'resources': {'VGPU': 1}}},
+            'project_id': str(uuid_lib.uuid4()),
+            'user_id': str(uuid_lib.uuid4()),
+            'consumer_generation': None}, '1.28')
+
+    def _post(self, url, body, version):
+        resp = self._pl.post(url, json=body, microversion=version)
+        if resp.status_code not in (200, 201):
+            raise RuntimeError('%s: %s %s' % (url, resp.status_code,
+                                              resp.text))
+        return resp.json()
+
+    def _put(self, url, body, version):
+        resp = self._pl.put(url, json=body, microversion=version)
+        if resp.status_code not in (200, 201, 204):
+            raise RuntimeError('%s: %s %s' % (url, resp.status_code,
+                                              resp.text))
+        return resp.json() if resp.content else None
+
+    def _add(self, name, documents):
+        """Lay out a host as nova-compute does, then run the reporter."""
+        root = self._post('/resource_providers', {'name': name},
+                          PROVIDERS_MICROVERSION)
+        self._put('/resource_providers/%s/traits' % root['uuid'],
+                  {'traits': list(fleet.NOVA_ROOT_TRAITS),
+                   'resource_provider_generation': root['generation']},
+                  '1.6')
+        gpus = []
+        for i, doc in enumerate(documents):
+            gpu = self._post('/resource_providers', {
+                'name': fleet.gpu_provider_name(name, i),
+                'parent_provider_uuid': root['uuid']},
+                PROVIDERS_MICROVERSION)
+            self._put('/resource_providers/%s/inventories' % gpu['uuid'],
+                      {'inventories': {'VGPU': {'total': 4}},
+                       'resource_provider_generation': gpu['generation']},
+                      '1.6')
+            gpus.append(gpu['uuid'])
+        host = fleet.Host(name, root['uuid'], dict(zip(gpus, documents)))
+        result = sync.Reporter(self.placement.sdk, name).sync(
+            host.devices())
+        if not result.ok:
+            raise RuntimeError('reporter failed on %s: %s'
+                               % (name, result.errors))
+        return root['uuid'], gpus[0]
+
+    def grow(self, size):
+        """Add hosts until the fleet has ``size`` of them."""
+        for i in range(len(self.hosts) + 1, size + 1):
+            docs = [fleet.document(*fleet.host_version(i, j))
+                    for j in range(fleet.PARENTS)]
+            name = 'host%05d' % i
+            root, _gpu = self._add(name, docs)
+            tree = self._pl.get('/resource_providers', params={
+                'in_tree': root}, microversion='1.14').json()
+            uuids = {rp['name']: rp['uuid']
+                     for rp in tree['resource_providers']}
+            gpus = {uuids[fleet.gpu_provider_name(name, j)]: docs[j]
+                    for j in range(fleet.PARENTS)}
+            self.hosts.append(fleet.Host(name, root, gpus))
+            self.documents.update(gpus)
+
+    def allocation_candidates(self, adapter):
+        """Nova's own query for a one-vGPU flavor, grouped by root."""
+        body = adapter.get('/allocation_candidates?resources=VGPU:1',
+                           microversion=CANDIDATES_MICROVERSION).json()
+        roots = {u: s['root_provider_uuid']
+                 for u, s in body['provider_summaries'].items()}
+        by_root = collections.defaultdict(list)
+        for ar in body['allocation_requests']:
+            root = roots[next(iter(ar['allocations']))]
+            by_root[root].append(ar)
+        return by_root
+
+
+def fleet_in_placement(placement, sizes):
+    """Filter per request against a real Placement, as the fleet grows.
+
+    Per size: ``(hosts, providers, Placement requests per request, filter
+    request / pass-all request, filter request / Nova's allocation
+    candidates GET, accepting-provider query / trivial GET, hosts
+    passed)``.
+    """
+    report.PLACEMENTCLIENT = report.SchedulerReportClient(
+        adapter=placement.nova_adapter())
+    adapter = placement.nova_adapter()
+    the_fleet = Fleet(placement)
+    spec = request_spec('source')
+    source_traits = nvc_traits.document_traits(fleet.source_document())
+    accept_query = '/resource_providers?required=%s' % sorted(
+        nvc_traits.accept_trait_for(e)
+        for e in nvc_traits.emitted(source_traits))[0]
+    rows = []
+    for size in sizes:
+        the_fleet.grow(size)
+        by_root = the_fleet.allocation_candidates(adapter)
+        states, reset = host_states(the_fleet.hosts, by_root)
+        real = bench_filters.KnownMigration(the_fleet.migration,
+                                            the_fleet.source_root)
+        passall = bench_filters.PassAll()
+        rules = bench_filters.RulesPerHost([fleet.source_document()],
+                                           the_fleet.documents)
+        reset()
+        placement.app.reset()
+        passed = run_filter(real, states, spec)
+        requests = placement.app.total
+        writes = placement.app.writes
+        reset()
+        by_rules = run_filter(rules, states, spec)
+        if [s.host for s in passed] != [s.host for s in by_rules]:
+            raise AssertionError('filter and rule engine disagree on the '
+                                 'fleet of %d hosts' % size)
+        n = samples_for(size, budget=3000, low=7, high=51)
+        t_pass = median_time(lambda: run_filter(passall, states, spec), n,
+                             reset)
+        t_real = median_time(lambda: run_filter(real, states, spec), n,
+                             reset)
+
+        def nova_query():
+            adapter.get('/allocation_candidates?resources=VGPU:1',
+                        microversion=CANDIDATES_MICROVERSION).json()
+
+        t_nova = median_time(nova_query, n)
+        t_root = median_time(lambda: adapter.get('/').json(), 51)
+        t_accept = median_time(
+            lambda: adapter.get(accept_query, microversion='1.18').json(),
+            max(n, 21))
+        providers = len(the_fleet.documents) + len(the_fleet.hosts)
+        rows.append((size, providers,
+                     '%d (%d writes)' % (requests, writes),
+                     t_real / t_pass, t_real / t_nova, t_accept / t_root,
+                     len(passed)))
+    return rows
+
+
+# 3. The reporter ----------------------------------------------------------
+
+def _host_with(placement, name, documents, pci_documents=()):
+    """A host laid out as nova-compute does, with devices to publish."""
+    pl = placement.sdk.placement
+    root = pl.create_resource_provider(name=name)
+    devices = []
+    for i, doc in enumerate(documents):
+        address = '0000:%02x:00.0' % (0x20 + i // 4)
+        if i % 4 == 0:
+            pl.create_resource_provider(
+                name=nvc_plan.mdev_parent_provider_name(name, address),
+                parent_provider_uuid=root.id)
+        devices.append(nvc_devices.Device(
+            address=address, kind=nvc_devices.KIND_MDEV_TYPE,
+            mdev_type='type-%d' % i, document=doc))
+    for i, doc in enumerate(pci_documents):
+        devices.append(nvc_devices.Device(
+            address='0000:c1:%02x.%d' % (i // 8, i % 8),
+            kind=nvc_devices.KIND_PCI, document=doc))
+    return root, devices
+
+
+def reporter_sync(placement, count=64):
+    """First and steady-state sync of a host with ``count`` devices.
+
+    Half are mdev types (four per GPU), half PCI VFs.  Returns rows
+    ``(sync, requests, writes, time / one traits GET, owned traits)``.
+    """
+    half = count // 2
+    mdev_docs = [fleet.document(1, i % 8, subsys=0x1000 + i)
+                 for i in range(half)]
+    pci_docs = [fleet.document(3, i % 8, subsys=0x2000 + i)
+                for i in range(count - half)]
+    root, devices = _host_with(placement, 'reporter-host', mdev_docs,
+                               pci_docs)
+    reporter = sync.Reporter(placement.sdk, 'reporter-host')
+    pl = placement.sdk.placement
+    t_get = median_time(lambda: pl.get_resource_provider_trait(root.id),
+                        51)
+    rows = []
+    placement.app.reset()
+    start = time.perf_counter()
+    result = reporter.sync(devices)
+    t_first = time.perf_counter() - start
+    if not result.ok:
+        raise RuntimeError('first sync failed: %s' % result.errors)
+    rows.append(('first', placement.app.total, placement.app.writes,
+                 t_first / t_get))
+    placement.app.reset()
+    result = reporter.sync(devices)
+    counts = (placement.app.total, placement.app.writes)
+    t_steady = median_time(lambda: reporter.sync(devices), 11)
+    rows.append(('steady state', counts[0], counts[1], t_steady / t_get))
+    owned = sum(1 for t in pl.get_resource_provider_trait(root.id).traits
+                if nvc_traits.is_owned(t))
+    return rows, owned
+
+
+def range_width(placement, widths):
+    """Traits per provider as the accepted minor range grows.
+
+    Per width: ``(accepted minors, traits of the device, requests of the
+    first sync, first sync / steady sync time)``.
+    """
+    rows = []
+    pl = placement.sdk.placement
+    for width in widths:
+        name = 'range-%d' % width
+        doc = fleet.document(5, 1000 + width - 1, minor_min=1000,
+                             subsys=0x3000 + width)
+        root, devices = _host_with(placement, name, [doc])
+        reporter = sync.Reporter(placement.sdk, name)
+        placement.app.reset()
+        start = time.perf_counter()
+        result = reporter.sync(devices)
+        t_first = time.perf_counter() - start
+        if not result.ok:
+            raise RuntimeError('sync failed: %s' % result.errors)
+        requests = placement.app.total
+        t_steady = median_time(lambda: reporter.sync(devices), 7)
+        published = sum(
+            1 for t in pl.get_resource_provider_trait(root.id).traits
+            if nvc_traits.is_owned(t))
+        rows.append((width, published, requests, t_first / t_steady))
+    return rows

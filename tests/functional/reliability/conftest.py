@@ -1,0 +1,78 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The real Placement app behind a faulty network, on a real socket.
+
+The socket (a threaded wsgiref server on 127.0.0.1) is what lets a
+request time out on the client side, as it would in production.
+"""
+
+import dataclasses
+import socketserver
+import threading
+from wsgiref import simple_server
+
+from openstack import connection
+from placement import deploy
+from placement.tests.functional.fixtures import placement as pfix
+import pytest
+
+from tests.functional.reliability import faults
+
+# The client gives up on a stalled request after this long.
+CLIENT_TIMEOUT = 0.5
+
+
+class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Quiet(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@dataclasses.dataclass
+class FaultyPlacement:
+    endpoint: str
+    network: faults.FaultyNetwork
+    conn: connection.Connection
+
+
+def sdk(endpoint, timeout=CLIENT_TIMEOUT):
+    return connection.Connection(
+        auth_type='admin_token', api_timeout=timeout,
+        auth={'endpoint': endpoint, 'token': 'admin'})
+
+
+@pytest.fixture
+def faulty_placement():
+    """Placement (in-memory sqlite) behind :class:`faults.FaultyNetwork`."""
+    fx = pfix.PlacementFixture(use_intercept=False)
+    fx.setUp()
+    network = faults.FaultyNetwork(deploy.loadapp(fx.conf_fixture.conf),
+                                   stall_seconds=CLIENT_TIMEOUT * 2)
+    server = simple_server.make_server('127.0.0.1', 0, network,
+                                       server_class=_Server,
+                                       handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever,
+                              kwargs={'poll_interval': 0.05}, daemon=True)
+    thread.start()
+    endpoint = 'http://127.0.0.1:%d' % server.server_address[1]
+    try:
+        yield FaultyPlacement(endpoint, network, sdk(endpoint))
+    finally:
+        network.heal()
+        server.shutdown()
+        server.server_close()
+        fx.cleanUp()

@@ -1,0 +1,66 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The benchmark's claims, at a size CI can afford.
+
+``python -m benchmarks`` measures; this checks what its tables rest on:
+the filter and the rule engine agree, the filter's Placement requests per
+request do not grow with the fleet, the reporter's steady state makes no
+writes and a device accepting n minors carries n + 1 traits.
+"""
+
+from nova import objects
+
+from benchmarks import cli
+from benchmarks import placement as bench_placement
+from benchmarks import scenarios
+
+
+def setup_module(module):
+    objects.register_all()
+
+
+def test_per_host_cost_runs_and_the_filter_agrees_with_the_rules():
+    # per_host_cost raises if the two disagree on hosts or candidates.
+    rows = scenarios.per_host_cost([10, 20])
+    assert [r[0] for r in rows] == [10, 20]
+    # Every fifth host has another major version: it cannot pass.
+    assert [r[7] for r in rows] == [8, 16]
+    assert all(r[2] > 0 and r[3] > 0 and r[5] > 0 and r[6] > 0
+               for r in rows)
+
+
+def test_placement_requests_per_request_do_not_grow_with_the_fleet():
+    placement = bench_placement.InProcessPlacement()
+    try:
+        rows = scenarios.fleet_in_placement(placement, [3, 12])
+        reporter, owned = scenarios.reporter_sync(placement, count=8)
+        widths = scenarios.range_width(placement, [1, 5])
+    finally:
+        placement.close()
+    assert rows[0][2] == rows[1][2]
+    assert rows[0][2].endswith('(0 writes)')
+    # Hosts 5 and 10 have another major version.
+    assert [r[6] for r in rows] == [3, 10]
+    first, steady = reporter
+    assert first[2] > 0 and steady[2] == 0
+    assert steady[1] < first[1]
+    assert owned > 0
+    assert [(w[0], w[1]) for w in widths] == [(1, 2), (5, 6)]
+
+
+def test_tables_render_in_both_formats():
+    rows = [(10, '1.00x'), (100, '2.00x')]
+    rst = cli.table('T', ['hosts', 'ratio'], rows, rst=True)
+    md = cli.table('T', ['hosts', 'ratio'], rows, rst=False)
+    assert rst.splitlines()[3].split() == ['=====', '=====']
+    assert '| 100   | 2.00x |' in md
