@@ -30,9 +30,12 @@ started).
 import socket
 import time
 
+from oslo_config import cfg
 import pytest
 
+from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits
@@ -280,3 +283,26 @@ def test_the_network_notices_a_write_that_drops_a_foreign_trait(host):
     assert fp.network.violations == [
         (root.id, sorted((c.NOVA_ROOT_TRAITS | {c.OTHER_AGENT_TRAIT}) -
                          {'COMPUTE_NODE'}))]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'reporter/client.py connect() builds the keystoneauth session from '
+    '[placement] without a default timeout, so unless the operator sets '
+    '[placement] timeout a Placement (or proxy) that accepts the '
+    'connection and never answers holds a sync, and the reporter, '
+    'indefinitely'))
+def test_a_reporter_built_from_configuration_has_a_request_timeout(
+        tmp_path, faulty_placement):
+    path = tmp_path / 'reporter.conf'
+    path.write_text('[placement]\nauth_type = admin_token\n'
+                    'endpoint = %s\ntoken = admin\n'
+                    % faulty_placement.endpoint)
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf(['--config-file', str(path)])
+    conn = client.connect(conf)
+    # The reporter works through it...
+    _layout(conn)
+    assert sync.Reporter(conn, HOST).sync(_devices()).ok
+    # ...and a stalled request would end.
+    assert conn.session.timeout is not None
