@@ -19,6 +19,7 @@ it compiles to, and every source that was rejected.
 """
 
 import json
+import sys
 
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import records
@@ -122,10 +123,15 @@ def _print_human(items, result):
 
 
 def do_devices(conf):
-    # Imported here: pyudev needs libudev, which the other commands do not.
-    from nova_vfio_compat import discovery
-
-    result = discovery.scan(conf)
+    try:
+        # Imported here: pyudev needs libudev, which the other commands do
+        # not.
+        from nova_vfio_compat import discovery
+        result = discovery.scan(conf)
+    except (ImportError, OSError) as e:
+        print('nova-vfio-compat: error: cannot list the devices of this '
+              'host through udev: %s' % e, file=sys.stderr)
+        return 2
     max_traits = conf.traits.max_traits_per_provider
     items = [describe(device, max_traits) for device in result.devices]
     if conf.command.json:

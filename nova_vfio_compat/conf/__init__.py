@@ -31,8 +31,8 @@ _MODULES = (
     traits,
     reporter,
     placement,
-    filter_conf,
     discovery,
+    filter_conf,
 )
 
 

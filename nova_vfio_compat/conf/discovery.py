@@ -12,19 +12,16 @@
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import groups
 from nova_vfio_compat import files
 
 
-def _group():
-    return cfg.OptGroup(
-        'discovery',
-        title='Host device discovery',
-        help='How this host\'s VFIO devices and their capability documents '
-             'are found: udev (sysfs), compatibility attributes, capability '
-             'files.')
-
-
-discovery_group = _group()
+discovery_group = cfg.OptGroup(
+    'discovery',
+    title='Host device discovery',
+    help='How this host\'s VFIO devices and their capability documents '
+         'are found: udev (sysfs), compatibility attributes, capability '
+         'files.')
 
 ALL_OPTS = [
     cfg.StrOpt(
@@ -40,10 +37,10 @@ ALL_OPTS = [
     cfg.ListOpt(
         'capability_dirs',
         default=['/etc/nova-vfio-compat/capabilities.d'],
-        help='Directories of capability files (*.yaml, *.yml, *.json). '
-             'Each file declares which devices it applies to (driver, '
-             'driver version range, PCI IDs, mdev type) and their '
-             'capability document. When two files claim the same device '
+        help='Directories of capability files (names ending in .yaml, '
+             '.yml or .json). Each file declares which devices it applies '
+             'to (driver, driver version range, PCI IDs, mdev type) and '
+             'their capability document. When two files claim the same device '
              'the file whose name sorts last wins (a later directory in '
              'this list wins over an earlier one for equal names) and a '
              'warning names both. A directory that does not exist is '
@@ -70,13 +67,7 @@ ALL_OPTS = [
 
 
 def register_opts(conf):
-    # A new OptGroup per ConfigOpts: register_group() keeps a shallow copy
-    # whose option table is shared with the group passed in, so with one
-    # module-level group an override set on one ConfigOpts would show in
-    # every other (the tests and the CLI create several).
-    group = _group()
-    conf.register_group(group)
-    conf.register_opts(ALL_OPTS, group=group)
+    groups.register(conf, discovery_group, ALL_OPTS)
 
 
 def list_opts():

@@ -15,6 +15,8 @@
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import groups
+
 from nova_vfio_compat.scheduler import decision
 
 GROUP = cfg.OptGroup(
@@ -58,8 +60,7 @@ ALL_OPTS = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(ALL_OPTS, group=GROUP)
+    groups.register(conf, GROUP, ALL_OPTS)
 
 
 def list_opts():

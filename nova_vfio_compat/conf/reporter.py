@@ -12,6 +12,8 @@
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import groups
+
 reporter_group = cfg.OptGroup(
     'reporter',
     title='Placement reporter',
@@ -77,8 +79,7 @@ ALL_OPTS = [
 
 
 def register_opts(conf):
-    conf.register_group(reporter_group)
-    conf.register_opts(ALL_OPTS, group=reporter_group)
+    groups.register(conf, reporter_group, ALL_OPTS)
 
 
 def list_opts():

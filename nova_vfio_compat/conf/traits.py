@@ -12,6 +12,8 @@
 
 from oslo_config import cfg
 
+from nova_vfio_compat.conf import groups
+
 from nova_vfio_compat import traits
 
 traits_group = cfg.OptGroup(
@@ -36,8 +38,7 @@ ALL_OPTS = [
 
 
 def register_opts(conf):
-    conf.register_group(traits_group)
-    conf.register_opts(ALL_OPTS, group=traits_group)
+    groups.register(conf, traits_group, ALL_OPTS)
 
 
 def list_opts():

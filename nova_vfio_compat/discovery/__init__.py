@@ -85,7 +85,7 @@ def scan(conf, context=None):
     catalogue = capability_files.load(opts.capability_dirs,
                                       opts.max_document_size)
     facts = udev.scan(context)
-    devices, warnings, device_errors = [], [], []
+    devices, ties, log_warnings, log_errors = [], [], [], []
     for target in sources.targets(facts):
         try:
             resolution = sources.resolve(
@@ -100,18 +100,18 @@ def scan(conf, context=None):
             continue
         device = resolution.device
         devices.append(device)
-        warnings.extend(resolution.warnings)
+        ties.extend(resolution.warnings)
         # A rejected source with a fallback is a warning; a device left
         # without any document is an error.
         messages = ['%s: %s' % (device.name, e) for e in device.errors]
         if device.document is None:
-            device_errors.extend(messages)
+            log_errors.extend(messages)
         else:
-            warnings.extend(messages)
-    devices.sort(key=lambda d: (d.address, d.kind, d.mdev_type or ''))
-    _reported.log(warnings, tuple(catalogue.errors) + tuple(device_errors))
+            log_warnings.extend(messages)
+    devices.sort(key=lambda d: d.name)
+    _reported.log(ties + log_warnings, list(catalogue.errors) + log_errors)
     return Result(devices=tuple(devices), file_errors=catalogue.errors,
-                  warnings=tuple(warnings))
+                  warnings=tuple(ties))
 
 
 def discover(conf, context=None):

@@ -12,10 +12,10 @@
 
 """The hotplug signal: "the host's VFIO devices may have changed".
 
-A :class:`pyudev.Monitor` on the netlink socket, filtered in the kernel
-(well, in libudev's socket filter) to the subsystems that matter, is read
-by :class:`pyudev.MonitorObserver`'s thread, which blocks in ``poll()`` on
-the socket and a stop pipe: nothing wakes up while nothing happens.  Each
+A :class:`pyudev.Monitor` on the udev netlink socket, with libudev's
+socket filter set to the subsystems that matter, is read by
+:class:`pyudev.MonitorObserver`'s thread, which blocks in ``poll()`` on the
+socket and a stop pipe: nothing wakes up while nothing happens.  Each
 relevant event (add, remove, change, bind, unbind, move) marks a change;
 :meth:`ChangeMonitor.wait` returns True once no event has arrived for
 ``debounce`` seconds, so a burst (a driver reload, 64 VFs created) is one
@@ -59,6 +59,11 @@ class ChangeMonitor:
         self._monitor = pyudev.Monitor.from_netlink(context)
         for subsystem in subsystems:
             self._monitor.filter_by(subsystem)
+        # Bind the socket now rather than in the observer thread (which
+        # would do it when it gets to run): events sent in between would
+        # be lost, and the caller expects to hear of every change after
+        # this constructor returns.
+        self._monitor.start()
         self._observer = pyudev.MonitorObserver(
             self._monitor, callback=self._on_event,
             name='nova-vfio-compat-udev')

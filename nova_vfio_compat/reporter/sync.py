@@ -250,9 +250,13 @@ class Reporter:
             change = result.changes.setdefault(rp.name, Change())
             change.added = change.added | frozenset(to_add)
             change.removed = change.removed | frozenset(to_remove)
-            LOG.info('Resource provider %s: added traits %s, removed %s',
-                     rp.name, sorted(to_add) or 'none',
-                     sorted(to_remove) or 'none')
+            # A firmware family is dozens of traits: count them at INFO,
+            # name them at DEBUG (--dry-run prints them too).
+            LOG.info('Resource provider %s: added %d owned traits, removed '
+                     '%d', rp.name, len(to_add), len(to_remove))
+            LOG.debug('Resource provider %s: added traits %s, removed %s',
+                      rp.name, sorted(to_add) or 'none',
+                      sorted(to_remove) or 'none')
             return
         message = ('resource provider %s: traits not updated, %d '
                    'generation conflicts in a row; retried next sync'

@@ -51,8 +51,13 @@ POLICY_EXTRA_SPEC = 'vfio_compat:policy'
 
 
 def effective_policy(extra_specs, default):
-    """The policy a flavor asks for, or ``default`` when it names none."""
-    return (extra_specs or {}).get(POLICY_EXTRA_SPEC) or default
+    """The policy a flavor asks for.
+
+    ``default`` when it names none, or a value nova-api would not accept
+    today (a flavor written before microversion 2.86 validation).
+    """
+    value = (extra_specs or {}).get(POLICY_EXTRA_SPEC)
+    return value if value in POLICIES else default
 
 
 @dataclasses.dataclass(frozen=True)

@@ -144,9 +144,7 @@ class VFIOCompatTestBase(test_vgpu.VGPUTestBase):
         self.computes[dest].driver._host.get_connection().createXML(
             params['destination_xml'],
             'fake-createXML-doesnt-care-about-flags')
-        source = self.computes[self.server['OS-EXT-SRV-ATTR:host']]
-        source.driver._host.get_connection().lookupByUUIDString(
-            self.server['id']).complete_job()
+        domain.complete_job()
 
     # Hosts, traits ---------------------------------------------------
 

@@ -101,6 +101,9 @@ def test_human_output_and_errors(bed, tmp_path, caps, capsys):
     assert '  emits:       vfio-pci mlx5_vfio_pci 15b3:101e' in block
     assert 'capability file error: %s: is not valid YAML' % (
         caps / '10-broken.yaml') in out
+    # Each problem is shown once, with its device; there is no tie here.
+    assert out.count('0000:d8:00.1/migration_compat') == 1
+    assert 'warning:' not in out
 
 
 def test_no_devices(bed, tmp_path, caps, capsys):

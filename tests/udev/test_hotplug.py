@@ -99,11 +99,11 @@ def test_close_stops_the_listener(bed, conf):
 
 
 def test_the_reporter_gets_devices_and_the_signal_from_discovery(bed, conf):
-    from nova_vfio_compat.cmd import reporter
+    from nova_vfio_compat.reporter import sources
 
     bed.load('qat-vf')
     conf.set_override('debounce', 0.05, group='discovery')
-    source, signal = reporter.device_source(conf)
+    source, signal = sources.device_source(conf)
     try:
         assert [d.name for d in source()] == ['0000:6b:00.1']
         bed.load('nvme-vf')

@@ -48,3 +48,35 @@ def test_every_option_is_in_the_generated_sample(tmp_path):
         assert '[%s]' % getattr(group, 'name', group) in sample
         assert any('#%s =' % name in sample
                    for name in (opt.dest, opt.name)), opt.dest
+
+
+def test_option_values_do_not_leak_between_config_objects():
+    """Each ConfigOpts (the CLI makes one per run) has its own values."""
+    from nova_vfio_compat import conf as nvc_conf
+
+    first, second = cfg.ConfigOpts(), cfg.ConfigOpts()
+    nvc_conf.register_all(first)
+    nvc_conf.register_all(second)
+    first([], default_config_files=[])
+    second([], default_config_files=[])
+    for group, opt in _all_opts():
+        name = getattr(group, 'name', group)
+        if name == 'placement':
+            continue    # keystoneauth's options, loaded on connection
+        first.set_override(opt.dest, _other_value(opt), group=name)
+        assert getattr(first, name)[opt.dest] == _other_value(opt)
+        assert getattr(second, name)[opt.dest] == opt.default, \
+            (name, opt.dest)
+
+
+def _other_value(opt):
+    if isinstance(opt, cfg.BoolOpt):
+        return not opt.default
+    if isinstance(opt, (cfg.IntOpt, cfg.FloatOpt)):
+        return opt.type.min if opt.type.min is not None and \
+            opt.type.min != opt.default else (opt.default or 0) + 1
+    if isinstance(opt, cfg.ListOpt):
+        return ['/elsewhere']
+    if getattr(opt.type, 'choices', None):
+        return [c for c in opt.type.choices if c != opt.default][0]
+    return 'other'

@@ -14,6 +14,7 @@
 them out."""
 
 import dataclasses
+import threading
 
 from openstack import connection
 from oslo_utils import uuidutils
@@ -44,6 +45,11 @@ class CountingApp:
     def __init__(self, app):
         self.app = app
         self.requests = []      # [method, path, status]
+        # The fixture's in-memory sqlite is one connection: requests from
+        # two threads at once (a service thread and the test) would share
+        # it mid-transaction, so they are served one at a time, as by a
+        # single-threaded server.
+        self._lock = threading.RLock()
 
     def __call__(self, environ, start_response):
         entry = [environ['REQUEST_METHOD'], environ.get('PATH_INFO', ''),
@@ -54,7 +60,8 @@ class CountingApp:
             entry[2] = int(status.split()[0])
             return start_response(status, headers, *args)
 
-        return self.app(environ, recording_start_response)
+        with self._lock:
+            return list(self.app(environ, recording_start_response))
 
     def writes(self):
         return [r for r in self.requests if r[0] not in ('GET', 'HEAD')]

@@ -179,7 +179,19 @@ def test_once_and_dry_run_exit_status(tmp_path, server):
         assert '  + %s' % name in dry.stdout
     assert _owned_on(conn, HOST) == frozenset()
 
-    once = subprocess.run(cmd + ['--once'], capture_output=True, text=True)
+    # The same through a clouds.yaml cloud instead of [placement].
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text(
+        'clouds:\n  local:\n    auth_type: admin_token\n'
+        '    auth: {endpoint: "%s", token: admin}\n' % server.url)
+    cloud_conf = tmp_path / 'cloud.conf'
+    cloud_conf.write_text('[reporter]\ncloud = local\n'
+                          'root_provider_name = %s\ndevice_list = %s\n'
+                          % (HOST, devices))
+    once = subprocess.run(
+        [_script('nova-vfio-compat-reporter'), '--config-file',
+         str(cloud_conf), '--once'], capture_output=True, text=True,
+        env=dict(os.environ, OS_CLIENT_CONFIG_FILE=str(clouds)))
     assert once.returncode == 0, once.stderr
     assert _owned_on(conn, HOST) == _expected(OLD)
 

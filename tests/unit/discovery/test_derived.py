@@ -10,6 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import hypothesis
+from hypothesis import strategies as st
 import pytest
 
 from nova_vfio_compat.discovery import derived
@@ -84,3 +86,28 @@ def test_cannot_derive(kwargs, reason):
 def test_illegal_facts_are_invalid_documents():
     with pytest.raises(records.InvalidDocument):
         doc(driver_version='1\x07')
+
+
+_FACTS = st.fixed_dictionaries({
+    'driver': st.sampled_from(['vfio-pci', 'mlx5_vfio_pci', 'nvidia']),
+    'pci_ids': st.tuples(st.sampled_from([0x15b3, 0x10de]),
+                         st.sampled_from([0x101e, 0x1eb8]),
+                         st.just(0x15b3), st.sampled_from([0x16, 0x17])),
+    'driver_version': st.sampled_from([None, '1.0', '1.0.1', '2']),
+    'kernel_release': st.sampled_from(['6.1.0-18', '6.1.0-20']),
+    'mdev_type': st.sampled_from([None, 'nvidia-222', 'nvidia-230']),
+})
+
+
+def _effective(facts):
+    # What a derived record is allowed to depend on: the kernel only
+    # counts when the driver has no version of its own.
+    facts = dict(facts)
+    if facts['driver_version']:
+        facts['kernel_release'] = None
+    return facts
+
+
+@hypothesis.given(_FACTS, _FACTS)
+def test_derived_records_match_only_identical_facts(a, b):
+    assert compatible(doc(**a), doc(**b)) is (_effective(a) == _effective(b))

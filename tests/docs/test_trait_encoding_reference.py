@@ -1,0 +1,66 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The worked example of doc/source/reference/trait-encoding.rst is what
+the code computes, so the reference cannot drift from the encoding."""
+
+import hashlib
+import os
+import re
+
+from nova_vfio_compat.cmd import matrix
+from nova_vfio_compat import files
+from nova_vfio_compat import traits
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PAGE = os.path.join(REPO, 'doc', 'source', 'reference', 'trait-encoding.rst')
+
+
+def worked_example():
+    with open(PAGE) as f:
+        text = f.read()
+    return text.split('Worked example')[1].split('\nThe test\n')[0]
+
+
+def sample_document():
+    (path,) = [p for p in matrix.sample_paths()
+               if os.path.basename(p) == 'mlx5-vf-fw28.43.yaml']
+    return files.load_document(path)
+
+
+def test_names_in_the_worked_example_are_the_computed_ones():
+    doc = sample_document()
+    text = worked_example()
+    names = set(re.findall(r'CUSTOM_VFC_[A-Z0-9_]+[A-Z0-9]', text))
+    computed = traits.document_traits(doc) | {
+        traits.resource_class(doc.emits)}
+    assert names
+    assert names <= computed, names - computed
+    assert traits.emit_trait(doc.emits) in names
+    assert traits.resource_class(doc.emits) in names
+    stream = traits.stream_name(doc.emits)
+    assert '``%s``' % stream in text
+    # "five traits": the accept range 39..43 of the sample.
+    assert len(traits.accept_traits(doc.accepts[0])) == 5
+
+
+def test_canonical_identity_and_hashes_in_the_worked_example():
+    record = sample_document().emits
+    text = worked_example()
+    assert record.identity_key() in text
+    identity_hash = hashlib.sha256(
+        record.identity_key().encode('utf-8')).hexdigest()[:16]
+    family_hash = hashlib.sha256(
+        record.family_key().encode('utf-8')).hexdigest()[:16]
+    assert '``%s``' % identity_hash in text
+    assert '``%s``' % family_hash in text

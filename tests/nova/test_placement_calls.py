@@ -1,0 +1,96 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+
+"""Placement calls per live-migration request do not grow with hosts."""
+
+import time
+
+import fixtures
+
+from nova.scheduler import manager
+
+from nova_vfio_compat.scheduler import vfio_compat_filter
+from tests.nova import base
+
+
+class PlacementCallsTest(base.VFIOCompatTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.windows = []       # Placement requests per select_destinations
+        self.hosts_seen = []    # hosts handed to the filter per request
+        select = manager.SchedulerManager.select_destinations
+
+        def counting_select(manager_self, *args, **kwargs):
+            start = len(self.placement_app.requests)
+            try:
+                return select(manager_self, *args, **kwargs)
+            finally:
+                self.windows.append(self.placement_app.requests[start:])
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.scheduler.manager.SchedulerManager.select_destinations',
+            counting_select))
+        filter_all = vfio_compat_filter.VFIOCompatFilter.filter_all
+
+        def seeing_filter_all(filter_self, hosts, spec_obj):
+            hosts = list(hosts)
+            self.hosts_seen.append(len(hosts))
+            return filter_all(filter_self, hosts, spec_obj)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vfio_compat.scheduler.vfio_compat_filter.'
+            'VFIOCompatFilter.filter_all', seeing_filter_all))
+
+    def _migrate_and_count(self):
+        del self.windows[:], self.hosts_seen[:]
+        self._live_migrate(self.server, 'completed')
+        self.assertEqual(1, len(self.windows))
+        return self.windows[0]
+
+    def _filter_requests(self, requests):
+        # The filter's reads; the others are the scheduler's own: the
+        # allocation candidates and the claim for the server.
+        claim = '/allocations/%s' % self.server['id']
+        return [r for r in requests if r[0] == 'GET' and r[1] != claim and (
+            r[1].startswith('/allocations/') or r[1] == '/traits' or
+            r[1].startswith('/resource_providers'))]
+
+    def test_same_number_of_calls_for_3_and_30_hosts(self):
+        start = time.monotonic()
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._start_host('C', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._boot('A')
+        three = self._migrate_and_count()
+        self.assertEqual([2], self.hosts_seen)      # B and C
+        self.assertEqual('B', self._host_of(self.server))
+
+        # 27 more hosts, every other one accepting; the server now runs
+        # on B, whose GPUs emit stream 1.3 (accepted by ACCEPTS_1_2).
+        for i in range(27):
+            self._start_host(
+                'H%02d' % i,
+                gpu0=base.ACCEPTS_1_2 if i % 2 else base.REFUSES_1_2,
+                gpu1=base.ACCEPTS_1_2 if i % 2 else base.REFUSES_1_2)
+        self.server = self.api.get_server(self.server['id'])
+        thirty = self._migrate_and_count()
+        self.assertEqual([29], self.hosts_seen)     # all but B
+        self.assertIn(self._host_of(self.server),
+                      ['H%02d' % i for i in range(1, 27, 2)])
+
+        self.assertEqual(len(three), len(thirty), (three, thirty))
+        # allocations, source tree names, one source GPU's traits, which
+        # accept traits exist, the providers accepting the one stream.
+        self.assertEqual(5, len(self._filter_requests(three)), three)
+        self.assertEqual(5, len(self._filter_requests(thirty)), thirty)
+        # Starting 30 fake computes must stay affordable in CI.
+        self.assertLess(time.monotonic() - start, 240)

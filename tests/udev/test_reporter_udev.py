@@ -1,0 +1,93 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The reporter service fed by real udev discovery and its hotplug monitor,
+publishing to the real Placement."""
+
+import threading
+import time
+
+from nova_vfio_compat import discovery
+from nova_vfio_compat.reporter import plan
+from nova_vfio_compat.reporter import service
+from nova_vfio_compat.reporter import sources
+from nova_vfio_compat.reporter import sync
+from nova_vfio_compat import traits
+from tests.functional.reporter import conftest as c
+from tests.functional.reporter.conftest import placement  # noqa: F401
+
+GVT_PARENT = '0000:00:02.0'
+PLAIN_VF = '/sys/devices/pci0000:5d/0000:5d:02.0/0000:5e:00.3'
+
+
+def _wait(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _owned(conn, name):
+    return frozenset(n for n in c.traits_of(conn, name)
+                     if traits.is_owned(n))
+
+
+def _union(devices, kind=None):
+    out = frozenset()
+    for d in devices:
+        if d.document is not None and kind in (None, d.kind):
+            out |= traits.document_traits(d.document)
+    return out
+
+
+def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
+    bed.load('intel-gvtg', 'mlx5-sriov')
+    bed.module_version('mlx5_vfio_pci', '6.1.0-test')
+    conf.set_override('debounce', 0.05, group='discovery')
+    conn = placement.conn
+    c.nova_layout(conn, mdev_parents=[GVT_PARENT])
+    gvt_rp = plan.mdev_parent_provider_name(c.HOST, GVT_PARENT)
+
+    # What the service uses in production: discovery and its monitor.
+    source, change_signal = sources.device_source(conf)
+    before = discovery.discover(conf)
+    assert len(before) == 5     # three GVT-g types, two VFs
+    svc = service.Service(sync.Reporter(conn, c.HOST), source,
+                          signal=change_signal, resync_interval=3600,
+                          debounce=0)
+    thread = threading.Thread(target=svc.run, daemon=True)
+    thread.start()
+    try:
+        assert _wait(lambda: svc.syncs >= 1)
+        assert svc.last_result.ok, svc.last_result.errors
+        assert _owned(conn, c.HOST) == _union(before)
+        assert _owned(conn, gvt_rp) == _union(
+            before, kind='mdev_type')
+
+        # The plain vfio-pci VF goes away.
+        bed.testbed.uevent(PLAIN_VF, 'remove')
+        bed.testbed.remove_device(PLAIN_VF)
+        after = discovery.discover(conf)
+        assert len(after) == 4
+        assert _union(after) != _union(before)
+        assert _wait(lambda: svc.syncs >= 2 and
+                     _owned(conn, c.HOST) == _union(after))
+        assert _owned(conn, gvt_rp) == _union(after, kind='mdev_type')
+        root = c.traits_of(conn, c.HOST)
+        assert c.NOVA_ROOT_TRAITS | {c.OTHER_AGENT_TRAIT} <= root
+    finally:
+        svc.stop()
+        thread.join(5)
+        change_signal.close()
+    assert not thread.is_alive()
