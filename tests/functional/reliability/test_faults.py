@@ -192,16 +192,6 @@ def test_stalled_requests_time_out_and_the_next_sync_converges(host, path):
     assert not fp.network.violations
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, TypeError), reason=(
-    'reporter/sync.py Reporter.sync() catches only PLACEMENT_ERRORS '
-    '(SDKException, keystoneauth ClientException). A 200 answer whose '
-    'body is not JSON (a proxy or captive portal answering for Placement) '
-    'to the root look-up makes openstacksdk raise '
-    'requests.exceptions.JSONDecodeError (a ValueError); to a provider '
-    'traits GET, the SDK returns a ResourceProviderTrait whose traits are '
-    'None and plan.diff() raises TypeError at frozenset(current_traits). '
-    'Either escapes sync() and, through Service.sync_once(), ends the '
-    'reporter service with a traceback'))
 @pytest.mark.parametrize('path', [
     r'/resource_providers$',                  # finding the root
     r'/resource_providers/.*/traits$',        # reading a provider
@@ -313,12 +303,6 @@ def test_the_network_notices_a_write_that_drops_a_foreign_trait(host):
                          {'COMPUTE_NODE'}))]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'reporter/client.py connect() builds the keystoneauth session from '
-    '[placement] without a default timeout, so unless the operator sets '
-    '[placement] timeout a Placement (or proxy) that accepts the '
-    'connection and never answers holds a sync, and the reporter, '
-    'indefinitely'))
 def test_a_reporter_built_from_configuration_has_a_request_timeout(
         tmp_path, faulty_placement):
     path = tmp_path / 'reporter.conf'
