@@ -139,7 +139,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                          'instance %(instance)s: %(why)s',
                          {'host': host_state.host,
                           'instance': spec_obj.instance_uuid,
-                          'why': rejection.describe()})
+                          'why': rejection})
             return False
         if candidates and len(result.keep) < len(candidates):
             kept = {id(c) for c in result.keep}
@@ -150,8 +150,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                      {'host': host_state.host, 'kept': len(result.keep),
                       'total': len(candidates),
                       'instance': spec_obj.instance_uuid,
-                      'why': '; '.join(r.describe()
-                                       for r in result.rejections)})
+                      'why': _Reasons(result.rejections)})
         return True
 
     # Once per request ---------------------------------------------------
@@ -272,6 +271,16 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                    'streams': sorted(streams.emitted),
                    'accepting': accepting})
         return _Verdict(streams=decision.Streams(sources, accepting))
+
+
+class _Reasons:
+    """Rejections joined for a log line, only when it is emitted."""
+
+    def __init__(self, rejections):
+        self.rejections = rejections
+
+    def __str__(self):
+        return '; '.join(r.describe() for r in self.rejections)
 
 
 class _NovaPlacement:
