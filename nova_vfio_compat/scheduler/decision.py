@@ -177,18 +177,22 @@ class Streams:
         (``{'allocations': {rp_uuid: {'resources': {...}}}, ...}``).
         """
         rejections = []
-        for provider, alloc in sorted(candidate['allocations'].items()):
+        for provider, alloc in candidate['allocations'].items():
             if provider == root_uuid:
                 continue
-            classes = frozenset(alloc.get('resources', {}))
             dest = self._provider_traits.get(provider, frozenset())
+            if self._all_needed <= dest:
+                continue
+            classes = alloc.get('resources', {}).keys()
             for source, needs in self._needs:
-                if needs <= dest or not classes & source.resource_classes:
+                if needs <= dest or source.resource_classes.isdisjoint(
+                        classes):
                     continue
                 rejections.extend(
                     Rejection(stream, source, provider)
                     for stream in sorted(nvc_traits.unaccepted(
                         source.traits, dest)))
+        rejections.sort(key=lambda r: (r.provider, r.stream))
         return rejections
 
     def decide(self, root_uuid, candidates):
