@@ -298,8 +298,16 @@ def fleet_in_placement(placement, sizes):
     candidates GET, accepting-provider query / trivial GET, hosts
     passed)``.
     """
+    previous = report.PLACEMENTCLIENT
     report.PLACEMENTCLIENT = report.SchedulerReportClient(
         adapter=placement.nova_adapter())
+    try:
+        return _fleet_rows(placement, sizes)
+    finally:
+        report.PLACEMENTCLIENT = previous
+
+
+def _fleet_rows(placement, sizes):
     adapter = placement.nova_adapter()
     the_fleet = Fleet(placement)
     spec = request_spec('source')

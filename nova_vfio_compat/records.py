@@ -173,7 +173,8 @@ def loads(text, source='<input>', max_bytes=None):
     return parse_document(parse_text(text, source, max_bytes), source)
 
 
-def _path(base, error_path):
+def json_path(base, error_path):
+    """``compatible[1].version`` from a base path and a jsonschema path."""
     out = base
     for part in error_path:
         if isinstance(part, int):
@@ -183,7 +184,8 @@ def _path(base, error_path):
     return out or '(top level)'
 
 
-def _validate(data, json_schema, source, base):
+def validate(data, json_schema, source, base=''):
+    """Raise InvalidDocument for the best-matching schema error, if any."""
     validator = jsonschema.Draft202012Validator(json_schema)
     errors = sorted(validator.iter_errors(data),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
@@ -194,7 +196,7 @@ def _validate(data, json_schema, source, base):
         if error.validator == 'pattern' and 'description' in error.schema:
             message = '%r %s' % (error.instance, error.schema['description'])
         raise InvalidDocument(source, message,
-                              _path(base, error.absolute_path))
+                              json_path(base, error.absolute_path))
 
 
 def _check_keys(data, source, base):
@@ -205,10 +207,10 @@ def _check_keys(data, source, base):
                 raise InvalidDocument(
                     source, 'key %r is not a string' % (key,),
                     base or '(top level)')
-            _check_keys(value, source, _path(base, [key]))
+            _check_keys(value, source, json_path(base, [key]))
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            _check_keys(value, source, _path(base, [i]))
+            _check_keys(value, source, json_path(base, [i]))
 
 
 def _int(value):
@@ -237,9 +239,9 @@ def parse_record(data, source='<input>', path='', accepting=False):
         raise InvalidDocument(source, 'a record must be a mapping, not %s'
                               % type(data).__name__, path or '(top level)')
     _check_keys(data, source, path)
-    _validate(data, schema.RECORD_HEAD, source, path)
+    validate(data, schema.RECORD_HEAD, source, path)
     device_api = data['device_api']
-    _validate(data, schema.record_schema(device_api, accepting), source, path)
+    validate(data, schema.record_schema(device_api, accepting), source, path)
 
     version = data['version']
     major = _int(version['major'])
@@ -250,11 +252,12 @@ def parse_record(data, source='<input>', path='', accepting=False):
         if value > schema.MAX_INT:
             raise InvalidDocument(source, '%d is larger than %d'
                                   % (value, schema.MAX_INT),
-                                  _path(path, ['version', name]))
+                                  json_path(path, ['version', name]))
     if minor_min > minor:
         raise InvalidDocument(
             source, 'minor_min %d is greater than minor %d: the accepted '
-            'range is empty' % (minor_min, minor), _path(path, ['version']))
+            'range is empty' % (minor_min, minor),
+            json_path(path, ['version']))
 
     bus = tuple(sorted((key, _bus_value(value))
                        for key, value in data.get(device_api, {}).items()))
@@ -283,7 +286,7 @@ def parse_document(data, source='<input>'):
         return Document(emits=emits, accepts=(accepting,), source=source)
 
     _check_keys(data, source, '')
-    _validate(data, schema.SELF_DOCUMENT, source, '')
+    validate(data, schema.SELF_DOCUMENT, source, '')
     emits = parse_record(data['self'], source, 'self')
     if 'compatible' not in data:
         return Document(emits=emits, accepts=(emits,), source=source)

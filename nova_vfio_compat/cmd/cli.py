@@ -25,12 +25,12 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import demo
 from nova_vfio_compat.cmd import devices
 from nova_vfio_compat.cmd import documents
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
-from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat import records
 from nova_vfio_compat import traits
 
@@ -38,7 +38,7 @@ LOG = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_NO = 1
-EXIT_INVALID = 2
+EXIT_INVALID = common.EXIT_INVALID
 
 # One entry per sub-command module, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -60,28 +60,20 @@ command_opt = cfg.SubCommandOpt(
     help='Run "nova-vfio-compat COMMAND --help" for the options of one.')
 
 
+PROG = 'nova-vfio-compat'
+
+
 def fail(message):
-    print('nova-vfio-compat: error: %s' % message, file=sys.stderr)
-    return EXIT_INVALID
+    return common.fail(PROG, message)
 
 
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
-    # A ConfigOpts of its own per run, so that main() can be called again
-    # (tests do) and never sees options parsed for another program.
-    conf = cfg.ConfigOpts()
-    nvc_conf.register_all(conf)
-    conf.register_cli_opt(command_opt)
-    logging.register_options(conf)
-    # Logs go to stderr so that --json output on stdout stays parseable.
-    logging.set_defaults(default_log_levels=logging.get_default_log_levels())
-    conf.set_default('use_stderr', True)
     try:
-        conf(argv, project='nova-vfio-compat')
+        conf = common.configure(PROG, argv, [command_opt])
     except cfg.Error as e:
         return fail(e)
-    logging.setup(conf, 'nova-vfio-compat')
     try:
         return conf.command.func(conf)
     except (records.InvalidDocument, traits.TraitLimitExceeded) as e:

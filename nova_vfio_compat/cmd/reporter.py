@@ -27,7 +27,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import hostname
@@ -40,7 +40,7 @@ LOG = logging.getLogger(__name__)
 PROG = 'nova-vfio-compat-reporter'
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
-EXIT_INVALID = 2
+EXIT_INVALID = common.EXIT_INVALID
 
 cli_opts = [
     cfg.BoolOpt('once', default=False,
@@ -74,26 +74,16 @@ def print_plan(result, out=sys.stdout):
 
 
 def _fail(message):
-    print('%s: error: %s' % (PROG, message), file=sys.stderr)
-    return EXIT_INVALID
+    return common.fail(PROG, message)
 
 
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
-    conf = cfg.ConfigOpts()
-    nvc_conf.register_all(conf)
-    conf.register_cli_opts(cli_opts)
-    logging.register_options(conf)
-    logging.set_defaults(default_log_levels=logging.get_default_log_levels())
-    # Logs to stderr (the journal under systemd) unless a log file is
-    # configured, so that --dry-run's plan on stdout stays clean.
-    conf.set_default('use_stderr', True)
     try:
-        conf(argv, project='nova-vfio-compat', prog=PROG)
+        conf = common.configure(PROG, argv, cli_opts)
     except cfg.Error as e:
         return _fail(e)
-    logging.setup(conf, PROG)
     try:
         connection = client.connect(conf)
         source, change_signal = sources.device_source(conf)

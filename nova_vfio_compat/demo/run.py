@@ -22,7 +22,11 @@
    with the rules' reasons for each "no";
 5. for each example server, allocate its device on the source host as Nova
    does, ask Placement for allocation candidates as Nova's scheduler does,
-   and let the filter's decision choose the targets.
+   and let the filter's own request reads
+   (:mod:`~nova_vfio_compat.scheduler.placement_reads`) and per-host
+   decision (:mod:`~nova_vfio_compat.scheduler.decision`) choose the
+   targets. Only the filter's Nova plumbing (finding the Migration in the
+   cell database, HostState) is not run: the demo has no Nova.
 
 :func:`run` returns plain data; :mod:`nova_vfio_compat.cmd.demo` prints it.
 """
@@ -30,6 +34,7 @@
 import collections
 import os
 import time
+from urllib import parse
 import uuid
 
 from openstack import connection
@@ -43,6 +48,8 @@ from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
+from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits as nvc_traits
 
 SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -206,29 +213,25 @@ class Demo(object):
         nova_compute.allocate(self.pl, consumer, allocation)
 
         calls = _CallCounter(self.pl)
-        # What the filter does once per request: the source's device
-        # providers from the allocation, their emit traits, and one query
-        # per stream for the providers that accept it.
-        held = calls.get('/allocations/%s' % consumer, '1.28')['allocations']
-        src_devices = [rp for rp in held if rp != root]
-        streams = set()
-        for rp in src_devices:
-            streams |= nvc_traits.emitted(calls.get(
-                '/resource_providers/%s/traits' % rp, '1.6')['traits'])
-        accepting = {}
-        for stream in sorted(streams):
-            found = calls.get('/resource_providers?required=%s'
-                              % nvc_traits.accept_trait_for(stream), '1.18')
-            accepting[stream] = {
-                rp['uuid']: rp['root_provider_uuid']
-                for rp in found['resource_providers']}
+        # What the filter does once per request, with the filter's own
+        # code: the source's device providers from the allocation, their
+        # emit traits, and one query per stream for the providers that
+        # accept it.
+        reads = placement_reads.RequestReads(calls.get)
+        sources = [d for d in reads.source_devices(consumer, root)
+                   if d.streams]
+        streams = decision.Streams(sources, {}).emitted
+        streams = decision.Streams(sources, reads.accepting(
+            nvc_traits.accept_trait_for(e) for e in streams))
+        filter_calls = calls.count
         # ...and what Nova's scheduler asks Placement before the filters.
         query = {'group_policy': 'none', 'limit': '1000'}
         for suffix, res in resources.items():
             query['resources%s' % suffix] = ','.join(
                 '%s:%d' % item for item in sorted(res.items()))
-        candidates = calls.get('/allocation_candidates', '1.36',
-                               params=query)['allocation_requests']
+        candidates = calls.get('/allocation_candidates?%s'
+                               % parse.urlencode(query),
+                               '1.36')['allocation_requests']
         per_host = collections.defaultdict(list)
         for candidate in candidates:
             for rp in candidate['allocations']:
@@ -242,13 +245,13 @@ class Demo(object):
             host = self.by_uuid[host_rp]
             if host == source:
                 continue
-            verdict = _decide(host_rp, host_candidates, accepting)
+            verdict = streams.decide(host_rp, host_candidates)
             result = {'passes': verdict.passes,
-                      'reasons': list(verdict.reasons),
+                      'reasons': [r.describe() for r in verdict.rejections],
                       'candidates': len(host_candidates),
-                      'kept': len(verdict.kept)}
+                      'kept': len(verdict.keep)}
             if verdict.passes and device is not None:
-                claim = verdict.kept[0]['allocations']
+                claim = verdict.keep[0]['allocations']
                 dest_rp = next(rp for rp in claim if rp != host_rp)
                 dest_name = self.by_uuid[dest_rp]
                 result['claim'] = dest_name
@@ -259,30 +262,8 @@ class Demo(object):
             results[host] = result
         self.pl.delete('/allocations/%s' % consumer)
         return {'server': server, 'source': source, 'device': address,
-                'streams': sorted(streams), 'hosts': results,
-                'placement_calls': calls.count}
-
-
-class _Verdict(object):
-    def __init__(self, passes, reasons, kept):
-        self.passes, self.reasons, self.kept = passes, reasons, kept
-
-
-def _decide(host_rp, candidates, accepting):
-    reasons = []
-    for stream, rps in sorted(accepting.items()):
-        if host_rp not in rps.values():
-            reasons.append('no provider accepts stream %s' % stream)
-    if reasons:
-        return _Verdict(False, reasons, [])
-    ok = set().union(*[set(rps) for rps in accepting.values()]) \
-        if accepting else set()
-    kept = [c for c in candidates
-            if not accepting or
-            (set(c['allocations']) - {host_rp}) & ok]
-    if not kept:
-        return _Verdict(False, ['no candidate device accepts'], [])
-    return _Verdict(True, [], kept)
+                'streams': sorted(streams.emitted), 'hosts': results,
+                'placement_calls': filter_calls}
 
 
 class _CallCounter(object):
@@ -292,13 +273,16 @@ class _CallCounter(object):
         self.placement = placement
         self.count = 0
 
-    def get(self, url, microversion, params=None):
+    def get(self, url, microversion):
         self.count += 1
-        response = self.placement.get(url, microversion=microversion,
-                                      params=params)
+        try:
+            response = self.placement.get(url, microversion=microversion)
+        except Exception as e:
+            raise placement_reads.PlacementUnavailable(
+                'GET %s failed: %s' % (url, e))
         if response.status_code != 200:
-            raise RuntimeError('GET %s: %s %s' % (url, response.status_code,
-                                                  response.text))
+            raise placement_reads.PlacementUnavailable(
+                'GET %s: %s %s' % (url, response.status_code, response.text))
         return response.json()
 
 

@@ -48,8 +48,6 @@ source.
 import dataclasses
 import os
 
-import jsonschema
-
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.discovery import version_range
 from nova_vfio_compat import files
@@ -126,16 +124,6 @@ FILE = {
 }
 
 
-def _path(parts):
-    out = ''
-    for part in parts:
-        if isinstance(part, int):
-            out += '[%d]' % part
-        else:
-            out += ('.%s' % part) if out else str(part)
-    return out or '(top level)'
-
-
 def _as_tuple(value):
     if value is None:
         return None
@@ -205,12 +193,7 @@ def parse_file(data, path, order=()):
     :raises records.InvalidDocument: naming ``path`` and the place in it
         when the file's structure or a ``match`` is invalid.
     """
-    validator = jsonschema.Draft202012Validator(FILE)
-    errors = list(validator.iter_errors(data))
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        raise records.InvalidDocument(path, error.message,
-                                      _path(error.absolute_path))
+    records.validate(data, FILE, path)
     entries = []
     for index, item in enumerate(data['capabilities']):
         where = 'capabilities[%d]' % index

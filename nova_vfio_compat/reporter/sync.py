@@ -29,6 +29,7 @@ import dataclasses
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
+import requests
 
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat import traits as nvc_traits
@@ -41,8 +42,11 @@ RC_PUT_MICROVERSION = '1.7'
 # How many names go in one "GET /traits?name=in:..." (keeps URLs short).
 _TRAIT_QUERY_CHUNK = 25
 
+# requests' RequestException covers a 200 answer that is not JSON (a
+# proxy or login page answering for Placement): requests.JSONDecodeError.
 PLACEMENT_ERRORS = (sdk_exceptions.SDKException,
-                    ks_exceptions.ClientException)
+                    ks_exceptions.ClientException,
+                    requests.exceptions.RequestException)
 
 
 @dataclasses.dataclass
@@ -166,7 +170,7 @@ class Reporter:
 
         work = []
         for rp in managed:
-            current = pl.get_resource_provider_trait(rp.id)
+            current = self._read_traits(rp)
             desired = plan.desired(rp.name)
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if to_add or to_remove:
@@ -186,6 +190,18 @@ class Reporter:
         self._ensure_resource_classes(plan.resource_classes, result)
         for rp, desired, current, _add, _remove in work:
             self._write_traits(rp, desired, current, result)
+
+    def _read_traits(self, rp):
+        """The provider's traits and generation, as Placement has them."""
+        current = self._placement.get_resource_provider_trait(rp.id)
+        # The SDK fills nothing in from an answer that is not Placement's
+        # (e.g. a proxy's page); writing back from that would be a guess.
+        if current.traits is None or \
+                current.resource_provider_generation is None:
+            raise sdk_exceptions.SDKException(
+                'resource provider %s: the answer to GET /resource_providers'
+                '/%s/traits has no traits or generation' % (rp.name, rp.id))
+        return current
 
     def _missing_traits(self, names):
         names = sorted(names)
@@ -245,14 +261,18 @@ class Reporter:
                          'were being updated (generation conflict); '
                          're-reading, attempt %d of %d', rp.name,
                          attempt + 1, self.conflict_retries)
-                current = pl.get_resource_provider_trait(rp.id)
+                current = self._read_traits(rp)
                 continue
             change = result.changes.setdefault(rp.name, Change())
             change.added = change.added | frozenset(to_add)
             change.removed = change.removed | frozenset(to_remove)
-            LOG.info('Resource provider %s: added traits %s, removed %s',
-                     rp.name, sorted(to_add) or 'none',
-                     sorted(to_remove) or 'none')
+            # A firmware family is dozens of traits: count them at INFO,
+            # name them at DEBUG (--dry-run prints them too).
+            LOG.info('Resource provider %s: added %d owned traits, removed '
+                     '%d', rp.name, len(to_add), len(to_remove))
+            LOG.debug('Resource provider %s: added traits %s, removed %s',
+                      rp.name, sorted(to_add) or 'none',
+                      sorted(to_remove) or 'none')
             return
         message = ('resource provider %s: traits not updated, %d '
                    'generation conflicts in a row; retried next sync'

@@ -94,6 +94,10 @@ class Rejection:
     source: SourceDevice
     provider: str = None
 
+    def __str__(self):
+        # Log lines format a Rejection only when they are emitted.
+        return self.describe()
+
     def describe(self):
         if self.provider is None:
             return ('no provider accepts stream %s emitted by source '
@@ -140,6 +144,16 @@ class Streams:
         self._provider_traits = {p: frozenset(t)
                                  for p, t in by_provider.items()}
         self._tree_traits = {r: frozenset(t) for r, t in by_root.items()}
+        # What unaccepted() computes from each source's traits, once per
+        # request instead of once per host and candidate: the accept trait
+        # each of its streams needs.  Per host, what is left is a subset
+        # test; the reasons are only worked out for a host that fails.
+        self._needs = tuple(
+            (source, frozenset(nvc_traits.accept_trait_for(e)
+                               for e in source.streams))
+            for source in self.sources)
+        self._all_needed = frozenset().union(
+            *(needs for _, needs in self._needs))
 
     @property
     def emitted(self):
@@ -149,6 +163,8 @@ class Streams:
     def host_rejections(self, root_uuid):
         """The streams no provider in the tree of ``root_uuid`` accepts."""
         tree = self._tree_traits.get(root_uuid, frozenset())
+        if self._all_needed <= tree:
+            return []
         return [Rejection(stream, source)
                 for source in self.sources
                 for stream in sorted(nvc_traits.unaccepted(source.traits,
@@ -161,18 +177,22 @@ class Streams:
         (``{'allocations': {rp_uuid: {'resources': {...}}}, ...}``).
         """
         rejections = []
-        for provider, alloc in sorted(candidate['allocations'].items()):
+        for provider, alloc in candidate['allocations'].items():
             if provider == root_uuid:
                 continue
-            classes = frozenset(alloc.get('resources', {}))
             dest = self._provider_traits.get(provider, frozenset())
-            for source in self.sources:
-                if not classes & source.resource_classes:
+            if self._all_needed <= dest:
+                continue
+            classes = alloc.get('resources', {}).keys()
+            for source, needs in self._needs:
+                if needs <= dest or source.resource_classes.isdisjoint(
+                        classes):
                     continue
                 rejections.extend(
                     Rejection(stream, source, provider)
                     for stream in sorted(nvc_traits.unaccepted(
                         source.traits, dest)))
+        rejections.sort(key=lambda r: (r.provider, r.stream))
         return rejections
 
     def decide(self, root_uuid, candidates):

@@ -38,8 +38,6 @@ Every log line starts with ``VFIOCompatFilter:`` so that an operator can
 search the scheduler log for it.
 """
 
-from urllib import parse
-
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
@@ -54,26 +52,16 @@ from nova.scheduler import utils as scheduler_utils
 
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 CONF = nvc_conf.CONF
 
-# Allocations with the provider generation and consumer fields.
-ALLOCATIONS_MICROVERSION = '1.28'
-# GET /resource_providers answers with root_provider_uuid from 1.14 and
-# accepts required=<traits> from 1.18.
-PROVIDERS_MICROVERSION = '1.18'
-TRAITS_MICROVERSION = '1.6'
-# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
-TRAIT_QUERY_CHUNK = 25
 # Nova's client is an openstacksdk adapter over keystoneauth: a failed
 # connection raises, an error answer comes back as a response.
 _CLIENT_ERRORS = (ks_exceptions.ClientException, sdk_exceptions.SDKException)
-
-
-class PlacementUnavailable(Exception):
-    """Placement could not answer a request the decision needs."""
+PlacementUnavailable = placement_reads.PlacementUnavailable
 
 
 class _Verdict:
@@ -151,7 +139,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                          'instance %(instance)s: %(why)s',
                          {'host': host_state.host,
                           'instance': spec_obj.instance_uuid,
-                          'why': rejection.describe()})
+                          'why': rejection})
             return False
         if candidates and len(result.keep) < len(candidates):
             kept = {id(c) for c in result.keep}
@@ -162,8 +150,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                      {'host': host_state.host, 'kept': len(result.keep),
                       'total': len(candidates),
                       'instance': spec_obj.instance_uuid,
-                      'why': '; '.join(r.describe()
-                                       for r in result.rejections)})
+                      'why': _Reasons(result.rejections)})
         return True
 
     # Once per request ---------------------------------------------------
@@ -253,31 +240,14 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
 
     def _live_migration_verdict(self, ctxt, spec_obj, migration, root,
                                 policy):
-        placement = _Placement(ctxt)
+        reads = placement_reads.RequestReads(_NovaPlacement(ctxt).get)
         # The conductor moved the server's source allocations to the
         # migration's consumer before it called the scheduler.
-        allocations = placement.get(
-            '/allocations/%s' % migration.uuid,
-            ALLOCATIONS_MICROVERSION)['allocations']
-        device_uuids = sorted(set(allocations) - {root})
-        if not device_uuids:
+        devices = reads.source_devices(migration.uuid, root)
+        if not devices:
             return _PASS_ALL
-        names = {rp['uuid']: rp['name'] for rp in placement.get(
-            '/resource_providers?in_tree=%s' % root,
-            PROVIDERS_MICROVERSION)['resource_providers']}
-        sources = []
-        undescribed = []
-        for uuid in device_uuids:
-            traits = frozenset(placement.get(
-                '/resource_providers/%s/traits' % uuid,
-                TRAITS_MICROVERSION)['traits'])
-            source = decision.SourceDevice(
-                uuid, names.get(uuid), traits,
-                frozenset(allocations[uuid].get('resources', {})))
-            if source.streams:
-                sources.append(source)
-            else:
-                undescribed.append(source)
+        sources = [d for d in devices if d.streams]
+        undescribed = [d for d in devices if not d.streams]
         if undescribed and policy == decision.POLICY_STRICT:
             why = ('flavor policy %s and source provider(s) %s have no '
                    'capability traits (is the reporter running on %s?)' % (
@@ -290,8 +260,8 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not sources:
             return _PASS_ALL
         streams = decision.Streams(sources, {})
-        accepting = placement.accepting(
-            sorted(nvc_traits.accept_trait_for(e) for e in streams.emitted))
+        accepting = reads.accepting(
+            nvc_traits.accept_trait_for(e) for e in streams.emitted)
         LOG.debug('VFIOCompatFilter: live migration %(migration)s of '
                   'instance %(instance)s from %(source)s: streams %(streams)s '
                   'accepted by %(accepting)s',
@@ -303,8 +273,18 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         return _Verdict(streams=decision.Streams(sources, accepting))
 
 
-class _Placement:
-    """The few Placement reads of one request, through Nova's client."""
+class _Reasons:
+    """Rejections joined for a log line, only when it is emitted."""
+
+    def __init__(self, rejections):
+        self.rejections = rejections
+
+    def __str__(self):
+        return '; '.join(r.describe() for r in self.rejections)
+
+
+class _NovaPlacement:
+    """Placement GETs through Nova's report client, for RequestReads."""
 
     def __init__(self, ctxt):
         self._client = report.report_client_singleton()
@@ -327,29 +307,3 @@ class _Placement:
         except ValueError as e:
             raise PlacementUnavailable(
                 'Placement GET %s answered with no JSON: %s' % (url, e))
-
-    def accepting(self, accept_traits):
-        """``{accept trait: {provider: root provider}}``.
-
-        Placement refuses a ``required`` trait it does not know (400), and
-        an accept trait no device ever published does not exist, so the
-        known ones are asked for first.
-        """
-        known = set()
-        for i in range(0, len(accept_traits), TRAIT_QUERY_CHUNK):
-            chunk = accept_traits[i:i + TRAIT_QUERY_CHUNK]
-            known.update(self.get(
-                '/traits?name=in:%s' % ','.join(chunk),
-                TRAITS_MICROVERSION)['traits'])
-        result = {}
-        for trait in accept_traits:
-            if trait not in known:
-                result[trait] = {}
-                continue
-            providers = self.get(
-                '/resource_providers?%s' % parse.urlencode(
-                    {'required': trait}),
-                PROVIDERS_MICROVERSION)['resource_providers']
-            result[trait] = {rp['uuid']: rp['root_provider_uuid']
-                             for rp in providers}
-        return result

@@ -46,6 +46,7 @@ ERROR_5XX = 'error-5xx'          # answered by the network, never reaches
 LOST_ANSWER = 'lost-answer'      # applied by Placement, answer lost (502)
 CONFLICT = 'conflict'            # another agent writes first: a real 409
 STALL = 'stall'                  # no answer within the client's timeout
+GARBAGE = 'garbage'              # 200 with a body that is not Placement's
 
 
 def foreign(names):
@@ -159,6 +160,10 @@ class FaultyNetwork:
         if kind == STALL:
             time.sleep(self.stall_seconds)
             return _error(start_response, '504 Gateway Timeout')
+        if kind == GARBAGE:
+            # A captive portal or a misrouted proxy answering for Placement.
+            start_response('200 OK', [('Content-Type', 'text/html')])
+            return [b'<html><body>Please log in</body></html>']
         prefix = '/placement' if path.startswith('/placement') else ''
         match = TRAITS_PUT.match(path) if method == 'PUT' else None
         if kind == CONFLICT and match:

@@ -13,8 +13,9 @@
 """The reporter against a real Placement through faults.
 
 Storms of real generation conflicts, 5xx answers, answers lost after the
-write was applied, stalled requests (client timeouts), a refused
-connection and Placement restarting in the middle of a sync.  In every
+write was applied, stalled requests (client timeouts), answers that are
+not Placement's, a refused connection and Placement restarting in the
+middle of a sync.  In every
 case the reporter never raises, converges to exactly the owned traits
 its devices call for, and never removes a trait it does not own: Nova's
 (``COMPUTE_NODE``, ``OWNER_NOVA``), another agent's (``CUSTOM_OTHER_*``),
@@ -30,9 +31,12 @@ started).
 import socket
 import time
 
+from oslo_config import cfg
 import pytest
 
+from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits
@@ -188,6 +192,23 @@ def test_stalled_requests_time_out_and_the_next_sync_converges(host, path):
     assert not fp.network.violations
 
 
+@pytest.mark.parametrize('path', [
+    r'/resource_providers$',                  # finding the root
+    r'/resource_providers/.*/traits$',        # reading a provider
+])
+def test_an_answer_that_is_not_placements_is_a_failed_sync(host, path):
+    fp, foreign_before = host
+    fp.network.plan(faults.GARBAGE, count=1, method='GET', path=path)
+    reporter = sync.Reporter(fp.conn, HOST)
+    devices = _devices()
+    result = reporter.sync(devices)
+    assert fp.network.injected == {faults.GARBAGE: 1}
+    assert result.placement_failed
+    assert _sync_until_ok(reporter, devices) == 1
+    _assert_converged(fp.conn, devices, foreign_before)
+    assert not fp.network.violations
+
+
 # A real Placement process: refused connections and restarts ------------
 
 def _port_outside_the_ephemeral_range():
@@ -280,3 +301,20 @@ def test_the_network_notices_a_write_that_drops_a_foreign_trait(host):
     assert fp.network.violations == [
         (root.id, sorted((c.NOVA_ROOT_TRAITS | {c.OTHER_AGENT_TRAIT}) -
                          {'COMPUTE_NODE'}))]
+
+
+def test_a_reporter_built_from_configuration_has_a_request_timeout(
+        tmp_path, faulty_placement):
+    path = tmp_path / 'reporter.conf'
+    path.write_text('[placement]\nauth_type = admin_token\n'
+                    'endpoint = %s\ntoken = admin\n'
+                    % faulty_placement.endpoint)
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf(['--config-file', str(path)])
+    conn = client.connect(conf)
+    # The reporter works through it...
+    _layout(conn)
+    assert sync.Reporter(conn, HOST).sync(_devices()).ok
+    # ...and a stalled request would end.
+    assert conn.session.timeout is not None

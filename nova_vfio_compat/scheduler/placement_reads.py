@@ -1,0 +1,96 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The Placement reads of one live-migration request, with no Nova in it.
+
+:class:`RequestReads` takes a ``get(url, microversion)`` callable that
+returns the decoded JSON body or raises :exc:`PlacementUnavailable`: the
+filter passes one built on Nova's report client, the demo one built on
+openstacksdk.  Its number of requests depends on the source devices and
+their streams, never on the number of candidate hosts.
+"""
+
+from urllib import parse
+
+from nova_vfio_compat.scheduler import decision
+
+# Allocations with the provider generation and consumer fields.
+ALLOCATIONS_MICROVERSION = '1.28'
+# GET /resource_providers answers with root_provider_uuid from 1.14 and
+# accepts required=<traits> from 1.18.
+PROVIDERS_MICROVERSION = '1.18'
+TRAITS_MICROVERSION = '1.6'
+# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
+TRAIT_QUERY_CHUNK = 25
+
+
+class PlacementUnavailable(Exception):
+    """Placement could not answer a request the decision needs."""
+
+
+class RequestReads:
+    """What one live-migration request needs to know from Placement."""
+
+    def __init__(self, get):
+        self._get = get
+
+    def source_devices(self, consumer, root):
+        """The non-root providers ``consumer`` holds resources on.
+
+        :returns: a list of :class:`decision.SourceDevice`, with each
+            provider's name, whole trait set and the resource classes the
+            consumer holds on it (whether or not it emits a stream).
+        """
+        allocations = self._get('/allocations/%s' % consumer,
+                                ALLOCATIONS_MICROVERSION)['allocations']
+        device_uuids = sorted(set(allocations) - {root})
+        if not device_uuids:
+            return []
+        names = {rp['uuid']: rp['name'] for rp in self._get(
+            '/resource_providers?in_tree=%s' % root,
+            PROVIDERS_MICROVERSION)['resource_providers']}
+        sources = []
+        for uuid in device_uuids:
+            traits = frozenset(self._get(
+                '/resource_providers/%s/traits' % uuid,
+                TRAITS_MICROVERSION)['traits'])
+            sources.append(decision.SourceDevice(
+                uuid, names.get(uuid), traits,
+                frozenset(allocations[uuid].get('resources', {}))))
+        return sources
+
+    def accepting(self, accept_traits):
+        """``{accept trait: {provider: root provider}}``.
+
+        Placement refuses a ``required`` trait it does not know (400), and
+        an accept trait no device ever published does not exist, so the
+        known ones are asked for first.
+        """
+        accept_traits = sorted(accept_traits)
+        known = set()
+        for i in range(0, len(accept_traits), TRAIT_QUERY_CHUNK):
+            chunk = accept_traits[i:i + TRAIT_QUERY_CHUNK]
+            known.update(self._get(
+                '/traits?name=in:%s' % ','.join(chunk),
+                TRAITS_MICROVERSION)['traits'])
+        result = {}
+        for trait in accept_traits:
+            if trait not in known:
+                result[trait] = {}
+                continue
+            providers = self._get(
+                '/resource_providers?%s' % parse.urlencode(
+                    {'required': trait}),
+                PROVIDERS_MICROVERSION)['resource_providers']
+            result[trait] = {rp['uuid']: rp['root_provider_uuid']
+                             for rp in providers}
+        return result
