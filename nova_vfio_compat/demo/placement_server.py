@@ -23,12 +23,14 @@ Placement as its documentation says.
 import os
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from wsgiref import simple_server
 
 CONFIG = """[DEFAULT]
 debug = False
@@ -129,25 +131,28 @@ class LocalPlacement(object):
         self.close()
 
 
-def _serve(port):
-    import socketserver
-    from wsgiref import simple_server
+class _ThreadingServer(socketserver.ThreadingMixIn,
+                       simple_server.WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
 
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def make_server(app, port=0):
+    """A threaded WSGI server for ``app`` on 127.0.0.1 (0: any port)."""
+    return simple_server.make_server('127.0.0.1', port, app,
+                                     server_class=_ThreadingServer,
+                                     handler_class=_QuietHandler)
+
+
+def _serve(port):
     from placement import wsgi
 
-    app = wsgi.init_application()
-
-    class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-        daemon_threads = True
-        allow_reuse_address = True
-
-    class Quiet(simple_server.WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = simple_server.make_server('127.0.0.1', port, app,
-                                      server_class=Server,
-                                      handler_class=Quiet)
+    httpd = make_server(wsgi.init_application(), port)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     print('listening %d' % httpd.server_address[1], flush=True)
     httpd.serve_forever(poll_interval=0.1)

@@ -17,29 +17,18 @@ request time out on the client side, as it would in production.
 """
 
 import dataclasses
-import socketserver
 import threading
-from wsgiref import simple_server
 
 from openstack import connection
 from placement import deploy
 from placement.tests.functional.fixtures import placement as pfix
 import pytest
 
+from nova_vfio_compat.demo import placement_server
 from tests.functional.reliability import faults
 
 # The client gives up on a stalled request after this long.
 CLIENT_TIMEOUT = 0.5
-
-
-class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Quiet(simple_server.WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @dataclasses.dataclass
@@ -62,9 +51,7 @@ def faulty_placement():
     fx.setUp()
     network = faults.FaultyNetwork(deploy.loadapp(fx.conf_fixture.conf),
                                    stall_seconds=CLIENT_TIMEOUT * 2)
-    server = simple_server.make_server('127.0.0.1', 0, network,
-                                       server_class=_Server,
-                                       handler_class=_Quiet)
+    server = placement_server.make_server(network)
     thread = threading.Thread(target=server.serve_forever,
                               kwargs={'poll_interval': 0.05}, daemon=True)
     thread.start()
