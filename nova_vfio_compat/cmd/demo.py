@@ -137,9 +137,10 @@ def _print(out):
     for mig in out['migrations']:
         streams = ', '.join(_short(s) for s in mig['streams']) or \
             'no VFIO device'
-        print('   %s on %s (%s): %d Placement calls for the request'
-              % (mig['server'], mig['source'], streams,
-                 mig['placement_calls']))
+        calls = mig['placement_calls']
+        print('   %s on %s (%s): %d Placement call%s for the request'
+              % (mig['server'], mig['source'], streams, calls,
+                 '' if calls == 1 else 's'))
         for host, result in sorted(mig['hosts'].items()):
             if result['passes']:
                 line = 'chosen'
