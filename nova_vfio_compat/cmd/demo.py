@@ -14,6 +14,7 @@
 
 import json
 import re
+import sys
 
 from oslo_log import log as logging
 
@@ -30,8 +31,8 @@ def register(subparsers):
                     'publish simulated compute hosts with the reporter, and '
                     'choose live-migration targets for example servers the '
                     'way the scheduler filter does. Offline, a few seconds, '
-                    'leaves nothing running. Needs openstack-placement '
-                    '(pip install nova-vfio-compat[demo]).')
+                    'leaves nothing running. Needs openstack-placement and '
+                    'nova (pip install nova-vfio-compat[demo]).')
     p.add_argument('--json', action='store_true',
                    help='print everything as one JSON object')
     p.set_defaults(func=do_demo)
@@ -69,7 +70,8 @@ def do_demo(conf):
         from nova_vfio_compat.demo import run
     except ImportError as e:
         print('nova-vfio-compat: error: the demo needs openstack-placement '
-              '(pip install "nova-vfio-compat[demo]"): %s' % e)
+              'and nova (pip install "nova-vfio-compat[demo]"): %s' % e,
+              file=sys.stderr)
         return 2
     if not conf.debug:
         # The reporter's per-provider INFO lines would drown the summary.

@@ -49,14 +49,11 @@ _ADAPTER_VERSION_OPTS = ('version', 'min_version', 'max_version')
 
 # keystoneauth's session has no timeout by default: a Placement (or a
 # proxy) that accepts the connection and never answers would hold a sync,
-# and the reporter, forever.
+# and the reporter, forever.  The reporter uses this when [placement]
+# timeout is not set.  (Not as the option's default: the options must be
+# the very ones nova registers, or nova refuses to register its own in a
+# process that imported ours first.)
 DEFAULT_TIMEOUT = 60
-
-
-def _session_opts():
-    opts = ks_loading.get_session_conf_options()
-    cfg.set_defaults(opts, timeout=DEFAULT_TIMEOUT)
-    return opts
 
 
 def _adapter_opts():
@@ -88,7 +85,7 @@ def register_opts(conf):
     # shallowly, and keystoneauth registers the auth plugin's options at
     # run time, which must not leak into other ConfigOpts.
     conf.register_group(_group())
-    _register(conf, _session_opts())
+    _register(conf, ks_loading.get_session_conf_options())
     _register(conf, ks_loading.get_auth_common_conf_options())
     _register(conf, _adapter_opts())
 
@@ -114,7 +111,7 @@ def _documented(opt):
 def list_opts():
     # As nova's list_opts: the auth plugin options are loaded at run time,
     # so the sample shows those of the usual password plugins.
-    opts = (_session_opts() +
+    opts = (ks_loading.get_session_conf_options() +
             ks_loading.get_auth_common_conf_options() +
             ks_loading.get_auth_plugin_conf_options('password') +
             ks_loading.get_auth_plugin_conf_options('v2password') +

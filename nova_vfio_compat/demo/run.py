@@ -22,11 +22,9 @@
    with the rules' reasons for each "no";
 5. for each example server, allocate its device on the source host as Nova
    does, ask Placement for allocation candidates as Nova's scheduler does,
-   and let the filter's own request reads
-   (:mod:`~nova_vfio_compat.scheduler.placement_reads`) and per-host
-   decision (:mod:`~nova_vfio_compat.scheduler.decision`) choose the
-   targets. Only the filter's Nova plumbing (finding the Migration in the
-   cell database, HostState) is not run: the demo has no Nova.
+   and run the real ``VFIOCompatFilter`` over Nova ``HostState`` objects
+   (:mod:`.scheduler`: only the cell database look-up and Nova's
+   Placement client are stood in for, as the demo runs no Nova services).
 
 :func:`run` returns plain data; :mod:`nova_vfio_compat.cmd.demo` prints it.
 """
@@ -42,13 +40,13 @@ from openstack import connection
 from nova_vfio_compat.demo import fleet
 from nova_vfio_compat.demo import nova_compute
 from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat.demo import scheduler as demo_scheduler
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
-from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits as nvc_traits
 
@@ -212,47 +210,35 @@ class Demo(object):
             resources['1'] = {rc: 1}
         nova_compute.allocate(self.pl, consumer, allocation)
 
-        calls = _CallCounter(self.pl)
-        # What the filter does once per request, with the filter's own
-        # code: the source's device providers from the allocation, their
-        # emit traits, and one query per stream for the providers that
-        # accept it.
-        reads = placement_reads.RequestReads(calls.get)
-        sources = [d for d in reads.source_devices(consumer, root)
-                   if d.streams]
-        streams = decision.Streams(sources, {}).emitted
-        streams = decision.Streams(sources, reads.accepting(
-            nvc_traits.accept_trait_for(e) for e in streams))
-        filter_calls = calls.count
-        # ...and what Nova's scheduler asks Placement before the filters.
+        # What Nova's scheduler asks Placement before the filters run.
         query = {'group_policy': 'none', 'limit': '1000'}
         for suffix, res in resources.items():
             query['resources%s' % suffix] = ','.join(
                 '%s:%d' % item for item in sorted(res.items()))
-        candidates = calls.get('/allocation_candidates?%s'
-                               % parse.urlencode(query),
-                               '1.36')['allocation_requests']
+        response = self.pl.get('/allocation_candidates?%s'
+                               % parse.urlencode(query), microversion='1.36')
         per_host = collections.defaultdict(list)
-        for candidate in candidates:
+        for candidate in response.json()['allocation_requests']:
             for rp in candidate['allocations']:
                 if rp in self.host_of and self.by_uuid[rp] == \
                         self.host_of[rp]:
                     per_host[rp].append(candidate)
+        per_host.pop(root, None)      # the conductor ignores the source
 
+        # The conductor has moved the server's allocation to the
+        # migration's consumer: here it was made under that consumer.
+        calls = _CallCounter(self.pl)
+        hosts = demo_scheduler.schedule(
+            consumer, source, root, calls.get, per_host,
+            {rp: self.by_uuid[rp] for rp in per_host})
         results = {}
-        for host_rp, host_candidates in sorted(
-                per_host.items(), key=lambda i: self.by_uuid[i[0]]):
-            host = self.by_uuid[host_rp]
-            if host == source:
-                continue
-            verdict = streams.decide(host_rp, host_candidates)
-            result = {'passes': verdict.passes,
-                      'reasons': [r.describe() for r in verdict.rejections],
-                      'candidates': len(host_candidates),
-                      'kept': len(verdict.keep)}
-            if verdict.passes and device is not None:
-                claim = verdict.keep[0]['allocations']
-                dest_rp = next(rp for rp in claim if rp != host_rp)
+        for host, result in sorted(hosts.items()):
+            kept = result.pop('kept')
+            result['kept'] = len(kept)
+            if result['passes'] and device is not None:
+                claim = kept[0]['allocations']
+                dest_rp = next(rp for rp in claim
+                               if rp != self.providers[host])
                 dest_name = self.by_uuid[dest_rp]
                 result['claim'] = dest_name
                 dest_dev = self.device_at[dest_name][0]
@@ -260,10 +246,14 @@ class Demo(object):
                 result['create'] = (create.create.to_dict()
                                     if create.create else None)
             results[host] = result
+        streams = []
+        if device is not None:
+            streams = sorted(nvc_traits.emitted(
+                self.pl.get_resource_provider_trait(dev_rp).traits))
         self.pl.delete('/allocations/%s' % consumer)
         return {'server': server, 'source': source, 'device': address,
-                'streams': sorted(streams.emitted), 'hosts': results,
-                'placement_calls': filter_calls}
+                'streams': streams, 'hosts': results,
+                'placement_calls': calls.count}
 
 
 class _CallCounter(object):

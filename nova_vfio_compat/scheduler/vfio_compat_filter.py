@@ -238,9 +238,14 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                 cctxt, instance.host, instance.node)
         return migration, node.uuid
 
+    @staticmethod
+    def _placement_get(ctxt):
+        """The ``get(url, microversion)`` the request's reads go through."""
+        return _NovaPlacement(ctxt).get
+
     def _live_migration_verdict(self, ctxt, spec_obj, migration, root,
                                 policy):
-        reads = placement_reads.RequestReads(_NovaPlacement(ctxt).get)
+        reads = placement_reads.RequestReads(self._placement_get(ctxt))
         # The conductor moved the server's source allocations to the
         # migration's consumer before it called the scheduler.
         devices = reads.source_devices(migration.uuid, root)
