@@ -95,6 +95,26 @@ def mismatches(stream, accepting):
     return reasons
 
 
+def _guest_device(record):
+    bus = dict(record.bus)
+    return (record.device_api, bus.get('vendor'), bus.get('device'))
+
+
+def same_kind(source, dest):
+    """Is ``dest`` the same kind of device as ``source``?
+
+    The same vendor driver, or the same guest-visible device: then why
+    ``dest`` refuses the stream is worth showing to an operator, where for
+    a different device altogether every difference is.
+    """
+    stream = source.emits
+    return any(
+        (accepting.device_api, accepting.vendor) ==
+        (stream.device_api, stream.vendor) or
+        _guest_device(accepting) == _guest_device(stream)
+        for accepting in dest.accepts)
+
+
 def check(source, dest):
     """Can the stream ``source`` emits be received by ``dest``?
 

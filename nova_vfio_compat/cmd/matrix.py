@@ -65,25 +65,6 @@ def build(documents, max_traits=traits.DEFAULT_MAX_TRAITS):
     return cells
 
 
-def _guest_device(record):
-    bus = dict(record.bus)
-    return (record.device_api, bus.get('vendor'), bus.get('device'))
-
-
-def related(source, dest):
-    """Is ``dest`` the same kind of device as ``source``?
-
-    Same vendor driver, or the same guest-visible device: then why it
-    refuses the stream is worth showing in a matrix.
-    """
-    stream = source.emits
-    return any(
-        (accepting.device_api, accepting.vendor) ==
-        (stream.device_api, stream.vendor) or
-        _guest_device(accepting) == _guest_device(stream)
-        for accepting in dest.accepts)
-
-
 def do_matrix(conf):
     paths = conf.command.docs or sample_paths()
     documents = [files.load_document(p) for p in paths]
@@ -113,7 +94,7 @@ def do_matrix(conf):
     for source, dest, verdict, _ in cells:
         if verdict.compatible:
             continue
-        if not related(source, dest):
+        if not rules.same_kind(source, dest):
             unrelated += 1
             continue
         print('  %s -> %s:' % (index[source.source], index[dest.source]))

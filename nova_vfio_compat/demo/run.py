@@ -180,11 +180,7 @@ class Demo(object):
     @staticmethod
     def _why_not(device, candidates):
         same_kind = [d for d in candidates
-                     if d.kind == device.kind and
-                     d.document.emits.device_api ==
-                     device.document.emits.device_api and
-                     dict(d.document.emits.bus).get('vendor') ==
-                     dict(device.document.emits.bus).get('vendor')]
+                     if rules.same_kind(device.document, d.document)]
         if not same_kind:
             return ['no device of this kind']
         reasons = []

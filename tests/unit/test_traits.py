@@ -138,3 +138,19 @@ def test_check_limit():
     with pytest.raises(traits.TraitLimitExceeded) as e:
         traits.check_limit({'a', 'b', 'c'}, 'host1 root provider', 2)
     assert str(e.value).startswith('host1 root provider: would carry 3')
+
+
+def test_same_kind_is_the_same_driver_or_the_same_guest_device():
+    from nova_vfio_compat import rules
+
+    mlx5 = _mlx5()
+    assert rules.same_kind(mlx5, _mlx5(minor=1, major=29))
+    # Another driver for the same guest-visible VF is the same kind.
+    assert rules.same_kind(mlx5, _mlx5(vendor='mlx5-vfio-pci'))
+    other = records.parse_document({
+        'device_api': 'vfio-pci', 'vendor': 'nvidia',
+        'version': {'major': 17, 'minor': 4},
+        'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
+                     'subsystem_vendor': 0x10de,
+                     'subsystem_device': 0x12a2}}, 'nv')
+    assert not rules.same_kind(mlx5, other)
