@@ -201,6 +201,19 @@ def can_migrate(source_traits, dest_traits):
     return not unaccepted(source_traits, dest_traits)
 
 
+def parse(name):
+    """``(kind, stream, minor)`` of an emit or accept trait, else None.
+
+    ``kind`` is ``'E'`` or ``'A'``; ``stream`` is :func:`stream_name`.
+    """
+    for kind, prefix in (('E', EMIT_PREFIX), ('A', ACCEPT_PREFIX)):
+        if name.startswith(prefix):
+            stream, _, minor = name[len(prefix):].rpartition('_M')
+            if stream and minor.isdigit():
+                return kind, stream, int(minor)
+    return None
+
+
 def is_valid_name(name):
     """Is ``name`` a legal custom trait or resource class name?"""
     return len(name) <= MAX_NAME_LENGTH and bool(_NAME_RE.match(name))

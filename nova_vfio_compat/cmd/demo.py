@@ -13,14 +13,11 @@
 """``demo``: the whole system on a laptop, printed readably."""
 
 import json
-import re
 import sys
 
 from oslo_log import log as logging
 
 from nova_vfio_compat import traits as nvc_traits
-
-_OWNED_RE = re.compile(r'^CUSTOM_VFC_1_([EA])_(.*)_M(\d+)$')
 
 
 def register(subparsers):
@@ -42,10 +39,9 @@ def summarize(names):
     """Owned trait names folded to "E stream m4" / "A stream m0-4"."""
     minors = {}
     for name in names:
-        match = _OWNED_RE.match(name)
-        if match:
-            minors.setdefault(match.group(1, 2), []).append(
-                int(match.group(3)))
+        parsed = nvc_traits.parse(name)
+        if parsed:
+            minors.setdefault(parsed[:2], []).append(parsed[2])
     out = []
     for (kind, stream), values in sorted(minors.items()):
         values.sort()
@@ -61,8 +57,8 @@ def summarize(names):
 
 
 def _short(stream):
-    match = _OWNED_RE.match(stream)
-    return '%s m%s' % match.group(2, 3) if match else stream
+    parsed = nvc_traits.parse(stream)
+    return '%s m%d' % parsed[1:] if parsed else stream
 
 
 def do_demo(conf):

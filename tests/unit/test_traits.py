@@ -154,3 +154,13 @@ def test_same_kind_is_the_same_driver_or_the_same_guest_device():
                      'subsystem_vendor': 0x10de,
                      'subsystem_device': 0x12a2}}, 'nv')
     assert not rules.same_kind(mlx5, other)
+
+
+def test_parse_reads_back_what_the_encoding_wrote():
+    doc = _mlx5(minor=3)
+    stream = traits.stream_name(doc.emits)
+    assert traits.parse(traits.emit_trait(doc.emits)) == ('E', stream, 3)
+    assert sorted(traits.parse(n) for n in traits.accept_traits(
+        doc.accepts[0])) == [('A', stream, m) for m in range(4)]
+    assert traits.parse('CUSTOM_VFC_MLX5_RC') is None
+    assert traits.parse('OWNER_NOVA') is None
