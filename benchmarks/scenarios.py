@@ -33,6 +33,7 @@ from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules as nvc_rules
 from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat.scheduler import vfio_compat_filter
 from nova_vfio_compat import traits as nvc_traits
 
 CANDIDATES_MICROVERSION = '1.36'
@@ -98,10 +99,11 @@ def _kept(states):
 # 1. Filter cost per host ------------------------------------------------
 
 def per_host_cost(sizes):
-    """Filter vs pass-all vs rules-per-host, with a pre-fetched answer.
+    """Filter vs pass-all, set lookup and rules-per-host, pre-fetched.
 
-    Per size: ``(hosts, samples, filter/pass-all, rules/pass-all,
-    rules/filter, hosts passed, candidates kept of total)``.
+    Per size: ``(hosts, samples, filter/pass-all, filter/set lookup,
+    set lookup/pass-all, rules/pass-all, rules/filter, decision alone:
+    rules/Streams.check, hosts passed, candidates kept of total)``.
     """
     source_doc = fleet.source_document()
     source_uuid = str(uuid_lib.uuid4())
@@ -118,6 +120,7 @@ def per_host_cost(sizes):
         accepting = {t: {} for t in wanted}
         documents = {}
         candidates = {}
+        accepted = set()
         for host in hosts:
             documents.update(host.gpus)
             candidates[host.uuid] = [gpu_candidate(host.uuid, g)
@@ -126,10 +129,17 @@ def per_host_cost(sizes):
                 for t in wanted:
                     if t in names:
                         accepting[t][provider] = host.uuid
+                if provider != host.uuid and nvc_traits.can_migrate(
+                        source.traits, names):
+                    accepted.add(provider)
         states, reset = host_states(hosts, candidates)
-        real = bench_filters.Prefetched(decision.Streams([source],
-                                                         accepting))
+        streams = decision.Streams([source], accepting)
+        real = bench_filters.Prefetched(vfio_compat_filter.RequestCheck(
+            spec.instance_uuid, streams,
+            migration=vfio_compat_filter.LiveMigration(
+                str(uuid_lib.uuid4()), 'source', str(uuid_lib.uuid4()))))
         passall = bench_filters.PassAll()
+        lookup = bench_filters.SetLookup(frozenset(accepted))
         rules = bench_filters.RulesPerHost([source_doc], documents)
 
         # Same answer from both, or the comparison means nothing.
@@ -147,31 +157,32 @@ def per_host_cost(sizes):
         n = samples_for(size)
         t_pass = median_time(lambda: run_filter(passall, states, spec), n,
                              reset)
+        t_lookup = median_time(lambda: run_filter(lookup, states, spec), n,
+                               reset)
         t_real = median_time(lambda: run_filter(real, states, spec), n,
                              reset)
         t_rules = median_time(lambda: run_filter(rules, states, spec), n,
                               reset)
-        core = _core_ratio(real._prefetched.streams, source_doc, hosts,
-                           documents, candidates, n)
+        core = _core_ratio(streams, source_doc, hosts, documents,
+                           candidates, n)
         kept = '%d of %d' % (kept_filter, size * fleet.PARENTS)
-        rows.append((size, n, t_real / t_pass, t_rules / t_pass,
-                     t_rules / t_real) + core + (len(by_filter), kept))
+        rows.append((size, n, t_real / t_pass, t_real / t_lookup,
+                     t_lookup / t_pass, t_rules / t_pass, t_rules / t_real,
+                     core, len(by_filter), kept))
     return rows
 
 
 def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
     """The per-host decisions alone, without Nova's filter machinery.
 
-    Returns ``(rules / Streams.decide, rules / set test)``: the rule
-    engine (:func:`rules.check` of the source document against each
-    candidate's device document) against the filter's
-    :meth:`decision.Streams.decide`, and against the bare set test the
-    design calls for (the accept traits the source needs, computed once
-    per request, a subset of each candidate provider's traits).
+    Returns ``rules / Streams.check``: the rule engine
+    (:func:`rules.check` of the source document against each candidate's
+    device document) against the filter's per-host test,
+    :meth:`decision.Streams.check`.
     """
-    def by_decide():
+    def by_check():
         for host in hosts:
-            streams.decide(host.uuid, candidates[host.uuid])
+            streams.check(host.uuid, candidates[host.uuid])
 
     def by_rules():
         for host in hosts:
@@ -179,20 +190,7 @@ def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
                 all(nvc_rules.check(source_doc, documents[p]).compatible
                     for p in candidate['allocations'] if p != host.uuid)
 
-    needed = {s: frozenset(nvc_traits.accept_trait_for(e)
-                           for e in s.streams) for s in streams.sources}
-    provider_traits = streams._provider_traits
-
-    def by_set_test():
-        for host in hosts:
-            for candidate in candidates[host.uuid]:
-                all(needed[s] <= provider_traits.get(p, frozenset())
-                    for p in candidate['allocations'] if p != host.uuid
-                    for s in streams.sources)
-
-    t_rules = median_time(by_rules, samples)
-    return (t_rules / median_time(by_decide, samples),
-            t_rules / median_time(by_set_test, samples))
+    return median_time(by_rules, samples) / median_time(by_check, samples)
 
 
 # 2. A fleet in a real Placement ------------------------------------------
@@ -320,8 +318,8 @@ def _fleet_rows(placement, sizes):
         the_fleet.grow(size)
         by_root = the_fleet.allocation_candidates(adapter)
         states, reset = host_states(the_fleet.hosts, by_root)
-        real = bench_filters.KnownMigration(the_fleet.migration,
-                                            the_fleet.source_root)
+        real = bench_filters.known_migration(the_fleet.migration,
+                                             the_fleet.source_root)
         passall = bench_filters.PassAll()
         rules = bench_filters.RulesPerHost([fleet.source_document()],
                                            the_fleet.documents)

@@ -43,29 +43,41 @@ class RequestReads:
     def __init__(self, get):
         self._get = get
 
-    def source_devices(self, consumer, root):
-        """The non-root providers ``consumer`` holds resources on.
+    def source_devices(self, consumer, root, device_classes=()):
+        """The device providers ``consumer`` holds resources on.
+
+        Only providers in the tree of ``root`` (the source compute node)
+        other than the root, on which the consumer holds a device resource
+        class (:func:`decision.is_device_class`, with ``device_classes``
+        as the operator's own), are the server's devices: a bandwidth
+        provider of a QoS port or a sharing storage provider is not.
 
         :returns: a list of :class:`decision.SourceDevice`, with each
-            provider's name, whole trait set and the resource classes the
-            consumer holds on it (whether or not it emits a stream).
+            provider's name, whole trait set and the device resource
+            classes the consumer holds on it (whether or not it emits a
+            stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
                                 ALLOCATIONS_MICROVERSION)['allocations']
-        device_uuids = sorted(set(allocations) - {root})
-        if not device_uuids:
+        held = {}
+        for uuid, alloc in allocations.items():
+            classes = frozenset(
+                rc for rc in alloc.get('resources', {})
+                if decision.is_device_class(rc, device_classes))
+            if uuid != root and classes:
+                held[uuid] = classes
+        if not held:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
             PROVIDERS_MICROVERSION)['resource_providers']}
         sources = []
-        for uuid in device_uuids:
+        for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
                 TRAITS_MICROVERSION)['traits'])
             sources.append(decision.SourceDevice(
-                uuid, names.get(uuid), traits,
-                frozenset(allocations[uuid].get('resources', {}))))
+                uuid, names[uuid], traits, held[uuid]))
         return sources
 
     def accepting(self, accept_traits):
