@@ -189,6 +189,7 @@ class Streams:
 
     def __init__(self, sources, accepting):
         self.sources = tuple(s for s in sources if s.streams)
+        self.accepting = accepting
         by_provider = collections.defaultdict(set)
         by_root = collections.defaultdict(set)
         for trait, providers in accepting.items():

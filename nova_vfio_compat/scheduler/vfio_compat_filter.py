@@ -279,11 +279,12 @@ class _Summary:
         check = self.check
         migration = check.migration
         LOG.info('VFIOCompatFilter: live migration of instance '
-                 '%(instance)s from %(source)s: %(passed)d of %(total)d '
+                 '%(instance)s%(source)s: %(passed)d of %(total)d '
                  'hosts passed; rejected: %(rejected)s; %(pruned)s; '
                  'streams: %(streams)s',
                  {'instance': check.instance_uuid,
-                  'source': migration.source_host if migration else '?',
+                  'source': (' from %s' % migration.source_host
+                             if migration else ''),
                   'passed': self.hosts_passed, 'total': total,
                   'rejected': self._rejected(),
                   'pruned': self._pruned(),
@@ -397,6 +398,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not (spec_obj.obj_attr_is_set('ignore_hosts') and
                 spec_obj.ignore_hosts):
             return _PASS_ALL
+        migration = None
         try:
             if self._find_live_migration is not None:
                 migration = self._find_live_migration(spec_obj)
@@ -406,11 +408,11 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                 return _PASS_ALL
             return self._live_migration_check(spec_obj, migration, policy)
         except PlacementUnavailable as e:
-            return self._unavailable(spec_obj, str(e))
+            return self._unavailable(spec_obj, str(e), migration)
         except exception.NovaException as e:
-            return self._unavailable(spec_obj, 'database: %s' % e)
+            return self._unavailable(spec_obj, 'database: %s' % e, migration)
 
-    def _unavailable(self, spec_obj, what):
+    def _unavailable(self, spec_obj, what, migration):
         if CONF.vfio_compat_filter.fail_open:
             LOG.error('VFIOCompatFilter: cannot check the live migration '
                       'of instance %(instance)s: %(what)s; passing every '
@@ -426,7 +428,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         return RequestCheck(
             spec_obj.instance_uuid,
             reject_all='the compatibility data could not be read (fail '
-                       'closed): %s' % what)
+                       'closed): %s' % what, migration=migration)
 
     @staticmethod
     def _context(spec_obj):
