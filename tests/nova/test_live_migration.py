@@ -16,6 +16,7 @@
 from nova import context
 from nova import objects
 from nova.tests.functional.api import client
+from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vfio_compat import traits as nvc_traits
 from tests.nova import base
@@ -131,15 +132,28 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
                          'allocation candidate(s) pruned on 1 host(s) '
                          '(e.g. B)' in line], self._filter_log())
 
-    def test_truncated_candidates_are_named_in_a_warning(self):
-        # Placement returns candidates in a stable order (B's, then A's,
-        # then C's) unless it randomizes them: with room for two, Nova
-        # only hands over B's two GPUs, which refuse, while C accepts.
-        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+    def test_accepting_hosts_beyond_the_candidates_get_a_warning(self):
+        # C accepts A's stream but Placement leaves it out of the
+        # candidates: here because its GPUs are full, in a large cloud
+        # because it lies beyond [scheduler] max_placement_results (the
+        # filter cannot tell the two apart: it sees which accepting hosts
+        # it was not handed, and how many candidates it was).  A's and
+        # B's two candidates each make four, the limit set here.
         self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
         self._start_host('C', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
         self._boot('A')
-        self.flags(max_placement_results=2, group='scheduler')
+        full = {}
+        for gpu in (base.GPU0_RP, base.GPU1_RP):
+            rp = self._rp('C', gpu)
+            full[rp] = {'resources': {'VGPU': self._get_provider_inventory(
+                rp)['VGPU']['total']}}
+        resp = self.placement.put('/allocations/%s' % uuids.other_servers, {
+            'allocations': full, 'project_id': uuids.project,
+            'user_id': uuids.user, 'consumer_generation': None},
+            version='1.28')
+        self.assertEqual(204, resp.status, resp.body)
+        self.flags(max_placement_results=4, group='scheduler')
 
         self._assert_no_valid_host()
 
@@ -149,11 +163,13 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
                       '%s, but 1 host(s) whose devices accept its streams '
                       'were not among the 2 allocation candidates'
                       % self.server['id'], warning)
-        self.assertIn('[scheduler] max_placement_results = 2', warning)
+        self.assertIn('[scheduler] max_placement_results = 4', warning)
         self.assertIn('[placement] randomize_allocation_candidates',
                       warning)
 
-        # As the warning says: with room for every candidate, C is found.
+        # Far from the limit, a missing host is not a truncation.
         self.flags(max_placement_results=1000, group='scheduler')
-        self._live_migrate(self.server, 'completed')
-        self.assertEqual('C', self._host_of(self.server))
+        before = len(self._filter_log())
+        self._assert_no_valid_host()
+        self.assertEqual([], [line for line in self._filter_log()[before:]
+                              if 'WARNING' in line])
