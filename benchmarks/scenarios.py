@@ -14,10 +14,13 @@
 
 Timing: ``time.perf_counter`` around each sample, the median of many
 samples.  What a sample may change (the filter prunes allocation
-candidates in place) is restored outside the timed part.
+candidates in place) is restored outside the timed part.  Things compared
+in one table are sampled in turn (:func:`interleaved_medians`), so that
+a change in the machine's load hits them all alike.
 """
 
 import collections
+import gc
 import statistics
 import time
 import uuid as uuid_lib
@@ -50,6 +53,26 @@ def median_time(run, samples, reset=None):
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(runs, samples, reset=None):
+    """Median seconds of each of ``runs``, sampled in turn.
+
+    The garbage collector is off while a sample runs, as in ``timeit``.
+    """
+    times = [[] for _ in runs]
+    for _ in range(samples):
+        for run, found in zip(runs, times):
+            if reset is not None:
+                reset()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                run()
+                found.append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return [statistics.median(found) for found in times]
 
 
 def samples_for(hosts, budget=20000, low=7, high=301):
@@ -155,14 +178,9 @@ def per_host_cost(sizes):
                 '%d/%d candidates' % (size, len(by_filter), len(by_rules),
                                       kept_filter, kept_rules))
         n = samples_for(size)
-        t_pass = median_time(lambda: run_filter(passall, states, spec), n,
-                             reset)
-        t_lookup = median_time(lambda: run_filter(lookup, states, spec), n,
-                               reset)
-        t_real = median_time(lambda: run_filter(real, states, spec), n,
-                             reset)
-        t_rules = median_time(lambda: run_filter(rules, states, spec), n,
-                              reset)
+        t_pass, t_lookup, t_real, t_rules = interleaved_medians(
+            [lambda f=f: run_filter(f, states, spec)
+             for f in (passall, lookup, real, rules)], n, reset)
         core = _core_ratio(streams, source_doc, hosts, documents,
                            candidates, n)
         kept = '%d of %d' % (kept_filter, size * fleet.PARENTS)
@@ -190,7 +208,8 @@ def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
                 all(nvc_rules.check(source_doc, documents[p]).compatible
                     for p in candidate['allocations'] if p != host.uuid)
 
-    return median_time(by_rules, samples) / median_time(by_check, samples)
+    t_rules, t_check = interleaved_medians([by_rules, by_check], samples)
+    return t_rules / t_check
 
 
 # 2. A fleet in a real Placement ------------------------------------------

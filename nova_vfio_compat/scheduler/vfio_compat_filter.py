@@ -154,20 +154,21 @@ class RequestCheck:
             passes, kept = check(host_state.uuid, candidates)
             if debug:
                 self._log_host(host_state, candidates, passes, kept)
-            if summary is not None:
-                if passes:
-                    summary.passed(host_state.host, candidates, kept)
-                else:
-                    summary.rejected(host_state.host,
-                                     self.streams.reason(host_state.uuid))
             if passes:
                 if kept is not None:
                     # What CandidateFilterMixin.filter_candidates does,
                     # without its two debug lines per candidate.
                     host_state.allocation_candidates = kept
+                    if summary is not None:
+                        summary.pruned_on(host_state.host,
+                                          len(candidates) - len(kept))
                 passed += 1
                 yield host_state
+            elif summary is not None:
+                summary.rejected(host_state.host,
+                                 self.streams.reason(host_state.uuid))
         if summary is not None:
+            summary.hosts_passed = passed
             summary.log(len(seen))
         if not passed:
             self._warn_if_truncated(seen)
@@ -259,15 +260,16 @@ class _Summary:
         self.check = check
         self.hosts_passed = 0
         self.pruned = 0
-        self.pruned_hosts = []
+        self.pruned_hosts = 0
+        self.pruned_examples = []
         self.reasons = collections.Counter()
         self.examples = collections.defaultdict(list)
 
-    def passed(self, host, candidates, kept):
-        self.hosts_passed += 1
-        if kept is not None:
-            self.pruned += len(candidates) - len(kept)
-            self.pruned_hosts.append(host)
+    def pruned_on(self, host, count):
+        self.pruned += count
+        self.pruned_hosts += 1
+        if len(self.pruned_examples) < EXAMPLES:
+            self.pruned_examples.append(host)
 
     def rejected(self, host, reason):
         self.reasons[reason] += 1
@@ -303,8 +305,7 @@ class _Summary:
         if not self.pruned:
             return 'no allocation candidate pruned'
         return '%d allocation candidate(s) pruned on %d host(s) (e.g. %s)' % (
-            self.pruned, len(self.pruned_hosts),
-            ', '.join(self.pruned_hosts[:EXAMPLES]))
+            self.pruned, self.pruned_hosts, ', '.join(self.pruned_examples))
 
     def _streams(self):
         streams = self.check.streams
