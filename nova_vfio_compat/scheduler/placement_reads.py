@@ -17,8 +17,9 @@ returns the decoded JSON body or raises :exc:`PlacementUnavailable`: the
 filter passes one built on Nova's report client, the demo one built on
 openstacksdk.  Every body is checked against the shape Placement documents
 (:mod:`nova_vfio_compat.placement_answers`) before it is used; a malformed
-one is :exc:`PlacementUnavailable` too.  Its number of requests depends on the source devices and
-their streams, never on the number of candidate hosts.
+one is :exc:`PlacementUnavailable` too.  Its number of requests depends
+on the source devices and their streams, never on the number of candidate
+hosts.
 """
 
 from urllib import parse

@@ -205,54 +205,7 @@ def test_the_cli_refuses_each_class_in_one_line_exit_2(tmp_path, capsys):
 
 # The property: whatever validates can be computed by the rules and traits.
 
-HOSTILE = [2.0, 32902.0, 0.0, 1.5, True, False, None, 10 ** 40, -1,
-           2 ** 31, 2 ** 63, '0x8086', '0X0', '0x', '00', '1' * 11,
-           'x\ud800', '\udfff', 'a\n', '\x85', '', ' ', 'vfio-pci',
-           'version', 'vendor', 'ü' * 129]
-
-
-def _hostile_value():
-    # Half of the time one of the values that once got through.
-    return st.one_of(
-        st.sampled_from(HOSTILE),
-        st.floats(allow_nan=True) | st.integers(-2 ** 70, 2 ** 70) |
-        st.text(max_size=8) |
-        st.lists(st.integers(0, 3), max_size=2) |
-        st.dictionaries(st.sampled_from(['a', 'major', 'minor', '']),
-                        st.integers(0, 3), max_size=2))
-
-
-def _paths(data, prefix=()):
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield prefix + (key,)
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield prefix + (i,)
-            yield from _paths(value, prefix + (i,))
-
-
-@st.composite
-def _mutated_documents(draw):
-    data = json.loads(json.dumps(draw(strategies.documents())))
-    for _ in range(draw(st.integers(1, 3))):
-        paths = list(_paths(data))
-        path = draw(st.sampled_from(paths))
-        target = data
-        for part in path[:-1]:
-            target = target[part]
-        if draw(st.booleans()) or not isinstance(target, dict):
-            target[path[-1]] = draw(_hostile_value())
-        else:
-            target[draw(st.sampled_from(
-                ['device_api', 'vendor', 'version', 'mdev_type', 'x',
-                 'minor_min', 'vfio-pci', 'vfio-ap']))] = draw(
-                _hostile_value())
-    return data
-
-
-@given(st.one_of(_mutated_documents(), strategies.documents()))
+@given(st.one_of(strategies.hostile_documents(), strategies.documents()))
 def test_whatever_validates_is_computable_by_rules_and_traits(data):
     try:
         doc = records.parse_document(data, SOURCE)
