@@ -288,3 +288,22 @@ def test_the_filters_reads_fail_only_as_placement_unavailable(body):
             call()
         except placement_reads.PlacementUnavailable as e:
             assert 'malformed answer from Placement' in str(e)
+
+
+@settings(deadline=DEADLINE)
+@given(st.one_of(json_values, _mutated_answer(),
+                 st.sampled_from(VALID_ANSWERS)),
+       st.sampled_from(ANSWER_SCHEMAS))
+def test_the_fast_answer_check_agrees_with_jsonschema(body, schema):
+    # placement_answers.conforms is a fast evaluator of the same schemas;
+    # jsonschema is the reference.
+    try:
+        records.check_plain(body, 'x')
+    except records.InvalidDocument:
+        plain = False
+    else:
+        plain = True
+    reference = plain and records.Validator(schema).is_valid(body)
+    fast = placement_answers._plain(body) and placement_answers.conforms(
+        body, schema)
+    assert fast == reference
