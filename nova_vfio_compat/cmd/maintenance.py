@@ -29,6 +29,7 @@ from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
 from nova_vfio_compat.planning import placement_view
+from nova_vfio_compat.planning import report
 from nova_vfio_compat.planning import server_names
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
@@ -128,12 +129,9 @@ def do_drain(conf):
     servers = [nvc_drain.Server(s.consumer, s.devices,
                                 names.get(s.consumer))
                for s in inputs.servers]
-    plan = nvc_drain.plan(servers, inputs.options, inputs.free,
-                          inputs.names)
-    stranded = {s.server.consumer: nvc_drain.explain(s, inputs.acceptors,
-                                                     inputs.names)
-                for s in plan.stranded}
-    result = drain_result(inputs, servers, plan, stranded, names,
+    plan, stranded = nvc_drain.plan_and_explain(
+        servers, inputs.options, inputs.free, inputs.acceptors, inputs.names)
+    result = report.drain(inputs, servers, plan, stranded, names,
                           assumptions)
     if conf.command.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -142,52 +140,8 @@ def do_drain(conf):
     return EXIT_STRANDED if stranded else EXIT_OK
 
 
-def _assumptions(assumptions):
-    return [{'host': a.host, 'document': a.document.source,
-             'family': a.family} for a in assumptions]
-
-
-def drain_result(inputs, servers, plan, stranded, names, assumptions):
-    """The drain as plain data (what ``--json`` prints)."""
-    label = inputs.names.get
-    out = []
-    for server in servers:
-        options = inputs.options.get(server.consumer, [])
-        chosen = plan.assignments.get(server.consumer)
-        entry = {
-            'consumer': server.consumer,
-            'name': server.name,
-            'devices': [{'provider': d.provider,
-                         'provider_name': d.name,
-                         'resources': dict(d.resources),
-                         'streams': sorted(d.streams),
-                         'accepted_by': sorted(
-                             label(p, p) for p in
-                             inputs.acceptors.get(d.provider, ()))}
-                        for d in server.devices],
-            'destinations': [{'host': o.host, 'providers': [
-                label(p, p) for p in o.providers]} for o in options],
-            'plan': chosen and {'host': chosen.host, 'providers': [
-                label(p, p) for p in chosen.providers]},
-            'stranded': None,
-        }
-        if server.consumer in stranded:
-            why = stranded[server.consumer]
-            entry['stranded'] = {'why': why.why, 'reason': why.reason}
-        out.append(entry)
-    return {
-        'host': inputs.host,
-        'assumptions': _assumptions(assumptions),
-        'servers': out,
-        'unchecked': [{'consumer': c, 'name': names.get(c),
-                       'providers': sorted(p)}
-                      for c, p in sorted(inputs.unchecked.items())],
-        'placed': len(plan.assignments),
-        'stranded': len(stranded),
-    }
-
-
 def print_drain(result):
+    """Print :func:`report.drain`'s data for people."""
     print('Drain pre-flight of %s (read-only): %d server%s with device '
           'resources' % (result['host'], len(result['servers']),
                          '' if len(result['servers']) == 1 else 's'))
@@ -241,41 +195,44 @@ def do_fleet(conf):
     if conf.command.dot:
         sys.stdout.write(nvc_fleet.to_dot(families))
     elif conf.command.json:
-        print(json.dumps({'assumptions': _assumptions(assumptions),
-                          'families': [f.to_dict() for f in families]},
-                         indent=2, sort_keys=True))
+        print(json.dumps(report.fleet(families, assumptions), indent=2,
+                         sort_keys=True))
     else:
-        print_fleet(families, assumptions)
+        print_fleet(report.fleet(families, assumptions))
     return EXIT_OK
 
 
-def print_fleet(families, assumptions=()):
-    for a in assumptions:
+def _versions(texts):
+    return nvc_fleet.format_versions(
+        tuple(int(n) for n in text.split('.')) for text in texts) or '-'
+
+
+def print_fleet(result):
+    """Print :func:`report.fleet`'s data for people."""
+    for a in result['assumptions']:
         print('Assuming %s has %s (family %s)'
-              % (a.host, a.document.source, a.family))
-    if not families:
+              % (a['host'], a['document'], a['family']))
+    if not result['families']:
         print('No device publishes a stream in Placement.')
-    for family in families:
-        print('Family %s' % family.name)
-        hosts = sorted(set(family.emits) | set(family.accepts))
+    for family in result['families']:
+        print('Family %s' % family['family'])
+        hosts = family['hosts']
         width = max(len(h) for h in hosts)
         print('  %-*s  %-12s %s' % (width, 'host', 'emits',
                                     'accepts (of the versions emitted)'))
-        for host in hosts:
-            print('  %-*s  %-12s %s' % (
-                width, host,
-                nvc_fleet.format_versions(family.emits.get(host, ())) or '-',
-                nvc_fleet.format_versions(family.accepts.get(host, ()))
-                or '-'))
+        for host, versions in sorted(hosts.items()):
+            print('  %-*s  %-12s %s' % (width, host,
+                                        _versions(versions['emits']),
+                                        _versions(versions['accepts'])))
         print('  Groups (servers can move both ways within a group):')
-        for i, group in enumerate(family.groups, 1):
+        for i, group in enumerate(family['groups'], 1):
             print('    %d: %s' % (i, ', '.join(group)))
-        if family.group_edges:
+        if family['group_edges']:
             print('  One way only, from group to group:')
-            for a, b in family.group_edges:
+            for a, b in family['group_edges']:
                 print('    %d -> %d' % (a + 1, b + 1))
         print('  Can move to:')
-        for host, dests in sorted(family.can_move_to.items()):
+        for host, dests in sorted(family['can_move_to'].items()):
             print('    %-*s -> %s' % (width, host,
-                                      ', '.join(sorted(dests)) or 'nowhere'))
+                                      ', '.join(dests) or 'nowhere'))
         print()

@@ -209,6 +209,16 @@ def plan(servers, options, free, names=None):
     return Plan(assignments, stranded)
 
 
+def plan_and_explain(servers, options, free, acceptors, names=None):
+    """:func:`plan`, then :func:`explain` for each stranded server.
+
+    :returns: ``(plan, {consumer: Stranded})``.
+    """
+    result = plan(servers, options, free, names)
+    return result, {s.server.consumer: explain(s, acceptors, names)
+                    for s in result.stranded}
+
+
 def _stranded_by_plan(server, initial, taken_by, names):
     if not initial:
         return Stranded(server, NO_CAPACITY, 'no destination has free '
