@@ -34,7 +34,12 @@ NOVA_ROOT_TRAITS = ('COMPUTE_NODE', 'OWNER_NOVA')
 
 
 def gpu(minor, major=1, total=4, used=0):
-    """One GPU: (document, VGPU total, VGPU already used by others)."""
+    """One GPU: (document, VGPU total, VGPU already used by others).
+
+    ``minor`` None: a GPU the reporter does not describe.
+    """
+    if minor is None:
+        return None, total, used
     return bench_fleet.document(major, minor), total, used
 
 
@@ -67,6 +72,8 @@ class Fleet:
             self.documents[child.id] = document
             for _ in range(used):
                 self.allocate(None, child.id)
+            if document is None:
+                continue
             found.append(nvc_devices.Device(
                 address=address, kind=nvc_devices.KIND_MDEV_TYPE,
                 mdev_type=bench_fleet.MDEV_TYPE, document=document,
@@ -75,13 +82,14 @@ class Fleet:
         assert result.ok, result.errors
         return self.gpus[name]
 
-    def allocate(self, server, provider, amount=1):
-        """A consumer holding ``amount`` VGPU on ``provider``."""
+    def allocate(self, server, *providers, amount=1):
+        """A consumer holding ``amount`` VGPU on each of ``providers``."""
         consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS, server) if server
                        else uuid.uuid4())
         response = self.conn.placement.put(
             '/allocations/%s' % consumer, json={
-                'allocations': {provider: {'resources': {'VGPU': amount}}},
+                'allocations': {provider: {'resources': {'VGPU': amount}}
+                                for provider in providers},
                 'project_id': 'p', 'user_id': 'u',
                 'consumer_generation': None}, microversion='1.28')
         assert response.status_code == 204, response.text

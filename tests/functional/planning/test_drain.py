@@ -12,6 +12,8 @@
 
 """``drain`` against fleets the real reporter published to Placement."""
 
+import itertools
+
 from nova_vfio_compat.planning import drain
 from nova_vfio_compat import rules
 from tests.functional.planning.conftest import document_file
@@ -162,6 +164,62 @@ def test_assume_on_the_drained_host_changes_its_streams(fleet, nova_conf,
                          '%s=%s' % (SOURCE, document_file(tmp_path, 1)))
 
     assert status == 0
+
+
+def test_a_server_with_two_devices_moves_both_to_one_host(fleet,
+                                                          nova_conf):
+    src = fleet.host(SOURCE, gpu(2), gpu(1))
+    # one free VGPU on each GPU, or two on the one GPU that takes both
+    pair = fleet.host('h-pair', gpu(2, total=1), gpu(3, total=1))
+    (both,) = fleet.host('h-both', gpu(3, total=2))
+    # accepts only one of the two streams
+    fleet.host('h-half', gpu(1, total=4))
+    vm = fleet.allocate('vm', *src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 0
+    server = _by_consumer(result)[vm]
+    assert [d['provider'] for d in server['devices']] == sorted(src)
+    names = {uuid: fleet.conn.placement.get_resource_provider(uuid).name
+             for uuid in pair + [both]}
+    first = names[pair[0]]
+    second = names[pair[1]]
+    destinations = {(d['host'], tuple(d['providers']))
+                    for d in server['destinations']}
+    # Every pairing of the source devices with GPUs of one host that the
+    # rules accept and that has room; h-half accepts the 1.1 stream only,
+    # so it is none of them.
+    by_device = [fleet.documents[d['provider']] for d in server['devices']]
+    expected = set()
+    for host, uuids in (('h-pair', pair), ('h-both', [both])):
+        for dests in itertools.product(uuids, repeat=2):
+            if dests[0] == dests[1] and host == 'h-pair':
+                continue        # one VGPU each: not both on one
+            if all(rules.check(src_doc, fleet.documents[d]).compatible
+                   for src_doc, d in zip(by_device, dests)):
+                expected.add((host, tuple(names[d] for d in dests)))
+    assert destinations == expected
+    assert ('h-both', (names[both], names[both])) in destinations
+    assert ('h-pair', (first, second)) in destinations
+    _assert_plan_follows_the_rules(fleet, result)
+
+
+def test_a_device_the_reporter_does_not_describe_is_not_checked(
+        fleet, nova_conf):
+    described, undescribed = fleet.host(SOURCE, gpu(2), gpu(None))
+    fleet.host('h1', gpu(2))
+    vm = fleet.allocate('vm', described)
+    other = fleet.allocate('other', undescribed)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 0
+    assert [s['consumer'] for s in result['servers']] == [vm]
+    assert result['unchecked'] == [{
+        'consumer': other, 'name': None,
+        'providers': ['%s_pci_0000_82_00_0' % SOURCE]}]
+    assert 'Not checked: %s' % other in run(nova_conf, 'drain', SOURCE)[1]
 
 
 def test_nothing_to_move(fleet, nova_conf):
