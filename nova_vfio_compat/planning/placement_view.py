@@ -284,7 +284,8 @@ def read_drain(view, host, assumptions=(),
         by_demand.setdefault(server.demand(), []).append(server)
     assumed_roots = {root_uuid for h, root_uuid in roots.items()
                      if h != host}
-    for demand, members in sorted(by_demand.items()):
+    for demand, members in sorted(by_demand.items(), key=lambda item: [
+            (resources, sorted(streams)) for resources, streams in item[0]]):
         required = [required_for(streams, known) for _, streams in demand]
         requests = []
         if all(r is not None for r in required):
