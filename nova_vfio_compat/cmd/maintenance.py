@@ -83,6 +83,10 @@ def register(subparsers):
     p.set_defaults(func=do_fleet)
 
 
+class BadOption(ValueError):
+    """A command-line value that cannot be used; the message names it."""
+
+
 def _error(message):
     print('nova-vfio-compat: error: %s' % message, file=sys.stderr)
     return EXIT_INVALID
@@ -91,28 +95,33 @@ def _error(message):
 def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
     """``--assume HOST=DOCUMENT`` values as :class:`assume.Assumption` s.
 
-    :raises ValueError: naming the option value or the document.
+    :raises BadOption: naming the option value.
+    :raises records.InvalidDocument: naming the document.
     """
     out = []
     for value in values:
         host, sep, path = value.partition('=')
         if not (sep and host and path):
-            raise ValueError('--assume %s: expected HOST=DOCUMENT' % value)
+            raise BadOption('--assume %s: expected HOST=DOCUMENT' % value)
         out.append(nvc_assume.Assumption(
             host, files.load_document(path, max_bytes)))
     return out
 
 
 def _prepare(conf):
-    """``(assumptions, connection, view)`` or raise ValueError."""
+    """``(assumptions, connection, view)``."""
     assumptions = load_assumptions(conf.command.assume)
     conn = client.connect(conf)
     return assumptions, conn, placement_view.PlacementView(
         placement_view.sdk_get(conn))
 
 
-_INPUT_ERRORS = (ValueError, records.InvalidDocument, OSError,
-                 placement_view.PlacementUnavailable)
+# What a command line, a document or the cloud can get wrong; anything
+# else is a bug, for the top-level handler.
+_INPUT_ERRORS = (BadOption, records.InvalidDocument,
+                 nvc_assume.AssumptionError, placement_view.UnknownHost,
+                 placement_view.PlacementUnavailable,
+                 client.ConfigurationError)
 
 
 def do_drain(conf):

@@ -40,6 +40,7 @@ from urllib import parse
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits as nvc_traits
 
 # 1.39: required=in: and repeated required(N) in GET /resource_providers
@@ -382,11 +383,15 @@ def sdk_get(conn):
     def get(url, microversion):
         try:
             response = conn.placement.get(url, microversion=microversion)
-        except Exception as e:
+        except sync.PLACEMENT_ERRORS as e:
             raise PlacementUnavailable('GET %s: %s' % (url, e)) from e
         if response.status_code != 200:
             raise PlacementUnavailable('GET %s: %s %s' % (
                 url, response.status_code, response.text.strip()))
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as e:
+            raise PlacementUnavailable('GET %s: not a JSON answer (%s)'
+                                       % (url, e)) from e
 
     return get

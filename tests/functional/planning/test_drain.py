@@ -279,3 +279,17 @@ def test_without_placement_credentials_exits_2(tmp_path):
     status, _, err = run(str(empty), 'drain', SOURCE)
     assert status == 2
     assert '[placement] auth_type' in err
+
+
+def test_placement_not_answering_exits_2(tmp_path):
+    # Nothing listens on the discard port: the connection is refused.
+    conf = tmp_path / 'nova.conf'
+    conf.write_text('[placement]\nauth_type = admin_token\n'
+                    'endpoint = http://127.0.0.1:9/placement\n'
+                    'token = admin\n')
+    for command in ('drain', 'fleet'):
+        argv = (command, SOURCE) if command == 'drain' else (command,)
+        status, _, err = run(str(conf), *argv)
+        assert status == 2, err
+        assert 'GET /resource_providers' in err
+        assert 'Traceback' not in err
