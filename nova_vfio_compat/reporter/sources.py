@@ -10,13 +10,87 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Where the reporter and the config commands get the host's devices."""
+"""Where the reporter and the config commands get the host's devices.
 
+The devices found (a device list or udev discovery) go through
+:mod:`nova_vfio_compat.publication` with Nova's own configuration
+(:mod:`.nova_files`), so that only what Nova will really use is published.
+"""
+
+import threading
+
+from oslo_log import log as logging
+
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import device_list
+from nova_vfio_compat.reporter import nova_files
+
+LOG = logging.getLogger(__name__)
 
 
 class NoDeviceSource(ValueError):
     """Neither a device list nor discovery is available."""
+
+
+def nova_view(conf, config_files=None):
+    """:class:`nova_files.NovaFiles` of ``config_files`` (a command's
+    ``--nova-config``), else of ``[nova] config_files`` and
+    ``config_dirs``."""
+    if config_files:
+        return nova_files.load(config_files)
+    return nova_files.load(conf.nova.config_files, conf.nova.config_dirs)
+
+
+def decide(conf, devices, nova, operator=None):
+    """The :class:`publication.Outcome` of ``devices`` under ``nova``."""
+    return publication.decide(
+        devices, mdev_config=nova.mdev_config, config_error=nova.error,
+        precreated_mdev_attrs=conf.nova.precreated_mdev_attrs,
+        operator=operator)
+
+
+class _Changes:
+    """Logs the messages of a decision when they differ from the last."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last = None
+
+    def log(self, outcome):
+        messages = list(outcome.messages)
+        for decision in outcome.decisions:
+            if decision.reason:
+                messages.append('%s: %s' % (decision.device.name,
+                                            decision.reason))
+            messages.extend('%s: %s' % (decision.device.name, note)
+                            for note in decision.notes)
+        with self._lock:
+            if messages == self._last:
+                return
+            self._last = messages
+        for message in messages:
+            LOG.warning('%s', message)
+
+
+def published_source(conf, device_list_path=None):
+    """``(callable returning the devices to publish, change signal)``.
+
+    Like :func:`device_source`, with Nova's configuration read again at
+    each call (it is small, and nova-compute may have been reconfigured
+    and restarted since) and :mod:`publication` applied.
+    """
+    source, change_signal = device_source(conf, device_list_path)
+    changes = _Changes()
+
+    def devices():
+        nova = nova_view(conf)
+        if nova.error:
+            LOG.error('%s', nova.error)
+        outcome = decide(conf, source(), nova)
+        changes.log(outcome)
+        return outcome.published
+
+    return devices, change_signal
 
 
 def device_source(conf, device_list_path=None):
