@@ -71,10 +71,10 @@ class RootIdentity:
 
     def describe(self):
         if self.uuid:
-            return 'compute node resource provider %s (%s)' % (self.uuid,
-                                                                self.how)
-        return 'compute node resource provider named %s (%s)' % (self.name,
-                                                                  self.how)
+            return 'compute node resource provider %s (%s)' % (
+                self.uuid, self.how)
+        return 'compute node resource provider named %s (%s)' % (
+            self.name, self.how)
 
 
 def root_identity(conf, nova=None):

@@ -33,9 +33,11 @@ class NoDeviceSource(ValueError):
 
 
 def nova_view(conf, config_files=None):
-    """:class:`nova_files.NovaFiles` of ``config_files`` (a command's
-    ``--nova-config``), else of ``[nova] config_files`` and
-    ``config_dirs``."""
+    """Nova's files: ``config_files`` if given, else ``[nova]``'s.
+
+    ``config_files`` is a command's ``--nova-config``; the default is
+    ``[nova] config_files`` and ``config_dirs``.
+    """
     if config_files:
         return nova_files.load(config_files)
     return nova_files.load(conf.nova.config_files, conf.nova.config_dirs)

@@ -113,8 +113,8 @@ def test_placement_down_at_start_and_mid_run_then_sigterm(tmp_path, server):
         '[placement]\nauth_type = admin_token\nendpoint = %s\n'
         'token = admin\n'
         '[reporter]\nroot_provider_name = %s\nresync_interval = 1\n'
-        'max_backoff = 2\ndevice_list = %s\n%s' % (server.url, HOST, devices,
-                                                PRECREATED))
+        'max_backoff = 2\ndevice_list = %s\n%s'
+        % (server.url, HOST, devices, PRECREATED))
     log_path = tmp_path / 'reporter.log'
     log = open(log_path, 'wb')
     reporter = subprocess.Popen(
