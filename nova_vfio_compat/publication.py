@@ -42,7 +42,6 @@ from nova_vfio_compat import nova_devices
 from nova_vfio_compat import records
 
 VFIO_PCI = 'vfio-pci'
-_VARIANT_SUFFIXES = ('_vfio_pci', '-vfio-pci')
 
 NO_NOVA_CONFIG = (
     'no Nova device configuration was given ([nova] config_files or '
@@ -92,8 +91,14 @@ class Outcome:
 
 
 def is_variant_driver(driver):
-    return bool(driver) and driver != VFIO_PCI and driver.endswith(
-        _VARIANT_SUFFIXES)
+    """Is the driver of a PCI device a VFIO variant driver?
+
+    A ``KIND_PCI`` device is bound to vfio-pci or to a VFIO variant
+    driver (discovery recognises those by name or by their ``vfio-dev/``
+    directory, :mod:`nova_vfio_compat.discovery.udev`), so any driver but
+    plain vfio-pci is a variant one.
+    """
+    return bool(driver) and driver != VFIO_PCI
 
 
 def live_migratable(device):
