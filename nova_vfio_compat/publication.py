@@ -240,6 +240,10 @@ def decide(devices, mdev_config=None, config_error=None,
                 else:
                     reason = ('not enabled: Nova uses mdev type %s on this '
                               'GPU (%s)' % (choice.mdev_type, choice.why))
+                if device.mdevs:
+                    # Nova counts and reuses only mdevs of the GPU's type.
+                    reason += ('; Nova ignores the %d existing mdev(s) of '
+                               'this type' % len(device.mdevs))
                 out.append(Decision(device, reason=reason))
                 continue
             published, notes = _narrowed(device, choice.mdev_type,

@@ -59,19 +59,23 @@ class _Changes:
         self._last = None
 
     def log(self, outcome):
-        messages = list(outcome.messages)
+        # The host-wide messages (no Nova configuration) are warnings; what
+        # is left out of each device follows from the configuration, and
+        # a host with many GPUs and types has many such lines.
+        messages = [(LOG.warning, m) for m in outcome.messages]
         for decision in outcome.decisions:
+            name = decision.device.name
             if decision.reason:
-                messages.append('%s: %s' % (decision.device.name,
-                                            decision.reason))
-            messages.extend('%s: %s' % (decision.device.name, note)
+                messages.append((LOG.info, '%s: %s' % (name,
+                                                       decision.reason)))
+            messages.extend((LOG.info, '%s: %s' % (name, note))
                             for note in decision.notes)
         with self._lock:
             if messages == self._last:
                 return
             self._last = messages
-        for message in messages:
-            LOG.warning('%s', message)
+        for level, message in messages:
+            level('%s', message)
 
 
 def published_source(conf, device_list_path=None):

@@ -183,3 +183,11 @@ def test_plain_vfio_pci_with_a_derived_document_is_not_migratable():
                           plain.document.emits)}]
     specs, _ = nova_config.pci_device_specs([variant, described])
     assert [s['live_migratable'] for s in specs] == ['yes', 'yes']
+
+
+def test_existing_mdevs_of_a_type_nova_does_not_use_are_named():
+    devices = [mdev('nvidia-11'), mdev('nvidia-12', mdevs=['u1', 'u2'])]
+    outcome = publication.decide(devices, config('nvidia-11'))
+    assert published(outcome) == {(GPU, 'nvidia-11')}
+    assert outcome.decisions[1].reason.endswith(
+        'Nova ignores the 2 existing mdev(s) of this type')
