@@ -212,5 +212,21 @@ def main(argv=None):
              'only read.\n')
     finally:
         placement.close()
+
+    placement = bench_placement.InProcessPlacement()
+    try:
+        rows = scenarios.drain_in_placement(placement, sizes['fleet'])
+    finally:
+        placement.close()
+    emit(table(
+        'Drain pre-flight in a real Placement',
+        ['hosts', 'Placement requests', 'drain / Nova allocation '
+         'candidates GET', 'destinations found'],
+        [(r[0], r[1], _x(r[2]), r[3]) for r in rows], rst))
+    emit('``nova-vfio-compat drain source`` without the command line: '
+         'the reads (GET only, checked), the plan and the reasons, for a '
+         'host with one vGPU server, in the same fleet as above. The '
+         'baseline is the allocation-candidates query Nova\'s scheduler '
+         'makes for a one-vGPU flavor.\n')
     print('(%.0f s)' % (time.perf_counter() - started), file=sys.stderr)
     return 0

@@ -29,6 +29,7 @@ from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import demo
 from nova_vfio_compat.cmd import devices
 from nova_vfio_compat.cmd import documents
+from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
 from nova_vfio_compat import records
@@ -45,6 +46,7 @@ COMMAND_MODULES = (
     demo,
     devices,
     documents,
+    maintenance,
     matrix,
     nova_config,
 )
