@@ -50,7 +50,7 @@ DEFAULT_MAX_TRAITS = 1000
 
 _MAX_VENDOR_SLUG = 32
 _MAX_API_SLUG = 16
-_NAME_RE = re.compile('^CUSTOM_[A-Z0-9_]+$')
+_NAME_RE = re.compile('^CUSTOM_[A-Z0-9_]+\\Z')
 
 
 class TraitLimitExceeded(ValueError):

@@ -113,6 +113,28 @@ def describe(device, max_traits, decision=None):
     return out
 
 
+def _describe_or_name(device, max_traits, decision=None):
+    """:func:`describe`, or the device named with the error that stopped it.
+
+    One device that cannot be described must not hide the others.
+    """
+    try:
+        return describe(device, max_traits, decision)
+    except Exception as e:
+        return {
+            'address': device.address, 'kind': device.kind,
+            'driver': device.driver,
+            'driver_version': device.driver_version,
+            'mdev_type': device.mdev_type, 'pci_ids': None,
+            'physfn': device.physfn, 'iommu_group': device.iommu_group,
+            'provenance': device.provenance, 'document': None,
+            'traits': [], 'resource_class': None,
+            'errors': list(device.errors) + [
+                '%s: cannot be described (%s: %s)'
+                % (device.name, type(e).__name__, e)],
+        }
+
+
 def _print_human(items, result, messages=()):
     if not items:
         print('No VFIO devices found (nothing bound to vfio-pci or a VFIO '
@@ -178,7 +200,8 @@ def do_devices(conf):
     messages = list(outcome.messages)
     if nova.error:
         messages.append(nova.error)
-    items = [describe(d.device, max_traits, d) for d in outcome.decisions]
+    items = [_describe_or_name(d.device, max_traits, d)
+             for d in outcome.decisions]
     if conf.command.json:
         print(json.dumps(items, indent=2, sort_keys=True))
         for message in messages:

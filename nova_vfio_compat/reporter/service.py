@@ -13,10 +13,11 @@
 """The reporter's loop: when to sync.
 
 It syncs at start, after a device change is signalled (debounced), and
-every ``resync_interval`` seconds.  While Placement is unreachable or
-erroring it waits with exponential backoff (1 s doubling up to
-``max_backoff``) and keeps going; :meth:`Service.stop` (SIGTERM) ends it
-between syncs.
+every ``resync_interval`` seconds.  While Placement is unreachable,
+erroring or answering malformed bodies, and after any unexpected error in
+a sync, it waits with exponential backoff (1 s doubling up to
+``max_backoff``) and keeps going; only :meth:`Service.stop` (SIGTERM)
+ends it, between syncs.
 """
 
 import threading
@@ -98,7 +99,15 @@ class Service:
                  '%ds)', self.reporter.nodename, self.resync_interval)
         backoff = 0.0
         while not self.stopping:
-            if self.sync_once():
+            try:
+                synced = self.sync_once()
+            except Exception as e:
+                # sync_once() guards the sync itself; this is the last
+                # barrier (a failing on_result callback, a logging error).
+                LOG.exception('Sync failed unexpectedly: %s', e)
+                self.failure = 'the sync failed: %s' % type(e).__name__
+                synced = False
+            if synced:
                 backoff = 0.0
                 wait = self.resync_interval
             else:
@@ -107,8 +116,14 @@ class Service:
                 wait = backoff
                 LOG.warning('Sync incomplete (%s); retrying in %.0fs',
                             self.failure, wait)
-            if self._wait_for_change(wait):
-                self._debounce()
+            try:
+                if self._wait_for_change(wait):
+                    self._debounce()
+            except Exception as e:
+                # A broken change signal (udev monitor) must not end the
+                # service either: resync on the timer alone for this wait.
+                LOG.exception('Waiting for device changes failed: %s', e)
+                self._stopping.wait(wait)
         LOG.info('Stopped')
 
     def sync_once(self):
@@ -126,7 +141,16 @@ class Service:
             LOG.error('Could not list the devices of this host: %s', e)
             self.failure = 'device discovery failed'
             return False
-        result = self.reporter.sync(devices)
+        try:
+            result = self.reporter.sync(devices)
+        except Exception as e:
+            # Whatever goes wrong in one sync (a malformed answer the
+            # client library choked on, a bug) must not end the service:
+            # it is logged and the sync retried with backoff.  Nothing was
+            # written from a read that failed.
+            LOG.exception('Sync failed unexpectedly: %s', e)
+            self.failure = 'the sync failed: %s: %s' % (type(e).__name__, e)
+            return False
         self.syncs += 1
         self.last_result = result
         if self.on_result is not None:
