@@ -31,13 +31,24 @@ What passes:
   device that could receive any of them must accept all of them);
 * a candidate with no device provider leaves the decision to the host.
 
+Only device providers are the server's devices (:func:`is_device_class`):
+a network bandwidth provider, a sharing storage provider or any other
+provider the server holds resources on is neither a source nor a
+destination device.
+
 The per-provider test is :func:`nova_vfio_compat.traits.unaccepted`, the
 same one the rest of the project uses, so the filter and the rule engine
-cannot drift apart.
+cannot drift apart.  It runs once per request for each distinct trait set
+the accepting providers carry; per host, :meth:`Streams.check` is then a
+set lookup for the host and one per candidate device, and the reasons
+(:meth:`Streams.decide`) are only worked out for the log lines that show
+them.
 """
 
 import collections
 import dataclasses
+
+import os_resource_classes as orc
 
 from nova_vfio_compat import traits as nvc_traits
 
@@ -48,6 +59,28 @@ POLICY_STRICT = 'strict'
 POLICY_SKIP = 'skip'
 POLICIES = (POLICY_CHECK, POLICY_STRICT, POLICY_SKIP)
 POLICY_EXTRA_SPEC = 'vfio_compat:policy'
+
+
+# Resource classes of devices that can carry a migration stream: standard
+# ones (os-resource-classes), Nova's PCI in Placement default class
+# (CUSTOM_PCI_<vendor>_<product>) and the reporter's own classes, which
+# operators use as Nova's mdev_class or device_spec resource_class.
+DEVICE_RESOURCE_CLASSES = frozenset([
+    orc.VGPU, orc.VGPU_DISPLAY_HEAD, orc.PGPU, orc.PCI_DEVICE,
+    orc.SRIOV_NET_VF, orc.FPGA])
+DEVICE_RESOURCE_CLASS_PREFIXES = ('CUSTOM_PCI_', nvc_traits.PREFIX)
+
+
+def is_device_class(name, extra=()):
+    """Whether resource class ``name`` is a device's.
+
+    ``extra`` names more device classes (the operator's own, from
+    ``[vfio_compat_filter] device_resource_classes``).  Bandwidth
+    (``NET_BW_*``, ``NET_PACKET_RATE_*``), ``DISK_GB`` and the like are
+    not devices: a server holding them is not checked for them.
+    """
+    return (name in DEVICE_RESOURCE_CLASSES or name in extra or
+            name.startswith(DEVICE_RESOURCE_CLASS_PREFIXES))
 
 
 def effective_policy(extra_specs, default):
@@ -121,6 +154,29 @@ class HostDecision:
     rejections: list
 
 
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """Why a host was rejected, as a request's summary counts hosts.
+
+    ``streams`` are the streams no provider of the host's tree accepts;
+    empty when the tree accepts them all but none of the host's
+    allocation candidates has devices that do.
+    """
+
+    streams: tuple = ()
+
+    def describe(self):
+        if self.streams:
+            return 'no provider of the host accepts stream%s %s' % (
+                's' if len(self.streams) > 1 else '',
+                ', '.join(self.streams))
+        return ('no allocation candidate of the host has devices that '
+                'accept the streams')
+
+
+CANDIDATES_REFUSE = Reason()
+
+
 class Streams:
     """What the filter learned about one live-migration request.
 
@@ -133,6 +189,7 @@ class Streams:
 
     def __init__(self, sources, accepting):
         self.sources = tuple(s for s in sources if s.streams)
+        self.accepting = accepting
         by_provider = collections.defaultdict(set)
         by_root = collections.defaultdict(set)
         for trait, providers in accepting.items():
@@ -146,14 +203,105 @@ class Streams:
         self._tree_traits = {r: frozenset(t) for r, t in by_root.items()}
         # What unaccepted() computes from each source's traits, once per
         # request instead of once per host and candidate: the accept trait
-        # each of its streams needs.  Per host, what is left is a subset
-        # test; the reasons are only worked out for a host that fails.
+        # each of its streams needs.  Used to explain rejections.
         self._needs = tuple(
             (source, frozenset(nvc_traits.accept_trait_for(e)
                                for e in source.streams))
             for source in self.sources)
         self._all_needed = frozenset().union(
             *(needs for _, needs in self._needs))
+        # The per-host path (check()): unaccepted() once per distinct
+        # trait set, then set lookups.  Providers of one device model and
+        # driver carry the same set, so there are few distinct ones.
+        self._accepted_by = {}
+        self._reasons = {}
+        every = frozenset(range(len(self.sources)))
+        self._ok_roots = frozenset(
+            root for root, names in self._tree_traits.items()
+            if self._sources_accepted(names) == every)
+        holders = collections.defaultdict(set)
+        for index, source in enumerate(self.sources):
+            for rc in source.resource_classes:
+                holders[rc].add(index)
+        # {resource class: the providers that accept every stream of
+        # every source device holding that class}.
+        self._ok_by_class = {
+            rc: frozenset(provider for provider, names
+                          in self._provider_traits.items()
+                          if held <= self._sources_accepted(names))
+            for rc, held in holders.items()}
+
+    def _sources_accepted(self, names):
+        """Indexes of the sources all of whose streams ``names`` accept."""
+        found = self._accepted_by.get(names)
+        if found is None:
+            found = self._accepted_by[names] = frozenset(
+                i for i, source in enumerate(self.sources)
+                if not nvc_traits.unaccepted(source.traits, names))
+        return found
+
+    @property
+    def accepting_roots(self):
+        """Root providers whose tree accepts every stream."""
+        return self._ok_roots
+
+    def check(self, root_uuid, candidates):
+        """The per-host test, without reasons: ``(passes, kept)``.
+
+        ``kept`` is the list of the candidates to keep when some are
+        pruned, None when none is (or the host fails).  It agrees with
+        :meth:`decide`, which also says why.
+
+        :param candidates: a list of allocation candidates, as for
+            :meth:`decide`.
+        """
+        if root_uuid not in self._ok_roots:
+            return False, None
+        ok_by_class = self._ok_by_class
+        kept = None
+        index = 0
+        for candidate in candidates:
+            # Inlined (no call per candidate): this loop is most of the
+            # filter's cost per host.
+            refused = False
+            for provider, alloc in candidate['allocations'].items():
+                if provider != root_uuid:
+                    for rc in alloc.get('resources', ()):
+                        accepting = ok_by_class.get(rc)
+                        if accepting is not None and \
+                                provider not in accepting:
+                            refused = True
+                            break
+                    if refused:
+                        break
+            if refused:
+                if kept is None:
+                    kept = candidates[:index]
+            elif kept is not None:
+                kept.append(candidate)
+            index += 1
+        if kept is None:
+            return True, None
+        return bool(kept), kept
+
+    def reason(self, root_uuid):
+        """The :class:`Reason` a host that :meth:`check` failed fails for."""
+        if root_uuid in self._ok_roots:
+            return CANDIDATES_REFUSE
+        names = self._tree_traits.get(root_uuid, frozenset())
+        found = self._reasons.get(names)
+        if found is None:
+            found = self._reasons[names] = Reason(tuple(sorted(
+                frozenset().union(*(nvc_traits.unaccepted(s.traits, names)
+                                    for s in self.sources)))))
+        return found
+
+    def accepting_count(self, stream):
+        """How many providers accept ``stream`` (an emit trait)."""
+        one = frozenset([stream])
+        counts = collections.Counter(self._provider_traits.values())
+        return sum(count for names, count in counts.items()
+                   if not nvc_traits.unaccepted(one, names))
 
     @property
     def emitted(self):

@@ -59,32 +59,44 @@ class RequestReads:
         except placement_answers.MalformedAnswer as e:
             raise PlacementUnavailable(str(e)) from e
 
-    def source_devices(self, consumer, root):
-        """The non-root providers ``consumer`` holds resources on.
+    def source_devices(self, consumer, root, device_classes=()):
+        """The device providers ``consumer`` holds resources on.
+
+        Only providers in the tree of ``root`` (the source compute node)
+        other than the root, on which the consumer holds a device resource
+        class (:func:`decision.is_device_class`, with ``device_classes``
+        as the operator's own), are the server's devices: a bandwidth
+        provider of a QoS port or a sharing storage provider is not.
 
         :returns: a list of :class:`decision.SourceDevice`, with each
-            provider's name, whole trait set and the resource classes the
-            consumer holds on it (whether or not it emits a stream).
+            provider's name, whole trait set and the device resource
+            classes the consumer holds on it (whether or not it emits a
+            stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
                                 ALLOCATIONS_MICROVERSION,
                                 placement_answers.ALLOCATIONS)['allocations']
-        device_uuids = sorted(set(allocations) - {root})
-        if not device_uuids:
+        held = {}
+        for uuid, alloc in allocations.items():
+            classes = frozenset(
+                rc for rc in alloc.get('resources', {})
+                if decision.is_device_class(rc, device_classes))
+            if uuid != root and classes:
+                held[uuid] = classes
+        if not held:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
             PROVIDERS_MICROVERSION,
             placement_answers.PROVIDERS)['resource_providers']}
         sources = []
-        for uuid in device_uuids:
+        for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
                 TRAITS_MICROVERSION,
                 placement_answers.PROVIDER_TRAITS)['traits'])
             sources.append(decision.SourceDevice(
-                uuid, names.get(uuid), traits,
-                frozenset(allocations[uuid].get('resources', {}))))
+                uuid, names[uuid], traits, held[uuid]))
         return sources
 
     def accepting(self, accept_traits):

@@ -15,6 +15,7 @@ import hashlib
 import pytest
 
 from nova_vfio_compat import records
+from nova_vfio_compat import rules
 from nova_vfio_compat import traits
 
 
@@ -164,3 +165,18 @@ def test_parse_reads_back_what_the_encoding_wrote():
         doc.accepts[0])) == [('A', stream, m) for m in range(4)]
     assert traits.parse('CUSTOM_VFC_MLX5_RC') is None
     assert traits.parse('OWNER_NOVA') is None
+
+
+def test_driver_names_differing_only_in_case_are_different_drivers():
+    # Linux driver names are case-sensitive: "nvidia" and "NVIDIA" are two
+    # drivers whose streams say nothing about each other.  The rules say
+    # so, and the traits must agree although their readable part folds.
+    lower = _mlx5(vendor='nvidia')
+    upper = _mlx5(vendor='NVIDIA')
+    assert not rules.check(lower, upper).compatible
+    assert not rules.check(upper, lower).compatible
+    assert traits.emit_trait(lower.emits) != traits.emit_trait(upper.emits)
+    assert not traits.can_migrate(traits.document_traits(lower),
+                                  traits.document_traits(upper))
+    assert traits.can_migrate(traits.document_traits(lower),
+                              traits.document_traits(_mlx5(vendor='nvidia')))
