@@ -24,14 +24,24 @@ ALL_OPTS = [
     cfg.StrOpt(
         'root_provider_name',
         help='Name of this host\'s compute node resource provider in '
-             'Placement (the hypervisor hostname Nova reports). The default '
-             'is computed the way libvirt computes the hostname Nova\'s '
-             'libvirt driver uses as the node name: the system host name if '
-             'it contains a dot, otherwise its canonical name from the '
-             'resolver, otherwise the plain host name. Set this when '
-             '"openstack hypervisor list" shows another name for this host. '
-             'The mdev parent providers are found under this name as '
+             'Placement (the hypervisor hostname Nova reports). Used when '
+             'no UUID identifies it (root_provider_uuid, Nova\'s '
+             'compute_id file). The default is computed the way libvirt '
+             'computes the hostname Nova\'s libvirt driver uses as the node '
+             'name: the system host name if it starts with "localhost" or '
+             'contains a dot; otherwise the canonical name the resolver '
+             'gives for it, unless that starts with "localhost"; otherwise '
+             'the plain host name. Set this when "openstack hypervisor '
+             'list" shows another name for this host. The mdev parent '
+             'providers are found under the root\'s name as '
              '"<name>_pci_<address>".'),
+    cfg.StrOpt(
+        'root_provider_uuid',
+        help='UUID of this host\'s compute node resource provider. Wins '
+             'over everything else. When unset, the UUID Nova stored in the '
+             'compute_id file ([DEFAULT] state_path, or beside the files '
+             'in [nova] config_files) is used when there is one; else the '
+             'provider is found by root_provider_name.'),
     cfg.IntOpt(
         'resync_interval',
         default=300,

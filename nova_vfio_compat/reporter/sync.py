@@ -96,6 +96,9 @@ class Reporter:
     :param connection: an :class:`openstack.connection.Connection`.
     :param nodename: the name of the compute node root provider (the
         hypervisor hostname Nova uses).
+    :param root_uuid: the root provider's UUID (Nova's ``compute_id``);
+        when set the root is found by it, and its name in Placement is the
+        nodename the mdev parent providers are named after.
     :param max_traits: the per-provider bound (``[traits]
         max_traits_per_provider``).
     :param dry_run: read Placement and report the changes, write nothing.
@@ -111,10 +114,11 @@ class Reporter:
     def __init__(self, connection, nodename,
                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS, dry_run=False,
                  conflict_retries=DEFAULT_CONFLICT_RETRIES,
-                 before_write=None):
+                 before_write=None, root_uuid=None):
         # Every answer read through it is checked before it is used.
         self.connection = nvc_client.check_answers(connection)
         self.nodename = nodename
+        self.root_uuid = root_uuid
         self.max_traits = max_traits
         self.dry_run = dry_run
         self.conflict_retries = conflict_retries
@@ -140,7 +144,7 @@ class Reporter:
             LOG.error('%s', error)
         result.errors.extend(plan.errors)
         try:
-            self._sync(plan, result)
+            self._sync(plan, result, devices)
         except PLACEMENT_ERRORS as e:
             result.placement_failed = True
             message = 'Placement request failed: %s' % _describe(e)
@@ -148,19 +152,39 @@ class Reporter:
             LOG.warning('%s; will retry', message)
         return result
 
-    def _sync(self, plan, result):
+    def _find_root(self):
         pl = self._placement
+        if self.root_uuid:
+            try:
+                return pl.get_resource_provider(self.root_uuid)
+            except sdk_exceptions.NotFoundException:
+                return None
         roots = list(pl.resource_providers(name=self.nodename))
-        if not roots:
+        return roots[0] if roots else None
+
+    def _sync(self, plan, result, devices):
+        pl = self._placement
+        root = self._find_root()
+        if root is None:
+            wanted = ('%s (UUID from Nova\'s compute_id or [reporter] '
+                      'root_provider_uuid)' % self.root_uuid
+                      if self.root_uuid else
+                      'named %s (the hypervisor hostname, or [reporter] '
+                      'root_provider_name)' % self.nodename)
             message = ('compute node resource provider %s not found in '
-                       'Placement; is nova-compute running here and is '
-                       '[reporter] root_provider_name right?'
-                       % self.nodename)
-            LOG.warning('%s', message)
-            result.missing.append(self.nodename)
+                       'Placement: nothing of this host is published; is '
+                       'nova-compute running here, and does "openstack '
+                       'resource provider list" show it?' % wanted)
+            # Every sync, at ERROR: a reporter that publishes nothing must
+            # not look healthy.
+            LOG.error('%s', message)
+            result.missing.append(self.root_uuid or self.nodename)
             result.errors.append(message)
             return
-        root = roots[0]
+        if root.name != self.nodename:
+            # Found by UUID: Nova names the mdev parents after the root.
+            self.nodename = root.name
+            plan = self.plan(devices)
         tree = {rp.name: rp for rp in pl.resource_providers(in_tree=root.id)}
         for name in plan.providers:
             if name not in tree:
