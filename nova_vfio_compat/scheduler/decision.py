@@ -31,9 +31,11 @@ What passes:
   device that could receive any of them must accept all of them);
 * a candidate with no device provider leaves the decision to the host.
 
-The per-provider test is :func:`nova_vfio_compat.traits.unaccepted`, the
-same one the rest of the project uses, so the filter and the rule engine
-cannot drift apart.
+Which providers accept a stream is Placement's answer to "any of
+:func:`nova_vfio_compat.traits.accept_traits_for`", the names the rest of
+the project tests with :func:`nova_vfio_compat.traits.unaccepted`, so the
+filter and the rule engine cannot drift apart (the property tests hold
+both to the rules).
 """
 
 import collections
@@ -126,32 +128,28 @@ class Streams:
 
     :param sources: the :class:`SourceDevice` s that emit at least one
         stream.
-    :param accepting: maps each accept trait to ``{provider uuid: root
-        provider uuid}`` of the providers that carry it (an accept trait
-        nobody carries maps to an empty dict or is absent).
+    :param accepting: maps each emit trait (a stream) to ``{provider
+        uuid: root provider uuid}`` of the providers that accept it (a
+        stream nobody accepts maps to an empty dict or is absent), as
+        :meth:`.placement_reads.RequestReads.accepting` reads it.
     """
 
     def __init__(self, sources, accepting):
         self.sources = tuple(s for s in sources if s.streams)
         by_provider = collections.defaultdict(set)
         by_root = collections.defaultdict(set)
-        for trait, providers in accepting.items():
+        for stream, providers in accepting.items():
             for provider, root in providers.items():
-                by_provider[provider].add(trait)
-                by_root[root].add(trait)
-        # Only the accept traits are known per provider; that is all
-        # unaccepted() looks at on the destination side.
-        self._provider_traits = {p: frozenset(t)
-                                 for p, t in by_provider.items()}
-        self._tree_traits = {r: frozenset(t) for r, t in by_root.items()}
-        # What unaccepted() computes from each source's traits, once per
-        # request instead of once per host and candidate: the accept trait
-        # each of its streams needs.  Per host, what is left is a subset
-        # test; the reasons are only worked out for a host that fails.
-        self._needs = tuple(
-            (source, frozenset(nvc_traits.accept_trait_for(e)
-                               for e in source.streams))
-            for source in self.sources)
+                by_provider[provider].add(stream)
+                by_root[root].add(stream)
+        # The streams each provider, and each tree, accepts.  Per host and
+        # candidate what is left is a subset test; the reasons are only
+        # worked out for a host that fails.
+        self._provider_accepts = {p: frozenset(s)
+                                  for p, s in by_provider.items()}
+        self._tree_accepts = {r: frozenset(s) for r, s in by_root.items()}
+        self._needs = tuple((source, source.streams)
+                            for source in self.sources)
         self._all_needed = frozenset().union(
             *(needs for _, needs in self._needs))
 
@@ -162,13 +160,12 @@ class Streams:
 
     def host_rejections(self, root_uuid):
         """The streams no provider in the tree of ``root_uuid`` accepts."""
-        tree = self._tree_traits.get(root_uuid, frozenset())
+        tree = self._tree_accepts.get(root_uuid, frozenset())
         if self._all_needed <= tree:
             return []
         return [Rejection(stream, source)
-                for source in self.sources
-                for stream in sorted(nvc_traits.unaccepted(source.traits,
-                                                           tree))]
+                for source, needs in self._needs
+                for stream in sorted(needs - tree)]
 
     def candidate_rejections(self, root_uuid, candidate):
         """Why allocation candidate ``candidate`` cannot receive the server.
@@ -180,7 +177,7 @@ class Streams:
         for provider, alloc in candidate['allocations'].items():
             if provider == root_uuid:
                 continue
-            dest = self._provider_traits.get(provider, frozenset())
+            dest = self._provider_accepts.get(provider, frozenset())
             if self._all_needed <= dest:
                 continue
             classes = alloc.get('resources', {}).keys()
@@ -190,8 +187,7 @@ class Streams:
                     continue
                 rejections.extend(
                     Rejection(stream, source, provider)
-                    for stream in sorted(nvc_traits.unaccepted(
-                        source.traits, dest)))
+                    for stream in sorted(needs - dest))
         rejections.sort(key=lambda r: (r.provider, r.stream))
         return rejections
 

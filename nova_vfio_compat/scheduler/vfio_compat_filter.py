@@ -32,7 +32,8 @@ step is the set test in :mod:`nova_vfio_compat.scheduler.decision`.
 Placement calls per request: one for the migration's allocations, one
 for the source tree's provider names, one per source device for its
 traits, one per batch of accept trait names (which exist), and one per
-accepted stream.  None of that depends on the number of hosts.
+stream some of whose accept names exist (any of them, ``required=in:``).
+None of that depends on the number of hosts.
 
 Every log line starts with ``VFIOCompatFilter:`` so that an operator can
 search the scheduler log for it.
@@ -53,7 +54,6 @@ from nova.scheduler import utils as scheduler_utils
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
-from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 CONF = nvc_conf.CONF
@@ -265,8 +265,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not sources:
             return _PASS_ALL
         streams = decision.Streams(sources, {})
-        accepting = reads.accepting(
-            nvc_traits.accept_trait_for(e) for e in streams.emitted)
+        accepting = reads.accepting(streams.emitted)
         LOG.debug('VFIOCompatFilter: live migration %(migration)s of '
                   'instance %(instance)s from %(source)s: streams %(streams)s '
                   'accepted by %(accepting)s',
