@@ -102,8 +102,8 @@ def _recreate(conn, name):
     pl = conn.placement
     old = next(iter(pl.resource_providers(name=name)))
     pl.delete_resource_provider(old.id)
-    new = pl.create_resource_provider(name=name,
-                                      parent_provider_uuid=old.root_provider_id)
+    new = pl.create_resource_provider(
+        name=name, parent_provider_uuid=old.root_provider_id)
     c.set_traits(conn, new, c.NOVA_MDEV_TRAITS)
     assert new.id != old.id
     return new
