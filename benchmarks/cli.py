@@ -172,8 +172,9 @@ def main(argv=None):
          'candidates. "Decision alone" times the per-host decisions '
          'without Nova\'s filter machinery: ``rules.check`` per candidate '
          'against the filter\'s ``Streams.decide``, and against the bare '
-         'set test (the accept traits the source needs, computed once per '
-         'request, a subset of the candidate provider\'s traits).\n' % 4)
+         'set test (the streams the source sends, a subset of those the '
+         'candidate provider accepts, as Placement answered once per '
+         'stream).\n' % 4)
 
     placement = bench_placement.InProcessPlacement()
     try:
