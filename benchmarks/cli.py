@@ -249,5 +249,21 @@ def main(argv=None):
          'returns every provider\'s traits in the provider summaries, so '
          'the answer grows with them. Goal: at most %.1fx the time '
          '(%s).\n' % (fleet.PARENTS, BOOT_GOAL, verdict))
+
+    placement = bench_placement.InProcessPlacement()
+    try:
+        rows = scenarios.drain_in_placement(placement, sizes['fleet'])
+    finally:
+        placement.close()
+    emit(table(
+        'Drain pre-flight in a real Placement',
+        ['hosts', 'Placement requests', 'drain / Nova allocation '
+         'candidates GET', 'destinations found'],
+        [(r[0], r[1], _x(r[2]), r[3]) for r in rows], rst))
+    emit('``nova-vfio-compat drain source`` without the command line: '
+         'the reads (GET only, checked), the plan and the reasons, for a '
+         'host with one vGPU server, in the same fleet as above. The '
+         'baseline is the allocation-candidates query Nova\'s scheduler '
+         'makes for a one-vGPU flavor.\n')
     print('(%.0f s)' % (time.perf_counter() - started), file=sys.stderr)
     return 0

@@ -44,14 +44,20 @@ mdev_type: %(mdev_type)s
 """
 
 
+def document_text(major, minor, minor_min=0, subsys=0x12a2):
+    """The YAML of :func:`document`, as a capability file would hold it."""
+    return _DOCUMENT % {'major': major, 'minor': minor,
+                        'minor_min': minor_min, 'subsys': subsys,
+                        'mdev_type': MDEV_TYPE}
+
+
 def document(major, minor, minor_min=0, subsys=0x12a2):
     """A bare-record capability document of the benchmark's GPU family.
 
     It emits ``major.minor`` and accepts ``minor_min``..``minor``.
     """
     return records.loads(
-        _DOCUMENT % {'major': major, 'minor': minor, 'minor_min': minor_min,
-                     'subsys': subsys, 'mdev_type': MDEV_TYPE},
+        document_text(major, minor, minor_min, subsys),
         'benchmark document %d.%d (from %d, %04x)'
         % (major, minor, minor_min, subsys))
 

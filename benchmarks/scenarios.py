@@ -33,6 +33,8 @@ from benchmarks import filters as bench_filters
 from benchmarks import fleet
 from benchmarks import placement as bench_placement
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.planning import placement_view
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules as nvc_rules
@@ -380,6 +382,47 @@ def _fleet_rows(placement, sizes):
                      '%d (%d writes)' % (requests, writes),
                      t_real / t_pass, t_real / t_nova, t_accept / t_root,
                      len(passed)))
+    return rows
+
+
+def drain_in_placement(placement, sizes):
+    """The ``drain`` pre-flight of the source host as the fleet grows.
+
+    Per size: ``(hosts, Placement requests of one drain, drain / Nova's
+    allocation candidates GET, destinations found)``.  The source host
+    holds one server (the migration consumer's vGPU); the baseline is the
+    query the scheduler makes anyway for a one-vGPU flavor.
+    """
+    adapter = placement.nova_adapter()
+    the_fleet = Fleet(placement)
+    view = placement_view.PlacementView(placement_view.sdk_get(
+        placement.sdk))
+    rows = []
+    for size in sizes:
+        the_fleet.grow(size)
+
+        def pre_flight():
+            inputs = placement_view.read_drain(view, 'source')
+            return inputs, nvc_drain.plan_and_explain(
+                inputs.servers, inputs.options, inputs.free,
+                inputs.acceptors, inputs.names)
+
+        placement.app.reset()
+        inputs, (plan, stranded) = pre_flight()
+        requests, writes = placement.app.total, placement.app.writes
+        if writes or stranded or not plan.assignments:
+            raise AssertionError('drain of the %d-host fleet: %d writes, '
+                                 'stranded %s' % (size, writes, stranded))
+
+        def nova_query():
+            adapter.get('/allocation_candidates?resources=VGPU:1',
+                        microversion=CANDIDATES_MICROVERSION).json()
+
+        n = samples_for(size, budget=1000, low=5, high=21)
+        t_drain = median_time(pre_flight, n)
+        t_nova = median_time(nova_query, n)
+        (options,) = inputs.options.values()
+        rows.append((size, requests, t_drain / t_nova, len(options)))
     return rows
 
 

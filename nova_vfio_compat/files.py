@@ -16,26 +16,70 @@ The one place the pure core meets the file system: everything after the
 read is :func:`nova_vfio_compat.records.loads`.
 """
 
+import errno
+import os
+import stat
+
 from nova_vfio_compat import records
 
 DEFAULT_MAX_BYTES = 64 * 1024
 
+_KINDS = (
+    (stat.S_ISDIR, 'a directory'),
+    (stat.S_ISFIFO, 'a FIFO (named pipe)'),
+    (stat.S_ISCHR, 'a character device'),
+    (stat.S_ISBLK, 'a block device'),
+    (stat.S_ISSOCK, 'a socket'),
+)
+
+
+def _kind(mode):
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return 'not a regular file'
+
 
 def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
-    """Read at most ``max_bytes`` of ``path``.
+    """Read at most ``max_bytes`` of the regular file ``path``.
 
-    A larger file is refused without reading the rest of it (sysfs files
-    and pipes included).
+    Only regular files are read (sysfs attributes are regular files).  The
+    file is opened without blocking and checked with fstat() before any
+    read, so that a FIFO with no writer, a terminal or a device node can
+    neither hang the caller nor be read; a symlink loop fails at open().
+    A larger file is refused without reading the rest of it.
 
-    :raises InvalidDocument: naming ``path`` when it cannot be read or is
-        too large.
+    :raises InvalidDocument: naming ``path`` when it cannot be read, is not
+        a regular file or is too large.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        with open(path, 'rb') as f:
-            data = f.read(max_bytes + 1)
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise records.InvalidDocument(
+                str(path), 'cannot be read: a loop of symbolic links')
+        raise records.InvalidDocument(
+            str(path), 'cannot be read: %s' % (e.strerror or e))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise records.InvalidDocument(
+                str(path), 'is %s, not a regular file; only regular files '
+                'are read' % _kind(mode))
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except OSError as e:
         raise records.InvalidDocument(
             str(path), 'cannot be read: %s' % (e.strerror or e))
+    finally:
+        os.close(fd)
+    data = b''.join(chunks)
     if len(data) > max_bytes:
         raise records.InvalidDocument(
             str(path), 'is larger than the limit of %d bytes' % max_bytes)

@@ -109,11 +109,36 @@ def _canonical_json(value):
                       ensure_ascii=False)
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load without anchors and aliases.
+class _Refused(ValueError):
+    """Text refused while it is parsed (the message says why)."""
 
-    Capability documents never need them, and aliases are how a few bytes
-    of YAML expand into gigabytes ("billion laughs").
+
+def _refuse_duplicates(pairs):
+    """``object_pairs_hook`` for JSON: a key given twice is an error."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused('duplicate key %r' % (key,))
+        out[key] = value
+    return out
+
+
+def _bounded_int(text):
+    """``parse_int`` for JSON: refuse absurdly long integers."""
+    digits = len(text.lstrip('+-'))
+    if digits > schema.MAX_INT_DIGITS:
+        raise _Refused('an integer of %d digits is longer than the limit of '
+                       '%d digits' % (digits, schema.MAX_INT_DIGITS))
+    return int(text)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load without aliases, duplicate keys or absurd integers.
+
+    Capability documents never need anchors and aliases, and aliases are
+    how a few bytes of YAML expand into gigabytes ("billion laughs").  A
+    key given twice in one mapping is refused rather than letting the last
+    one win silently.
     """
 
     def compose_node(self, parent, index):
@@ -124,12 +149,44 @@ class _NoAliasLoader(yaml.SafeLoader):
                 'documents', event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    # An unhashable key: SafeLoader refuses it itself.
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, 'duplicate key %r' % (key,),
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        digits = len(text.lstrip('+-').replace('_', ''))
+        if digits > schema.MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, 'an integer of %d digits is longer than the '
+                'limit of %d digits' % (digits, schema.MAX_INT_DIGITS),
+                node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+_StrictLoader.add_constructor('tag:yaml.org,2002:int',
+                              _StrictLoader.construct_yaml_int)
+
 
 def parse_text(text, source, max_bytes=None):
     """JSON or YAML text (str or bytes) to plain data.
 
     :raises InvalidDocument: naming ``source``, for text that is too large,
-        not UTF-8, or neither valid JSON nor valid YAML.
+        not UTF-8, neither valid JSON nor valid YAML, has a key twice in
+        one mapping or an integer longer than ``schema.MAX_INT_DIGITS``.
     """
     if max_bytes is not None and len(text) > max_bytes:
         raise InvalidDocument(
@@ -142,7 +199,10 @@ def parse_text(text, source, max_bytes=None):
             raise InvalidDocument(source, 'is not UTF-8 text (%s)' % e)
     if text.lstrip().startswith(('{', '[')):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_refuse_duplicates,
+                              parse_int=_bounded_int)
+        except _Refused as e:
+            raise InvalidDocument(source, str(e))
         except ValueError as e:
             json_error = e
         except RecursionError:
@@ -150,7 +210,7 @@ def parse_text(text, source, max_bytes=None):
     else:
         json_error = None
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # nosec: safe loader
+        return yaml.load(text, Loader=_StrictLoader)  # nosec: safe loader
     except yaml.YAMLError as e:
         if json_error is not None:
             raise InvalidDocument(source, 'is not valid JSON: %s' % json_error)
@@ -158,6 +218,9 @@ def parse_text(text, source, max_bytes=None):
                               'is not valid YAML: %s' % _yaml_error(e))
     except RecursionError:
         raise InvalidDocument(source, 'is nested too deeply')
+    except ValueError as e:
+        # A scalar SafeLoader cannot construct (a date such as 2020-02-30).
+        raise InvalidDocument(source, 'is not valid YAML: %s' % e)
 
 
 def _yaml_error(error):
@@ -184,33 +247,74 @@ def json_path(base, error_path):
     return out or '(top level)'
 
 
+def _is_integer(checker, instance):
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema 2020-12 calls 2.0 an integer; the rules and the traits need
+# Python ints (range(), "%X"), so an integer is exactly an int, never a
+# float or a bool.
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        'integer', _is_integer))
+
+
 def validate(data, json_schema, source, base=''):
     """Raise InvalidDocument for the best-matching schema error, if any."""
-    validator = jsonschema.Draft202012Validator(json_schema)
+    validator = Validator(json_schema)
     errors = sorted(validator.iter_errors(data),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         message = error.message
         # A regular expression is no help to an operator: say it in words.
-        if error.validator == 'pattern' and 'description' in error.schema:
+        if (error.validator in ('pattern', 'oneOf') and
+                'description' in error.schema):
             message = '%r %s' % (error.instance, error.schema['description'])
         raise InvalidDocument(source, message,
                               json_path(base, error.absolute_path))
 
 
-def _check_keys(data, source, base):
-    """Refuse mapping keys that are not strings (YAML allows them)."""
-    if isinstance(data, dict):
+def check_plain(data, source, base='', depth=0):
+    """Refuse what no schema should have to see.
+
+    Mapping keys that are not strings (YAML allows them), strings that are
+    not well-formed Unicode (a lone surrogate, which JSON's ``\\ud800``
+    escape can produce and which cannot be encoded or hashed), integers
+    too long to be a value of a document, and nesting deeper than
+    ``schema.MAX_DEPTH``.
+    """
+    where = base or '(top level)'
+    if depth > schema.MAX_DEPTH:
+        raise InvalidDocument(source, 'is nested deeper than %d levels'
+                              % schema.MAX_DEPTH, where)
+    if isinstance(data, str):
+        _check_text(data, source, where)
+    elif isinstance(data, int) and not isinstance(data, bool):
+        if data.bit_length() > schema.MAX_INT_DIGITS * 4:
+            raise InvalidDocument(
+                source, 'an integer of about %d digits is longer than the '
+                'limit of %d digits' % (data.bit_length() * 0.30103 + 1,
+                                        schema.MAX_INT_DIGITS), where)
+    elif isinstance(data, dict):
         for key, value in data.items():
             if not isinstance(key, str):
                 raise InvalidDocument(
-                    source, 'key %r is not a string' % (key,),
-                    base or '(top level)')
-            _check_keys(value, source, json_path(base, [key]))
+                    source, 'key %r is not a string' % (key,), where)
+            _check_text(key, source, where)
+            check_plain(value, source, json_path(base, [key]), depth + 1)
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            _check_keys(value, source, json_path(base, [i]))
+            check_plain(value, source, json_path(base, [i]), depth + 1)
+
+
+def _check_text(text, source, where):
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        raise InvalidDocument(source, '%r is not well-formed Unicode (it '
+                              'has a lone surrogate)' % (text,), where)
 
 
 def _int(value):
@@ -238,9 +342,14 @@ def parse_record(data, source='<input>', path='', accepting=False):
     if not isinstance(data, dict):
         raise InvalidDocument(source, 'a record must be a mapping, not %s'
                               % type(data).__name__, path or '(top level)')
-    _check_keys(data, source, path)
+    check_plain(data, source, path)
     validate(data, schema.RECORD_HEAD, source, path)
     device_api = data['device_api']
+    if device_api in schema.RECORD_KEYS:
+        raise InvalidDocument(
+            source, '%r is the name of another key of the record, so it '
+            'cannot name the bus section' % device_api,
+            json_path(path, ['device_api']))
     validate(data, schema.record_schema(device_api, accepting), source, path)
 
     version = data['version']
@@ -285,7 +394,7 @@ def parse_document(data, source='<input>'):
         emits = dataclasses.replace(accepting, minor_min=0)
         return Document(emits=emits, accepts=(accepting,), source=source)
 
-    _check_keys(data, source, '')
+    check_plain(data, source, '')
     validate(data, schema.SELF_DOCUMENT, source, '')
     emits = parse_record(data['self'], source, 'self')
     if 'compatible' not in data:

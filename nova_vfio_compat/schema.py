@@ -21,21 +21,42 @@ MAX_INT = 2 ** 31 - 1
 MAX_BUS_INT = 2 ** 63 - 1
 MAX_ACCEPTED_RECORDS = 64
 MAX_MDEV_ATTRS = 32
+# Longer integers are refused while the text is parsed, before Python's own
+# limit on int() digits (4300) could be reached: no value of a document is
+# anywhere near this long.
+MAX_INT_DIGITS = 32
+# Deeper nesting is refused before validation; a document needs 6 levels.
+MAX_DEPTH = 16
+
+# Patterns end with \Z, never $: "$" also matches before a trailing newline.
+# Text of names: no C0 or C1 control characters (lone surrogates are
+# refused for every string by records.py before validation).
+TEXT_PATTERN = '^[^\\x00-\\x1f\\x7f-\\x9f]*\\Z'
+
+# The keys of a record other than its bus section: a device API may not be
+# called like one of them, since the bus section is keyed by its value.
+RECORD_KEYS = ('device_api', 'vendor', 'version', 'mdev_type', 'mdev_attrs')
 
 # Integers may be written as JSON integers or as "0x..."/decimal strings;
 # records.py turns the strings into integers and range-checks them.
 INTEGER = {
+    'description': 'must be an integer from 0 to %d (not a number with a '
+                   'fraction or a boolean), or a decimal or "0x" hex '
+                   'string' % MAX_INT,
     'oneOf': [
         {'type': 'integer', 'minimum': 0, 'maximum': MAX_INT},
-        {'type': 'string', 'pattern': '^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$',
+        {'type': 'string',
+         'pattern': '^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})\\Z',
          'description': 'must be an integer, or a decimal or "0x" hex string'},
     ],
 }
 
 PCI_ID = {
+    'description': 'must be a 16-bit integer (not a number with a fraction '
+                   'or a boolean) or a "0x" hex string',
     'oneOf': [
         {'type': 'integer', 'minimum': 0, 'maximum': 0xffff},
-        {'type': 'string', 'pattern': '^0[xX][0-9a-fA-F]{1,4}$',
+        {'type': 'string', 'pattern': '^0[xX][0-9a-fA-F]{1,4}\\Z',
          'description': 'must be a 16-bit integer or a "0x" hex string'},
     ],
 }
@@ -43,13 +64,13 @@ PCI_ID = {
 # A name of the kind drivers and device APIs have; no control characters.
 NAME = {
     'type': 'string', 'minLength': 1, 'maxLength': 128,
-    'pattern': '^[^\\x00-\\x1f\\x7f]*$',
+    'pattern': TEXT_PATTERN,
     'description': 'must not contain control characters',
 }
 
 DEVICE_API = {
     'type': 'string', 'minLength': 1, 'maxLength': 64,
-    'pattern': '^[a-z0-9][a-z0-9_.-]*$',
+    'pattern': '^[a-z0-9][a-z0-9_.-]*\\Z',
     'description': 'must be lower case letters, digits, "_", "." and "-"',
 }
 
@@ -73,14 +94,16 @@ VERSION = {
 }
 
 BUS_VALUE = {
+    'description': 'must be an integer from 0 to 2**63-1 or a string of at '
+                   'most 256 characters without control characters',
     'oneOf': [
         {'type': 'integer', 'minimum': 0, 'maximum': MAX_BUS_INT},
         {'type': 'string', 'maxLength': 256,
-         'pattern': '^[^\\x00-\\x1f\\x7f]*$'},
+         'pattern': TEXT_PATTERN},
     ],
 }
 
-BUS_KEY_PATTERN = '^[a-z0-9_]{1,64}$'
+BUS_KEY_PATTERN = '^[a-z0-9_]{1,64}\\Z'
 
 # Guest-visible identity of a PCI function. Further keys are allowed (and
 # are part of the identity), e.g. the keys a derived record adds.
@@ -107,7 +130,7 @@ GENERIC_BUS = {
 
 MDEV_TYPE = {
     'type': 'string', 'minLength': 1, 'maxLength': 128,
-    'pattern': '^[A-Za-z0-9][A-Za-z0-9_.:+-]*$',
+    'pattern': '^[A-Za-z0-9][A-Za-z0-9_.:+-]*\\Z',
     'description': 'must be letters, digits, "_", ".", ":", "+" and "-"',
 }
 
@@ -118,11 +141,15 @@ MDEV_ATTRS = {
         'type': 'object',
         'minProperties': 1,
         'maxProperties': 1,
-        'propertyNames': {'pattern': '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'},
+        'propertyNames': {
+            'pattern': '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\Z'},
         'additionalProperties': {
+            'description': 'must be an integer from 0 to %d or a string of '
+                           'at most 256 characters without control '
+                           'characters' % MAX_INT,
             'oneOf': [
                 {'type': 'string', 'maxLength': 256,
-                 'pattern': '^[^\\x00-\\x1f\\x7f]*$'},
+                 'pattern': TEXT_PATTERN},
                 {'type': 'integer', 'minimum': 0, 'maximum': MAX_INT},
             ],
         },

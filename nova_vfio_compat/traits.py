@@ -74,7 +74,7 @@ MAX_MINOR = 2 ** MINOR_BITS - 1
 
 _MAX_VENDOR_SLUG = 32
 _MAX_API_SLUG = 16
-_NAME_RE = re.compile('^CUSTOM_[A-Z0-9_]+$')
+_NAME_RE = re.compile('^CUSTOM_[A-Z0-9_]+\\Z')
 
 Parsed = collections.namedtuple('Parsed', 'kind stream low high')
 
@@ -338,3 +338,17 @@ def parse(name):
 def is_valid_name(name):
     """Is ``name`` a legal custom trait or resource class name?"""
     return len(name) <= MAX_NAME_LENGTH and bool(_NAME_RE.match(name))
+
+
+def stream_family(stream):
+    """``(family, major)`` of a :func:`stream_name`, else None.
+
+    ``family`` is the readable part (driver and PCI vendor/device IDs, or
+    the device API): streams of every version of one kind of device share
+    it, which is how an operator recognises them.
+    """
+    family, sep, rest = stream.rpartition('_V')
+    major, _, digest = rest.partition('_')
+    if sep and family and major.isdigit() and digest:
+        return family, int(major)
+    return None

@@ -19,6 +19,8 @@ are awkward: spellings that fold to the same trait text
 long, and integers that only differ as strings (``3`` vs ``"3"``).
 """
 
+import json
+
 from hypothesis import strategies as st
 
 AWKWARD_VENDORS = [
@@ -142,3 +144,52 @@ def related_pairs(draw):
     else:
         dest = draw(documents(emitting=other))
     return source, dest
+
+
+# Hostile values: the ones that once got through validation, and anything.
+HOSTILE = [2.0, 32902.0, 0.0, 1.5, True, False, None, 10 ** 40, -1,
+           2 ** 31, 2 ** 63, '0x8086', '0X0', '0x', '00', '1' * 11,
+           'x\ud800', '\udfff', 'a\n', '\x85', '', ' ', 'vfio-pci',
+           'version', 'vendor', 'ü' * 129]
+
+
+def hostile_values():
+    # Half of the time one of the values that once got through.
+    return st.one_of(
+        st.sampled_from(HOSTILE),
+        st.floats(allow_nan=True) | st.integers(-2 ** 70, 2 ** 70) |
+        st.text(max_size=8) |
+        st.lists(st.integers(0, 3), max_size=2) |
+        st.dictionaries(st.sampled_from(['a', 'major', 'minor', '']),
+                        st.integers(0, 3), max_size=2))
+
+
+def _paths(data, prefix=()):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield prefix + (key,)
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield prefix + (i,)
+            yield from _paths(value, prefix + (i,))
+
+
+@st.composite
+def hostile_documents(draw):
+    """Valid documents with one to three values, anywhere, made hostile."""
+    data = json.loads(json.dumps(draw(documents())))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = list(_paths(data))
+        path = draw(st.sampled_from(paths))
+        target = data
+        for part in path[:-1]:
+            target = target[part]
+        if draw(st.booleans()) or not isinstance(target, dict):
+            target[path[-1]] = draw(hostile_values())
+        else:
+            target[draw(st.sampled_from(
+                ['device_api', 'vendor', 'version', 'mdev_type', 'x',
+                 'minor_min', 'vfio-pci', 'vfio-ap']))] = draw(
+                hostile_values())
+    return data

@@ -17,7 +17,8 @@ Each sub-command lives in a module of this package with a
 this module only wires them into oslo.config and runs the chosen one.
 
 Exit status: 0 success (for ``check``: compatible), 1 a negative answer
-(``check``: not compatible), 2 invalid input or usage.
+(``check``: not compatible), 2 invalid input, configuration or usage, 3 an
+internal error (a bug: one line, the traceback with ``--debug``).
 """
 
 import sys
@@ -29,6 +30,7 @@ from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import demo
 from nova_vfio_compat.cmd import devices
 from nova_vfio_compat.cmd import documents
+from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
 from nova_vfio_compat import records
@@ -39,12 +41,14 @@ LOG = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_NO = 1
 EXIT_INVALID = common.EXIT_INVALID
+EXIT_INTERNAL = common.EXIT_INTERNAL
 
 # One entry per sub-command module, in the order `--help` lists them.
 COMMAND_MODULES = (
     demo,
     devices,
     documents,
+    maintenance,
     matrix,
     nova_config,
 )
@@ -72,12 +76,11 @@ def main(argv=None):
         argv = sys.argv[1:]
     try:
         conf = common.configure(PROG, argv, [command_opt])
-    except cfg.Error as e:
+    except common.ConfigurationError as e:
         return fail(e)
-    try:
-        return conf.command.func(conf)
-    except (records.InvalidDocument, traits.TraitLimitExceeded) as e:
-        return fail(e)
+    return common.run(PROG, conf, conf.command.func,
+                      expected=(records.InvalidDocument,
+                                traits.TraitLimitExceeded))
 
 
 if __name__ == '__main__':

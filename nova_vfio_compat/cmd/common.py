@@ -10,16 +10,31 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What every console script of the project does before its own work."""
+"""What every console script of the project does around its own work.
 
+:func:`configure` parses the command line and the configuration files and
+checks every configured value once; :func:`run` runs the command so that
+it never ends in a traceback: an expected error is one line and exit
+status 2, an unexpected one (a bug) one line and exit status 3, and a
+reader that closes standard output early (``| head -1``) ends the output
+quietly.
+"""
+
+import os
 import sys
+import traceback
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.conf import validation
 
 EXIT_INVALID = 2
+# 1 is a negative answer ("not compatible"); a crash must never look like
+# one.
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 
 def fail(prog, message):
@@ -28,15 +43,21 @@ def fail(prog, message):
     return EXIT_INVALID
 
 
+class ConfigurationError(ValueError):
+    """The command line or the configuration cannot be used."""
+
+
 def configure(prog, argv, cli_opts):
-    """A parsed ConfigOpts of its own, with logging set up.
+    """A parsed and checked ConfigOpts of its own, with logging set up.
 
     A ConfigOpts per run, so that ``main()`` can be called again (tests
     do) and never sees options parsed for another program.  Logs go to
     stderr unless a log file is configured, so that JSON or a plan on
     stdout stays parseable.
 
-    :raises cfg.Error: for a bad command line or configuration file.
+    :raises ConfigurationError: for a bad command line, configuration file
+        or configured value (naming the option), or logging that cannot
+        be set up.
     """
     conf = cfg.ConfigOpts()
     nvc_conf.register_all(conf)
@@ -44,6 +65,90 @@ def configure(prog, argv, cli_opts):
     logging.register_options(conf)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels())
     conf.set_default('use_stderr', True)
-    conf(argv, project='nova-vfio-compat', prog=prog)
-    logging.setup(conf, prog)
+    try:
+        conf(argv, project='nova-vfio-compat', prog=prog)
+        validation.check(conf)
+        logging.setup(conf, prog)
+    except (cfg.Error, validation.InvalidOption) as e:
+        raise ConfigurationError(str(e))
+    except (OSError, ValueError) as e:
+        # A log file that cannot be opened, a broken logging config.
+        raise ConfigurationError('cannot set up logging: %s' % e)
     return conf
+
+
+class _ReaderAwareStdout:
+    """Standard output that stops writing once its reader has gone.
+
+    A closed pipe (``nova-vfio-compat traits DOC | head -1``) makes the
+    next write fail with EPIPE; the rest of the output is discarded and
+    the command ends normally, with the exit status of its answer.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.reader_gone = False
+
+    def write(self, text):
+        if not self.reader_gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._discard()
+        return len(text)
+
+    def flush(self):
+        if not self.reader_gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._discard()
+
+    def _discard(self):
+        self.reader_gone = True
+        # What is still buffered is flushed again at exit: point the file
+        # descriptor at /dev/null so that flush succeeds quietly.
+        try:
+            fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def run(prog, conf, func, expected=()):
+    """``func(conf)``'s exit status; never a traceback.
+
+    An exception in ``expected`` (bad input) is one line and exit status
+    2; any other exception is a bug: one line and exit status 3, with the
+    traceback only when ``--debug`` is given.
+    """
+    real_stdout = sys.stdout
+    stdout = sys.stdout = _ReaderAwareStdout(real_stdout)
+    try:
+        status = func(conf)
+        stdout.flush()
+        return status
+    except expected as e:
+        return fail(prog, e)
+    except KeyboardInterrupt:
+        print('%s: interrupted' % prog, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        if getattr(conf, 'debug', False):
+            traceback.print_exc()
+            hint = ''
+        else:
+            hint = ' (run with --debug for the traceback)'
+        print('%s: internal error: %s: %s%s'
+              % (prog, type(e).__name__, ' '.join(str(e).split()), hint),
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        sys.stdout = real_stdout

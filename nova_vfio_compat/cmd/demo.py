@@ -17,6 +17,7 @@ import sys
 
 from oslo_log import log as logging
 
+from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat import traits as nvc_traits
 
 
@@ -167,6 +168,28 @@ def _print(out):
         if absent:
             print('     %s: no allocation candidates (Placement left them '
                   'out before any filter ran)' % ', '.join(absent))
+    _print_maintenance(out['maintenance'])
     print()
     print('Finished in %.1f s; Placement stopped, nothing left running.'
           % out['seconds'])
+
+
+def _print_maintenance(out):
+    print()
+    print('5. Before a maintenance window: "nova-vfio-compat drain %s" '
+          '(%d Placement calls, none per host)'
+          % (out['drain']['host'], out['drain']['placement_calls']))
+    print()
+    maintenance.print_drain(out['drain'])
+    assumed = out['drain_assumed']['assumptions'][0]
+    print()
+    print('   What if %s\'s GPU driver were upgraded first? '
+          '"drain %s --assume %s=%s"' % (
+              assumed['host'], out['drain_assumed']['host'],
+              assumed['host'], assumed['document']))
+    print()
+    maintenance.print_drain(out['drain_assumed'])
+    print()
+    print('6. The fleet map: "nova-vfio-compat fleet" (--dot draws it)')
+    print()
+    maintenance.print_fleet(out['fleet'])

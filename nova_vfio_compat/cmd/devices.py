@@ -82,6 +82,28 @@ def describe(device, max_traits):
     return out
 
 
+def _describe_or_name(device, max_traits):
+    """:func:`describe`, or the device named with the error that stopped it.
+
+    One device that cannot be described must not hide the others.
+    """
+    try:
+        return describe(device, max_traits)
+    except Exception as e:
+        return {
+            'address': device.address, 'kind': device.kind,
+            'driver': device.driver,
+            'driver_version': device.driver_version,
+            'mdev_type': device.mdev_type, 'pci_ids': None,
+            'physfn': device.physfn, 'iommu_group': device.iommu_group,
+            'provenance': device.provenance, 'document': None,
+            'traits': [], 'resource_class': None,
+            'errors': list(device.errors) + [
+                '%s: cannot be described (%s: %s)'
+                % (device.name, type(e).__name__, e)],
+        }
+
+
 def _print_human(items, result):
     if not items:
         print('No VFIO devices found (nothing bound to vfio-pci or a VFIO '
@@ -133,7 +155,8 @@ def do_devices(conf):
               'host through udev: %s' % e, file=sys.stderr)
         return 2
     max_traits = conf.traits.max_traits_per_provider
-    items = [describe(device, max_traits) for device in result.devices]
+    items = [_describe_or_name(device, max_traits)
+             for device in result.devices]
     if conf.command.json:
         print(json.dumps(items, indent=2, sort_keys=True))
     else:

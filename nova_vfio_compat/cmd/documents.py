@@ -26,7 +26,7 @@ def register(subparsers):
         help='Can the stream SOURCE emits be received by a DEST device?',
         description='Check the record SOURCE emits against the records DEST '
                     'accepts. Exit status 0: compatible, 1: not compatible, '
-                    '2: an input is invalid.')
+                    '2: an input is invalid, 3: an internal error.')
     p.add_argument('source', help='capability document file (JSON or YAML)')
     p.add_argument('dest', help='capability document file (JSON or YAML)')
     out = p.add_mutually_exclusive_group()

@@ -18,7 +18,9 @@ clouds.yaml cloud) and this project's own options.
 Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or, with ``--once`` /
 ``--dry-run``, everything published (or planned); 1 with ``--once`` /
 ``--dry-run``, something could not be published (a device, a provider,
-Placement); 2 invalid configuration.
+Placement); 2 invalid configuration; 3 an internal error (a bug: one line,
+the traceback with ``--debug``).  The service itself survives any error in
+a sync (it logs it and retries with backoff).
 """
 
 import signal
@@ -41,6 +43,7 @@ PROG = 'nova-vfio-compat-reporter'
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_INVALID = common.EXIT_INVALID
+EXIT_INTERNAL = common.EXIT_INTERNAL
 
 cli_opts = [
     cfg.BoolOpt('once', default=False,
@@ -53,8 +56,9 @@ cli_opts = [
 ]
 
 
-def print_plan(result, out=sys.stdout):
-    """Print what a dry-run sync would do."""
+def print_plan(result, out=None):
+    """Print what a dry-run sync would do (on standard output by default)."""
+    out = out or sys.stdout
     for name in result.created_traits:
         print('create trait %s' % name, file=out)
     for name in result.created_resource_classes:
@@ -82,8 +86,12 @@ def main(argv=None):
         argv = sys.argv[1:]
     try:
         conf = common.configure(PROG, argv, cli_opts)
-    except cfg.Error as e:
+    except common.ConfigurationError as e:
         return _fail(e)
+    return common.run(PROG, conf, _serve)
+
+
+def _serve(conf):
     try:
         connection = client.connect(conf)
         source, change_signal = sources.device_source(conf)
@@ -98,7 +106,6 @@ def main(argv=None):
         max_traits=conf.traits.max_traits_per_provider,
         dry_run=conf.dry_run,
         conflict_retries=conf.reporter.conflict_retries)
-
     if conf.once or conf.dry_run:
         try:
             devices = source()
@@ -110,7 +117,6 @@ def main(argv=None):
         if conf.dry_run:
             print_plan(result)
         return EXIT_OK if result.ok else EXIT_INCOMPLETE
-
     svc = service.Service(
         reporter, source, signal=change_signal,
         resync_interval=conf.reporter.resync_interval,

@@ -27,7 +27,7 @@ ALL_OPTS = [
     cfg.StrOpt(
         'compat_attribute',
         default='migration_compat',
-        regex='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$',
+        regex=r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z',
         help='Name of the sysfs attribute holding a device\'s capability '
              'document (JSON) on kernels or drivers that provide one. It is '
              'looked for in the PCI device\'s directory and, for mdev '

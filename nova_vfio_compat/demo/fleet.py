@@ -51,6 +51,21 @@ HOSTS = {
     },
 }
 
+# The maintenance pre-flight: drain DRAIN_HOST.  (server, host, device
+# address, amount): the servers to move, and servers already using some
+# of the destinations' devices (compute-b's GPU has 2 VGPU left,
+# compute-d's second GPU 1).
+DRAIN_HOST = 'compute-a'
+DRAIN_SERVERS = [
+    ('vm-train-1', 'compute-a', '0000:81:00.0', 2),
+    ('vm-train-2', 'compute-a', '0000:81:00.0', 2),
+    ('vm-net', 'compute-a', '0000:5e:00.2', 1),
+    ('vm-resident-b', 'compute-b', '0000:81:00.0', 2),
+    ('vm-resident-d', 'compute-d', '0000:82:00.0', 3),
+]
+# What if compute-c's GPU driver were upgraded to compute-b's first?
+DRAIN_ASSUME = ('compute-c', 'nvidia-t4-grid17.5-222.yaml')
+
 # (server, source host, the source device's address, resource request)
 SERVERS = [
     ('vm-vgpu', 'compute-a', '0000:81:00.0', 'VGPU'),

@@ -24,12 +24,16 @@
    does, ask Placement for allocation candidates as Nova's scheduler does,
    and run the real ``VFIOCompatFilter`` over Nova ``HostState`` objects
    (:mod:`.scheduler`: only the cell database look-up and Nova's
-   Placement client are stood in for, as the demo runs no Nova services).
+   Placement client are stood in for, as the demo runs no Nova services);
+6. before a maintenance window: the ``drain`` pre-flight of one host (as
+   it is, and as if another host's GPU driver were upgraded) and the
+   ``fleet`` map, through the same planning modules as the commands.
 
 :func:`run` returns plain data; :mod:`nova_vfio_compat.cmd.demo` prints it.
 """
 
 import collections
+import dataclasses
 import os
 import time
 from urllib import parse
@@ -43,6 +47,11 @@ from nova_vfio_compat.demo import placement_server
 from nova_vfio_compat.demo import scheduler as demo_scheduler
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
+from nova_vfio_compat.planning import assume as nvc_assume
+from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.planning import fleet as nvc_fleet
+from nova_vfio_compat.planning import placement_view
+from nova_vfio_compat.planning import report
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
@@ -251,6 +260,57 @@ class Demo(object):
                 'streams': streams, 'hosts': results,
                 'placement_calls': calls.count}
 
+    def _device_allocation(self, host, address, amount):
+        device = next(d for d in self.devices[host] if d.address == address)
+        rp = self.providers[_device_provider(host, device)]
+        rc = ('VGPU' if device.kind == nvc_devices.KIND_MDEV_TYPE else
+              nvc_traits.resource_class(device.document.emits))
+        return {rp: {rc: amount}}
+
+    def maintenance(self):
+        """The drain pre-flight of fleet.DRAIN_HOST, and the fleet map.
+
+        The servers of :data:`fleet.DRAIN_SERVERS` are allocated for the
+        occasion and removed afterwards; the planning reads go through the
+        same call counter as the filter's.
+        """
+        consumers = {}
+        for server, host, address, amount in fleet.DRAIN_SERVERS:
+            consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS, server))
+            nova_compute.allocate(self.pl, consumer, self._device_allocation(
+                host, address, amount))
+            consumers[consumer] = server
+        host, sample = fleet.DRAIN_ASSUME
+        document = files.load_document(os.path.join(SAMPLES_DIR, sample))
+        # named as the command line would name it, not by where the
+        # package happens to be installed
+        assumption = nvc_assume.Assumption(host, dataclasses.replace(
+            document, source=sample))
+        try:
+            out = {}
+            for key, assumed in (('drain', ()),
+                                 ('drain_assumed', (assumption,))):
+                calls = _CallCounter(self.pl)
+                view = placement_view.PlacementView(calls.get)
+                inputs = placement_view.read_drain(view, fleet.DRAIN_HOST,
+                                                   assumed)
+                servers = [nvc_drain.Server(s.consumer, s.devices,
+                                            consumers.get(s.consumer))
+                           for s in inputs.servers]
+                plan, stranded = nvc_drain.plan_and_explain(
+                    servers, inputs.options, inputs.free, inputs.acceptors,
+                    inputs.names)
+                out[key] = report.drain(inputs, servers, plan, stranded,
+                                        consumers, assumed)
+                out[key]['placement_calls'] = calls.count
+            view = placement_view.PlacementView(_CallCounter(self.pl).get)
+            out['fleet'] = report.fleet(nvc_fleet.build(
+                placement_view.read_fleet(view)))
+        finally:
+            for consumer in consumers:
+                self.pl.delete('/allocations/%s' % consumer)
+        return out
+
 
 class _CallCounter(object):
     """Counts the Placement calls of one scheduling request."""
@@ -297,6 +357,7 @@ def run():
             'matrix': demo.matrix(traits_by_provider),
             'migrations': [demo.migrate(*server)
                            for server in fleet.SERVERS],
+            'maintenance': demo.maintenance(),
         }
     out['seconds'] = round(time.monotonic() - started, 2)
     return out

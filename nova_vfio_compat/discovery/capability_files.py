@@ -38,11 +38,13 @@ in ``[discovery] capability_dirs``; within a file, the later entry), in the
 manner of ``sysctl.d``: ``90-local.yaml`` overrides ``50-vendor.yaml``.
 Each such tie is reported with both places named.
 
-A file that cannot be read or parsed, or whose structure or ``match`` is
-invalid, is reported once, naming it, and none of its entries is used.  An
-entry whose ``document`` is invalid is not used either; the devices it
-claims are told why (naming the file and entry) and fall back to the next
-source.
+A file that cannot be read or parsed, or whose structure is invalid, is
+reported once, naming it, and none of its entries is used.  An entry whose
+structure or ``match`` is invalid is reported once, naming the file and
+the entry, and claims no device; the other entries of the file are still
+used.  An entry whose ``document`` is invalid is not used either; the
+devices it claims are told why (naming the file and entry) and fall back
+to the next source.
 """
 
 import dataclasses
@@ -100,24 +102,26 @@ MATCH = {
     'additionalProperties': False,
 }
 
+ENTRY = {
+    'type': 'object',
+    'required': ['match', 'document'],
+    'properties': {
+        'description': {'type': 'string', 'maxLength': 1024},
+        'match': MATCH,
+        # Validated by records.parse_document once the match is known good.
+        'document': {},
+    },
+    'additionalProperties': False,
+}
+
+# Entries are validated one by one (ENTRY), so that one bad entry does not
+# void the others of its file.
 FILE = {
     'type': 'object',
     'required': ['capabilities'],
     'properties': {
         'capabilities': {
             'type': 'array', 'minItems': 1, 'maxItems': MAX_ENTRIES,
-            'items': {
-                'type': 'object',
-                'required': ['match', 'document'],
-                'properties': {
-                    'description': {'type': 'string', 'maxLength': 1024},
-                    'match': MATCH,
-                    # Validated by records.parse_document, entry by entry,
-                    # so that one bad document does not void the file.
-                    'document': {},
-                },
-                'additionalProperties': False,
-            },
         },
     },
     'additionalProperties': False,
@@ -150,6 +154,7 @@ class Entry:
     mdev_types: tuple = None
     document: records.Document = None
     error: str = None
+    match_error: str = None
 
     @property
     def where(self):
@@ -161,6 +166,8 @@ class Entry:
         ``target`` has ``kind``, ``driver``, ``driver_version``,
         ``pci_ids`` and ``mdev_type`` (a :class:`sources.Target`).
         """
+        if self.match_error is not None:
+            return False
         if self.drivers is not None and target.driver not in self.drivers:
             return False
         if (self.versions is not None and
@@ -190,39 +197,59 @@ def _ids_match(wanted, pci_ids):
 def parse_file(data, path, order=()):
     """The :class:`Entry` list of a parsed capability file.
 
-    :raises records.InvalidDocument: naming ``path`` and the place in it
-        when the file's structure or a ``match`` is invalid.
+    An entry that cannot be used is in the list with its ``error`` set:
+    with ``match_error`` too when its structure or ``match`` is invalid
+    (it then claims no device).
+
+    :raises records.InvalidDocument: naming ``path`` when the file's own
+        structure is invalid.
     """
+    records.check_plain(data, path)
     records.validate(data, FILE, path)
     entries = []
     for index, item in enumerate(data['capabilities']):
         where = 'capabilities[%d]' % index
-        match = item['match']
-        versions = None
-        if 'driver_version' in match:
-            try:
-                versions = version_range.VersionRange(match['driver_version'])
-            except version_range.InvalidRange as e:
-                raise records.InvalidDocument(path, str(e),
-                                              where + '.match.driver_version')
-        pci_ids = None
-        if 'pci_ids' in match:
-            pci_ids = tuple(
-                tuple(sorted((key, _pci_id(value))
-                             for key, value in ids.items()))
-                for ids in match['pci_ids'])
-        document, error = None, None
+        base = Entry(path=path, index=index, order=tuple(order) + (index,))
         try:
-            document = records.parse_document(
-                item['document'], '%s: %s.document' % (path, where))
+            entries.append(_parse_entry(item, path, where, base))
         except records.InvalidDocument as e:
-            error = str(e)
-        entries.append(Entry(
-            path=path, index=index, order=tuple(order) + (index,),
-            drivers=_as_tuple(match.get('driver')), versions=versions,
-            pci_ids=pci_ids, mdev_types=_as_tuple(match.get('mdev_type')),
-            document=document, error=error))
+            entries.append(dataclasses.replace(
+                base, error=str(e), match_error=str(e)))
+        except Exception as e:
+            # Whatever else one hostile entry provokes, the others of the
+            # file are still used.
+            message = '%s: %s: cannot be used: %s' % (path, where, e)
+            entries.append(dataclasses.replace(
+                base, error=message, match_error=message))
     return entries
+
+
+def _parse_entry(item, path, where, base):
+    records.validate(item, ENTRY, path, where)
+    match = item['match']
+    versions = None
+    if 'driver_version' in match:
+        try:
+            versions = version_range.VersionRange(match['driver_version'])
+        except version_range.InvalidRange as e:
+            raise records.InvalidDocument(path, str(e),
+                                          where + '.match.driver_version')
+    pci_ids = None
+    if 'pci_ids' in match:
+        pci_ids = tuple(
+            tuple(sorted((key, _pci_id(value))
+                         for key, value in ids.items()))
+            for ids in match['pci_ids'])
+    document, error = None, None
+    try:
+        document = records.parse_document(
+            item['document'], '%s: %s.document' % (path, where))
+    except records.InvalidDocument as e:
+        error = str(e)
+    return dataclasses.replace(
+        base, drivers=_as_tuple(match.get('driver')), versions=versions,
+        pci_ids=pci_ids, mdev_types=_as_tuple(match.get('mdev_type')),
+        document=document, error=error)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,7 +329,10 @@ def load(directories, max_bytes=files.DEFAULT_MAX_BYTES):
         try:
             data = records.parse_text(files.read_bounded(path, max_bytes),
                                       path, max_bytes)
-            entries.extend(parse_file(data, path, order))
+            file_entries = parse_file(data, path, order)
+            entries.extend(file_entries)
+            errors.extend('%s; entry ignored' % e.match_error
+                          for e in file_entries if e.match_error)
         except records.InvalidDocument as e:
             errors.append(str(e))
         except Exception as e:

@@ -30,7 +30,7 @@ import re
 
 # An optional operator and a version that starts with a digit.
 _CONSTRAINT_RE = re.compile(
-    r'^\s*(==|!=|>=|<=|>|<)?\s*([0-9][^\s,<>=!]*)\s*$')
+    r'^\s*(==|!=|>=|<=|>|<)?\s*([0-9][^\s,<>=!]*)\s*\Z')
 _OPERATORS = {
     '==': operator.eq,
     '!=': operator.ne,

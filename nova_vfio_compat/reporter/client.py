@@ -10,13 +10,23 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""An openstacksdk connection to Placement from the configuration."""
+"""An openstacksdk connection to Placement from the configuration.
+
+Every answer the connection gets is checked against the shape Placement
+documents (:mod:`nova_vfio_compat.placement_answers`) before openstacksdk
+turns it into objects: the SDK coerces what it reads (``"traits": "X"``
+becomes a list), and the reporter writes back what it read.
+"""
+
+import json
+from urllib import parse
 
 from keystoneauth1 import loading as ks_loading
 import openstack
 from openstack import connection
 
 from nova_vfio_compat.conf import placement as placement_conf
+from nova_vfio_compat import placement_answers
 
 
 class ConfigurationError(ValueError):
@@ -46,5 +56,41 @@ def connect(conf):
     if session.timeout is None:
         session.timeout = placement_conf.DEFAULT_TIMEOUT
     placement_conf.register_version_placeholders(conf)
-    return connection.Connection(session=session, oslo_conf=conf,
-                                 service_types={'placement'})
+    return check_answers(connection.Connection(
+        session=session, oslo_conf=conf, service_types={'placement'}))
+
+
+def _check_response(response, *args, **kwargs):
+    """A requests response hook: raise MalformedAnswer for a bad body."""
+    if response.status_code != 200 or response.request is None:
+        return response
+    method = response.request.method
+    path = parse.urlsplit(response.request.url).path
+    schema = placement_answers.schema_for(method, path)
+    if schema is None:
+        return response
+    what = '%s %s' % (method, path)
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        # Not JSON at all (a proxy's or a login page, a truncated body).
+        raise placement_answers.MalformedAnswer(what, 'the body is not JSON')
+    except RecursionError:
+        raise placement_answers.MalformedAnswer(what, 'nested too deeply')
+    placement_answers.check(body, schema, what)
+    return response
+
+
+def check_answers(conn):
+    """Make ``conn`` check every Placement answer it gets; return it.
+
+    The check runs as a response hook of the connection's HTTP session,
+    before keystoneauth and openstacksdk see the answer, so a malformed
+    answer raises :exc:`placement_answers.MalformedAnswer` from the SDK
+    call that read it and nothing is built (or written back) from it.
+    Idempotent.
+    """
+    hooks = conn.session.session.hooks.setdefault('response', [])
+    if _check_response not in hooks:
+        hooks.append(_check_response)
+    return conn

@@ -29,8 +29,6 @@ An entry whose document cannot be loaded becomes a device with ``errors``
 
 import os
 
-import yaml
-
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
 from nova_vfio_compat import records
@@ -44,11 +42,8 @@ def load(path):
     :raises records.InvalidDocument: naming the file when the list itself
         is unreadable or malformed.
     """
-    text = files.read_bounded(path, MAX_BYTES)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise records.InvalidDocument(path, 'not valid YAML: %s' % e)
+    # The documents' parser: strict YAML (no aliases, no duplicate keys).
+    data = records.parse_text(files.read_bounded(path, MAX_BYTES), path)
     if not isinstance(data, dict) or not isinstance(
             data.get('devices'), list):
         raise records.InvalidDocument(

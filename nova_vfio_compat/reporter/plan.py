@@ -119,6 +119,15 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
         except ValueError as e:
             errors.append(str(e))
             continue
+        except Exception as e:
+            # One device whose document cannot be compiled (a bug, or a
+            # document built around the validation) must not stop the
+            # others being published.
+            errors.append('device %s: its traits cannot be computed (%s: '
+                          '%s); not published' % (
+                              getattr(device, 'name', device),
+                              type(e).__name__, e))
+            continue
         root.update(names)
         classes.add(rc)
         if device.kind == nvc_devices.KIND_MDEV_TYPE:

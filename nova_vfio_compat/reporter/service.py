@@ -19,10 +19,10 @@ discovered: with nothing to change that is one cheap listing of the
 host's provider tree (see :mod:`.sync`), and it puts the traits back on a
 provider Nova deleted and recreated (a type change, inventory to zero)
 within that interval instead of at the next resync.  While Placement is
-unreachable or
-erroring it waits with exponential backoff (1 s doubling up to
-``max_backoff``) and keeps going; :meth:`Service.stop` (SIGTERM) ends it
-between syncs.
+unreachable, erroring or answering malformed bodies, and after any
+unexpected error in a sync, it waits with exponential backoff (1 s
+doubling up to ``max_backoff``) and keeps going; only
+:meth:`Service.stop` (SIGTERM) ends it, between syncs.
 """
 
 import threading
@@ -113,7 +113,15 @@ class Service:
         discover = True
         next_resync = 0.0
         while not self.stopping:
-            if self.sync_once(discover=discover):
+            try:
+                synced = self.sync_once(discover=discover)
+            except Exception as e:
+                # sync_once() guards the sync itself; this is the last
+                # barrier (a failing on_result callback, a logging error).
+                LOG.exception('Sync failed unexpectedly: %s', e)
+                self.failure = 'the sync failed: %s' % type(e).__name__
+                synced = False
+            if synced:
                 backoff = 0.0
                 if discover:
                     next_resync = time.monotonic() + self.resync_interval
@@ -126,9 +134,16 @@ class Service:
                 wait = backoff
                 LOG.warning('Sync incomplete (%s); retrying in %.0fs',
                             self.failure, wait)
-            changed = self._wait_for_change(wait)
-            if changed:
-                self._debounce()
+            changed = False
+            try:
+                changed = self._wait_for_change(wait)
+                if changed:
+                    self._debounce()
+            except Exception as e:
+                # A broken change signal (udev monitor) must not end the
+                # service either: resync on the timer alone for this wait.
+                LOG.exception('Waiting for device changes failed: %s', e)
+                self._stopping.wait(wait)
             discover = (changed or self._devices is None or
                         time.monotonic() >= next_resync)
         LOG.info('Stopped')
@@ -153,7 +168,16 @@ class Service:
                 return False
         else:
             self.checks += 1
-        result = self.reporter.sync(self._devices)
+        try:
+            result = self.reporter.sync(self._devices)
+        except Exception as e:
+            # Whatever goes wrong in one sync (a malformed answer the
+            # client library choked on, a bug) must not end the service:
+            # it is logged and the sync retried with backoff.  Nothing was
+            # written from a read that failed.
+            LOG.exception('Sync failed unexpectedly: %s', e)
+            self.failure = 'the sync failed: %s: %s' % (type(e).__name__, e)
+            return False
         self.syncs += 1
         self.last_result = result
         if self.on_result is not None:

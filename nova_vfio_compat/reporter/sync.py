@@ -41,6 +41,8 @@ from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 import requests
 
+from nova_vfio_compat import placement_answers
+from nova_vfio_compat.reporter import client as nvc_client
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat import traits as nvc_traits
 
@@ -54,9 +56,12 @@ _TRAIT_QUERY_CHUNK = 25
 
 # requests' RequestException covers a 200 answer that is not JSON (a
 # proxy or login page answering for Placement): requests.JSONDecodeError.
+# A malformed answer (placement_answers) aborts the sync before anything
+# is written from it, like an error answer.
 PLACEMENT_ERRORS = (sdk_exceptions.SDKException,
                     ks_exceptions.ClientException,
-                    requests.exceptions.RequestException)
+                    requests.exceptions.RequestException,
+                    placement_answers.MalformedAnswer)
 
 
 @dataclasses.dataclass
@@ -117,7 +122,8 @@ class Reporter:
                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS, dry_run=False,
                  conflict_retries=DEFAULT_CONFLICT_RETRIES,
                  before_write=None):
-        self.connection = connection
+        # Every answer read through it is checked before it is used.
+        self.connection = nvc_client.check_answers(connection)
         self.nodename = nodename
         self.max_traits = max_traits
         self.dry_run = dry_run

@@ -15,12 +15,16 @@
 :class:`RequestReads` takes a ``get(url, microversion)`` callable that
 returns the decoded JSON body or raises :exc:`PlacementUnavailable`: the
 filter passes one built on Nova's report client, the demo one built on
-openstacksdk.  Its number of requests depends on the source devices and
-their streams, never on the number of candidate hosts.
+openstacksdk.  Every body is checked against the shape Placement documents
+(:mod:`nova_vfio_compat.placement_answers`) before it is used; a malformed
+one is :exc:`PlacementUnavailable` too.  Its number of requests depends
+on the source devices and their streams, never on the number of candidate
+hosts.
 """
 
 from urllib import parse
 
+from nova_vfio_compat import placement_answers
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat import traits as nvc_traits
 
@@ -45,7 +49,19 @@ class RequestReads:
     """What one live-migration request needs to know from Placement."""
 
     def __init__(self, get):
-        self._get = get
+        self._raw_get = get
+
+    def _get(self, url, microversion, schema):
+        """The body of ``GET url``, checked against ``schema``.
+
+        :raises PlacementUnavailable: for a malformed answer too: the
+            decision cannot be made from it.
+        """
+        body = self._raw_get(url, microversion)
+        try:
+            return placement_answers.check(body, schema, 'GET %s' % url)
+        except placement_answers.MalformedAnswer as e:
+            raise PlacementUnavailable(str(e)) from e
 
     def source_devices(self, consumer, root):
         """The non-root providers ``consumer`` holds resources on.
@@ -55,18 +71,21 @@ class RequestReads:
             consumer holds on it (whether or not it emits a stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
-                                ALLOCATIONS_MICROVERSION)['allocations']
+                                ALLOCATIONS_MICROVERSION,
+                                placement_answers.ALLOCATIONS)['allocations']
         device_uuids = sorted(set(allocations) - {root})
         if not device_uuids:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
-            PROVIDERS_MICROVERSION)['resource_providers']}
+            PROVIDERS_MICROVERSION,
+            placement_answers.PROVIDERS)['resource_providers']}
         sources = []
         for uuid in device_uuids:
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
-                TRAITS_MICROVERSION)['traits'])
+                TRAITS_MICROVERSION,
+                placement_answers.PROVIDER_TRAITS)['traits'])
             sources.append(decision.SourceDevice(
                 uuid, names.get(uuid), traits,
                 frozenset(allocations[uuid].get('resources', {}))))
@@ -91,7 +110,7 @@ class RequestReads:
             chunk = names[i:i + TRAIT_QUERY_CHUNK]
             known.update(self._get(
                 '/traits?name=in:%s' % ','.join(chunk),
-                TRAITS_MICROVERSION)['traits'])
+                TRAITS_MICROVERSION, placement_answers.TRAITS)['traits'])
         result = {}
         for emit, accept in wanted.items():
             existing = sorted(accept & known)
@@ -101,7 +120,8 @@ class RequestReads:
             providers = self._get(
                 '/resource_providers?%s' % parse.urlencode(
                     {'required': 'in:' + ','.join(existing)}),
-                ANY_TRAIT_MICROVERSION)['resource_providers']
+                ANY_TRAIT_MICROVERSION,
+                placement_answers.PROVIDERS_WITH_ROOTS)['resource_providers']
             result[emit] = {rp['uuid']: rp['root_provider_uuid']
                             for rp in providers}
         return result

@@ -105,6 +105,63 @@ def test_matrix_agrees_with_the_migrations(demo):
             == _chosen(mig)
 
 
+def _server(drain, name):
+    return next(s for s in drain['servers'] if s['name'] == name)
+
+
+def test_drain_pre_flight_strands_one_server_until_an_upgrade(demo):
+    drain = demo['maintenance']['drain']
+    assert drain['host'] == 'compute-a'
+    assert [s['name'] for s in drain['servers']] == [
+        'vm-net', 'vm-train-1', 'vm-train-2']
+    # Both GPU servers can only go to compute-b (compute-c's driver is
+    # older, compute-d's accepting GPU has 1 VGPU left, they need 2), and
+    # compute-b has room for one.
+    placed = [s for s in drain['servers'] if s['plan']]
+    stranded = [s for s in drain['servers'] if s['stranded']]
+    assert len(stranded) == 1 and stranded[0]['name'].startswith('vm-train')
+    assert stranded[0]['stranded']['why'] == 'taken'
+    assert {s['name'] for s in placed} >= {'vm-net'}
+    assert _server(drain, 'vm-net')['plan']['host'] in {'compute-b',
+                                                        'compute-c'}
+    # With compute-c's GPU upgraded to compute-b's driver, both fit.
+    assumed = demo['maintenance']['drain_assumed']
+    assert assumed['assumptions'][0]['host'] == 'compute-c'
+    assert assumed['stranded'] == 0 and assumed['placed'] == 3
+    assert {_server(assumed, n)['plan']['host']
+            for n in ('vm-train-1', 'vm-train-2')} == {'compute-b',
+                                                       'compute-c'}
+    # None of the drain's reads is per host: the host and its tree (2),
+    # allocations and traits of its two device providers (4), which
+    # accept traits exist (1), the providers' names (1), one allocation
+    # candidates query per distinct demand (2: the two GPU servers ask
+    # for the same) and who accepts each device's streams (2).
+    assert drain['placement_calls'] == 2 + 4 + 1 + 1 + 2 + 2
+    # compute-c assumed: its root and tree (2), the traits of its two
+    # device providers (2), a candidates query per demand in its tree (2)
+    assert assumed['placement_calls'] == drain['placement_calls'] + 6
+
+
+def _family_of(stream):
+    return traits.stream_family(traits.parse(stream)[1])[0]
+
+
+def test_fleet_map_agrees_with_the_matrix(demo):
+    families = {f['family']: f for f in demo['maintenance']['fleet'][
+        'families']}
+    assert len(families) == 3
+    for row in demo['matrix']:
+        name = _family_of(row['stream'])
+        family = families[name]
+        host = row['host']
+        same_family_devices = [r for r in demo['matrix'] if r['host'] ==
+                               host and _family_of(r['stream']) == name]
+        if len(same_family_devices) > 1:
+            continue    # "can move to" needs every device of the family
+        movable = {h for h, c in row['targets'].items() if c['compatible']}
+        assert set(family['can_move_to'][host]) == movable, row
+
+
 def test_placement_is_stopped_afterwards(demo):
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(demo['placement'], timeout=2)
@@ -121,4 +178,7 @@ def test_the_command_prints_json_and_human_output():
         capture_output=True, text=True, timeout=300, check=True)
     assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out.stdout
     assert 'create mdev type i915-GVTg_V5_4 with aggregation=3' in out.stdout
+    assert '2 of 3 servers placed, 1 stranded.' in out.stdout
+    assert 'Every server has a destination (3).' in out.stdout
+    assert 'Family NVIDIA_10DE_1EB8' in out.stdout
     assert 'Traceback' not in out.stderr

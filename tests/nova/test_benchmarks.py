@@ -81,6 +81,19 @@ def test_boot_query_with_our_traits_stays_close_to_none():
     assert 1.0 < row[5] < 5.0, row
 
 
+def test_drain_requests_do_not_grow_with_the_fleet():
+    placement = bench_placement.InProcessPlacement()
+    try:
+        rows = scenarios.drain_in_placement(placement, [3, 12])
+    finally:
+        placement.close()
+    assert rows[0][1] == rows[1][1]
+    # Two of the four GPUs of every host accept the source's 1.2 stream,
+    # except on hosts 5 and 10 (major version 2).
+    assert [r[3] for r in rows] == [2 * 3, 2 * 10]
+    assert all(r[2] > 0 for r in rows)
+
+
 def test_tables_render_in_both_formats():
     rows = [(10, '1.00x'), (100, '2.00x')]
     rst = cli.table('T', ['hosts', 'ratio'], rows, rst=True)

@@ -57,7 +57,7 @@ def test_broken_attributes_fall_back_to_capability_files(bed, conf, caps):
     expected = {
         1: 'is not valid JSON',
         2: "at (top level): 'device_api' is a required property",
-        3: 'cannot be read: Is a directory',
+        3: 'is a directory, not a regular file',
     }
     for n, reason in expected.items():
         device = devices['0000:d8:00.%d' % n]

@@ -131,3 +131,31 @@ def test_a_device_without_a_document_exits_1(bed, tmp_path, caps, capsys):
     assert items['nvidia-230']['errors'] == [
         'no derived document could be built: the device API is unknown']
     assert items['nvidia-222']['document'] is not None
+
+
+def test_one_device_that_cannot_be_described_hides_no_other(
+        bed, tmp_path, caps, capsys, monkeypatch):
+    # A bug in the trait encoding for one device (no valid document
+    # provokes one any more, so it is planted): the others are listed.
+    bed.load('mlx5-sriov', 'nvidia-t4-vgpu')
+    bed.module_version('nvidia', '550.54.14')
+    real = traits.document_traits
+
+    def buggy_for_nvidia(document, *args):
+        if document.emits.mdev_type == 'nvidia-222':
+            raise TypeError("'float' object cannot be interpreted as an "
+                            "integer")
+        return real(document, *args)
+
+    monkeypatch.setattr(traits, 'document_traits', buggy_for_nvidia)
+    status, out, err = run(tmp_path, caps, capsys, '--json')
+    assert status == 1
+    items = {(i['address'], i['mdev_type']): i for i in json.loads(out)}
+    assert len(items) == 4
+    bad = items[('0000:3b:00.0', 'nvidia-222')]
+    assert bad['traits'] == [] and bad['document'] is None
+    assert bad['errors'] == [
+        "0000:3b:00.0 (mdev type nvidia-222): cannot be described "
+        "(TypeError: 'float' object cannot be interpreted as an integer)"]
+    assert items[('0000:3b:00.0', 'nvidia-230')]['traits']
+    assert items[('0000:5e:00.2', None)]['traits']

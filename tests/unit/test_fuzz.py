@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 import yaml
 
 from nova_vfio_compat.cmd import cli
+from nova_vfio_compat import placement_answers
 from nova_vfio_compat import records
+from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits
 from tests import strategies
 
@@ -133,3 +135,175 @@ def test_cli_over_arbitrary_bytes(tmp_path_factory, data):
         if status == 2:
             assert err.getvalue().startswith(
                 'nova-vfio-compat: error: %s' % path)
+
+
+# The boundary from outside: random JSON and YAML values as files through
+# the commands, the capability-file loader, and Placement answers through
+# their validators.
+
+def _as_text(value, form):
+    if form == 'json':
+        return json.dumps(value)
+    return yaml.safe_dump(value, allow_unicode=True)
+
+
+def _documentish():
+    # Near misses find the deep corners; arbitrary values the shallow ones.
+    return st.one_of(json_values, strategies.hostile_documents(),
+                     strategies.documents().flatmap(_near_miss),
+                     strategies.documents())
+
+
+@settings(deadline=None, max_examples=60)
+@given(_documentish(), _documentish(), st.sampled_from(['json', 'yaml']))
+def test_cli_over_arbitrary_json_and_yaml_values(tmp_path_factory, first,
+                                                 second, form):
+    directory = tmp_path_factory.mktemp('fuzz')
+    paths = []
+    for i, value in enumerate((first, second)):
+        path = directory / ('doc%d.%s' % (i, form))
+        path.write_text(_as_text(value, form), encoding='utf-8',
+                        errors='surrogatepass')
+        paths.append(str(path))
+    for argv in (['check'] + paths, ['check', '--json'] + paths,
+                 ['traits', paths[0]], ['traits', '--json', paths[1]],
+                 ['matrix'] + paths, ['matrix', '--json'] + paths):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), \
+                contextlib.redirect_stdout(io.StringIO()):
+            status = cli.main(argv)
+        assert status in (0, 1, 2), (argv, err.getvalue())
+        assert 'Traceback' not in err.getvalue()
+        assert 'internal error' not in err.getvalue()
+        if status == 2:
+            assert err.getvalue().startswith('nova-vfio-compat: error: ')
+            assert any(p in err.getvalue() for p in paths)
+        if argv[0] == 'matrix':
+            # The rules and the traits never disagree on what got in.
+            assert status != 1, err.getvalue()
+
+
+def _capability_file(document_or_value):
+    return st.one_of(
+        json_values,
+        st.fixed_dictionaries({'capabilities': st.lists(
+            st.fixed_dictionaries(
+                {'match': st.one_of(json_values, st.fixed_dictionaries(
+                    {'driver': st.one_of(st.just('nvidia'), json_values)})),
+                 'document': st.just(document_or_value)}),
+            max_size=3)}))
+
+
+@settings(deadline=DEADLINE)
+@given(_documentish().flatmap(_capability_file),
+       st.sampled_from(['json', 'yaml']))
+def test_capability_file_loader_over_arbitrary_values(tmp_path_factory,
+                                                      data, form):
+    from nova_vfio_compat.discovery import capability_files
+    directory = tmp_path_factory.mktemp('caps')
+    path = directory / ('caps.%s' % form)
+    path.write_text(_as_text(data, form), encoding='utf-8',
+                    errors='surrogatepass')
+    catalogue = capability_files.load([str(directory)])   # never raises
+    for error in catalogue.errors:
+        assert error.startswith(str(path) + ': ')
+    for entry in catalogue.entries:
+        if entry.document is not None:
+            traits.document_traits(entry.document, 10 ** 9)
+
+
+ANSWER_SCHEMAS = [
+    placement_answers.PROVIDERS, placement_answers.PROVIDERS_WITH_ROOTS,
+    placement_answers.PROVIDER, placement_answers.PROVIDER_TRAITS,
+    placement_answers.TRAITS, placement_answers.RESOURCE_CLASSES,
+    placement_answers.ALLOCATIONS,
+]
+
+_UUID = '4e8e5957-649f-477b-9e5b-f1f75b21c03c'
+VALID_ANSWERS = [
+    {'resource_providers': [{'uuid': _UUID, 'name': 'cn1', 'generation': 3,
+                             'root_provider_uuid': _UUID,
+                             'parent_provider_uuid': None, 'links': []}]},
+    {'traits': ['COMPUTE_NODE', 'CUSTOM_X'],
+     'resource_provider_generation': 7},
+    {'traits': ['CUSTOM_X']},
+    {'resource_classes': [{'name': 'VGPU', 'links': []}]},
+    {'allocations': {_UUID: {'generation': 1, 'resources': {'VGPU': 1}}},
+     'consumer_generation': 1},
+]
+
+
+def _mutated_answer():
+    return st.tuples(st.sampled_from(VALID_ANSWERS),
+                     json_values | strategies.hostile_values(),
+                     st.integers(0, 7)).map(_mutate_answer)
+
+
+def _mutate_answer(args):
+    body, value, pick = args
+    body = json.loads(json.dumps(body))
+    key = sorted(body)[pick % len(body)]
+    inner = body[key]
+    if isinstance(inner, list) and inner and isinstance(inner[0], dict):
+        field = sorted(inner[0])[pick % len(inner[0])]
+        inner[0][field] = value
+    elif isinstance(inner, list) and inner and pick % 2:
+        inner[0] = value
+    elif isinstance(inner, dict) and inner and pick % 2:
+        inner[sorted(inner)[0]] = value
+    else:
+        body[key] = value
+    return body
+
+
+@settings(deadline=DEADLINE)
+@given(st.one_of(json_values, _mutated_answer(),
+                 st.sampled_from(VALID_ANSWERS)),
+       st.sampled_from(ANSWER_SCHEMAS))
+def test_placement_answer_validators_over_arbitrary_values(body, schema):
+    try:
+        checked = placement_answers.check(body, schema, 'GET /x')
+    except placement_answers.MalformedAnswer as e:
+        assert str(e).startswith('GET /x: malformed answer from Placement')
+        return
+    assert checked is body
+    # What passes is what the readers use, with the types they assume.
+    for rp in body.get('resource_providers', ()):
+        assert isinstance(rp['uuid'], str) and isinstance(rp['name'], str)
+        assert type(rp['generation']) is int
+    if 'traits' in body:
+        assert all(isinstance(t, str) for t in body['traits'])
+        frozenset(body['traits'])
+    if schema is placement_answers.PROVIDER_TRAITS:
+        assert type(body['resource_provider_generation']) is int
+
+
+@settings(deadline=DEADLINE)
+@given(st.one_of(json_values, _mutated_answer()))
+def test_the_filters_reads_fail_only_as_placement_unavailable(body):
+    reads = placement_reads.RequestReads(lambda url, version: body)
+    for call in (lambda: reads.source_devices(_UUID, _UUID),
+                 lambda: reads.accepting(['CUSTOM_VFC_1_A_X_M0'])):
+        try:
+            call()
+        except placement_reads.PlacementUnavailable as e:
+            assert 'malformed answer from Placement' in str(e)
+
+
+@settings(deadline=DEADLINE)
+@given(st.one_of(json_values, _mutated_answer(),
+                 st.sampled_from(VALID_ANSWERS)),
+       st.sampled_from(ANSWER_SCHEMAS))
+def test_the_fast_answer_check_agrees_with_jsonschema(body, schema):
+    # placement_answers.conforms is a fast evaluator of the same schemas;
+    # jsonschema is the reference.
+    try:
+        records.check_plain(body, 'x')
+    except records.InvalidDocument:
+        plain = False
+    else:
+        plain = True
+    reference = plain and records.Validator(schema).is_valid(body)
+    fast = placement_answers._plain(body) and placement_answers.conforms(
+        body, schema)
+    assert fast == reference

@@ -47,6 +47,7 @@ LOST_ANSWER = 'lost-answer'      # applied by Placement, answer lost (502)
 CONFLICT = 'conflict'            # another agent writes first: a real 409
 STALL = 'stall'                  # no answer within the client's timeout
 GARBAGE = 'garbage'              # 200 with a body that is not Placement's
+MALFORMED = 'malformed'          # Placement's 200 body with a field changed
 
 
 def foreign(names):
@@ -74,15 +75,18 @@ class FaultyNetwork:
 
     # Configuring faults ----------------------------------------------
 
-    def plan(self, kind, count=1, method=None, path=None):
+    def plan(self, kind, count=1, method=None, path=None, malform=None):
         """Inject ``kind`` into the next ``count`` matching requests.
 
         ``method`` and ``path`` (a regular expression searched in the
-        path) narrow which requests match; None matches every one.
+        path) narrow which requests match; None matches every one.  For
+        :data:`MALFORMED`, ``malform`` turns the decoded JSON body of
+        Placement's real 200 answer into the one the client gets.
         """
         with self._lock:
             self._faults.append([kind, count, method,
-                                 re.compile(path) if path else None])
+                                 re.compile(path) if path else None,
+                                 malform])
 
     def random_faults(self, rate, kinds, seed=0):
         """Inject one of ``kinds`` into a fraction ``rate`` of requests."""
@@ -100,7 +104,7 @@ class FaultyNetwork:
     def _pick(self, method, path):
         with self._lock:
             for fault in self._faults:
-                kind, count, want_method, want_path = fault
+                kind, count, want_method, want_path, malform = fault
                 if count <= 0:
                     continue
                 if want_method and want_method != method:
@@ -108,10 +112,10 @@ class FaultyNetwork:
                 if want_path and not want_path.search(path):
                     continue
                 fault[1] -= 1
-                return kind
+                return kind, malform
             if self._rate and self._random.random() < self._rate:
-                return self._random.choice(self._rate_kinds)
-        return None
+                return self._random.choice(self._rate_kinds), None
+        return None, None
 
     # Talking to the real app directly --------------------------------
 
@@ -151,7 +155,7 @@ class FaultyNetwork:
     def __call__(self, environ, start_response):
         method = environ['REQUEST_METHOD']
         path = environ.get('PATH_INFO', '')
-        kind = self._pick(method, path)
+        kind, malform = self._pick(method, path)
         if kind is not None:
             with self._lock:
                 self.injected[kind] = self.injected.get(kind, 0) + 1
@@ -178,6 +182,8 @@ class FaultyNetwork:
                                       [('Content-Type', 'text/plain')])
             return start_response(status_line, headers, *args)
 
+        if kind == MALFORMED:
+            return self._malformed(environ, start_response, malform)
         body = self.app(environ, recording)
         if kind == LOST_ANSWER:
             # Placement did the work; the client never hears of it.
@@ -186,6 +192,27 @@ class FaultyNetwork:
         if match and status and status[0] == 200:
             self._check(prefix, match.group(1), before)
         return body
+
+    def _malformed(self, environ, start_response, malform):
+        """Placement's real answer, with ``malform`` applied to a 200 body.
+
+        A write is applied by Placement as usual; only its answer is
+        changed.
+        """
+        answer = []
+
+        def recording(status_line, headers, *args):
+            answer.append((status_line, headers))
+
+        body = b''.join(self.app(environ, recording))
+        status_line, headers = answer[0]
+        if status_line.startswith('200') and body:
+            body = json.dumps(malform(json.loads(body))).encode()
+            headers = [(k, v) for k, v in headers
+                       if k.lower() != 'content-length']
+            headers.append(('Content-Length', str(len(body))))
+        start_response(status_line, headers)
+        return [body]
 
     def _check(self, prefix, rp_uuid, before):
         after = self._traits(prefix, rp_uuid)

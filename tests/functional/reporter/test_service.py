@@ -162,3 +162,28 @@ def test_retries_soon_while_nova_has_not_created_the_providers(placement):
         _wait(lambda: results[-1].ok)
     assert _owned(placement.conn, c.HOST + '_pci_0000_00_02_0') == (
         traits.document_traits(rd.gvt().document))
+
+
+def test_an_unexpected_error_in_a_sync_is_survived_and_retried(placement):
+    # A bug in the sync (no real part raises this on purpose): the service
+    # logs it, backs off and syncs again instead of ending.
+    c.nova_layout(placement.conn, mdev_parents=[rd.GVT_PARENT])
+    reporter = sync.Reporter(placement.conn, c.HOST)
+    real_sync = reporter.sync
+    calls = []
+
+    def buggy_once(devices):
+        calls.append(1)
+        if len(calls) == 1:
+            raise AttributeError("'str' object has no attribute 'pop'")
+        return real_sync(devices)
+
+    reporter.sync = buggy_once
+    svc = service.Service(reporter, lambda: [rd.gvt()],
+                          resync_interval=3600, max_backoff=1)
+    with Running(svc):
+        _wait(lambda: svc.syncs == 1)
+    assert len(calls) == 2
+    assert svc.last_result.ok and svc.failure is None
+    assert _owned(placement.conn, c.HOST) == traits.document_traits(
+        rd.gvt().document)

@@ -200,3 +200,47 @@ def test_the_shipped_examples_are_valid_and_marked():
         entries = capability_files.parse_file(
             records.parse_text(text, path), path)
         assert entries and all(e.error is None for e in entries), path
+
+
+@pytest.mark.parametrize('bad_entry, message', [
+    ('  - match: {driver: nvidia, colour: red}\n    document: {}\n',
+     'at capabilities[1].match: Additional properties are not allowed'),
+    ('  - match: {driver: x, driver_version: "~1"}\n    document: {}\n',
+     "at capabilities[1].match.driver_version: '~1' is not a version"),
+    ('  - document: {}\n',
+     "at capabilities[1]: 'match' is a required property"),
+    ('  - 7\n', "at capabilities[1]: 7 is not of type 'object'"),
+    ('  - match: {driver: "nvidia\\n"}\n    document: {}\n',
+     'at capabilities[1].match.driver: '),
+])
+def test_a_bad_entry_spoils_only_itself_not_its_file(tmp_path, bad_entry,
+                                                     message):
+    path = write(tmp_path, 'a.yaml', entry('{driver: i915}'), bad_entry,
+                 entry('{driver: nvidia}', minor=3))
+    catalogue = capability_files.load([str(tmp_path)])
+    (error,) = catalogue.errors
+    assert error.startswith('%s: ' % path) and message in error, error
+    assert error.endswith('; entry ignored')
+    # The entries before and after it are used.
+    assert catalogue.claim(target(driver='i915')).entry.index == 0
+    got = catalogue.claim(target())
+    assert got.entry.index == 2 and got.errors == ()
+
+
+def test_an_entry_with_a_duplicate_key_voids_its_file_naming_the_key(
+        tmp_path):
+    # A duplicate key is refused while the file is parsed: which entry
+    # would the other entries even be?
+    (tmp_path / 'dup.yaml').write_text(
+        'capabilities:\n  - match: {driver: a, driver: b}\n'
+        '    document: {}\n')
+    (error,) = capability_files.load([str(tmp_path)]).errors
+    assert "duplicate key 'driver'" in error
+
+
+def test_a_fifo_in_the_capability_directory_is_skipped_unread(tmp_path):
+    os.mkfifo(tmp_path / 'fifo.yaml')
+    write(tmp_path, 'good.yaml', entry('{driver: nvidia}'))
+    catalogue = capability_files.load([str(tmp_path)])
+    assert catalogue.errors == ()
+    assert catalogue.claim(target()).entry is not None

@@ -53,3 +53,13 @@ def test_malformed_lists_are_refused_naming_the_file(tmp_path, text,
     with pytest.raises(records.InvalidDocument) as e:
         device_list.load(str(path))
     assert str(path) in str(e.value) and message in str(e.value)
+
+
+def test_a_device_list_with_a_duplicate_key_is_refused(tmp_path):
+    path = tmp_path / 'devices.yaml'
+    path.write_text("devices:\n  - address: '0000:81:00.2'\n"
+                    "    address: '0000:81:00.3'\n")
+    with pytest.raises(records.InvalidDocument) as e:
+        device_list.load(str(path))
+    assert str(e.value).startswith(str(path))
+    assert "duplicate key 'address'" in str(e.value)

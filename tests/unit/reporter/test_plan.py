@@ -12,6 +12,8 @@
 
 """Where each device's traits go, and the owned-only diff."""
 
+import dataclasses
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,3 +120,18 @@ def test_diff_touches_only_owned_traits(current, desired):
         n for n in desired if traits.is_owned(n)}
     # and applying again changes nothing
     assert plan.diff(after, desired) == (frozenset(), frozenset())
+
+
+def test_a_device_whose_traits_cannot_be_computed_spoils_only_itself():
+    # A document built around the validation (no parser produces it): a
+    # minor that is not an int breaks range() in the trait encoding.
+    vf = rd.vf()
+    broken_record = dataclasses.replace(vf.document.emits, minor=2.5)
+    bad = dataclasses.replace(
+        rd.gvt(), document=dataclasses.replace(
+            vf.document, emits=broken_record, accepts=(broken_record,)))
+    p = plan.build([bad, vf], HOST)
+    (error,) = p.errors
+    assert error.startswith('device %s: its traits cannot be computed'
+                            % bad.name)
+    assert p.providers[HOST] == _traits(vf)

@@ -1,0 +1,247 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``drain`` and ``fleet``: the maintenance pre-flight, read-only.
+
+Thin: parse the command line, load ``--assume`` documents, connect like
+the reporter, read through :mod:`nova_vfio_compat.planning.placement_view`
+(GET requests only) and print what the pure planning modules compute.
+
+Exit status of ``drain``: 0 every server has a destination in the plan,
+1 some are stranded, 2 bad input or Placement could not be read.
+"""
+
+import json
+import sys
+
+from nova_vfio_compat import files
+from nova_vfio_compat.planning import assume as nvc_assume
+from nova_vfio_compat.planning import compatibility
+from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.planning import fleet as nvc_fleet
+from nova_vfio_compat.planning import placement_view
+from nova_vfio_compat.planning import report
+from nova_vfio_compat.planning import server_names
+from nova_vfio_compat import records
+from nova_vfio_compat.reporter import client
+
+EXIT_OK = 0
+EXIT_STRANDED = 1
+EXIT_INVALID = 2
+
+
+def _add_assume(parser):
+    parser.add_argument(
+        '--assume', action='append', default=[], metavar='HOST=DOCUMENT',
+        help='evaluate as if the devices of HOST of DOCUMENT\'s device '
+             'family had this capability document (repeatable; nothing '
+             'is written)')
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        'drain',
+        help='Pre-flight of emptying a host by live migration.',
+        description='For every server holding device resources on HOST: '
+                    'its streams, the hosts that accept them and have free '
+                    'capacity now, and a plan assigning servers to '
+                    'destinations without overcommitting any device. '
+                    'Read-only. Exit status 0 if every server has a '
+                    'destination, 1 if some are stranded, 2 on bad input.')
+    p.add_argument('host', metavar='HOST',
+                   help='the compute node, as Placement names its root '
+                        'provider')
+    p.add_argument('--json', action='store_true',
+                   help='print the servers, destinations and plan as JSON')
+    _add_assume(p)
+    p.set_defaults(func=do_drain)
+
+    p = subparsers.add_parser(
+        'fleet',
+        help='Which hosts can receive servers from which, per device '
+             'family.',
+        description='Per device family: which hosts emit which stream '
+                    'versions, which they accept, the "can move to" '
+                    'relation between hosts and the groups of hosts that '
+                    'can exchange servers. Read-only.')
+    out = p.add_mutually_exclusive_group()
+    out.add_argument('--json', action='store_true',
+                     help='print the families as JSON')
+    out.add_argument('--dot', action='store_true',
+                     help='print a Graphviz digraph (dot -Tsvg makes a '
+                          'picture of it)')
+    _add_assume(p)
+    p.set_defaults(func=do_fleet)
+
+
+class BadOption(ValueError):
+    """A command-line value that cannot be used; the message names it."""
+
+
+def _error(message):
+    print('nova-vfio-compat: error: %s' % message, file=sys.stderr)
+    return EXIT_INVALID
+
+
+def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
+    """``--assume HOST=DOCUMENT`` values as :class:`assume.Assumption` s.
+
+    :raises BadOption: naming the option value.
+    :raises records.InvalidDocument: naming the document.
+    """
+    out = []
+    for value in values:
+        host, sep, path = value.partition('=')
+        if not (sep and host and path):
+            raise BadOption('--assume %s: expected HOST=DOCUMENT' % value)
+        out.append(nvc_assume.Assumption(
+            host, files.load_document(path, max_bytes)))
+    return out
+
+
+def _prepare(conf):
+    """``(assumptions, connection, view)``."""
+    assumptions = load_assumptions(conf.command.assume)
+    conn = client.connect(conf)
+    return assumptions, conn, placement_view.PlacementView(
+        placement_view.sdk_get(conn))
+
+
+# What a command line, a document or the cloud can get wrong; anything
+# else is a bug, for the top-level handler.
+_INPUT_ERRORS = (BadOption, records.InvalidDocument,
+                 nvc_assume.AssumptionError, placement_view.UnknownHost,
+                 placement_view.PlacementUnavailable,
+                 client.ConfigurationError)
+
+
+def do_drain(conf):
+    host = conf.command.host
+    try:
+        assumptions, conn, view = _prepare(conf)
+        inputs = placement_view.read_drain(
+            view, host, assumptions, conf.traits.max_traits_per_provider)
+    except _INPUT_ERRORS as e:
+        return _error(e)
+    names = server_names.lookup(
+        conn, host, [s.consumer for s in inputs.servers] +
+        list(inputs.unchecked))
+    servers = [nvc_drain.Server(s.consumer, s.devices,
+                                names.get(s.consumer))
+               for s in inputs.servers]
+    plan, stranded = nvc_drain.plan_and_explain(
+        servers, inputs.options, inputs.free, inputs.acceptors, inputs.names)
+    result = report.drain(inputs, servers, plan, stranded, names,
+                          assumptions)
+    if conf.command.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print_drain(result)
+    return EXIT_STRANDED if stranded else EXIT_OK
+
+
+def print_drain(result):
+    """Print :func:`report.drain`'s data for people."""
+    print('Drain pre-flight of %s (read-only): %d server%s with device '
+          'resources' % (result['host'], len(result['servers']),
+                         '' if len(result['servers']) == 1 else 's'))
+    for a in result['assumptions']:
+        print('Assuming %s has %s (family %s)'
+              % (a['host'], a['document'], a['family']))
+    for server in result['servers']:
+        print()
+        print('%s%s' % (server['name'] or server['consumer'],
+                        ' (%s)' % server['consumer'] if server['name']
+                        else ''))
+        for device in server['devices']:
+            print('  device   %s: %s; emits %s' % (
+                device['provider_name'], ', '.join(
+                    '%d %s' % (n, rc) for rc, n in
+                    sorted(device['resources'].items())),
+                ', '.join(compatibility.short(s)
+                          for s in device['streams'])))
+        hosts = sorted({d['host'] for d in server['destinations']})
+        print('  can go   %s' % (', '.join(hosts) or
+                                 'nowhere with free capacity now'))
+        if server['plan']:
+            print('  plan     -> %s (%s)' % (server['plan']['host'], ', '.join(
+                server['plan']['providers'])))
+        else:
+            print('  plan     STRANDED: %s' % server['stranded']['reason'])
+    for entry in result['unchecked']:
+        print()
+        print('Not checked: %s holds resources on %s, which publish no '
+              'stream (not reported by nova-vfio-compat-reporter)' % (
+                  entry['name'] or entry['consumer'],
+                  ', '.join(entry['providers'])))
+    print()
+    if not result['servers']:
+        print('No server holds device resources on %s.' % result['host'])
+    elif result['stranded']:
+        print('%d of %d servers placed, %d stranded.' % (
+            result['placed'], len(result['servers']), result['stranded']))
+    else:
+        print('Every server has a destination (%d).' % result['placed'])
+
+
+def do_fleet(conf):
+    try:
+        assumptions, _conn, view = _prepare(conf)
+        providers = placement_view.read_fleet(
+            view, assumptions, conf.traits.max_traits_per_provider)
+    except _INPUT_ERRORS as e:
+        return _error(e)
+    families = nvc_fleet.build(providers)
+    if conf.command.dot:
+        sys.stdout.write(nvc_fleet.to_dot(families))
+    elif conf.command.json:
+        print(json.dumps(report.fleet(families, assumptions), indent=2,
+                         sort_keys=True))
+    else:
+        print_fleet(report.fleet(families, assumptions))
+    return EXIT_OK
+
+
+def _versions(texts):
+    return nvc_fleet.format_versions(
+        tuple(int(n) for n in text.split('.')) for text in texts) or '-'
+
+
+def print_fleet(result):
+    """Print :func:`report.fleet`'s data for people."""
+    for a in result['assumptions']:
+        print('Assuming %s has %s (family %s)'
+              % (a['host'], a['document'], a['family']))
+    if not result['families']:
+        print('No device publishes a stream in Placement.')
+    for family in result['families']:
+        print('Family %s' % family['family'])
+        hosts = family['hosts']
+        width = max(len(h) for h in hosts)
+        print('  %-*s  %-12s %s' % (width, 'host', 'emits',
+                                    'accepts (of the versions emitted)'))
+        for host, versions in sorted(hosts.items()):
+            print('  %-*s  %-12s %s' % (width, host,
+                                        _versions(versions['emits']),
+                                        _versions(versions['accepts'])))
+        print('  Groups (servers can move both ways within a group):')
+        for i, group in enumerate(family['groups'], 1):
+            print('    %d: %s' % (i, ', '.join(group)))
+        if family['group_edges']:
+            print('  One way only, from group to group:')
+            for a, b in family['group_edges']:
+                print('    %d -> %d' % (a + 1, b + 1))
+        print('  Can move to:')
+        for host, dests in sorted(family['can_move_to'].items()):
+            print('    %-*s -> %s' % (width, host,
+                                      ', '.join(dests) or 'nowhere'))
+        print()

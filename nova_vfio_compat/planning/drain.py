@@ -1,0 +1,261 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A drain plan: which destination each server of a host moves to.
+
+Pure: no I/O.  The adapter (:mod:`.placement_view`) gives, per server, the
+*options* Placement offered: one destination provider per device of the
+server, all on one host, each with free capacity now.  This module keeps
+the options whose providers accept the device's streams (by trait sets,
+through :mod:`.compatibility`), then assigns servers to options without
+overcommitting any provider.
+
+The assignment is a greedy, most-constrained server first:
+
+1. among the servers not yet decided, take the one with the fewest options
+   that still fit the capacity left (ties: fewer options to begin with,
+   then name);
+2. if none fits, the server is stranded; otherwise give it the fitting
+   option that takes the least contested capacity: for each provider and
+   resource class it uses, the amount the other undecided servers could
+   still take there, divided by what is left (ties: the host and provider
+   names, so the plan is reproducible);
+3. repeat until every server is placed or stranded.
+
+A server is only stranded when no option of its fits what is left, and
+capacity only shrinks, so at the end no stranded server has an option
+that fits: the plan is maximal.  It is not always maximum (that is a
+bin-packing problem), which is why servers with few choices go first.
+"""
+
+import collections
+import dataclasses
+
+from nova_vfio_compat.planning import compatibility
+
+INCOMPATIBLE = 'incompatible'
+NO_CAPACITY = 'no-capacity'
+TAKEN = 'taken'
+
+
+@dataclasses.dataclass(frozen=True)
+class Device:
+    """What a server holds on one device provider of the drained host.
+
+    ``resources`` is a sorted tuple of ``(resource class, amount)``;
+    ``streams`` the emit traits of the provider (as it is, or as assumed).
+    """
+
+    provider: str
+    name: str
+    resources: tuple
+    streams: frozenset
+
+    def describe(self):
+        return self.name or self.provider
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """A consumer with device resources on the drained host."""
+
+    consumer: str
+    devices: tuple
+    name: str = None
+
+    @property
+    def label(self):
+        return self.name or self.consumer
+
+    @property
+    def streams(self):
+        return frozenset().union(*(d.streams for d in self.devices))
+
+    def demand(self):
+        """What Placement is asked once for every server that shares it."""
+        return tuple((d.resources, d.streams) for d in self.devices)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A destination: one provider per device of the server, on ``host``."""
+
+    host: str
+    providers: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Stranded:
+    """A server the plan leaves where it is, and why.
+
+    ``why`` is :data:`INCOMPATIBLE` (no other host accepts a stream),
+    :data:`NO_CAPACITY` (those that do have no free capacity now) or
+    :data:`TAKEN` (the plan gave what would have fitted to other servers).
+    """
+
+    server: Server
+    why: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Plan:
+    """``assignments``: consumer -> :class:`Option`, in decision order."""
+
+    assignments: dict
+    stranded: list
+
+    @property
+    def complete(self):
+        return not self.stranded
+
+
+def usage(server, option):
+    """``{(provider, resource class): amount}`` the option would take."""
+    used = collections.Counter()
+    for device, provider in zip(server.devices, option.providers):
+        for rc, amount in device.resources:
+            used[(provider, rc)] += amount
+    return dict(used)
+
+
+def fits(server, option, free):
+    return all(free.get(key, 0) >= amount
+               for key, amount in usage(server, option).items())
+
+
+def admissible(server, option, providers, source_host):
+    """Can ``server`` move to ``option``, by the trait sets alone?
+
+    Every destination provider is known, on ``option.host`` (not the
+    drained host) and accepts every stream of the device it receives.
+    """
+    if option.host == source_host or len(option.providers) != len(
+            server.devices):
+        return False
+    for device, uuid in zip(server.devices, option.providers):
+        dest = providers.get(uuid)
+        if dest is None or dest.host != option.host or not (
+                compatibility.accepts(dest.traits, device.streams)):
+            return False
+    return True
+
+
+def _wanted(others, fitting):
+    """``{(provider, rc): amount}`` the other servers could still take."""
+    wanted = collections.Counter()
+    for other in others:
+        most = {}
+        for option in fitting[other]:
+            for key, amount in usage(other, option).items():
+                most[key] = max(most.get(key, 0), amount)
+        wanted.update(most)
+    return wanted
+
+
+def _contest(server, option, wanted, left):
+    """How much the others want what ``option`` takes, per unit left."""
+    return sum(wanted[key] / (left[key] - amount + 1)
+               for key, amount in usage(server, option).items())
+
+
+def plan(servers, options, free, names=None):
+    """The :class:`Plan` of moving ``servers``.
+
+    A stranded server's reason says what the plan knows: that others took
+    what would have fitted, or that nothing had room; :func:`explain`
+    tells a refused stream from a full destination.
+
+    :param servers: the :class:`Server` s to move.
+    :param options: ``{consumer: [Option]}``, each already admissible.
+    :param free: ``{(provider uuid, resource class): free amount now}``.
+    :param names: ``{provider uuid: name}`` for ties and messages.
+    """
+    names = names or {}
+    left = dict(free)
+    initial = {s: list(options.get(s.consumer, ())) for s in servers}
+    undecided = sorted(servers, key=lambda s: (len(initial[s]), s.label,
+                                               s.consumer))
+    assignments = {}
+    stranded = []
+    taken_by = {}
+    while undecided:
+        fitting = {s: [o for o in initial[s] if fits(s, o, left)]
+                   for s in undecided}
+        server = min(undecided, key=lambda s: (
+            len(fitting[s]), len(initial[s]), s.label, s.consumer))
+        undecided.remove(server)
+        if not fitting[server]:
+            stranded.append(_stranded_by_plan(server, initial[server],
+                                              taken_by, names))
+            continue
+        wanted = _wanted(undecided, fitting)
+        choice = min(fitting[server], key=lambda o: (
+            _contest(server, o, wanted, left), o.host,
+            tuple(names.get(p, p) for p in o.providers)))
+        for key, amount in usage(server, choice).items():
+            left[key] -= amount
+            taken_by.setdefault(key[0], []).append(server.label)
+        assignments[server.consumer] = choice
+    return Plan(assignments, stranded)
+
+
+def plan_and_explain(servers, options, free, acceptors, names=None):
+    """:func:`plan`, then :func:`explain` for each stranded server.
+
+    :returns: ``(plan, {consumer: Stranded})``.
+    """
+    result = plan(servers, options, free, names)
+    return result, {s.server.consumer: explain(s, acceptors, names)
+                    for s in result.stranded}
+
+
+def _stranded_by_plan(server, initial, taken_by, names):
+    if not initial:
+        return Stranded(server, NO_CAPACITY, 'no destination has free '
+                        'capacity for it now')
+    providers = sorted({p for o in initial for p in o.providers})
+    rivals = sorted({label for p in providers for label in taken_by.get(
+        p, ())})
+    return Stranded(server, TAKEN, '%d destination%s with free capacity '
+                    'now (%s), all given to %s by this plan' % (
+                        len(initial), '' if len(initial) == 1 else 's',
+                        ', '.join(names.get(p, p) for p in providers),
+                        ', '.join(rivals)))
+
+
+def explain(stranded, acceptors, names=None):
+    """Say why a server without options is stranded.
+
+    :param acceptors: ``{device provider uuid: set of destination provider
+        uuids}`` that accept that device's streams on another host,
+        whatever their capacity.
+    :returns: a :class:`Stranded` with :data:`INCOMPATIBLE` or
+        :data:`NO_CAPACITY`, or ``stranded`` itself if it was
+        :data:`TAKEN`.
+    """
+    if stranded.why == TAKEN:
+        return stranded
+    names = names or {}
+    server = stranded.server
+    refused = [d for d in server.devices if not acceptors.get(d.provider)]
+    if refused:
+        return Stranded(server, INCOMPATIBLE, '; '.join(
+            'no device provider on another host accepts %s (emitted by %s)'
+            % (', '.join(compatibility.short(s) for s in sorted(d.streams)),
+               d.describe()) for d in refused))
+    return Stranded(server, NO_CAPACITY, '; '.join(
+        '%s: accepted by %s, none with %s free now' % (
+            d.describe(),
+            ', '.join(sorted(names.get(p, p) for p in acceptors[d.provider])),
+            ', '.join('%d %s' % (amount, rc) for rc, amount in d.resources))
+        for d in server.devices))

@@ -1,0 +1,222 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The fleet map: per device family, who emits what, who accepts what,
+and which hosts can receive servers from which.
+
+Pure: no I/O.  Input is the device providers with their (possibly
+assumed) trait sets, :class:`compatibility.Provider`.
+
+For one family, host A *can move to* host B (A != B) when every device
+provider of A that emits a stream of the family has a provider on B that
+accepts all of that provider's streams of the family: a server holding any
+one of A's devices of the family has a compatible device to go to on B
+(capacity aside, which changes by the minute; ``drain`` checks it).
+
+The relation is summarised as *groups*: the strongly connected components
+of the relation, hosts between which servers can move both ways, directly
+or through other hosts of the group.  Edges between groups are one-way:
+servers can move from the first group to the second but never back, which
+is the order a rolling upgrade takes them in.
+"""
+
+import collections
+import dataclasses
+
+from nova_vfio_compat.planning import compatibility
+
+
+@dataclasses.dataclass
+class Family:
+    """One device family of the fleet.
+
+    ``emits`` and ``accepts`` map a host to the versions ``(major,
+    minor)`` it emits, and the versions some host emits that it accepts;
+    ``streams`` maps each version to its emit traits; ``can_move_to``
+    maps a host to the set of hosts it can move to; ``groups`` is a list of
+    sorted host lists and ``group_edges`` the ``(from, to)`` group indexes.
+    """
+
+    name: str
+    emits: dict
+    accepts: dict
+    streams: dict
+    can_move_to: dict
+    groups: list
+    group_edges: list
+
+    def to_dict(self):
+        return {
+            'family': self.name,
+            'hosts': {host: {'emits': [format_version(v) for v in
+                                       self.emits.get(host, ())],
+                             'accepts': [format_version(v) for v in
+                                         self.accepts.get(host, ())]}
+                      for host in sorted(set(self.emits) |
+                                         set(self.accepts))},
+            'streams': {format_version(v): sorted(s)
+                        for v, s in sorted(self.streams.items())},
+            'can_move_to': {host: sorted(dests) for host, dests in
+                            sorted(self.can_move_to.items())},
+            'groups': [list(g) for g in self.groups],
+            'group_edges': [list(e) for e in self.group_edges],
+        }
+
+
+def format_version(version):
+    return '%d.%d' % version
+
+
+def format_versions(versions):
+    """``[(1, 0), (1, 1), (1, 2), (2, 0)]`` as ``'1.0-1.2, 2.0'``."""
+    spans = []
+    for major, minor in sorted(versions):
+        if spans and spans[-1][0] == major and spans[-1][2] == minor - 1:
+            spans[-1][2] = minor
+        else:
+            spans.append([major, minor, minor])
+    return ', '.join('%d.%d' % (ma, lo) if lo == hi else
+                     '%d.%d-%d.%d' % (ma, lo, ma, hi)
+                     for ma, lo, hi in spans)
+
+
+def _family_streams(provider, family):
+    out = set()
+    for stream in provider.streams:
+        parsed = compatibility.version(stream)
+        if parsed and parsed[0] == family:
+            out.add(stream)
+    return frozenset(out)
+
+
+def _components(nodes, edges):
+    """Strongly connected components (Tarjan, iterative), sorted."""
+    index, low, on_stack, stack, result = {}, {}, set(), [], []
+    counter = 0
+    for start in sorted(nodes):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(edges.get(start, ()))))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                result.append(sorted(component))
+    return sorted(result)
+
+
+def can_move(sources, dests, family):
+    """Can every device of ``family`` among ``sources`` move to ``dests``?
+
+    ``sources`` are the device providers of one host, ``dests`` those of
+    another.
+    """
+    for source in sources:
+        streams = _family_streams(source, family)
+        if streams and not any(compatibility.accepts(d.traits, streams)
+                               for d in dests):
+            return False
+    return True
+
+
+def build(providers):
+    """The :class:`Family` s of the fleet, by name."""
+    by_host = collections.defaultdict(list)
+    streams = collections.defaultdict(lambda: collections.defaultdict(set))
+    for provider in providers:
+        by_host[provider.host].append(provider)
+        for stream in provider.streams:
+            parsed = compatibility.version(stream)
+            if parsed:
+                streams[parsed[0]][parsed[1:]].add(stream)
+    families = []
+    for name in sorted(streams):
+        versions = streams[name]
+        emits, accepts = {}, {}
+        for host, members in by_host.items():
+            emitted = {v for v, names in versions.items()
+                       if any(names & p.streams for p in members)}
+            if emitted:
+                emits[host] = sorted(emitted)
+            accepted = {v for v, names in versions.items()
+                        if any(compatibility.accepts(p.traits, [s])
+                               for s in names for p in members)}
+            if accepted:
+                accepts[host] = sorted(accepted)
+        hosts = set(emits) | set(accepts)
+        relation = {a: {b for b in hosts if b != a and can_move(
+            by_host[a], by_host[b], name)} for a in sorted(emits)}
+        groups = _components(hosts, relation)
+        group_of = {h: i for i, g in enumerate(groups) for h in g}
+        edges = sorted({(group_of[a], group_of[b])
+                        for a, dests in relation.items() for b in dests
+                        if group_of[a] != group_of[b]})
+        families.append(Family(name, emits, accepts,
+                               {v: frozenset(s) for v, s in versions.items()},
+                               relation, groups, edges))
+    return families
+
+
+def _quote(text):
+    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def to_dot(families):
+    """A Graphviz digraph: a cluster per family, a node per group.
+
+    ``dot -Tsvg`` turns it into a picture; an edge says servers can move
+    from one group to the other (and not back).
+    """
+    lines = ['digraph fleet {', '  rankdir=LR;',
+             '  node [shape=box, fontname="monospace"];']
+    for number, family in enumerate(families):
+        lines.append('  subgraph cluster_%d {' % number)
+        lines.append('    label=%s;' % _quote(family.name))
+        for i, group in enumerate(family.groups):
+            emitted = sorted({v for h in group
+                              for v in family.emits.get(h, ())})
+            label = '\\n'.join(group) + '\\nemits %s' % (
+                format_versions(emitted) or 'nothing')
+            lines.append('    %s [label=%s];' % (
+                _quote('%d.%d' % (number, i)), '"%s"' % label.replace(
+                    '"', '\\"')))
+        for a, b in family.group_edges:
+            lines.append('    %s -> %s;' % (_quote('%d.%d' % (number, a)),
+                                            _quote('%d.%d' % (number, b))))
+        lines.append('  }')
+    lines.append('}')
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,397 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What ``drain`` and ``fleet`` read from Placement: GET requests only.
+
+:class:`PlacementView` is built on a ``get(url, microversion)`` callable
+that returns the decoded JSON body; it has no other way to reach
+Placement, so the planning commands cannot write to it.  The number of
+requests depends on the drained host's devices, the distinct demands of
+its servers and the assumed hosts, never on the size of the fleet:
+
+* ``drain``: the host's tree (2), per device provider of the host its
+  allocations and traits, which accept traits exist (1 per 25 names), one
+  ``GET /allocation_candidates`` per distinct demand (the streams and
+  resource amounts of a server's devices) with ``required<N>=in:`` over
+  the accept trait names of each stream, one ``GET /resource_providers``
+  per distinct device (streams) for who accepts it whatever its capacity,
+  and one listing of the providers' names;
+* ``fleet``: the project's traits (1), the providers (1), and per stream
+  the providers that emit it and those that carry each of its accept
+  trait names.
+
+An assumed host (``--assume``) adds its tree and traits, and for
+``drain`` one allocation-candidates request per distinct demand limited
+to its tree, without the trait requirement: its real traits are not the
+ones assumed, so the planner tests them.
+"""
+
+from urllib import parse
+
+from nova_vfio_compat.planning import assume as nvc_assume
+from nova_vfio_compat.planning import compatibility
+from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.reporter import sync
+from nova_vfio_compat import traits as nvc_traits
+
+# 1.39: required=in: and repeated required(N) in GET /resource_providers
+# and /allocation_candidates; from 1.29 the provider summaries have the
+# traits, parent and root of every provider in a candidate's tree.
+MICROVERSION = '1.39'
+TRAITS_MICROVERSION = '1.6'
+# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
+TRAIT_QUERY_CHUNK = 25
+
+
+class PlacementUnavailable(Exception):
+    """Placement did not answer a read the plan needs."""
+
+
+class UnknownHost(ValueError):
+    """The host is not a compute node (root) provider in Placement."""
+
+
+class PlacementView:
+    """Placement as the planning commands read it."""
+
+    def __init__(self, get):
+        self._get = get
+
+    # -- single reads -----------------------------------------------------
+
+    def root(self, host):
+        """The uuid of the root provider named ``host``."""
+        found = self._get('/resource_providers?%s' % parse.urlencode(
+            {'name': host}), MICROVERSION)['resource_providers']
+        if not found:
+            raise UnknownHost('%s: no resource provider of that name in '
+                              'Placement (give the compute node name, as '
+                              '"openstack hypervisor list" shows it)' % host)
+        rp = found[0]
+        if rp['parent_provider_uuid']:
+            raise UnknownHost('%s: resource provider %s is not a compute '
+                              'node (it has a parent)' % (host, rp['uuid']))
+        return rp['uuid']
+
+    def tree(self, root):
+        """The non-root providers under ``root``: ``{uuid: name}``."""
+        return {rp['uuid']: rp['name'] for rp in self._get(
+            '/resource_providers?in_tree=%s' % root,
+            MICROVERSION)['resource_providers'] if rp['uuid'] != root}
+
+    def traits(self, uuid):
+        return frozenset(self._get('/resource_providers/%s/traits' % uuid,
+                                   TRAITS_MICROVERSION)['traits'])
+
+    def allocations(self, uuid):
+        """``{consumer: {resource class: amount}}`` on one provider."""
+        return {consumer: alloc['resources'] for consumer, alloc in
+                self._get('/resource_providers/%s/allocations' % uuid,
+                          MICROVERSION)['allocations'].items()}
+
+    def known(self, names):
+        """The trait names of ``names`` that Placement knows.
+
+        Placement refuses a required trait it does not know (400), and an
+        accept trait no device ever published does not exist.
+        """
+        names = sorted(set(names))
+        known = set()
+        for i in range(0, len(names), TRAIT_QUERY_CHUNK):
+            known.update(self._get('/traits?name=in:%s' % ','.join(
+                names[i:i + TRAIT_QUERY_CHUNK]),
+                TRAITS_MICROVERSION)['traits'])
+        return known
+
+    def known_owned(self):
+        """Every trait name of this project Placement knows."""
+        return set(self._get('/traits?name=startswith:%s'
+                             % nvc_traits.PREFIX,
+                             TRAITS_MICROVERSION)['traits'])
+
+    def names(self):
+        """``{uuid: (name, root uuid)}`` of every provider (one request)."""
+        return {rp['uuid']: (rp['name'], rp['root_provider_uuid'])
+                for rp in self._get('/resource_providers',
+                                    MICROVERSION)['resource_providers']}
+
+    def carrying(self, query):
+        """``[uuid]`` of the providers with the traits ``query`` requires.
+
+        :param query: a list of ``required`` values (a trait or
+            ``in:a,b``), all of which a provider must satisfy.
+        """
+        return [rp['uuid'] for rp in self._get(
+            '/resource_providers?%s' % parse.urlencode(
+                [('required', q) for q in query]),
+            MICROVERSION)['resource_providers']]
+
+    def candidates(self, demand, required, in_tree=None):
+        """Placement's allocation candidates for one demand.
+
+        :param demand: ``((resources, streams), ...)``, one per device.
+        :param required: one list of ``required`` values per device (empty
+            to ask for capacity only).
+        :returns: ``(allocation requests, provider summaries)``.
+        """
+        query = []
+        for n, ((resources, _), needs) in enumerate(zip(demand, required),
+                                                    1):
+            query.append(('resources%d' % n, ','.join(
+                '%s:%d' % r for r in resources)))
+            query.extend(('required%d' % n, q) for q in needs)
+            if in_tree:
+                query.append(('in_tree%d' % n, in_tree))
+        if len(demand) > 1:
+            query.append(('group_policy', 'none'))
+        body = self._get('/allocation_candidates?%s' % parse.urlencode(
+            query), MICROVERSION)
+        return body['allocation_requests'], body['provider_summaries']
+
+
+def required_for(streams, known):
+    """The ``required`` values for a provider that accepts every stream.
+
+    None when some stream has no accept trait Placement knows: no
+    provider accepts it.
+    """
+    query = []
+    for stream in sorted(streams):
+        names = [n for n in compatibility.accept_names(stream) if n in known]
+        if not names:
+            return None
+        query.append('in:' + ','.join(names))
+    return query
+
+
+# -- drain ----------------------------------------------------------------
+
+
+class DrainInputs:
+    """Everything the drain plan needs, read from Placement."""
+
+    def __init__(self, host, servers, unchecked, options, free, providers,
+                 acceptors, names):
+        self.host = host
+        self.servers = servers          # [drain.Server]
+        self.unchecked = unchecked      # {consumer: [provider name]}
+        self.options = options          # {consumer: [drain.Option]}
+        self.free = free                # {(uuid, rc): free now}
+        self.providers = providers      # {uuid: compatibility.Provider}
+        self.acceptors = acceptors      # {source uuid: {dest uuid}}
+        self.names = names              # {uuid: name}
+
+
+def _assumed_hosts(view, assumptions, hosts):
+    """``{host: {uuid: (name, traits)}}`` of the assumed hosts' devices."""
+    roots, out = {}, {}
+    for host in sorted({a.host for a in assumptions}):
+        roots[host] = hosts.get(host) or view.root(host)
+        out[host] = {uuid: (name, view.traits(uuid))
+                     for uuid, name in view.tree(roots[host]).items()}
+    return roots, out
+
+
+def _summaries(summaries, names, assumed, free, providers):
+    for uuid, summary in summaries.items():
+        if uuid == summary.get('root_provider_uuid'):
+            continue
+        for rc, res in summary['resources'].items():
+            free[(uuid, rc)] = res['capacity'] - res['used']
+        if uuid not in providers:
+            name, root = names.get(uuid, (uuid, summary[
+                'root_provider_uuid']))
+            providers[uuid] = compatibility.Provider(
+                uuid, name, names.get(root, (root,))[0],
+                assumed.get(uuid, frozenset(summary['traits'])))
+
+
+def _options(requests, server, providers, host):
+    """The admissible options among Placement's allocation requests.
+
+    ``mappings`` (microversion 1.34) says which provider satisfies which
+    numbered group, that is which device of the server.
+    """
+    options = set()
+    for request in requests:
+        chosen = []
+        for n in range(1, len(server.devices) + 1):
+            mapped = request['mappings'].get(str(n), ())
+            if len(mapped) != 1 or mapped[0] not in providers:
+                break
+            chosen.append(mapped[0])
+        else:
+            option = nvc_drain.Option(providers[chosen[0]].host,
+                                      tuple(chosen))
+            if nvc_drain.admissible(server, option, providers, host):
+                options.add(option)
+    return sorted(options, key=lambda o: (o.host, o.providers))
+
+
+def read_drain(view, host, assumptions=(),
+               max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """Read the servers of ``host`` and their destinations.
+
+    :raises UnknownHost: for a host (drained or assumed) Placement does
+        not have.
+    :raises assume.AssumptionError: for an assumption that does not apply.
+    """
+    root = view.root(host)
+    tree = view.tree(root)
+    roots, assumed_devices = _assumed_hosts(
+        view, assumptions, {host: root})
+    source_traits = dict(assumed_devices.get(host, {}))
+    consumers = {}
+    for uuid, name in sorted(tree.items()):
+        held = view.allocations(uuid)
+        if not held:
+            continue
+        if uuid not in source_traits:
+            source_traits[uuid] = (name, view.traits(uuid))
+        for consumer, resources in held.items():
+            consumers.setdefault(consumer, []).append((uuid, resources))
+    assumed = nvc_assume.apply(assumptions, assumed_devices, max_traits)
+
+    servers, unchecked = [], {}
+    for consumer, held in sorted(consumers.items()):
+        devices = []
+        for uuid, resources in held:
+            name, names = source_traits[uuid]
+            streams = nvc_traits.emitted(assumed.get(uuid, names))
+            if not streams:
+                unchecked.setdefault(consumer, []).append(name)
+                continue
+            devices.append(nvc_drain.Device(
+                uuid, name, tuple(sorted(resources.items())), streams))
+        if devices:
+            servers.append(nvc_drain.Server(consumer, tuple(devices)))
+
+    streams = frozenset().union(*(s.streams for s in servers))
+    known = view.known(n for s in streams
+                       for n in compatibility.accept_names(s))
+    names = view.names() if servers else {}
+    free, providers, options, acceptors = {}, {}, {}, {}
+    by_demand = {}
+    for server in servers:
+        by_demand.setdefault(server.demand(), []).append(server)
+    assumed_roots = {root_uuid for h, root_uuid in roots.items()
+                     if h != host}
+    for demand, members in sorted(by_demand.items(), key=lambda item: [
+            (resources, sorted(streams)) for resources, streams in item[0]]):
+        required = [required_for(streams, known) for _, streams in demand]
+        requests = []
+        if all(r is not None for r in required):
+            got, summaries = view.candidates(demand, required)
+            requests.extend(r for r in got if not _in_trees(
+                r, summaries, assumed_roots))
+            _summaries(summaries, names, assumed, free, providers)
+        for assumed_root in sorted(assumed_roots):
+            got, summaries = view.candidates(
+                demand, [[] for _ in demand], in_tree=assumed_root)
+            requests.extend(got)
+            _summaries(summaries, names, assumed, free, providers)
+        for server in members:
+            options[server.consumer] = _options(requests, server, providers,
+                                                host)
+
+    for device in sorted({d for s in servers for d in s.devices},
+                         key=lambda d: d.provider):
+        if device.provider in acceptors:
+            continue
+        query = required_for(device.streams, known)
+        found = set()
+        for uuid in view.carrying(query) if query is not None else ():
+            owner = names.get(uuid, (uuid, uuid))[1]
+            # Roots carry their devices' union, not a device; assumed
+            # providers are tested with their assumed traits below.
+            if owner not in (uuid, root) and uuid not in assumed:
+                found.add(uuid)
+        for uuid, assumed_traits in assumed.items():
+            if uuid not in tree and compatibility.accepts(assumed_traits,
+                                                          device.streams):
+                found.add(uuid)
+        acceptors[device.provider] = found
+
+    provider_names = {uuid: name for uuid, (name, _) in names.items()}
+    return DrainInputs(host, servers, unchecked, options, free, providers,
+                       acceptors, provider_names)
+
+
+def _in_trees(request, summaries, roots):
+    return any(summaries[uuid]['root_provider_uuid'] in roots
+               for uuid in request['allocations'])
+
+
+# -- fleet ----------------------------------------------------------------
+
+
+def read_fleet(view, assumptions=(),
+               max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """The device providers of the fleet with the traits that matter.
+
+    For every stream some device emits (or an assumed document emits):
+    the providers that emit it and those carrying each of its accept
+    trait names.  Roots are left out: they carry the union of their
+    devices' traits, a summary and not a device.
+
+    :returns: ``[compatibility.Provider]``.
+    """
+    names = view.names()
+    hosts = {name: uuid for uuid, (name, root) in names.items()
+             if uuid == root}
+    for assumption in assumptions:
+        if assumption.host not in hosts:
+            raise UnknownHost('%s: no compute node of that name in '
+                              'Placement' % assumption.host)
+    _, assumed_devices = _assumed_hosts(view, assumptions, hosts)
+    assumed = nvc_assume.apply(assumptions, assumed_devices, max_traits)
+
+    owned = view.known_owned()
+    streams = {n for n in owned if nvc_traits.is_emit(n)}
+    streams.update(n for t in assumed.values()
+                   for n in nvc_traits.emitted(t))
+    carried = {}
+    for stream in sorted(streams):
+        wanted = [n for n in compatibility.accept_names(stream)
+                  if n in owned]
+        for name in ([stream] if stream in owned else []) + wanted:
+            for uuid in view.carrying([name]):
+                carried.setdefault(uuid, set()).add(name)
+    providers = []
+    for uuid in sorted(set(carried) | set(assumed)):
+        name, root = names.get(uuid, (uuid, uuid))
+        if uuid == root:
+            continue
+        providers.append(compatibility.Provider(
+            uuid, name, names.get(root, (root,))[0],
+            frozenset(assumed.get(uuid, carried.get(uuid, ())))))
+    return providers
+
+
+def sdk_get(conn):
+    """A ``get(url, microversion)`` on an openstacksdk connection."""
+
+    def get(url, microversion):
+        try:
+            response = conn.placement.get(url, microversion=microversion)
+        except sync.PLACEMENT_ERRORS as e:
+            raise PlacementUnavailable('GET %s: %s' % (url, e)) from e
+        if response.status_code != 200:
+            raise PlacementUnavailable('GET %s: %s %s' % (
+                url, response.status_code, response.text.strip()))
+        try:
+            return response.json()
+        except ValueError as e:
+            raise PlacementUnavailable('GET %s: not a JSON answer (%s)'
+                                       % (url, e)) from e
+
+    return get

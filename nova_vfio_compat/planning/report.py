@@ -1,0 +1,72 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The planning results as plain data: what ``--json`` prints and what the
+demo returns.  Pure: no I/O."""
+
+
+def assumptions(values):
+    return [{'host': a.host, 'document': a.document.source,
+             'family': a.family} for a in values]
+
+
+def drain(inputs, servers, plan, stranded, names, assumed=()):
+    """The drain of ``inputs.host`` as plain data.
+
+    :param inputs: :class:`placement_view.DrainInputs`.
+    :param servers: the servers, with their names where Nova gave them.
+    :param plan: the :class:`drain.Plan`.
+    :param stranded: ``{consumer: drain.Stranded}`` with the reasons.
+    :param names: ``{consumer: server name}``.
+    """
+    label = inputs.names.get
+    out = []
+    for server in sorted(servers, key=lambda s: (s.label, s.consumer)):
+        options = inputs.options.get(server.consumer, [])
+        chosen = plan.assignments.get(server.consumer)
+        entry = {
+            'consumer': server.consumer,
+            'name': server.name,
+            'devices': [{'provider': d.provider,
+                         'provider_name': d.name,
+                         'resources': dict(d.resources),
+                         'streams': sorted(d.streams),
+                         'accepted_by': sorted(
+                             label(p, p) for p in
+                             inputs.acceptors.get(d.provider, ()))}
+                        for d in server.devices],
+            'destinations': [{'host': o.host, 'providers': [
+                label(p, p) for p in o.providers]} for o in options],
+            'plan': chosen and {'host': chosen.host, 'providers': [
+                label(p, p) for p in chosen.providers]},
+            'stranded': None,
+        }
+        if server.consumer in stranded:
+            why = stranded[server.consumer]
+            entry['stranded'] = {'why': why.why, 'reason': why.reason}
+        out.append(entry)
+    return {
+        'host': inputs.host,
+        'assumptions': assumptions(assumed),
+        'servers': out,
+        'unchecked': [{'consumer': c, 'name': names.get(c),
+                       'providers': sorted(p)}
+                      for c, p in sorted(inputs.unchecked.items())],
+        'placed': len(plan.assignments),
+        'stranded': len(stranded),
+    }
+
+
+def fleet(families, assumed=()):
+    """The fleet map as plain data."""
+    return {'assumptions': assumptions(assumed),
+            'families': [f.to_dict() for f in families]}

@@ -1,0 +1,295 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``drain`` against fleets the real reporter published to Placement."""
+
+import itertools
+
+from nova_vfio_compat.planning import drain
+from nova_vfio_compat import rules
+from tests.functional.planning.conftest import document_file
+from tests.functional.planning.conftest import gpu
+from tests.functional.planning.conftest import run
+from tests.functional.planning.conftest import run_json
+
+SOURCE = 'src'
+
+
+def _by_consumer(result):
+    return {s['consumer']: s for s in result['servers']}
+
+
+def _assert_plan_follows_the_rules(fleet, result):
+    """Every planned device accepts the stream of the server's device."""
+    by_name = {}
+    for host, uuids in fleet.gpus.items():
+        for uuid in uuids:
+            name = fleet.conn.placement.get_resource_provider(uuid).name
+            by_name[name] = uuid
+    for server in result['servers']:
+        if not server['plan']:
+            continue
+        for device, dest in zip(server['devices'],
+                                server['plan']['providers']):
+            source = fleet.documents[device['provider']]
+            verdict = rules.check(source, fleet.documents[by_name[dest]])
+            assert verdict.compatible, (server, dest, verdict.reasons)
+
+
+def test_every_server_fits_elsewhere(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(2))
+    fleet.host('h-same', gpu(2, total=1))
+    fleet.host('h-newer', gpu(3, total=4))
+    fleet.host('h-older', gpu(1, total=4))
+    fleet.host('h-major2', gpu(0, major=2, total=4))
+    vms = [fleet.allocate('vm%d' % i, src) for i in range(3)]
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 0
+    servers = _by_consumer(result)
+    assert set(servers) == set(vms)
+    for vm in vms:
+        # destinations: what accepts 1.2 (not 1.1, not 2.0), not the source
+        assert {d['host'] for d in servers[vm]['destinations']} == {
+            'h-same', 'h-newer'}
+        assert servers[vm]['stranded'] is None
+    hosts = [servers[vm]['plan']['host'] for vm in vms]
+    # h-same has one free VGPU: at most one server goes there
+    assert hosts.count('h-same') <= 1
+    assert result['placed'] == 3 and result['stranded'] == 0
+    _assert_plan_follows_the_rules(fleet, result)
+
+
+def test_two_servers_compete_for_the_last_free_device(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(2))
+    fleet.host('h-last', gpu(2, total=2, used=1))
+    fleet.host('h-refuses', gpu(1, total=4))
+    vms = [fleet.allocate('vm%d' % i, src) for i in range(2)]
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 1
+    servers = _by_consumer(result)
+    for vm in vms:
+        assert [d['host'] for d in servers[vm]['destinations']] == [
+            'h-last']
+    placed = [vm for vm in vms if servers[vm]['plan']]
+    stranded = [vm for vm in vms if servers[vm]['stranded']]
+    assert len(placed) == 1 and len(stranded) == 1
+    why = servers[stranded[0]]['stranded']
+    assert why['why'] == drain.TAKEN
+    assert 'h-last_pci_0000_81_00_0' in why['reason']
+    assert result['placed'] == 1 and result['stranded'] == 1
+    _assert_plan_follows_the_rules(fleet, result)
+
+
+def test_accepted_only_where_there_is_no_free_capacity(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(3))
+    fleet.host('h-full', gpu(3, total=2, used=2))
+    fleet.host('h-refuses', gpu(2, total=4))
+    vm = fleet.allocate('vm', src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 1
+    server = _by_consumer(result)[vm]
+    assert server['destinations'] == []
+    assert server['stranded']['why'] == drain.NO_CAPACITY
+    assert 'accepted by h-full_pci_0000_81_00_0' in server['stranded'][
+        'reason']
+    assert server['devices'][0]['accepted_by'] == ['h-full_pci_0000_81_00_0']
+
+
+def test_a_stream_nobody_accepts(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(0, major=2))
+    fleet.host('h1', gpu(3))
+    vm = fleet.allocate('vm', src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 1
+    why = _by_consumer(result)[vm]['stranded']
+    assert why['why'] == drain.INCOMPATIBLE
+    assert 'no device provider on another host accepts' in why['reason']
+
+
+def test_assume_strands_a_server(fleet, nova_conf, tmp_path):
+    (src,) = fleet.host(SOURCE, gpu(2))
+    fleet.host('h1', gpu(2))
+    fleet.host('h2', gpu(1))
+    vm = fleet.allocate('vm', src)
+    assert run_json(nova_conf, 'drain', SOURCE)[0] == 0
+
+    # Downgrading h1's driver to 1.1 (or anything older than 1.2)
+    # leaves the server nowhere to go.
+    status, result = run_json(nova_conf, 'drain', SOURCE, '--assume',
+                              'h1=%s' % document_file(tmp_path, 1))
+
+    assert status == 1
+    server = _by_consumer(result)[vm]
+    assert server['stranded']['why'] == drain.INCOMPATIBLE
+    assert result['assumptions'][0]['host'] == 'h1'
+
+
+def test_assume_opens_a_destination(fleet, nova_conf, tmp_path):
+    (src,) = fleet.host(SOURCE, gpu(3))
+    fleet.host('h1', gpu(2))
+    vm = fleet.allocate('vm', src)
+    assert run_json(nova_conf, 'drain', SOURCE)[0] == 1
+
+    status, result = run_json(nova_conf, 'drain', SOURCE, '--assume',
+                              'h1=%s' % document_file(tmp_path, 4))
+
+    assert status == 0
+    assert _by_consumer(result)[vm]['plan']['host'] == 'h1'
+
+
+def test_assume_on_the_drained_host_changes_its_streams(fleet, nova_conf,
+                                                        tmp_path):
+    (src,) = fleet.host(SOURCE, gpu(3))
+    fleet.host('h1', gpu(2))
+    fleet.allocate('vm', src)
+
+    status, _ = run_json(nova_conf, 'drain', SOURCE, '--assume',
+                         '%s=%s' % (SOURCE, document_file(tmp_path, 1)))
+
+    assert status == 0
+
+
+def test_a_server_with_two_devices_moves_both_to_one_host(fleet,
+                                                          nova_conf):
+    src = fleet.host(SOURCE, gpu(2), gpu(1))
+    # one free VGPU on each GPU, or two on the one GPU that takes both
+    pair = fleet.host('h-pair', gpu(2, total=1), gpu(3, total=1))
+    (both,) = fleet.host('h-both', gpu(3, total=2))
+    # accepts only one of the two streams
+    fleet.host('h-half', gpu(1, total=4))
+    vm = fleet.allocate('vm', *src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 0
+    server = _by_consumer(result)[vm]
+    assert [d['provider'] for d in server['devices']] == sorted(src)
+    names = {uuid: fleet.conn.placement.get_resource_provider(uuid).name
+             for uuid in pair + [both]}
+    first = names[pair[0]]
+    second = names[pair[1]]
+    destinations = {(d['host'], tuple(d['providers']))
+                    for d in server['destinations']}
+    # Every pairing of the source devices with GPUs of one host that the
+    # rules accept and that has room; h-half accepts the 1.1 stream only,
+    # so it is none of them.
+    by_device = [fleet.documents[d['provider']] for d in server['devices']]
+    expected = set()
+    for host, uuids in (('h-pair', pair), ('h-both', [both])):
+        for dests in itertools.product(uuids, repeat=2):
+            if dests[0] == dests[1] and host == 'h-pair':
+                continue        # one VGPU each: not both on one
+            if all(rules.check(src_doc, fleet.documents[d]).compatible
+                   for src_doc, d in zip(by_device, dests)):
+                expected.add((host, tuple(names[d] for d in dests)))
+    assert destinations == expected
+    assert ('h-both', (names[both], names[both])) in destinations
+    assert ('h-pair', (first, second)) in destinations
+    _assert_plan_follows_the_rules(fleet, result)
+
+
+def test_a_device_the_reporter_does_not_describe_is_not_checked(
+        fleet, nova_conf):
+    described, undescribed = fleet.host(SOURCE, gpu(2), gpu(None))
+    fleet.host('h1', gpu(2))
+    vm = fleet.allocate('vm', described)
+    other = fleet.allocate('other', undescribed)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 0
+    assert [s['consumer'] for s in result['servers']] == [vm]
+    assert result['unchecked'] == [{
+        'consumer': other, 'name': None,
+        'providers': ['%s_pci_0000_82_00_0' % SOURCE]}]
+    assert 'Not checked: %s' % other in run(nova_conf, 'drain', SOURCE)[1]
+
+
+def test_nothing_to_move(fleet, nova_conf):
+    fleet.host(SOURCE, gpu(2))
+    status, out, _ = run(nova_conf, 'drain', SOURCE)
+    assert status == 0
+    assert 'No server holds device resources on %s' % SOURCE in out
+
+
+def test_text_output_names_destinations_and_the_stranded(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(2))
+    fleet.host('h-last', gpu(2, total=1))
+    fleet.allocate('vm0', src)
+    fleet.allocate('vm1', src)
+
+    status, out, _ = run(nova_conf, 'drain', SOURCE)
+
+    assert status == 1
+    assert 'can go   h-last' in out
+    assert '-> h-last (h-last_pci_0000_81_00_0)' in out
+    assert 'STRANDED: ' in out
+    assert '1 of 2 servers placed, 1 stranded.' in out
+
+
+def test_bad_input_exits_2(fleet, nova_conf, tmp_path):
+    fleet.host(SOURCE, gpu(2))
+    fleet.host('h1', gpu(2))
+    bad_doc = tmp_path / 'bad.yaml'
+    bad_doc.write_text('device_api: [\n')
+    other_family = tmp_path / 'other.yaml'
+    other_family.write_text(
+        'device_api: vfio-pci\nvendor: i915\nversion: {major: 1, minor: 2}'
+        '\nvfio-pci: {vendor: 0x8086, device: 0x591d, subsystem_vendor: '
+        '0x8086, subsystem_device: 0x0003}\n')
+    cases = [
+        (('drain',), 'the following arguments are required: HOST'),
+        (('drain', 'no-such-host'), 'no-such-host'),
+        (('drain', SOURCE, '--assume', 'h1'), 'expected HOST=DOCUMENT'),
+        (('drain', SOURCE, '--assume', 'h1=%s' % bad_doc), str(bad_doc)),
+        (('drain', SOURCE, '--assume', 'h1=%s' % (tmp_path / 'missing')),
+         'missing'),
+        (('drain', SOURCE, '--assume', 'nohost=%s' % document_file(
+            tmp_path, 1)), 'nohost'),
+        (('drain', SOURCE, '--assume', 'h1=%s' % other_family),
+         'no device provider of h1'),
+    ]
+    for argv, named in cases:
+        status, out, err = run(nova_conf, *argv)
+        assert status == 2, (argv, out, err)
+        assert named in err, (argv, err)
+        assert 'Traceback' not in err
+
+
+def test_without_placement_credentials_exits_2(tmp_path):
+    empty = tmp_path / 'empty.conf'
+    empty.write_text('')
+    status, _, err = run(str(empty), 'drain', SOURCE)
+    assert status == 2
+    assert '[placement] auth_type' in err
+
+
+def test_placement_not_answering_exits_2(tmp_path):
+    # Nothing listens on the discard port: the connection is refused.
+    conf = tmp_path / 'nova.conf'
+    conf.write_text('[placement]\nauth_type = admin_token\n'
+                    'endpoint = http://127.0.0.1:9/placement\n'
+                    'token = admin\n')
+    for command in ('drain', 'fleet'):
+        argv = (command, SOURCE) if command == 'drain' else (command,)
+        status, _, err = run(str(conf), *argv)
+        assert status == 2, err
+        assert 'GET /resource_providers' in err
+        assert 'Traceback' not in err

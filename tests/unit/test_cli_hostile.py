@@ -1,0 +1,155 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The console scripts facing special files, closed pipes, bugs and bad
+configuration: exit 2 naming the path or option, 3 for a bug, never a
+traceback (unless asked for), never a hang."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nova_vfio_compat.cmd import cli
+from nova_vfio_compat.cmd import matrix
+from nova_vfio_compat.cmd import reporter as reporter_cmd
+from nova_vfio_compat import rules
+
+MLX5 = os.path.join(matrix.SAMPLES_DIR, 'mlx5-vf-fw28.43.yaml')
+MLX5_OLD = os.path.join(matrix.SAMPLES_DIR, 'mlx5-vf-fw28.41.yaml')
+
+
+def _console(*argv, stdout=subprocess.PIPE, timeout=60):
+    return subprocess.run(
+        [sys.executable, '-m', 'nova_vfio_compat.cmd.cli'] + list(argv),
+        stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+
+def _special_files(tmp_path):
+    fifo = tmp_path / 'fifo.yaml'
+    os.mkfifo(fifo)
+    loop = tmp_path / 'loop.yaml'
+    os.symlink(tmp_path / 'loop2.yaml', loop)
+    os.symlink(loop, tmp_path / 'loop2.yaml')
+    directory = tmp_path / 'dir.yaml'
+    directory.mkdir()
+    return [(str(fifo), 'is a FIFO (named pipe), not a regular file'),
+            (os.devnull, 'is a character device, not a regular file'),
+            (str(directory), 'is a directory, not a regular file'),
+            (str(loop), 'cannot be read: a loop of symbolic links')]
+
+
+@pytest.mark.parametrize('command', ['check', 'traits', 'matrix'])
+def test_special_files_are_refused_without_blocking(tmp_path, command):
+    for path, message in _special_files(tmp_path):
+        argv = {'check': ['check', MLX5, path], 'traits': ['traits', path],
+                'matrix': ['matrix', MLX5, path]}[command]
+        # A FIFO with no writer would block a plain open() forever: the
+        # timeout turns that into a failure.
+        proc = _console(*argv, timeout=30)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith('nova-vfio-compat: error: %s: %s'
+                                      % (path, message)), proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
+        assert proc.stdout == ''
+
+
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
+    # The reader is gone before anything is written: every write fails
+    # with EPIPE.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        for argv in (['traits', MLX5], ['check', MLX5, MLX5_OLD, '--json'],
+                     ['matrix']):
+            proc = _console(*argv, stdout=write_end)
+            assert proc.stderr == '', proc.stderr
+            # The status of the answer, not of the pipe.
+            assert proc.returncode == (1 if argv[0] == 'check' else 0)
+    finally:
+        os.close(write_end)
+
+
+def test_traits_into_head_prints_one_line_and_no_traceback():
+    proc = subprocess.run(
+        '"%s" -m nova_vfio_compat.cmd.cli traits %s | head -1'
+        % (sys.executable, MLX5), shell=True, capture_output=True,
+        text=True, timeout=60)
+    assert proc.stdout.startswith('resource class: CUSTOM_VFC_')
+    assert len(proc.stdout.splitlines()) == 1
+    assert proc.stderr == ''
+
+
+def _bug(*args, **kwargs):
+    raise KeyError('a bug')
+
+
+def test_an_internal_error_is_exit_3_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(rules, 'check', _bug)
+    status = cli.main(['check', MLX5, MLX5_OLD])
+    out, err = capsys.readouterr()
+    assert status == cli.EXIT_INTERNAL == 3
+    assert err == ("nova-vfio-compat: internal error: KeyError: 'a bug' "
+                   "(run with --debug for the traceback)\n")
+
+
+def test_debug_shows_the_traceback_of_an_internal_error(monkeypatch,
+                                                        capsys):
+    monkeypatch.setattr(rules, 'check', _bug)
+    status = cli.main(['--debug', 'check', MLX5, MLX5_OLD])
+    out, err = capsys.readouterr()
+    assert status == 3
+    assert 'Traceback (most recent call last)' in err
+    assert err.endswith("nova-vfio-compat: internal error: KeyError: "
+                        "'a bug'\n")
+
+
+def test_the_console_script_exits_3_for_an_internal_error(tmp_path):
+    # A real process, with a bug planted in the rules.
+    proc = subprocess.run(
+        [sys.executable, '-c',
+         'import sys; from nova_vfio_compat import rules; '
+         'rules.check = lambda *a: 1 / 0; '
+         'from nova_vfio_compat.cmd import cli; '
+         'sys.exit(cli.main(sys.argv[1:]))', 'check', MLX5, MLX5_OLD],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    assert proc.stderr == ('nova-vfio-compat: internal error: '
+                           'ZeroDivisionError: division by zero (run with '
+                           '--debug for the traceback)\n')
+
+
+@pytest.mark.parametrize('section, option, value, fragment', [
+    ('discovery', 'compat_attribute', '../../../etc/shadow', 'regex'),
+    ('discovery', 'compat_attribute', 'a/b', 'regex'),
+    ('discovery', 'max_document_size', 'lots', 'lots'),
+    ('discovery', 'max_document_size', '1', 'greater than or equal to 256'),
+    ('traits', 'max_traits_per_provider', '-3', 'greater than or equal'),
+    ('reporter', 'resync_interval', 'soon', 'soon'),
+])
+def test_a_bad_configured_value_is_exit_2_naming_the_option(
+        tmp_path, capsys, section, option, value, fragment):
+    conf = tmp_path / 'nvc.conf'
+    conf.write_text('[%s]\n%s = %s\n' % (section, option, value))
+    for main, prog, argv in (
+            (cli.main, 'nova-vfio-compat', ['check', MLX5, MLX5_OLD]),
+            (cli.main, 'nova-vfio-compat', ['traits', MLX5]),
+            (reporter_cmd.main, 'nova-vfio-compat-reporter', ['--once'])):
+        status = main(['--config-file', str(conf)] + argv)
+        out, err = capsys.readouterr()
+        assert status == 2, err
+        assert err.startswith('%s: error: [%s] %s: ' % (prog, section,
+                                                        option)), err
+        assert fragment in err
+        assert len(err.splitlines()) == 1
+        assert out == ''
