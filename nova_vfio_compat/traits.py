@@ -128,6 +128,8 @@ def emit_trait(record):
 
 
 def _check_minor(minor):
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError('minor version %r is not an integer' % (minor,))
     if not 0 <= minor <= MAX_MINOR:
         raise ValueError('minor version %d is outside 0..%d'
                          % (minor, MAX_MINOR))
