@@ -23,14 +23,18 @@ import collections
 import gc
 import statistics
 import time
+from urllib import parse
 import uuid as uuid_lib
 
+from nova import context as nova_context
 from nova import objects
 from nova.scheduler.client import report
 from nova.scheduler import host_manager
+from nova.scheduler import utils as scheduler_utils
 
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
+from benchmarks import placement as bench_placement
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import placement_view
@@ -139,10 +143,10 @@ def per_host_cost(sizes):
     rows = []
     for size in sizes:
         hosts = fleet.synthetic_hosts(size)
-        # What "GET /resource_providers?required=<accept trait>" returns,
-        # for each accept trait the filter asks for.
-        wanted = [nvc_traits.accept_trait_for(e) for e in source.streams]
-        accepting = {t: {} for t in wanted}
+        # What "GET /resource_providers?required=in:<accept traits>"
+        # returns for each stream the filter asks about.
+        wanted = {e: nvc_traits.accept_traits_for(e) for e in source.streams}
+        accepting = {e: {} for e in wanted}
         documents = {}
         candidates = {}
         accepted = set()
@@ -151,9 +155,9 @@ def per_host_cost(sizes):
             candidates[host.uuid] = [gpu_candidate(host.uuid, g)
                                      for g in host.gpus]
             for provider, names in host.provider_traits().items():
-                for t in wanted:
-                    if t in names:
-                        accepting[t][provider] = host.uuid
+                for e, accept in wanted.items():
+                    if not names.isdisjoint(accept):
+                        accepting[e][provider] = host.uuid
                 if provider != host.uuid and nvc_traits.can_migrate(
                         source.traits, names):
                     accepted.add(provider)
@@ -222,11 +226,13 @@ class Fleet:
     ``placement`` is a :class:`benchmarks.placement.InProcessPlacement`.
     """
 
-    def __init__(self, placement):
+    def __init__(self, placement, with_source=True):
         self.placement = placement
         self.hosts = []
         self.documents = {}
         self._pl = placement.sdk.placement
+        if not with_source:
+            return
         self.source_root, self.source_gpu = self._add('source', [
             fleet.source_document()])
         self.migration = objects.Migration(
@@ -253,8 +259,8 @@ class Fleet:
                                               resp.text))
         return resp.json() if resp.content else None
 
-    def _add(self, name, documents):
-        """Lay out a host as nova-compute does, then run the reporter."""
+    def _layout(self, name, documents):
+        """Lay out a host as nova-compute does: a :class:`fleet.Host`."""
         root = self._post('/resource_providers', {'name': name},
                           PROVIDERS_MICROVERSION)
         self._put('/resource_providers/%s/traits' % root['uuid'],
@@ -272,13 +278,28 @@ class Fleet:
                        'resource_provider_generation': gpu['generation']},
                       '1.6')
             gpus.append(gpu['uuid'])
-        host = fleet.Host(name, root['uuid'], dict(zip(gpus, documents)))
-        result = sync.Reporter(self.placement.sdk, name).sync(
+        return fleet.Host(name, root['uuid'], dict(zip(gpus, documents)))
+
+    def publish(self, host):
+        """Run the reporter of ``host``."""
+        result = sync.Reporter(self.placement.sdk, host.name).sync(
             host.devices())
         if not result.ok:
             raise RuntimeError('reporter failed on %s: %s'
-                               % (name, result.errors))
-        return root['uuid'], gpus[0]
+                               % (host.name, result.errors))
+
+    def add_host(self, name, documents):
+        """A host laid out by Nova, not published yet."""
+        host = self._layout(name, documents)
+        self.hosts.append(host)
+        self.documents.update(host.gpus)
+        return host
+
+    def _add(self, name, documents):
+        """Lay out a host as nova-compute does, then run the reporter."""
+        host = self._layout(name, documents)
+        self.publish(host)
+        return host.uuid, next(iter(host.gpus))
 
     def grow(self, size):
         """Add hosts until the fleet has ``size`` of them."""
@@ -331,12 +352,17 @@ def _fleet_rows(placement, sizes):
     the_fleet = Fleet(placement)
     spec = request_spec('source')
     source_traits = nvc_traits.document_traits(fleet.source_document())
-    accept_query = '/resource_providers?required=%s' % sorted(
-        nvc_traits.accept_trait_for(e)
-        for e in nvc_traits.emitted(source_traits))[0]
+    (stream,) = nvc_traits.emitted(source_traits)
     rows = []
     for size in sizes:
         the_fleet.grow(size)
+        # The filter's any-of query for the source's stream, over the
+        # names that exist (as RequestReads.accepting asks it).
+        names = sorted(nvc_traits.accept_traits_for(stream))
+        existing = adapter.get('/traits?name=in:%s' % ','.join(names),
+                               microversion='1.6').json()['traits']
+        accept_query = '/resource_providers?%s' % parse.urlencode(
+            {'required': 'in:' + ','.join(sorted(existing))})
         by_root = the_fleet.allocation_candidates(adapter)
         states, reset = host_states(the_fleet.hosts, by_root)
         real = bench_filters.known_migration(the_fleet.migration,
@@ -367,7 +393,7 @@ def _fleet_rows(placement, sizes):
         t_nova = median_time(nova_query, n)
         t_root = median_time(lambda: adapter.get('/').json(), 51)
         t_accept = median_time(
-            lambda: adapter.get(accept_query, microversion='1.18').json(),
+            lambda: adapter.get(accept_query, microversion='1.39').json(),
             max(n, 21))
         providers = len(the_fleet.documents) + len(the_fleet.hosts)
         rows.append((size, providers,
@@ -480,15 +506,18 @@ def reporter_sync(placement, count=64):
 def range_width(placement, widths):
     """Traits per provider as the accepted minor range grows.
 
-    Per width: ``(accepted minors, traits of the device, requests of the
-    first sync, first sync / steady sync time)``.
+    The device accepts minors ``1..width`` (an unaligned start, the
+    harder case for the cover).  Per width: ``(accepted minors, owned
+    traits on the provider, what encoding 1 published, requests of the
+    first sync, requests of a steady sync, first sync / steady sync
+    time)``.
     """
     rows = []
     pl = placement.sdk.placement
     for width in widths:
         name = 'range-%d' % width
-        doc = fleet.document(5, 1000 + width - 1, minor_min=1000,
-                             subsys=0x3000 + width)
+        doc = fleet.document(5, width, minor_min=1,
+                             subsys=0x3000 + width % 0xf000)
         root, devices = _host_with(placement, name, [doc])
         reporter = sync.Reporter(placement.sdk, name)
         placement.app.reset()
@@ -498,9 +527,88 @@ def range_width(placement, widths):
         if not result.ok:
             raise RuntimeError('sync failed: %s' % result.errors)
         requests = placement.app.total
+        placement.app.reset()
+        reporter.sync(devices)
+        steady = placement.app.total
         t_steady = median_time(lambda: reporter.sync(devices), 7)
         published = sum(
             1 for t in pl.get_resource_provider_trait(root.id).traits
             if nvc_traits.is_owned(t))
-        rows.append((width, published, requests, t_first / t_steady))
+        rows.append((width, published, width + 1, requests, steady,
+                     t_first / t_steady))
     return rows
+
+
+# 4. What encoding 2 costs every scheduling request -----------------------
+
+def wide_document(host_index, parent_index):
+    """A GPU accepting a wide, unaligned range of minors (up to 1,000)."""
+    minor = 1000 + (host_index * 7 + parent_index * 13) % 997
+    width = 1 + (host_index * 31 + parent_index * 17) % 1000
+    return fleet.document(1, minor, minor_min=minor - width + 1)
+
+
+def _boot_query(placement):
+    """Nova's own ``GET /allocation_candidates`` for a one-vGPU flavor.
+
+    The request spec goes through Nova's ``ResourceRequest`` and report
+    client, as the scheduler sends it.
+    """
+    flavor = objects.Flavor(
+        vcpus=1, memory_mb=512, root_gb=1, ephemeral_gb=0, swap=0,
+        extra_specs={'resources:VGPU': '1', 'resources:VCPU': '0',
+                     'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0'})
+    spec = objects.RequestSpec(flavor=flavor, is_bfv=False,
+                               scheduler_hints={}, num_instances=1)
+    resources = scheduler_utils.ResourceRequest.from_request_spec(spec)
+    client = report.SchedulerReportClient(adapter=placement.nova_adapter())
+    ctxt = nova_context.get_admin_context()
+    url = '/allocation_candidates?%s' % resources.to_querystring()
+    adapter = placement.nova_adapter()
+
+    def run():
+        return client.get_allocation_candidates(ctxt, resources)
+
+    def size():
+        return len(adapter.get(
+            url, microversion=report.SAME_SUBTREE_VERSION).content)
+    return run, size
+
+
+def boot_candidates(size):
+    """Nova's boot query on ``size`` hosts, with and without our traits.
+
+    Each host: a root and ``fleet.PARENTS`` GPU providers with VGPU
+    inventory, each GPU accepting a wide range of minors
+    (:func:`wide_document`).  Measured first with no custom traits, then
+    after the reporter published every host (encoding 2), in the same
+    Placement.  Returns ``(hosts, providers, GPU traits mean / max, root
+    traits mean / max, time with traits / without, size with / without,
+    ms without, ms with, kB without, kB with, candidates)``.
+    """
+    placement = bench_placement.InProcessPlacement()
+    try:
+        the_fleet = Fleet(placement, with_source=False)
+        for i in range(1, size + 1):
+            the_fleet.add_host('wide%05d' % i, [
+                wide_document(i, j) for j in range(fleet.PARENTS)])
+        run, response_size = _boot_query(placement)
+        candidates = len(run()[0])
+        n = samples_for(size, budget=2000, low=7, high=31)
+        t_none, b_none = median_time(run, n), response_size()
+        gpu_counts, root_counts = [], []
+        for host in the_fleet.hosts:
+            traits = host.provider_traits()
+            gpu_counts.extend(len(traits[g]) for g in host.gpus)
+            root_counts.append(len(traits[host.uuid]))
+            the_fleet.publish(host)
+        if len(run()[0]) != candidates:
+            raise AssertionError('the traits changed the candidates')
+        t_v2, b_v2 = median_time(run, n), response_size()
+    finally:
+        placement.close()
+    return (size, size * (fleet.PARENTS + 1),
+            '%.1f / %d' % (statistics.mean(gpu_counts), max(gpu_counts)),
+            '%.1f / %d' % (statistics.mean(root_counts), max(root_counts)),
+            t_v2 / t_none, b_v2 / b_none, t_none * 1000, t_v2 * 1000,
+            b_none / 1000, b_v2 / 1000, candidates)

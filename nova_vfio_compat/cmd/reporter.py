@@ -124,6 +124,7 @@ def _serve(conf):
     svc = service.Service(
         reporter, source, signal=change_signal,
         resync_interval=conf.reporter.resync_interval,
+        check_interval=conf.reporter.provider_check_interval,
         debounce=conf.reporter.debounce,
         max_backoff=conf.reporter.max_backoff)
 

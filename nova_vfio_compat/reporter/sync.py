@@ -22,6 +22,16 @@ is read, only owned (``CUSTOM_VFC_``) traits are changed, and the set is
 written back with the generation that was read.  A 409 means someone else
 (usually nova-compute) wrote in between: re-read and try again.
 Providers are never created or deleted here; Nova owns them.
+
+Steady state: a :class:`Reporter` remembers, per provider UUID, the
+generation at which that provider's owned traits were what it wanted, the
+root provider's UUID and the resource classes it knows exist.  A sync
+lists the tree once (``GET /resource_providers?in_tree=<root>``, which
+carries each provider's generation) and reads the traits only of a
+provider whose generation or UUID changed or whose wanted traits changed:
+any write to a provider (traits, inventory, allocations) bumps its
+generation, and a provider Nova deleted and recreated has a new UUID.  So
+a sync with nothing to change is that one request.
 """
 
 import dataclasses
@@ -123,6 +133,10 @@ class Reporter:
         self.dry_run = dry_run
         self.conflict_retries = conflict_retries
         self.before_write = before_write
+        self._root_id = None
+        # {provider uuid: (generation, owned traits it then carried)}
+        self._known = {}
+        self._classes = set()
 
     @property
     def _placement(self):
@@ -152,7 +166,18 @@ class Reporter:
             LOG.warning('%s; will retry', message)
         return result
 
+    def forget(self):
+        """Drop what earlier syncs learned: the next one reads it all."""
+        self._root_id = None
+        self._known = {}
+        self._classes = set()
+
     def _find_root(self):
+        """The compute node root provider, or None.
+
+        By its UUID (Nova's ``compute_id``, or ``[reporter]
+        root_provider_uuid``) when one is known, else by its name.
+        """
         pl = self._placement
         if self.root_uuid:
             try:
@@ -162,10 +187,45 @@ class Reporter:
         roots = list(pl.resource_providers(name=self.nodename))
         return roots[0] if roots else None
 
-    def _sync(self, plan, result, devices):
+    def _tree(self):
+        """``{name: provider}`` of the root's tree, or None without root.
+
+        One request when the root's UUID is known from an earlier sync
+        and still names the root, two otherwise.
+        """
         pl = self._placement
+        if self._root_id is not None:
+            tree = {rp.name: rp
+                    for rp in pl.resource_providers(in_tree=self._root_id)}
+            root = tree.get(self.nodename)
+            if root is not None and root.id == self._root_id:
+                return tree
+            # The root was deleted (or renamed): find it again.
+            self.forget()
         root = self._find_root()
         if root is None:
+            return None
+        if root.name != self.nodename:
+            # Found by UUID: Nova names the mdev parents after the root.
+            self.nodename = root.name
+        self._root_id = root.id
+        return {rp.name: rp for rp in pl.resource_providers(in_tree=root.id)}
+
+    def _unchanged(self, rp, desired):
+        """Does ``rp`` still carry what an earlier sync saw it carry?"""
+        known = self._known.get(rp.id)
+        return (known is not None and rp.generation is not None and
+                known == (rp.generation, frozenset(desired)))
+
+    def _remember(self, rp_id, generation, owned):
+        if self.dry_run or generation is None:
+            return
+        self._known[rp_id] = (generation, frozenset(owned))
+
+    def _sync(self, plan, result, devices):
+        nodename = self.nodename
+        tree = self._tree()
+        if tree is None:
             wanted = ('%s (UUID from Nova\'s compute_id or [reporter] '
                       'root_provider_uuid)' % self.root_uuid
                       if self.root_uuid else
@@ -181,11 +241,9 @@ class Reporter:
             result.missing.append(self.root_uuid or self.nodename)
             result.errors.append(message)
             return
-        if root.name != self.nodename:
-            # Found by UUID: Nova names the mdev parents after the root.
-            self.nodename = root.name
+        if self.nodename != nodename:
+            # The root found by UUID has another name than the plan used.
             plan = self.plan(devices)
-        tree = {rp.name: rp for rp in pl.resource_providers(in_tree=root.id)}
         for name in plan.providers:
             if name not in tree:
                 # Nova creates an mdev parent's provider once the parent
@@ -197,14 +255,23 @@ class Reporter:
         managed = sorted((rp for rp in tree.values()
                           if plan.is_managed(rp.name)),
                          key=lambda rp: (rp.name != self.nodename, rp.name))
+        # Providers gone from the tree (deleted, or recreated under a new
+        # UUID) are forgotten.
+        self._known = {rp.id: self._known[rp.id] for rp in managed
+                       if rp.id in self._known}
 
         work = []
         for rp in managed:
-            current = self._read_traits(rp)
             desired = plan.desired(rp.name)
+            if self._unchanged(rp, desired):
+                continue
+            current = self._read_traits(rp)
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if to_add or to_remove:
                 work.append((rp, desired, current, to_add, to_remove))
+            else:
+                self._remember(rp.id, current.resource_provider_generation,
+                               desired)
 
         if self.dry_run:
             for rp, _desired, _current, to_add, to_remove in work:
@@ -254,9 +321,16 @@ class Reporter:
             LOG.info('Created trait %s', name)
 
     def _missing_resource_classes(self, names):
-        if not names:
+        """The classes among ``names`` Placement does not have.
+
+        Only listed when some are not known to exist from an earlier
+        sync.
+        """
+        if set(names) <= self._classes:
             return []
         existing = {rc.name for rc in self._placement.resource_classes()}
+        if not self.dry_run:
+            self._classes.update(existing & set(names))
         return sorted(set(names) - existing)
 
     def _ensure_resource_classes(self, names, result):
@@ -269,6 +343,7 @@ class Reporter:
             sdk_exceptions.raise_from_response(
                 response, error_message='creating resource class %s' % name)
             result.created_resource_classes.append(name)
+            self._classes.add(name)
             LOG.info('Created resource class %s', name)
 
     def _write_traits(self, rp, desired, current, result):
@@ -277,13 +352,16 @@ class Reporter:
         for attempt in range(self.conflict_retries + 1):
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if not to_add and not to_remove:
+                self._remember(rp.id, current.resource_provider_generation,
+                               desired)
                 return
             new = nvc_plan.apply(current.traits, to_add, to_remove)
             if self.before_write is not None:
                 self.before_write(rp.name)
             result.writes += 1
             try:
-                pl.set_resource_provider_trait(current, traits=sorted(new))
+                written = pl.set_resource_provider_trait(
+                    current, traits=sorted(new))
             except sdk_exceptions.ConflictException:
                 # PUT /resource_providers/{uuid}/traits only conflicts on
                 # the generation: someone wrote in between.
@@ -293,6 +371,8 @@ class Reporter:
                          attempt + 1, self.conflict_retries)
                 current = self._read_traits(rp)
                 continue
+            self._remember(rp.id, getattr(
+                written, 'resource_provider_generation', None), desired)
             change = result.changes.setdefault(rp.name, Change())
             change.added = change.added | frozenset(to_add)
             change.removed = change.removed | frozenset(to_remove)

@@ -36,11 +36,12 @@ a network bandwidth provider, a sharing storage provider or any other
 provider the server holds resources on is neither a source nor a
 destination device.
 
-The per-provider test is :func:`nova_vfio_compat.traits.unaccepted`, the
-same one the rest of the project uses, so the filter and the rule engine
-cannot drift apart.  It runs once per request for each distinct trait set
-the accepting providers carry; per host, :meth:`Streams.check` is then a
-set lookup for the host and one per candidate device, and the reasons
+Which providers accept a stream is Placement's answer to "any of
+:func:`nova_vfio_compat.traits.accept_traits_for`", the names the rest of
+the project tests with :func:`nova_vfio_compat.traits.unaccepted`, so the
+filter and the rule engine cannot drift apart (the property tests hold
+both to the rules).  Per host, :meth:`Streams.check` is then a set lookup
+for the host and one per candidate device, and the reasons
 (:meth:`Streams.decide`) are only worked out for the log lines that show
 them.
 """
@@ -182,9 +183,10 @@ class Streams:
 
     :param sources: the :class:`SourceDevice` s that emit at least one
         stream.
-    :param accepting: maps each accept trait to ``{provider uuid: root
-        provider uuid}`` of the providers that carry it (an accept trait
-        nobody carries maps to an empty dict or is absent).
+    :param accepting: maps each emit trait (a stream) to ``{provider
+        uuid: root provider uuid}`` of the providers that accept it (a
+        stream nobody accepts maps to an empty dict or is absent), as
+        :meth:`.placement_reads.RequestReads.accepting` reads it.
     """
 
     def __init__(self, sources, accepting):
@@ -192,33 +194,30 @@ class Streams:
         self.accepting = accepting
         by_provider = collections.defaultdict(set)
         by_root = collections.defaultdict(set)
-        for trait, providers in accepting.items():
+        for stream, providers in accepting.items():
             for provider, root in providers.items():
-                by_provider[provider].add(trait)
-                by_root[root].add(trait)
-        # Only the accept traits are known per provider; that is all
-        # unaccepted() looks at on the destination side.
-        self._provider_traits = {p: frozenset(t)
-                                 for p, t in by_provider.items()}
-        self._tree_traits = {r: frozenset(t) for r, t in by_root.items()}
-        # What unaccepted() computes from each source's traits, once per
-        # request instead of once per host and candidate: the accept trait
-        # each of its streams needs.  Used to explain rejections.
-        self._needs = tuple(
-            (source, frozenset(nvc_traits.accept_trait_for(e)
-                               for e in source.streams))
-            for source in self.sources)
+                by_provider[provider].add(stream)
+                by_root[root].add(stream)
+        # The streams each provider, and each tree, accepts.  Per host and
+        # candidate what is left is a subset test; the reasons are only
+        # worked out for a host that fails.
+        self._provider_accepts = {p: frozenset(s)
+                                  for p, s in by_provider.items()}
+        self._tree_accepts = {r: frozenset(s) for r, s in by_root.items()}
+        self._needs = tuple((source, source.streams)
+                            for source in self.sources)
         self._all_needed = frozenset().union(
             *(needs for _, needs in self._needs))
-        # The per-host path (check()): unaccepted() once per distinct
-        # trait set, then set lookups.  Providers of one device model and
-        # driver carry the same set, so there are few distinct ones.
+        # The per-host path (check()): one subset test per source for
+        # each distinct set of accepted streams, then set lookups.
+        # Providers of one device model and driver accept the same
+        # streams, so there are few distinct sets.
         self._accepted_by = {}
         self._reasons = {}
         every = frozenset(range(len(self.sources)))
         self._ok_roots = frozenset(
-            root for root, names in self._tree_traits.items()
-            if self._sources_accepted(names) == every)
+            root for root, accepted in self._tree_accepts.items()
+            if self._sources_accepted(accepted) == every)
         holders = collections.defaultdict(set)
         for index, source in enumerate(self.sources):
             for rc in source.resource_classes:
@@ -226,18 +225,18 @@ class Streams:
         # {resource class: the providers that accept every stream of
         # every source device holding that class}.
         self._ok_by_class = {
-            rc: frozenset(provider for provider, names
-                          in self._provider_traits.items()
-                          if held <= self._sources_accepted(names))
+            rc: frozenset(provider for provider, accepted
+                          in self._provider_accepts.items()
+                          if held <= self._sources_accepted(accepted))
             for rc, held in holders.items()}
 
-    def _sources_accepted(self, names):
-        """Indexes of the sources all of whose streams ``names`` accept."""
-        found = self._accepted_by.get(names)
+    def _sources_accepted(self, accepted):
+        """Indexes of the sources all of whose streams are ``accepted``."""
+        found = self._accepted_by.get(accepted)
         if found is None:
-            found = self._accepted_by[names] = frozenset(
+            found = self._accepted_by[accepted] = frozenset(
                 i for i, source in enumerate(self.sources)
-                if not nvc_traits.unaccepted(source.traits, names))
+                if source.streams <= accepted)
         return found
 
     @property
@@ -288,20 +287,16 @@ class Streams:
         """The :class:`Reason` a host that :meth:`check` failed fails for."""
         if root_uuid in self._ok_roots:
             return CANDIDATES_REFUSE
-        names = self._tree_traits.get(root_uuid, frozenset())
-        found = self._reasons.get(names)
+        accepted = self._tree_accepts.get(root_uuid, frozenset())
+        found = self._reasons.get(accepted)
         if found is None:
-            found = self._reasons[names] = Reason(tuple(sorted(
-                frozenset().union(*(nvc_traits.unaccepted(s.traits, names)
-                                    for s in self.sources)))))
+            found = self._reasons[accepted] = Reason(tuple(sorted(
+                self._all_needed - accepted)))
         return found
 
     def accepting_count(self, stream):
         """How many providers accept ``stream`` (an emit trait)."""
-        one = frozenset([stream])
-        counts = collections.Counter(self._provider_traits.values())
-        return sum(count for names, count in counts.items()
-                   if not nvc_traits.unaccepted(one, names))
+        return len(self.accepting.get(stream, ()))
 
     @property
     def emitted(self):
@@ -310,13 +305,12 @@ class Streams:
 
     def host_rejections(self, root_uuid):
         """The streams no provider in the tree of ``root_uuid`` accepts."""
-        tree = self._tree_traits.get(root_uuid, frozenset())
+        tree = self._tree_accepts.get(root_uuid, frozenset())
         if self._all_needed <= tree:
             return []
         return [Rejection(stream, source)
-                for source in self.sources
-                for stream in sorted(nvc_traits.unaccepted(source.traits,
-                                                           tree))]
+                for source, needs in self._needs
+                for stream in sorted(needs - tree)]
 
     def candidate_rejections(self, root_uuid, candidate):
         """Why allocation candidate ``candidate`` cannot receive the server.
@@ -328,7 +322,7 @@ class Streams:
         for provider, alloc in candidate['allocations'].items():
             if provider == root_uuid:
                 continue
-            dest = self._provider_traits.get(provider, frozenset())
+            dest = self._provider_accepts.get(provider, frozenset())
             if self._all_needed <= dest:
                 continue
             classes = alloc.get('resources', {}).keys()
@@ -338,8 +332,7 @@ class Streams:
                     continue
                 rejections.extend(
                     Rejection(stream, source, provider)
-                    for stream in sorted(nvc_traits.unaccepted(
-                        source.traits, dest)))
+                    for stream in sorted(needs - dest))
         rejections.sort(key=lambda r: (r.provider, r.stream))
         return rejections
 

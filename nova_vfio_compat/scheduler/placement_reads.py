@@ -26,15 +26,19 @@ from urllib import parse
 
 from nova_vfio_compat import placement_answers
 from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat import traits as nvc_traits
 
 # Allocations with the provider generation and consumer fields.
 ALLOCATIONS_MICROVERSION = '1.28'
 # GET /resource_providers answers with root_provider_uuid from 1.14 and
 # accepts required=<traits> from 1.18.
 PROVIDERS_MICROVERSION = '1.18'
+# required=in:<trait>,<trait>... (any of them) from 1.39.
+ANY_TRAIT_MICROVERSION = '1.39'
 TRAITS_MICROVERSION = '1.6'
-# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
-TRAIT_QUERY_CHUNK = 25
+# How many names go in one "GET /traits?name=in:..." (keeps URLs short,
+# about 4 kB): the names that accept one stream fit in one request.
+TRAIT_QUERY_CHUNK = 36
 
 
 class PlacementUnavailable(Exception):
@@ -99,30 +103,37 @@ class RequestReads:
                 uuid, names[uuid], traits, held[uuid]))
         return sources
 
-    def accepting(self, accept_traits):
-        """``{accept trait: {provider: root provider}}``.
+    def accepting(self, emits):
+        """``{emit trait: {provider: root provider}}``.
 
-        Placement refuses a ``required`` trait it does not know (400), and
-        an accept trait no device ever published does not exist, so the
-        known ones are asked for first.
+        The providers that accept each stream: those carrying any of the
+        names :func:`nova_vfio_compat.traits.accept_traits_for` gives for
+        it (both encodings), asked for in one ``required=in:`` request per
+        stream.  Placement refuses a ``required`` trait it does not know
+        (400), and most block names were never published, so the known
+        ones are found first; a stream none of whose names exists is
+        accepted by nobody.
         """
-        accept_traits = sorted(accept_traits)
+        wanted = {emit: nvc_traits.accept_traits_for(emit)
+                  for emit in sorted(emits)}
+        names = sorted(set().union(*wanted.values()))
         known = set()
-        for i in range(0, len(accept_traits), TRAIT_QUERY_CHUNK):
-            chunk = accept_traits[i:i + TRAIT_QUERY_CHUNK]
+        for i in range(0, len(names), TRAIT_QUERY_CHUNK):
+            chunk = names[i:i + TRAIT_QUERY_CHUNK]
             known.update(self._get(
                 '/traits?name=in:%s' % ','.join(chunk),
                 TRAITS_MICROVERSION, placement_answers.TRAITS)['traits'])
         result = {}
-        for trait in accept_traits:
-            if trait not in known:
-                result[trait] = {}
+        for emit, accept in wanted.items():
+            existing = sorted(accept & known)
+            if not existing:
+                result[emit] = {}
                 continue
             providers = self._get(
                 '/resource_providers?%s' % parse.urlencode(
-                    {'required': trait}),
-                PROVIDERS_MICROVERSION,
+                    {'required': 'in:' + ','.join(existing)}),
+                ANY_TRAIT_MICROVERSION,
                 placement_answers.PROVIDERS_WITH_ROOTS)['resource_providers']
-            result[trait] = {rp['uuid']: rp['root_provider_uuid']
-                             for rp in providers}
+            result[emit] = {rp['uuid']: rp['root_provider_uuid']
+                            for rp in providers}
         return result

@@ -40,7 +40,8 @@ per-host step is the set test in
 Placement calls per request: one for the migration's allocations, one
 for the source tree's provider names, one per source device for its
 traits, one per batch of accept trait names (which exist), and one per
-accepted stream.  None of that depends on the number of hosts.
+stream some of whose accept names exist (any of them, ``required=in:``).
+None of that depends on the number of hosts.
 
 Logging: one INFO line per checked live migration (hosts passed, hosts
 rejected by reason with counts and example host names, candidates
@@ -77,7 +78,6 @@ from nova.scheduler import utils as scheduler_utils
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
-from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 CONF = nvc_conf.CONF
@@ -504,10 +504,9 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not sources:
             return _PASS_ALL
         emitted = frozenset().union(*(s.streams for s in sources))
-        accepting = reads.accepting(
-            nvc_traits.accept_trait_for(e) for e in emitted)
         return RequestCheck(spec_obj.instance_uuid,
-                            decision.Streams(sources, accepting),
+                            decision.Streams(sources,
+                                             reads.accepting(emitted)),
                             migration=migration)
 
 

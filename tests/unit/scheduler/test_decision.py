@@ -53,13 +53,27 @@ def _source(doc=SOURCE_DOC, uuid='src-gpu', classes=('VGPU',)):
                                  frozenset(classes))
 
 
-def _accepting(providers):
-    """{accept trait: {provider: root}} from {(provider, root): doc}."""
+def _any_of(names, provider_traits):
+    """What Placement answers to ``required=in:<names>``.
+
+    The providers carrying at least one of them (the real Placement is
+    held to it in tests/functional/reporter/test_accept_query.py).
+    """
+    return {p for p, t in provider_traits.items() if not t.isdisjoint(names)}
+
+
+def _accepting(providers, sources=(SOURCE_DOC, NEWER, OTHER_MAJOR)):
+    """{emit trait: {provider: root}} from {(provider, root): doc}.
+
+    As RequestReads.accepting reads it, for the streams of ``sources``.
+    """
+    provider_traits = {key: traits.document_traits(doc)
+                       for key, doc in providers.items()}
     result = {}
-    for (provider, root), doc in providers.items():
-        for name in traits.document_traits(doc):
-            if traits.is_accept(name):
-                result.setdefault(name, {})[provider] = root
+    for doc in sources:
+        emit = traits.emit_trait(doc.emits)
+        result[emit] = dict(_any_of(traits.accept_traits_for(emit),
+                                    provider_traits))
     return result
 
 
@@ -207,7 +221,7 @@ def test_decision_agrees_with_the_rule_engine(pair, via_root):
     verdict = rules.check(source, dest)
     streams = decision.Streams(
         [_source(source)], _accepting({(GPU_B0, ROOT_B): dest,
-                                       (ROOT_B, ROOT_B): dest}))
+                                       (ROOT_B, ROOT_B): dest}, [source]))
     candidates = [] if via_root else [_candidate(ROOT_B, GPU_B0)]
     assert streams.decide(ROOT_B, candidates).passes is verdict.compatible
 
