@@ -77,7 +77,9 @@ class MixedEncodingsTest(base.VFIOCompatTestBase):
         # B's second GPU carries the encoding 1 name of minor 2.
         self._assert_landed_on('B', base.GPU1_RP)
         self.assertTrue([line for line in self._filter_log()
-                         if 'host C rejected' in line], self._filter_log())
+                         if 'because no provider of the host accepts '
+                         'stream' in line and '(e.g. C)' in line],
+                        self._filter_log())
 
     def test_encoding_2_destination_among_encoding_1_hosts(self):
         self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
@@ -89,7 +91,9 @@ class MixedEncodingsTest(base.VFIOCompatTestBase):
 
         self._assert_landed_on('C', base.GPU1_RP)
         self.assertTrue([line for line in self._filter_log()
-                         if 'host B rejected' in line], self._filter_log())
+                         if 'because no provider of the host accepts '
+                         'stream' in line and '(e.g. B)' in line],
+                        self._filter_log())
 
         # B's reporter is upgraded: its first sync replaces encoding 1.
         nova_traits = {n for n in self._traits('B')
