@@ -174,7 +174,7 @@ def _upgrade(args, emit):
           r.hosts_not_upgraded)
          for name, r in (('host name order', naive),
                          ('drain pre-flight first', preflight))],
-         args.rst))
+        args.rst))
     emit('"Drain pre-flight first": each wave takes first the hosts whose '
          'servers all have a destination in the drain plan '
          '(``nova_vfio_compat.planning.drain``) over the published traits '

@@ -64,9 +64,9 @@ from benchmarks import scenarios
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat import records
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat import traits as nvc_traits
 
@@ -403,7 +403,7 @@ def naive_waves(fleet, wave_size):
     return [names[i:i + wave_size] for i in range(0, len(names), wave_size)]
 
 
-def run(fleet, strategy, waves, seed=0, placement=None):
+def run(fleet, strategy, waves, seed=0):
     """Upgrade ``fleet`` (a copy of it) wave by wave with ``strategy``.
 
     ``waves``: a list of host-name lists, or a function of the fleet and
@@ -578,8 +578,10 @@ class InvariantError(AssertionError):
 
 
 def run_strategy(make, fleet, waves, seed=0):
-    """Run one strategy class on ``fleet``; a Placement of its own if the
-    strategy is the project's."""
+    """Run one strategy class on ``fleet``.
+
+    The project's strategies get a Placement of their own.
+    """
     if not issubclass(make, Project):
         return run(fleet, make(), waves, seed)
     from benchmarks import placement as bench_placement

@@ -101,3 +101,10 @@ def test_the_preflight_order_keeps_the_invariants(simulated):
     # Every host is taken in one wave or another, once.
     hosts = [h for w in preflight.sequence for h in w]
     assert sorted(hosts) == sorted(fleet.hosts)
+
+
+def test_the_plot_is_a_png_with_one_line_per_strategy(simulated, tmp_path):
+    _fleet, results = simulated
+    path = tmp_path / 'failures.png'
+    upgrade.plot(results, str(path))
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
