@@ -15,11 +15,14 @@
 
 * :class:`PassAll`: a trivial ``BaseHostFilter`` that passes every host,
   the floor any filter costs;
-* the real :class:`VFIOCompatFilter`, with its Nova database step (which
-  migration, which source node) answered in advance by
-  :class:`KnownMigration` -- a constant number of database reads per
+* :class:`SetLookup`: one set lookup per allocation candidate, the floor
+  of any filter that looks at each candidate;
+* the real :class:`VFIOCompatFilter`, given the live migration through
+  its public ``live_migration`` argument (:func:`known_migration`) -- the
+  Nova database step it stands for is a constant number of reads per
   request that has nothing to do with the number of hosts -- or, for the
-  per-host cost only, its whole request-wide step by :class:`Prefetched`;
+  per-host cost only, its whole request-wide step computed in advance
+  (:class:`Prefetched`, through the public ``check_request``);
 * :class:`RulesPerHost`: the alternative the design rejects, which
   evaluates the capability records with the rule engine for every host
   and candidate (and is even given the records for free).
@@ -38,36 +41,46 @@ class PassAll(filters.BaseHostFilter):
         return True
 
 
-class KnownMigration(vfio_compat_filter.VFIOCompatFilter):
-    """The real filter; the migration and source node are given.
+class SetLookup(filters.BaseHostFilter):
+    """A host passes if one of its candidates' first provider is in a set."""
+
+    def __init__(self, accepted):
+        super().__init__()
+        self.accepted = accepted
+
+    def host_passes(self, host_state, spec_obj):
+        accepted = self.accepted
+        return any(next(iter(c['allocations'])) in accepted
+                   for c in host_state.allocation_candidates)
+
+
+def known_migration(migration, source_root):
+    """The real filter, told which live migration is being scheduled.
 
     Everything else, every Placement request included, is the filter's
     own code.
     """
-
-    def __init__(self, migration, source_root):
-        super().__init__()
-        self._found = (migration, source_root)
-
-    def _live_migration(self, ctxt, spec_obj):
-        return self._found
+    found = vfio_compat_filter.LiveMigration(
+        migration.uuid, migration.source_compute, source_root)
+    return vfio_compat_filter.VFIOCompatFilter(
+        live_migration=lambda spec_obj: found)
 
 
 class Prefetched(vfio_compat_filter.VFIOCompatFilter):
     """The real filter with its request-wide answer computed in advance.
 
-    ``streams`` is a :class:`nova_vfio_compat.scheduler.decision.Streams`
-    built from the same data Placement would return; the per-host path
-    (``filter_all`` -> ``_host_ok`` -> ``Streams.decide`` and candidate
-    pruning) is the filter's own.
+    ``check`` is a :class:`vfio_compat_filter.RequestCheck` built from
+    the same data Placement would return; the per-host path
+    (``filter_all`` -> ``RequestCheck.filter`` -> ``Streams.check`` and
+    candidate pruning) is the filter's own.
     """
 
-    def __init__(self, streams):
+    def __init__(self, check):
         super().__init__()
-        self._prefetched = vfio_compat_filter._Verdict(streams=streams)
+        self.check = check
 
-    def _verdict(self, spec_obj):
-        return self._prefetched
+    def check_request(self, spec_obj):
+        return self.check
 
 
 class RulesPerHost(filters.BaseHostFilter, filters.CandidateFilterMixin):

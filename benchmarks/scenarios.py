@@ -14,20 +14,27 @@
 
 Timing: ``time.perf_counter`` around each sample, the median of many
 samples.  What a sample may change (the filter prunes allocation
-candidates in place) is restored outside the timed part.
+candidates in place) is restored outside the timed part.  Things compared
+in one table are sampled in turn (:func:`interleaved_medians`), so that
+a change in the machine's load hits them all alike.
 """
 
 import collections
+import gc
 import statistics
 import time
+from urllib import parse
 import uuid as uuid_lib
 
+from nova import context as nova_context
 from nova import objects
 from nova.scheduler.client import report
 from nova.scheduler import host_manager
+from nova.scheduler import utils as scheduler_utils
 
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
+from benchmarks import placement as bench_placement
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import placement_view
@@ -35,6 +42,7 @@ from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules as nvc_rules
 from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat.scheduler import vfio_compat_filter
 from nova_vfio_compat import traits as nvc_traits
 
 CANDIDATES_MICROVERSION = '1.36'
@@ -51,6 +59,26 @@ def median_time(run, samples, reset=None):
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(runs, samples, reset=None):
+    """Median seconds of each of ``runs``, sampled in turn.
+
+    The garbage collector is off while a sample runs, as in ``timeit``.
+    """
+    times = [[] for _ in runs]
+    for _ in range(samples):
+        for run, found in zip(runs, times):
+            if reset is not None:
+                reset()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                run()
+                found.append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return [statistics.median(found) for found in times]
 
 
 def samples_for(hosts, budget=20000, low=7, high=301):
@@ -100,10 +128,11 @@ def _kept(states):
 # 1. Filter cost per host ------------------------------------------------
 
 def per_host_cost(sizes):
-    """Filter vs pass-all vs rules-per-host, with a pre-fetched answer.
+    """Filter vs pass-all, set lookup and rules-per-host, pre-fetched.
 
-    Per size: ``(hosts, samples, filter/pass-all, rules/pass-all,
-    rules/filter, hosts passed, candidates kept of total)``.
+    Per size: ``(hosts, samples, filter/pass-all, filter/set lookup,
+    set lookup/pass-all, rules/pass-all, rules/filter, decision alone:
+    rules/Streams.check, hosts passed, candidates kept of total)``.
     """
     source_doc = fleet.source_document()
     source_uuid = str(uuid_lib.uuid4())
@@ -114,24 +143,32 @@ def per_host_cost(sizes):
     rows = []
     for size in sizes:
         hosts = fleet.synthetic_hosts(size)
-        # What "GET /resource_providers?required=<accept trait>" returns,
-        # for each accept trait the filter asks for.
-        wanted = [nvc_traits.accept_trait_for(e) for e in source.streams]
-        accepting = {t: {} for t in wanted}
+        # What "GET /resource_providers?required=in:<accept traits>"
+        # returns for each stream the filter asks about.
+        wanted = {e: nvc_traits.accept_traits_for(e) for e in source.streams}
+        accepting = {e: {} for e in wanted}
         documents = {}
         candidates = {}
+        accepted = set()
         for host in hosts:
             documents.update(host.gpus)
             candidates[host.uuid] = [gpu_candidate(host.uuid, g)
                                      for g in host.gpus]
             for provider, names in host.provider_traits().items():
-                for t in wanted:
-                    if t in names:
-                        accepting[t][provider] = host.uuid
+                for e, accept in wanted.items():
+                    if not names.isdisjoint(accept):
+                        accepting[e][provider] = host.uuid
+                if provider != host.uuid and nvc_traits.can_migrate(
+                        source.traits, names):
+                    accepted.add(provider)
         states, reset = host_states(hosts, candidates)
-        real = bench_filters.Prefetched(decision.Streams([source],
-                                                         accepting))
+        streams = decision.Streams([source], accepting)
+        real = bench_filters.Prefetched(vfio_compat_filter.RequestCheck(
+            spec.instance_uuid, streams,
+            migration=vfio_compat_filter.LiveMigration(
+                str(uuid_lib.uuid4()), 'source', str(uuid_lib.uuid4()))))
         passall = bench_filters.PassAll()
+        lookup = bench_filters.SetLookup(frozenset(accepted))
         rules = bench_filters.RulesPerHost([source_doc], documents)
 
         # Same answer from both, or the comparison means nothing.
@@ -147,33 +184,29 @@ def per_host_cost(sizes):
                 '%d/%d candidates' % (size, len(by_filter), len(by_rules),
                                       kept_filter, kept_rules))
         n = samples_for(size)
-        t_pass = median_time(lambda: run_filter(passall, states, spec), n,
-                             reset)
-        t_real = median_time(lambda: run_filter(real, states, spec), n,
-                             reset)
-        t_rules = median_time(lambda: run_filter(rules, states, spec), n,
-                              reset)
-        core = _core_ratio(real._prefetched.streams, source_doc, hosts,
-                           documents, candidates, n)
+        t_pass, t_lookup, t_real, t_rules = interleaved_medians(
+            [lambda f=f: run_filter(f, states, spec)
+             for f in (passall, lookup, real, rules)], n, reset)
+        core = _core_ratio(streams, source_doc, hosts, documents,
+                           candidates, n)
         kept = '%d of %d' % (kept_filter, size * fleet.PARENTS)
-        rows.append((size, n, t_real / t_pass, t_rules / t_pass,
-                     t_rules / t_real) + core + (len(by_filter), kept))
+        rows.append((size, n, t_real / t_pass, t_real / t_lookup,
+                     t_lookup / t_pass, t_rules / t_pass, t_rules / t_real,
+                     core, len(by_filter), kept))
     return rows
 
 
 def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
     """The per-host decisions alone, without Nova's filter machinery.
 
-    Returns ``(rules / Streams.decide, rules / set test)``: the rule
-    engine (:func:`rules.check` of the source document against each
-    candidate's device document) against the filter's
-    :meth:`decision.Streams.decide`, and against the bare set test the
-    design calls for (the accept traits the source needs, computed once
-    per request, a subset of each candidate provider's traits).
+    Returns ``rules / Streams.check``: the rule engine
+    (:func:`rules.check` of the source document against each candidate's
+    device document) against the filter's per-host test,
+    :meth:`decision.Streams.check`.
     """
-    def by_decide():
+    def by_check():
         for host in hosts:
-            streams.decide(host.uuid, candidates[host.uuid])
+            streams.check(host.uuid, candidates[host.uuid])
 
     def by_rules():
         for host in hosts:
@@ -181,20 +214,8 @@ def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
                 all(nvc_rules.check(source_doc, documents[p]).compatible
                     for p in candidate['allocations'] if p != host.uuid)
 
-    needed = {s: frozenset(nvc_traits.accept_trait_for(e)
-                           for e in s.streams) for s in streams.sources}
-    provider_traits = streams._provider_traits
-
-    def by_set_test():
-        for host in hosts:
-            for candidate in candidates[host.uuid]:
-                all(needed[s] <= provider_traits.get(p, frozenset())
-                    for p in candidate['allocations'] if p != host.uuid
-                    for s in streams.sources)
-
-    t_rules = median_time(by_rules, samples)
-    return (t_rules / median_time(by_decide, samples),
-            t_rules / median_time(by_set_test, samples))
+    t_rules, t_check = interleaved_medians([by_rules, by_check], samples)
+    return t_rules / t_check
 
 
 # 2. A fleet in a real Placement ------------------------------------------
@@ -205,11 +226,13 @@ class Fleet:
     ``placement`` is a :class:`benchmarks.placement.InProcessPlacement`.
     """
 
-    def __init__(self, placement):
+    def __init__(self, placement, with_source=True):
         self.placement = placement
         self.hosts = []
         self.documents = {}
         self._pl = placement.sdk.placement
+        if not with_source:
+            return
         self.source_root, self.source_gpu = self._add('source', [
             fleet.source_document()])
         self.migration = objects.Migration(
@@ -236,8 +259,8 @@ class Fleet:
                                               resp.text))
         return resp.json() if resp.content else None
 
-    def _add(self, name, documents):
-        """Lay out a host as nova-compute does, then run the reporter."""
+    def _layout(self, name, documents):
+        """Lay out a host as nova-compute does: a :class:`fleet.Host`."""
         root = self._post('/resource_providers', {'name': name},
                           PROVIDERS_MICROVERSION)
         self._put('/resource_providers/%s/traits' % root['uuid'],
@@ -255,13 +278,28 @@ class Fleet:
                        'resource_provider_generation': gpu['generation']},
                       '1.6')
             gpus.append(gpu['uuid'])
-        host = fleet.Host(name, root['uuid'], dict(zip(gpus, documents)))
-        result = sync.Reporter(self.placement.sdk, name).sync(
+        return fleet.Host(name, root['uuid'], dict(zip(gpus, documents)))
+
+    def publish(self, host):
+        """Run the reporter of ``host``."""
+        result = sync.Reporter(self.placement.sdk, host.name).sync(
             host.devices())
         if not result.ok:
             raise RuntimeError('reporter failed on %s: %s'
-                               % (name, result.errors))
-        return root['uuid'], gpus[0]
+                               % (host.name, result.errors))
+
+    def add_host(self, name, documents):
+        """A host laid out by Nova, not published yet."""
+        host = self._layout(name, documents)
+        self.hosts.append(host)
+        self.documents.update(host.gpus)
+        return host
+
+    def _add(self, name, documents):
+        """Lay out a host as nova-compute does, then run the reporter."""
+        host = self._layout(name, documents)
+        self.publish(host)
+        return host.uuid, next(iter(host.gpus))
 
     def grow(self, size):
         """Add hosts until the fleet has ``size`` of them."""
@@ -314,16 +352,21 @@ def _fleet_rows(placement, sizes):
     the_fleet = Fleet(placement)
     spec = request_spec('source')
     source_traits = nvc_traits.document_traits(fleet.source_document())
-    accept_query = '/resource_providers?required=%s' % sorted(
-        nvc_traits.accept_trait_for(e)
-        for e in nvc_traits.emitted(source_traits))[0]
+    (stream,) = nvc_traits.emitted(source_traits)
     rows = []
     for size in sizes:
         the_fleet.grow(size)
+        # The filter's any-of query for the source's stream, over the
+        # names that exist (as RequestReads.accepting asks it).
+        names = sorted(nvc_traits.accept_traits_for(stream))
+        existing = adapter.get('/traits?name=in:%s' % ','.join(names),
+                               microversion='1.6').json()['traits']
+        accept_query = '/resource_providers?%s' % parse.urlencode(
+            {'required': 'in:' + ','.join(sorted(existing))})
         by_root = the_fleet.allocation_candidates(adapter)
         states, reset = host_states(the_fleet.hosts, by_root)
-        real = bench_filters.KnownMigration(the_fleet.migration,
-                                            the_fleet.source_root)
+        real = bench_filters.known_migration(the_fleet.migration,
+                                             the_fleet.source_root)
         passall = bench_filters.PassAll()
         rules = bench_filters.RulesPerHost([fleet.source_document()],
                                            the_fleet.documents)
@@ -350,7 +393,7 @@ def _fleet_rows(placement, sizes):
         t_nova = median_time(nova_query, n)
         t_root = median_time(lambda: adapter.get('/').json(), 51)
         t_accept = median_time(
-            lambda: adapter.get(accept_query, microversion='1.18').json(),
+            lambda: adapter.get(accept_query, microversion='1.39').json(),
             max(n, 21))
         providers = len(the_fleet.documents) + len(the_fleet.hosts)
         rows.append((size, providers,
@@ -463,15 +506,18 @@ def reporter_sync(placement, count=64):
 def range_width(placement, widths):
     """Traits per provider as the accepted minor range grows.
 
-    Per width: ``(accepted minors, traits of the device, requests of the
-    first sync, first sync / steady sync time)``.
+    The device accepts minors ``1..width`` (an unaligned start, the
+    harder case for the cover).  Per width: ``(accepted minors, owned
+    traits on the provider, what encoding 1 published, requests of the
+    first sync, requests of a steady sync, first sync / steady sync
+    time)``.
     """
     rows = []
     pl = placement.sdk.placement
     for width in widths:
         name = 'range-%d' % width
-        doc = fleet.document(5, 1000 + width - 1, minor_min=1000,
-                             subsys=0x3000 + width)
+        doc = fleet.document(5, width, minor_min=1,
+                             subsys=0x3000 + width % 0xf000)
         root, devices = _host_with(placement, name, [doc])
         reporter = sync.Reporter(placement.sdk, name)
         placement.app.reset()
@@ -481,9 +527,88 @@ def range_width(placement, widths):
         if not result.ok:
             raise RuntimeError('sync failed: %s' % result.errors)
         requests = placement.app.total
+        placement.app.reset()
+        reporter.sync(devices)
+        steady = placement.app.total
         t_steady = median_time(lambda: reporter.sync(devices), 7)
         published = sum(
             1 for t in pl.get_resource_provider_trait(root.id).traits
             if nvc_traits.is_owned(t))
-        rows.append((width, published, requests, t_first / t_steady))
+        rows.append((width, published, width + 1, requests, steady,
+                     t_first / t_steady))
     return rows
+
+
+# 4. What encoding 2 costs every scheduling request -----------------------
+
+def wide_document(host_index, parent_index):
+    """A GPU accepting a wide, unaligned range of minors (up to 1,000)."""
+    minor = 1000 + (host_index * 7 + parent_index * 13) % 997
+    width = 1 + (host_index * 31 + parent_index * 17) % 1000
+    return fleet.document(1, minor, minor_min=minor - width + 1)
+
+
+def _boot_query(placement):
+    """Nova's own ``GET /allocation_candidates`` for a one-vGPU flavor.
+
+    The request spec goes through Nova's ``ResourceRequest`` and report
+    client, as the scheduler sends it.
+    """
+    flavor = objects.Flavor(
+        vcpus=1, memory_mb=512, root_gb=1, ephemeral_gb=0, swap=0,
+        extra_specs={'resources:VGPU': '1', 'resources:VCPU': '0',
+                     'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0'})
+    spec = objects.RequestSpec(flavor=flavor, is_bfv=False,
+                               scheduler_hints={}, num_instances=1)
+    resources = scheduler_utils.ResourceRequest.from_request_spec(spec)
+    client = report.SchedulerReportClient(adapter=placement.nova_adapter())
+    ctxt = nova_context.get_admin_context()
+    url = '/allocation_candidates?%s' % resources.to_querystring()
+    adapter = placement.nova_adapter()
+
+    def run():
+        return client.get_allocation_candidates(ctxt, resources)
+
+    def size():
+        return len(adapter.get(
+            url, microversion=report.SAME_SUBTREE_VERSION).content)
+    return run, size
+
+
+def boot_candidates(size):
+    """Nova's boot query on ``size`` hosts, with and without our traits.
+
+    Each host: a root and ``fleet.PARENTS`` GPU providers with VGPU
+    inventory, each GPU accepting a wide range of minors
+    (:func:`wide_document`).  Measured first with no custom traits, then
+    after the reporter published every host (encoding 2), in the same
+    Placement.  Returns ``(hosts, providers, GPU traits mean / max, root
+    traits mean / max, time with traits / without, size with / without,
+    ms without, ms with, kB without, kB with, candidates)``.
+    """
+    placement = bench_placement.InProcessPlacement()
+    try:
+        the_fleet = Fleet(placement, with_source=False)
+        for i in range(1, size + 1):
+            the_fleet.add_host('wide%05d' % i, [
+                wide_document(i, j) for j in range(fleet.PARENTS)])
+        run, response_size = _boot_query(placement)
+        candidates = len(run()[0])
+        n = samples_for(size, budget=2000, low=7, high=31)
+        t_none, b_none = median_time(run, n), response_size()
+        gpu_counts, root_counts = [], []
+        for host in the_fleet.hosts:
+            traits = host.provider_traits()
+            gpu_counts.extend(len(traits[g]) for g in host.gpus)
+            root_counts.append(len(traits[host.uuid]))
+            the_fleet.publish(host)
+        if len(run()[0]) != candidates:
+            raise AssertionError('the traits changed the candidates')
+        t_v2, b_v2 = median_time(run, n), response_size()
+    finally:
+        placement.close()
+    return (size, size * (fleet.PARENTS + 1),
+            '%.1f / %d' % (statistics.mean(gpu_counts), max(gpu_counts)),
+            '%.1f / %d' % (statistics.mean(root_counts), max(root_counts)),
+            t_v2 / t_none, b_v2 / b_none, t_none * 1000, t_v2 * 1000,
+            b_none / 1000, b_v2 / 1000, candidates)

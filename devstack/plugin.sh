@@ -131,6 +131,8 @@ function configure_nova_vfio_compat_reporter {
     rm -f "$NOVA_VFIO_COMPAT_CONF"
     iniset "$NOVA_VFIO_COMPAT_CONF" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     iniset "$NOVA_VFIO_COMPAT_CONF" discovery capability_dirs "$NOVA_VFIO_COMPAT_CONF_DIR/capabilities.d"
+    # nova-compute's own file: the mdev type it uses per GPU, its state_path
+    iniset "$NOVA_VFIO_COMPAT_CONF" nova config_files "${NOVA_CPU_CONF:-$NOVA_CONF}"
     if [[ -n "$NOVA_VFIO_COMPAT_ROOT_PROVIDER_NAME" ]]; then
         iniset "$NOVA_VFIO_COMPAT_CONF" reporter root_provider_name "$NOVA_VFIO_COMPAT_ROOT_PROVIDER_NAME"
     fi

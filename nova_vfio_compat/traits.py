@@ -12,45 +12,71 @@
 
 """The compiled form of the rules: flat custom Placement traits.
 
-Encoding version 1 (see doc/source/reference/trait-encoding.rst)::
+Encoding version 2 (see doc/source/reference/trait-encoding.rst)::
 
-    CUSTOM_VFC_1_E_<readable>_<hash>_M<minor>   the device emits this stream
-    CUSTOM_VFC_1_A_<readable>_<hash>_M<minor>   the device accepts it
-    CUSTOM_VFC_<family readable>_<family hash>  resource class of the family
+    CUSTOM_VFC_1_E_<readable>_<hash>_M<minor>         emits this stream
+    CUSTOM_VFC_2_A_<readable>_<hash>_M<low>_<high>    accepts the minors
+                                                      low..high of it
+    CUSTOM_VFC_<family readable>_<family hash>        resource class
 
 ``<hash>`` is the first 16 hex digits of the SHA-256 of the record's
 canonical identity (:meth:`Record.identity_key`), which makes names
 collision-free where ``<readable>`` (driver, PCI IDs, major version, folded
-to ``[A-Z0-9_]``) loses information.  A stream ``S`` at minor ``m`` can be
-received by a provider exactly when the provider has the accept trait for
-``(S, m)``, so the scheduler only ever tests set membership.
+to ``[A-Z0-9_]``) loses information.
+
+An accepted range ``[minor_min, minor]`` is published as its canonical
+dyadic cover: the fewest blocks ``[k * 2**l, (k + 1) * 2**l - 1]`` whose
+union is the range (at most ``2 * MINOR_BITS - 2`` of them, and never more
+than two per level).  A stream ``S`` at minor ``m`` is received by a
+provider exactly when the provider carries one of the
+``MINOR_BITS + 1`` blocks that contain ``m``
+(:func:`accept_traits_for`): the scheduler asks Placement for providers
+with *any* of those names (``required=in:``) instead of testing one name.
+
+Encoding 1 published one accept trait per accepted minor,
+``CUSTOM_VFC_1_A_<readable>_<hash>_M<minor>``; its emit traits and
+resource classes are those of encoding 2.  Its accept traits are still
+understood (:func:`accept_traits_for` names them too), so a fleet that is
+half upgraded schedules correctly; the reporter replaces them on its first
+sync, since every ``CUSTOM_VFC_`` name it does not plan is removed.
 
 os_traits.normalize_name() folds a name the same way as ``_slug`` but
 neither bounds the length nor keeps folded names apart, so this module
 adds the hash and the length budget itself.
 """
 
+import collections
 import hashlib
 import re
 
 import os_traits
 
-ENCODING_VERSION = 1
+ENCODING_VERSION = 2
 
 # Every trait and resource class this project creates starts with PREFIX;
 # the reporter adds and removes only names that do.
 PREFIX = os_traits.CUSTOM_NAMESPACE + 'VFC_'
-_VERSIONED = '%s%d_' % (PREFIX, ENCODING_VERSION)
-EMIT_PREFIX = _VERSIONED + 'E_'
-ACCEPT_PREFIX = _VERSIONED + 'A_'
+# Emit traits have not changed since encoding 1, so they keep its number:
+# sources and destinations of both encodings name a stream the same way.
+EMIT_PREFIX = PREFIX + '1_E_'
+# Accept traits of encoding 1: read (a host not upgraded yet), never
+# written.
+V1_ACCEPT_PREFIX = PREFIX + '1_A_'
+ACCEPT_PREFIX = '%s%d_A_' % (PREFIX, ENCODING_VERSION)
 
 MAX_NAME_LENGTH = 255
 HASH_HEX_DIGITS = 16
 DEFAULT_MAX_TRAITS = 1000
+# Minor versions are unsigned 32-bit numbers as far as the encoding goes
+# (the document schema allows 0..2**31 - 1).
+MINOR_BITS = 32
+MAX_MINOR = 2 ** MINOR_BITS - 1
 
 _MAX_VENDOR_SLUG = 32
 _MAX_API_SLUG = 16
 _NAME_RE = re.compile('^CUSTOM_[A-Z0-9_]+\\Z')
+
+Parsed = collections.namedtuple('Parsed', 'kind stream low high')
 
 
 class TraitLimitExceeded(ValueError):
@@ -101,10 +127,74 @@ def emit_trait(record):
     return '%s%s_M%d' % (EMIT_PREFIX, stream_name(record), record.minor)
 
 
+def _check_minor(minor):
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError('minor version %r is not an integer' % (minor,))
+    if not 0 <= minor <= MAX_MINOR:
+        raise ValueError('minor version %d is outside 0..%d'
+                         % (minor, MAX_MINOR))
+
+
+def cover(low, high):
+    """The canonical dyadic cover of the minors ``low..high``.
+
+    :returns: the blocks ``(start, end)``, in order, disjoint, whose union
+        is exactly ``low..high``; each is ``2**l`` minors long and starts
+        at a multiple of ``2**l``.  Greedy from ``low``: each block is the
+        largest aligned one that starts there and fits, which gives the
+        fewest blocks (at most two per level).
+    :raises ValueError: when ``low..high`` is empty or not within
+        ``0..MAX_MINOR``.
+    """
+    _check_minor(low)
+    _check_minor(high)
+    if low > high:
+        raise ValueError('empty minor range %d..%d' % (low, high))
+    blocks = []
+    while low <= high:
+        level = 0
+        while (level < MINOR_BITS and low % (2 << level) == 0 and
+               low + (2 << level) - 1 <= high):
+            level += 1
+        blocks.append((low, low + (1 << level) - 1))
+        low += 1 << level
+    return blocks
+
+
+def blocks_containing(minor):
+    """The ``MINOR_BITS + 1`` aligned blocks that contain ``minor``."""
+    _check_minor(minor)
+    return [((minor >> level) << level,
+             ((minor >> level) << level) + (1 << level) - 1)
+            for level in range(MINOR_BITS + 1)]
+
+
+def _accept_name(stream, low, high):
+    return '%s%s_M%d_%d' % (ACCEPT_PREFIX, stream, low, high)
+
+
+def _v1_accept_name(stream, minor):
+    return '%s%s_M%d' % (V1_ACCEPT_PREFIX, stream, minor)
+
+
 def accept_traits(record):
-    """The traits of a device that accepts what ``record`` accepts."""
-    base = ACCEPT_PREFIX + stream_name(record)
-    return ['%s_M%d' % (base, minor)
+    """The traits of a device that accepts what ``record`` accepts.
+
+    One per block of the cover of ``record``'s accepted minors.
+    """
+    stream = stream_name(record)
+    return [_accept_name(stream, low, high)
+            for low, high in cover(record.minor_min, record.minor)]
+
+
+def v1_accept_traits(record):
+    """What a reporter of encoding 1 published for ``record``.
+
+    One trait per accepted minor.  Nothing publishes these any more; they
+    stand in for a host not upgraded yet (tests, benchmarks).
+    """
+    stream = stream_name(record)
+    return [_v1_accept_name(stream, minor)
             for minor in range(record.minor_min, record.minor + 1)]
 
 
@@ -114,25 +204,34 @@ def resource_class(record):
                         _hash(record.family_key()))
 
 
-def count_traits(document):
-    """How many traits :func:`document_traits` would return.
+def _accepted_ranges(document):
+    """``{stream name: [(low, high)]}``: merged accepted ranges.
 
-    Computed without expanding the ranges, so an absurd range costs
-    nothing.
+    Overlapping and adjacent ranges of one identity are merged first, so
+    their cover is that of the union (no block twice, no two blocks that
+    one would replace).
     """
-    ranges = {}
+    spans = {}
     for record in document.accepts:
-        ranges.setdefault(record.identity, []).append(
+        spans.setdefault(stream_name(record), []).append(
             (record.minor_min, record.minor))
-    count = 1
-    for spans in ranges.values():
-        end = -1
-        for low, high in sorted(spans):
-            low = max(low, end + 1)
-            if high >= low:
-                count += high - low + 1
-                end = high
-    return count
+    merged = {}
+    for stream, ranges in spans.items():
+        out = []
+        for low, high in sorted(ranges):
+            if out and low <= out[-1][1] + 1:
+                out[-1] = (out[-1][0], max(out[-1][1], high))
+            else:
+                out.append((low, high))
+        merged[stream] = out
+    return merged
+
+
+def count_traits(document):
+    """How many traits :func:`document_traits` would return."""
+    return 1 + sum(len(cover(low, high))
+                   for ranges in _accepted_ranges(document).values()
+                   for low, high in ranges)
 
 
 def document_traits(document, max_traits=DEFAULT_MAX_TRAITS):
@@ -145,8 +244,10 @@ def document_traits(document, max_traits=DEFAULT_MAX_TRAITS):
     if count > max_traits:
         raise TraitLimitExceeded(document.source, count, max_traits)
     names = {emit_trait(document.emits)}
-    for record in document.accepts:
-        names.update(accept_traits(record))
+    for stream, ranges in _accepted_ranges(document).items():
+        for low, high in ranges:
+            names.update(_accept_name(stream, b_low, b_high)
+                         for b_low, b_high in cover(low, high))
     return frozenset(names)
 
 
@@ -167,14 +268,29 @@ def is_emit(name):
 
 
 def is_accept(name):
-    return name.startswith(ACCEPT_PREFIX)
+    """An accept trait of encoding 2 or 1."""
+    return name.startswith(ACCEPT_PREFIX) or name.startswith(
+        V1_ACCEPT_PREFIX)
 
 
-def accept_trait_for(emit):
-    """The accept trait that receives the stream of emit trait ``emit``."""
-    if not is_emit(emit):
+def accept_traits_for(emit):
+    """Every accept trait name that receives the stream of ``emit``.
+
+    A provider accepts the stream exactly when it carries at least one of
+    them: the blocks of encoding 2 that contain the emitted minor, and the
+    encoding 1 trait of that minor (a host not upgraded yet).  This is the
+    one place that knows how accepting is encoded; the filter and the
+    other callers ask it.
+
+    :raises ValueError: when ``emit`` is not an emit trait.
+    """
+    parsed = parse(emit)
+    if parsed is None or parsed.kind != 'E':
         raise ValueError('%s is not an emit trait' % emit)
-    return ACCEPT_PREFIX + emit[len(EMIT_PREFIX):]
+    return frozenset(
+        [_v1_accept_name(parsed.stream, parsed.low)] +
+        [_accept_name(parsed.stream, low, high)
+         for low, high in blocks_containing(parsed.low)])
 
 
 def emitted(names):
@@ -186,7 +302,7 @@ def unaccepted(source_traits, dest_traits):
     """The source's emit traits whose stream the destination refuses."""
     dest_traits = frozenset(dest_traits)
     return frozenset(e for e in emitted(source_traits)
-                     if accept_trait_for(e) not in dest_traits)
+                     if dest_traits.isdisjoint(accept_traits_for(e)))
 
 
 def can_migrate(source_traits, dest_traits):
@@ -202,15 +318,22 @@ def can_migrate(source_traits, dest_traits):
 
 
 def parse(name):
-    """``(kind, stream, minor)`` of an emit or accept trait, else None.
+    """A :class:`Parsed` ``(kind, stream, low, high)``, else None.
 
-    ``kind`` is ``'E'`` or ``'A'``; ``stream`` is :func:`stream_name`.
+    ``kind`` is ``'E'`` or ``'A'``; ``stream`` is :func:`stream_name`;
+    ``low..high`` are the minors the trait emits (one) or accepts (one for
+    encoding 1, a block for encoding 2).
     """
-    for kind, prefix in (('E', EMIT_PREFIX), ('A', ACCEPT_PREFIX)):
-        if name.startswith(prefix):
-            stream, _, minor = name[len(prefix):].rpartition('_M')
-            if stream and minor.isdigit():
-                return kind, stream, int(minor)
+    if name.startswith(EMIT_PREFIX) or name.startswith(V1_ACCEPT_PREFIX):
+        kind = 'E' if name.startswith(EMIT_PREFIX) else 'A'
+        stream, _, minor = name[len(EMIT_PREFIX):].rpartition('_M')
+        if stream and minor.isdigit():
+            return Parsed(kind, stream, int(minor), int(minor))
+    elif name.startswith(ACCEPT_PREFIX):
+        stream, _, block = name[len(ACCEPT_PREFIX):].rpartition('_M')
+        low, _, high = block.partition('_')
+        if stream and low.isdigit() and high.isdigit():
+            return Parsed('A', stream, int(low), int(high))
     return None
 
 

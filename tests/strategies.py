@@ -15,7 +15,8 @@
 The domains are deliberately small so that generated pairs often share a
 driver, IDs or a major version (and so are often compatible), and the names
 are awkward: spellings that fold to the same trait text
-(``mlx5-vfio-pci`` / ``mlx5_vfio_pci`` / ``MLX5.VFIO.PCI``), non-ASCII, very
+(``mlx5-vfio-pci`` / ``mlx5_vfio_pci`` / ``MLX5.VFIO.PCI``, and names that
+differ only in letter case, which are different drivers), non-ASCII, very
 long, and integers that only differ as strings (``3`` vs ``"3"``).
 """
 
@@ -24,7 +25,8 @@ import json
 from hypothesis import strategies as st
 
 AWKWARD_VENDORS = [
-    'i915', 'nvidia', 'mlx5_vfio_pci', 'mlx5-vfio-pci', 'MLX5.VFIO.PCI',
+    'i915', 'nvidia', 'NVIDIA', 'Nvidia', 'mlx5_vfio_pci', 'mlx5-vfio-pci',
+    'MLX5.VFIO.PCI',
     'mlx5 vfio pci', 'qat_vfio_pci', 'ünïcødé', '_', '-', 'x' * 128,
     'x' * 127 + 'y',
 ]
@@ -122,7 +124,8 @@ def related_pairs(draw):
     source = draw(documents())
     own = source.get('self', source)
     tweak = draw(st.sampled_from(
-        ['same', 'minor', 'major', 'vendor', 'bus', 'independent']))
+        ['same', 'minor', 'major', 'vendor', 'vendor_case', 'bus',
+         'independent']))
     other = dict(own)
     if tweak == 'minor':
         other['version'] = dict(own['version'], minor=draw(st.integers(0, 6)))
@@ -132,6 +135,11 @@ def related_pairs(draw):
                             'minor': own['version']['minor']}
     elif tweak == 'vendor':
         other['vendor'] = draw(st.sampled_from(AWKWARD_VENDORS))
+    elif tweak == 'vendor_case':
+        # The same letters in another case: another driver.
+        swapped = own['vendor'].swapcase()
+        other['vendor'] = (swapped if swapped != own['vendor']
+                           else own['vendor'] + 'X')
     elif tweak == 'bus' and own['device_api'] in own:
         bus = dict(own[own['device_api']])
         key = draw(st.sampled_from(sorted(bus) or ['card_type']))

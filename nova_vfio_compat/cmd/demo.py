@@ -38,28 +38,30 @@ def register(subparsers):
 
 def summarize(names):
     """Owned trait names folded to "E stream m4" / "A stream m0-4"."""
-    minors = {}
+    spans = {}
     for name in names:
         parsed = nvc_traits.parse(name)
         if parsed:
-            minors.setdefault(parsed[:2], []).append(parsed[2])
+            spans.setdefault(parsed[:2], []).append(parsed[2:])
     out = []
-    for (kind, stream), values in sorted(minors.items()):
-        values.sort()
-        spans, start = [], values[0]
-        for prev, value in zip(values, values[1:] + [None]):
-            if value != prev + 1 if value is not None else True:
-                spans.append('%d' % start if start == prev
-                             else '%d-%d' % (start, prev))
-                start = value
-        out.append('%s %s m%s' % ('emits' if kind == 'E' else 'accepts',
-                                  stream, ','.join(spans)))
+    for (kind, stream), blocks in sorted(spans.items()):
+        # Adjacent blocks of the cover read as one range again.
+        merged = []
+        for low, high in sorted(blocks):
+            if merged and low <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], high)
+            else:
+                merged.append([low, high])
+        out.append('%s %s m%s' % (
+            'emits' if kind == 'E' else 'accepts', stream,
+            ','.join('%d' % low if low == high else '%d-%d' % (low, high)
+                     for low, high in merged)))
     return out
 
 
 def _short(stream):
     parsed = nvc_traits.parse(stream)
-    return '%s m%d' % parsed[1:] if parsed else stream
+    return '%s m%d' % (parsed.stream, parsed.low) if parsed else stream
 
 
 def do_demo(conf):

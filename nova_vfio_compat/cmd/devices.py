@@ -15,7 +15,11 @@
 The first command to run when a device is missing from Placement or has
 unexpected traits: every VFIO-relevant device, its capability document,
 where the document came from (provenance), the traits and resource class
-it compiles to, and every source that was rejected.
+it compiles to, and every source that was rejected.  Also whether each
+is published and why not (an mdev type Nova does not use on its GPU, a
+plain vfio-pci function that cannot migrate), and which accept records
+are left out (they need mdev attributes Nova cannot set, or another mdev
+type than the one Nova uses).
 """
 
 import json
@@ -23,6 +27,7 @@ import sys
 
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import records
+from nova_vfio_compat.reporter import sources
 from nova_vfio_compat import traits
 
 
@@ -34,12 +39,23 @@ def register(subparsers):
         description='Discover the VFIO devices of this host through udev '
                     '(as the reporter does, with the [discovery] options) '
                     'and print each with its document, provenance, traits '
-                    'and errors. Exit status 0, or 1 when a device has no '
-                    'usable document or too many traits.')
+                    'and errors, and whether it is published: only the mdev '
+                    'type Nova uses on each GPU (from Nova\'s configuration '
+                    'files) and devices that can migrate are. Exit status '
+                    '0, or 1 when a device has no usable document or too '
+                    'many traits.')
     p.add_argument('--json', action='store_true',
                    help='print a JSON list of objects with address, kind, '
                         'driver, driver_version, mdev_type, provenance, '
-                        'document, traits, resource_class and errors')
+                        'document, traits, resource_class, errors, '
+                        'published, not_published (the reason), '
+                        'published_traits and notes (accept records left '
+                        'out)')
+    p.add_argument('--nova-config', metavar='FILE', action='append',
+                   help='a configuration file of nova-compute, to read '
+                        '[devices] enabled_mdev_types and [mdev_<type>] '
+                        'device_addresses from (repeat for several; '
+                        'default: [nova] config_files and config_dirs)')
     p.set_defaults(func=do_devices)
 
 
@@ -49,8 +65,11 @@ def _ids(pci_ids):
     return '%04x:%04x (subsystem %04x:%04x)' % tuple(pci_ids)
 
 
-def describe(device, max_traits):
-    """The plain-data form of a device, as ``--json`` prints it."""
+def describe(device, max_traits, decision=None):
+    """The plain-data form of a device, as ``--json`` prints it.
+
+    ``decision`` is its :class:`publication.Decision`.
+    """
     errors = list(device.errors)
     names, rc, document = [], None, None
     if device.document is not None:
@@ -79,16 +98,28 @@ def describe(device, max_traits):
     if device.kind == nvc_devices.KIND_MDEV_TYPE:
         out['mdevs'] = list(device.mdevs)
         out['available_instances'] = device.available_instances
+    if decision is not None:
+        published = decision.published
+        out['published'] = published is not None and names != []
+        out['not_published'] = decision.reason
+        out['notes'] = list(decision.notes)
+        out['published_traits'] = []
+        if out['published']:
+            try:
+                out['published_traits'] = sorted(traits.document_traits(
+                    published.document, max_traits))
+            except traits.TraitLimitExceeded:
+                out['published'] = False
     return out
 
 
-def _describe_or_name(device, max_traits):
+def _describe_or_name(device, max_traits, decision=None):
     """:func:`describe`, or the device named with the error that stopped it.
 
     One device that cannot be described must not hide the others.
     """
     try:
-        return describe(device, max_traits)
+        return describe(device, max_traits, decision)
     except Exception as e:
         return {
             'address': device.address, 'kind': device.kind,
@@ -104,7 +135,7 @@ def _describe_or_name(device, max_traits):
         }
 
 
-def _print_human(items, result):
+def _print_human(items, result, messages=()):
     if not items:
         print('No VFIO devices found (nothing bound to vfio-pci or a VFIO '
               'variant driver, no mdev parents).')
@@ -136,8 +167,17 @@ def _print_human(items, result):
             print('  traits:')
             for name in item['traits']:
                 print('    %s' % name)
+        if item.get('not_published'):
+            print('  published:   no: %s' % item['not_published'])
+        elif 'published' in item:
+            print('  published:   %s' % ('yes (%d traits)' % len(
+                item['published_traits']) if item['published'] else 'no'))
+        for note in item.get('notes', ()):
+            print('  note:        %s' % note)
         for error in item['errors']:
             print('  error:       %s' % error)
+    for message in messages:
+        print('note: %s' % message)
     for error in result.file_errors:
         print('capability file error: %s' % error)
     for warning in result.warnings:
@@ -155,12 +195,19 @@ def do_devices(conf):
               'host through udev: %s' % e, file=sys.stderr)
         return 2
     max_traits = conf.traits.max_traits_per_provider
-    items = [_describe_or_name(device, max_traits)
-             for device in result.devices]
+    nova = sources.nova_view(conf, conf.command.nova_config)
+    outcome = sources.decide(conf, result.devices, nova)
+    messages = list(outcome.messages)
+    if nova.error:
+        messages.append(nova.error)
+    items = [_describe_or_name(d.device, max_traits, d)
+             for d in outcome.decisions]
     if conf.command.json:
         print(json.dumps(items, indent=2, sort_keys=True))
+        for message in messages:
+            print('nova-vfio-compat: note: %s' % message, file=sys.stderr)
     else:
-        _print_human(items, result)
+        _print_human(items, result, messages)
     unusable = any(item['document'] is None or not item['traits']
                    for item in items)
     return 1 if unusable else 0

@@ -13,7 +13,9 @@
 """``check`` and ``traits``: the rules and the trait encoding on document
 files, with no host and no Placement involved."""
 
+import dataclasses
 import json
+import sys
 
 from nova_vfio_compat import files
 from nova_vfio_compat import rules
@@ -31,7 +33,8 @@ def register(subparsers):
     p.add_argument('dest', help='capability document file (JSON or YAML)')
     out = p.add_mutually_exclusive_group()
     out.add_argument('--json', action='store_true',
-                     help='print {"compatible", "reasons", "create"}')
+                     help='print {"compatible", "reasons", "create", '
+                          '"nova_can_create", "nova"}')
     out.add_argument('--mdevctl', action='store_true',
                      help='for a compatible pair, print the mdevctl device '
                           'config that creates the matching device on DEST')
@@ -48,12 +51,44 @@ def register(subparsers):
     p.set_defaults(func=do_traits)
 
 
+def nova_note(source, dest, verdict):
+    """``(Nova can carry it out, note)`` for a compatible verdict.
+
+    Nova creates a destination mdev with a type and a UUID only: a
+    verdict whose creation needs mdev attributes is one Nova cannot carry
+    out, unless another accepting record of ``dest`` without attributes
+    accepts the stream too.  The note is None when there is nothing to
+    say.
+    """
+    if not (verdict.compatible and verdict.create and
+            verdict.create.mdev_attrs):
+        return True, None
+    plain = dataclasses.replace(dest, accepts=tuple(
+        r for r in dest.accepts if not r.mdev_attrs))
+    other = rules.check(source, plain)
+    attrs = ', '.join('%s=%s' % a for a in verdict.create.mdev_attrs)
+    if other.compatible:
+        return True, ('Nova creates mdevs without attributes (%s); it can '
+                      'still receive the stream on an mdev of type %s, as '
+                      'another accepting record says' % (
+                          attrs, other.create.mdev_type if other.create
+                          else 'any'))
+    return False, ('Nova could not carry out this creation: it creates '
+                   'mdevs without attributes (%s), so the reporter does not '
+                   'publish this accept unless [nova] precreated_mdev_attrs '
+                   'is set (the site creates such mdevs itself)' % attrs)
+
+
 def do_check(conf):
     source = files.load_document(conf.command.source)
     dest = files.load_document(conf.command.dest)
     verdict = rules.check(source, dest)
+    nova_ok, note = nova_note(source, dest, verdict)
     if conf.command.json:
-        print(json.dumps(verdict.to_dict(), indent=2, sort_keys=True))
+        out = verdict.to_dict()
+        out['nova_can_create'] = nova_ok if verdict.compatible else None
+        out['nova'] = note
+        print(json.dumps(out, indent=2, sort_keys=True))
     elif conf.command.mdevctl:
         if verdict.compatible and verdict.create:
             print(json.dumps(verdict.create.to_mdevctl(), indent=2,
@@ -65,6 +100,10 @@ def do_check(conf):
             _print_verdict(verdict, source, dest)
     else:
         _print_verdict(verdict, source, dest)
+    if note and conf.command.mdevctl:
+        print('nova-vfio-compat: note: %s' % note, file=sys.stderr)
+    elif note and not conf.command.json:
+        print('  nova: %s' % note)
     return 0 if verdict.compatible else 1
 
 

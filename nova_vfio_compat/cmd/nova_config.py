@@ -13,10 +13,13 @@
 """``nova-config`` and ``provider-config``: this host's traits as Nova
 configuration, for what the reporter must not (or should not) write."""
 
+import json
 import os
 import sys
 import tempfile
 
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import nova_devices
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import sources
@@ -32,17 +35,42 @@ def _add_device_list(parser):
              'else udev discovery)')
 
 
+def _add_nova_config(parser):
+    parser.add_argument(
+        '--nova-config', metavar='FILE', action='append',
+        help='a configuration file of nova-compute, to read [devices] '
+             'enabled_mdev_types and [mdev_<type>] device_addresses from '
+             '(repeat for several; default: [nova] config_files and '
+             'config_dirs)')
+
+
 def register(subparsers):
     p = subparsers.add_parser(
         'nova-config',
         help='Print the nova.conf pieces that give Nova this host\'s '
              'device traits and resource classes.',
-        description='Print [pci] device_spec entries (with traits and '
-                    'resource_class) for the PCI devices, and [devices] '
+        description='Print [pci] device_spec entries (with traits, '
+                    'resource_class and, for devices that can migrate, '
+                    'live_migratable) for the PCI devices, and [devices] '
                     'enabled_mdev_types with an [mdev_<type>] section '
-                    '(mdev_class) per mdev type. Exit status 2 if a device '
-                    'was left out (named on stderr).')
+                    '(device_addresses, mdev_class) per mdev type, with '
+                    'exactly one type per GPU: the one given with '
+                    '--mdev-type, else the one Nova\'s configuration uses '
+                    'there, else the type of the GPU\'s existing mdevs, else '
+                    'its only type. Exit status 2 if a device or a GPU was '
+                    'left out (named on stderr).')
     _add_device_list(p)
+    _add_nova_config(p)
+    p.add_argument(
+        '--mdev-type', metavar='[ADDRESS=]TYPE', action='append',
+        help='the mdev type to configure on GPU ADDRESS, or without '
+             'ADDRESS on every GPU that offers TYPE (the first such '
+             'option that a GPU offers wins); repeat for several')
+    p.add_argument('--json', action='store_true',
+                   help='print {"config": {section: {option: value}}, '
+                        '"mdev_types": {GPU address: {"mdev_type", '
+                        '"why"}}, "errors": [...]} instead of nova.conf '
+                        'text')
     p.set_defaults(func=do_nova_config)
 
     p = subparsers.add_parser(
@@ -52,8 +80,11 @@ def register(subparsers):
         description='For [compute] provider_config_location: the traits '
                     'the reporter would publish, on $COMPUTE_NODE and on '
                     'the mdev parent providers by name, for Nova to set '
-                    'itself. Exit status 2 if a device was left out.')
+                    'itself (only what Nova uses: the one mdev type of each '
+                    'GPU, accepts Nova can carry out). Exit status 2 if a '
+                    'device was left out.')
     _add_device_list(p)
+    _add_nova_config(p)
     p.add_argument('--output', '-o', metavar='FILE',
                    help='write the file here (atomically) instead of '
                         'printing it')
@@ -75,14 +106,73 @@ def _report(errors):
     return EXIT_INVALID if errors else EXIT_OK
 
 
+def _operator_choices(values):
+    """``({address or None: type}, errors)`` of the --mdev-type values."""
+    choices, errors = {}, []
+    for value in values or ():
+        address, sep, mdev_type = value.rpartition('=')
+        if not mdev_type or (sep and not nova_devices.is_pci_address(
+                address)):
+            errors.append('--mdev-type %s: expected TYPE or ADDRESS=TYPE '
+                          'with a PCI address (0000:81:00.0)' % value)
+            continue
+        choices.setdefault(address or None, mdev_type)
+    return choices, errors
+
+
+def _decided(conf, operator=None):
+    """``(outcome, errors)`` for the devices and the Nova configuration."""
+    devices = _devices(conf)
+    nova = sources.nova_view(conf, conf.command.nova_config)
+    outcome = sources.decide(conf, devices, nova, operator)
+    errors = [nova.error] if nova.error else []
+    for message in outcome.messages:
+        print('nova-vfio-compat: note: %s' % message, file=sys.stderr)
+    return outcome, errors
+
+
 def do_nova_config(conf):
+    operator, errors = _operator_choices(conf.command.mdev_type)
+    if errors:
+        return _report(errors)
     try:
-        devices = _devices(conf)
+        outcome, errors = _decided(conf, operator)
     except sources.NoDeviceSource as e:
         return _report([e])
-    text, errors = nova_config.nova_conf(
-        devices, conf.traits.max_traits_per_provider)
-    sys.stdout.write(text)
+    chosen = []
+    for decision in outcome.decisions:
+        device = decision.device
+        if device.kind == nvc_devices.KIND_PCI:
+            chosen.append(device if decision.published is None
+                          else decision.published)
+        elif decision.published is not None:
+            chosen.append(decision.published)
+    configured = {d.address for d in chosen
+                  if d.kind == nvc_devices.KIND_MDEV_TYPE}
+    for address, choice in sorted(outcome.choices.items()):
+        if address in configured:
+            continue
+        if choice.mdev_type is None:
+            why = choice.why
+        else:
+            why = 'mdev type %s (%s) is not one it offers' % (
+                choice.mdev_type, choice.why)
+        errors.append('GPU %s: no mdev type configured: %s; choose one with '
+                      '--mdev-type %s=TYPE' % (address, why, address))
+    data, config_errors = nova_config.nova_conf_data(
+        chosen, conf.traits.max_traits_per_provider)
+    errors.extend(config_errors)
+    if conf.command.json:
+        print(json.dumps({
+            'config': data,
+            'mdev_types': {
+                address: {'mdev_type': choice.mdev_type
+                          if address in configured else None,
+                          'why': choice.why}
+                for address, choice in sorted(outcome.choices.items())},
+            'errors': [str(e) for e in errors]}, indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(nova_config.nova_conf_text(data))
     return _report(errors)
 
 
@@ -101,12 +191,13 @@ def _write_atomically(path, text):
 
 def do_provider_config(conf):
     try:
-        devices = _devices(conf)
+        outcome, errors = _decided(conf)
     except sources.NoDeviceSource as e:
         return _report([e])
     nodename = conf.command.nodename or hostname.root_provider_name(conf)
-    config, errors = nova_config.provider_config(
-        devices, nodename, conf.traits.max_traits_per_provider)
+    config, plan_errors = nova_config.provider_config(
+        outcome.published, nodename, conf.traits.max_traits_per_provider)
+    errors.extend(plan_errors)
     text = nova_config.provider_config_yaml(config)
     if conf.command.output:
         try:

@@ -33,6 +33,7 @@ from nova_vfio_compat.cmd import common
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import hostname
+from nova_vfio_compat.reporter import nova_files
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
@@ -94,15 +95,18 @@ def main(argv=None):
 def _serve(conf):
     try:
         connection = client.connect(conf)
-        source, change_signal = sources.device_source(conf)
-    except (client.ConfigurationError, sources.NoDeviceSource) as e:
+        source, change_signal = sources.published_source(conf)
+        root = hostname.root_identity(conf, sources.nova_view(conf))
+    except (client.ConfigurationError, sources.NoDeviceSource,
+            nova_files.InvalidNodeIdentity) as e:
         return _fail(e)
     except Exception as e:
         # keystoneauth and the SDK raise a variety of errors for bad
         # [placement] or clouds.yaml settings; none deserves a traceback.
         return _fail('cannot set up the Placement client: %s' % e)
+    LOG.info('Publishing to the %s', root.describe())
     reporter = sync.Reporter(
-        connection, hostname.root_provider_name(conf),
+        connection, root.name or root.uuid, root_uuid=root.uuid,
         max_traits=conf.traits.max_traits_per_provider,
         dry_run=conf.dry_run,
         conflict_retries=conf.reporter.conflict_retries)
@@ -120,6 +124,7 @@ def _serve(conf):
     svc = service.Service(
         reporter, source, signal=change_signal,
         resync_interval=conf.reporter.resync_interval,
+        check_interval=conf.reporter.provider_check_interval,
         debounce=conf.reporter.debounce,
         max_backoff=conf.reporter.max_backoff)
 

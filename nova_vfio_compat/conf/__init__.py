@@ -20,6 +20,7 @@ from oslo_config import cfg
 
 from nova_vfio_compat.conf import discovery
 from nova_vfio_compat.conf import filter as filter_conf
+from nova_vfio_compat.conf import nova
 from nova_vfio_compat.conf import placement
 from nova_vfio_compat.conf import reporter
 from nova_vfio_compat.conf import traits
@@ -32,6 +33,7 @@ _MODULES = (
     reporter,
     placement,
     discovery,
+    nova,
     filter_conf,
 )
 

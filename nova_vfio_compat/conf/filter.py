@@ -56,6 +56,20 @@ ALL_OPTS = [
         ],
         help='The policy for flavors that do not set the '
              '"vfio_compat:policy" extra spec.'),
+    cfg.ListOpt(
+        'device_resource_classes',
+        default=[],
+        help='More resource classes whose providers are devices of a '
+             'server, beside the built-in ones: VGPU, VGPU_DISPLAY_HEAD, '
+             'PGPU, PCI_DEVICE, SRIOV_NET_VF, FPGA, CUSTOM_PCI_* (Nova\'s '
+             'PCI in Placement) and CUSTOM_VFC_* (this project\'s). Name '
+             'here the classes you gave devices yourself in [pci] '
+             'device_spec resource_class or [mdev_<type>] mdev_class. '
+             'Only providers in the source compute node\'s tree on which '
+             'the server holds one of these classes are checked (and, '
+             'under the strict policy, must be described); network '
+             'bandwidth, sharing storage and other providers are '
+             'ignored.'),
 ]
 
 

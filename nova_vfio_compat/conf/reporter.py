@@ -24,14 +24,24 @@ ALL_OPTS = [
     cfg.StrOpt(
         'root_provider_name',
         help='Name of this host\'s compute node resource provider in '
-             'Placement (the hypervisor hostname Nova reports). The default '
-             'is computed the way libvirt computes the hostname Nova\'s '
-             'libvirt driver uses as the node name: the system host name if '
-             'it contains a dot, otherwise its canonical name from the '
-             'resolver, otherwise the plain host name. Set this when '
-             '"openstack hypervisor list" shows another name for this host. '
-             'The mdev parent providers are found under this name as '
+             'Placement (the hypervisor hostname Nova reports). Used when '
+             'no UUID identifies it (root_provider_uuid, Nova\'s '
+             'compute_id file). The default is computed the way libvirt '
+             'computes the hostname Nova\'s libvirt driver uses as the node '
+             'name: the system host name if it starts with "localhost" or '
+             'contains a dot; otherwise the canonical name the resolver '
+             'gives for it, unless that starts with "localhost"; otherwise '
+             'the plain host name. Set this when "openstack hypervisor '
+             'list" shows another name for this host. The mdev parent '
+             'providers are found under the root\'s name as '
              '"<name>_pci_<address>".'),
+    cfg.StrOpt(
+        'root_provider_uuid',
+        help='UUID of this host\'s compute node resource provider. Wins '
+             'over everything else. When unset, the UUID Nova stored in the '
+             'compute_id file ([DEFAULT] state_path, or beside the files '
+             'in [nova] config_files) is used when there is one; else the '
+             'provider is found by root_provider_name.'),
     cfg.IntOpt(
         'resync_interval',
         default=300,
@@ -39,6 +49,20 @@ ALL_OPTS = [
         help='Seconds between full syncs when no device change is '
              'signalled. A sync that finds nothing to change makes no '
              'write request to Placement.'),
+    cfg.FloatOpt(
+        'provider_check_interval',
+        default=10.0,
+        min=0,
+        help='Seconds between checks of this host\'s resource providers '
+             'in Placement between full syncs, with the devices last '
+             'discovered. A check that finds nothing changed is one '
+             'listing of the host\'s provider tree (one GET request, no '
+             'device discovery); it puts the traits back on a provider '
+             'nova-compute deleted and recreated (an mdev type change, '
+             'inventory going to zero and back) within this interval '
+             'instead of at the next resync. Placement serves about '
+             '(number of hosts / this interval) such requests per second '
+             'for the whole cloud. 0 disables the checks.'),
     cfg.FloatOpt(
         'debounce',
         default=2.0,

@@ -13,18 +13,17 @@
 """The demo's stand-in for nova-scheduler: the real VFIOCompatFilter.
 
 The filter class runs whole, through Nova's ``filter_all`` over Nova
-``HostState`` objects and a ``RequestSpec``, with two seams replaced
-because the demo has no Nova services: the cell database look-up that
-finds the Migration (the conductor would have created it), and the
-Placement client (Nova's report client reads nova.conf; the demo hands
-the filter a getter on its own openstacksdk connection).  Every Placement
-read and every decision is the filter's own, and the lines it logs are the
-ones an operator would find in the scheduler log.
+``HostState`` objects and a ``RequestSpec``, given through its public
+constructor arguments what the demo has instead of Nova's services: the
+live migration the conductor would have recorded (instead of the cell
+database look-up) and a Placement getter on the demo's own openstacksdk
+connection (instead of Nova's report client).  Every Placement read and
+every decision is the filter's own, and the lines it logs are the ones an
+operator would find in the scheduler log (at DEBUG, one per host).
 """
 
 import logging
 import os
-import types
 
 # Native threads, as nova-scheduler runs: decided before nova is imported.
 os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
@@ -37,28 +36,11 @@ from nova_vfio_compat.scheduler import vfio_compat_filter  # noqa: E402
 objects.register_all()
 
 
-class DemoFilter(vfio_compat_filter.VFIOCompatFilter):
-    """VFIOCompatFilter with the migration and Placement client given."""
-
-    def __init__(self, migration_uuid, source_host, source_root, get):
-        super().__init__()
-        self._found = (types.SimpleNamespace(uuid=migration_uuid,
-                                             source_compute=source_host),
-                       source_root)
-        self._get = get
-
-    def _live_migration(self, ctxt, spec_obj):
-        return self._found
-
-    def _placement_get(self, ctxt):
-        return self._get
-
-
 class _Lines(logging.Handler):
     """Collects the filter's log lines, by host."""
 
     def __init__(self):
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.by_host = {}
 
     def emit(self, record):
@@ -91,10 +73,13 @@ def schedule(migration_uuid, source_host, source_root, get, candidates,
     logger = logging.getLogger(vfio_compat_filter.__name__)
     level = logger.level
     logger.addHandler(lines)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
+    migration = vfio_compat_filter.LiveMigration(
+        migration_uuid, source_host, source_root)
+    the_filter = vfio_compat_filter.VFIOCompatFilter(
+        live_migration=lambda spec_obj: migration, placement_get=get)
     try:
-        passed = list(DemoFilter(migration_uuid, source_host, source_root,
-                                 get).filter_all(states, spec))
+        passed = list(the_filter.filter_all(states, spec))
     finally:
         logger.removeHandler(lines)
         logger.setLevel(level)

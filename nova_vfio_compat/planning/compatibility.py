@@ -46,7 +46,7 @@ def accept_names(emit):
     A list so that the Placement queries (``required=in:``) and the local
     tests take every encoding the reporters of a fleet may publish.
     """
-    return [nvc_traits.accept_trait_for(emit)]
+    return sorted(nvc_traits.accept_traits_for(emit))
 
 
 def unaccepted(provider_traits, streams):

@@ -10,33 +10,93 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The name of this host's compute node resource provider."""
+"""How this host's compute node resource provider is found.
 
+In order:
+
+1. ``[reporter] root_provider_uuid``, the operator's explicit choice;
+2. the UUID Nova stored in its ``compute_id`` file (Nova 2023.1 and later
+   identify the node by it; :func:`nova_files.read_node_uuid`);
+3. ``[reporter] root_provider_name``, the operator's explicit name;
+4. the hypervisor hostname, computed exactly as libvirt's
+   ``virGetHostname()`` does (Nova's libvirt driver names the node after
+   ``virConnectGetHostname()``).
+"""
+
+import dataclasses
 import socket
 
+from nova_vfio_compat.reporter import nova_files as nvc_nova_files
 
-def hypervisor_hostname():
+LOCALHOST = 'localhost'
+
+
+def hypervisor_hostname(gethostname=socket.gethostname,
+                        getaddrinfo=socket.getaddrinfo):
     """The host name the way libvirt's ``virGetHostname()`` computes it.
 
-    Nova's libvirt driver names the compute node (and so its root resource
-    provider) after ``virConnectGetHostname()``: the system host name when
-    it already has a dot in it, otherwise the canonical name the resolver
-    gives for it, otherwise the plain host name.  ``socket.getfqdn()``
-    differs (it asks for the reverse name of an address), so it is not
-    used.
+    The system host name as it is when it starts with ``localhost`` or
+    has a dot in it; otherwise the canonical name the resolver gives for
+    it (the first answer's), unless there is none, the look-up fails or it
+    starts with ``localhost`` (``127.0.0.1 localhost compute1`` in
+    /etc/hosts): then the plain host name.  ``socket.getfqdn()`` differs
+    (it asks for the reverse name of an address), so it is not used.
+
+    The two functions are parameters so that tests can give the resolver
+    answers this machine's /etc/hosts does not.
     """
-    name = socket.gethostname()
-    if '.' in name:
+    name = gethostname()
+    if name.startswith(LOCALHOST) or '.' in name:
         return name
     try:
-        infos = socket.getaddrinfo(name, None, flags=socket.AI_CANONNAME)
+        infos = getaddrinfo(name, None, flags=socket.AI_CANONNAME)
     except OSError:
         return name
-    for info in infos:
-        canonical = info[3]
-        if canonical:
-            return canonical
-    return name
+    canonical = infos[0][3] if infos else None
+    if not canonical or canonical.startswith(LOCALHOST):
+        return name
+    return canonical
+
+
+@dataclasses.dataclass(frozen=True)
+class RootIdentity:
+    """How to find the root provider: by ``uuid`` when set, else ``name``.
+
+    ``how`` says where the identity came from, for messages.
+    """
+
+    uuid: str = None
+    name: str = None
+    how: str = ''
+
+    def describe(self):
+        if self.uuid:
+            return 'compute node resource provider %s (%s)' % (
+                self.uuid, self.how)
+        return 'compute node resource provider named %s (%s)' % (
+            self.name, self.how)
+
+
+def root_identity(conf, nova=None):
+    """The :class:`RootIdentity` of this host.
+
+    :param nova: :class:`nova_files.NovaFiles` (for ``compute_id``).
+    :raises nova_files.InvalidNodeIdentity: for a ``compute_id`` file
+        Nova would refuse.
+    """
+    if conf.reporter.root_provider_uuid:
+        return RootIdentity(uuid=conf.reporter.root_provider_uuid,
+                            how='[reporter] root_provider_uuid')
+    if nova is not None:
+        found = nvc_nova_files.read_node_uuid(nova)
+        if found is not None:
+            return RootIdentity(uuid=found[0], how='Nova\'s %s' % found[1])
+    if conf.reporter.root_provider_name:
+        return RootIdentity(name=conf.reporter.root_provider_name,
+                            how='[reporter] root_provider_name')
+    return RootIdentity(name=hypervisor_hostname(),
+                        how='the hypervisor hostname, as libvirt computes '
+                            'it')
 
 
 def root_provider_name(conf):

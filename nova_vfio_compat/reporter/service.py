@@ -13,11 +13,16 @@
 """The reporter's loop: when to sync.
 
 It syncs at start, after a device change is signalled (debounced), and
-every ``resync_interval`` seconds.  While Placement is unreachable,
-erroring or answering malformed bodies, and after any unexpected error in
-a sync, it waits with exponential backoff (1 s doubling up to
-``max_backoff``) and keeps going; only :meth:`Service.stop` (SIGTERM)
-ends it, between syncs.
+every ``resync_interval`` seconds, discovering the devices each time.  In
+between, every ``check_interval`` seconds, it syncs the devices it last
+discovered: with nothing to change that is one cheap listing of the
+host's provider tree (see :mod:`.sync`), and it puts the traits back on a
+provider Nova deleted and recreated (a type change, inventory to zero)
+within that interval instead of at the next resync.  While Placement is
+unreachable, erroring or answering malformed bodies, and after any
+unexpected error in a sync, it waits with exponential backoff (1 s
+doubling up to ``max_backoff``) and keeps going; only
+:meth:`Service.stop` (SIGTERM) ends it, between syncs.
 """
 
 import threading
@@ -68,15 +73,21 @@ class Service:
     :param signal: an object whose ``wait(timeout)`` returns True when the
         devices changed; None for a service that only resyncs periodically.
     :param on_result: called with each :class:`.sync.SyncResult`.
+    :param check_interval: seconds between the checks of Placement with
+        the devices last discovered; 0 (or more than ``resync_interval``)
+        for none.
     """
 
     def __init__(self, reporter, device_source, signal=None,
                  resync_interval=300, debounce=2.0, max_backoff=300,
-                 on_result=None):
+                 on_result=None, check_interval=0):
         self.reporter = reporter
         self.device_source = device_source
         self.signal = signal
         self.resync_interval = resync_interval
+        self.check_interval = check_interval
+        self.checks = 0
+        self._devices = None
         self.debounce = debounce
         self.max_backoff = max_backoff
         self.on_result = on_result
@@ -96,11 +107,14 @@ class Service:
     def run(self):
         """Sync until :meth:`stop`; returns normally."""
         LOG.info('Reporting the devices of %s to Placement (resync every '
-                 '%ds)', self.reporter.nodename, self.resync_interval)
+                 '%ds, check every %ss)', self.reporter.nodename,
+                 self.resync_interval, self.check_interval or 'never')
         backoff = 0.0
+        discover = True
+        next_resync = 0.0
         while not self.stopping:
             try:
-                synced = self.sync_once()
+                synced = self.sync_once(discover=discover)
             except Exception as e:
                 # sync_once() guards the sync itself; this is the last
                 # barrier (a failing on_result callback, a logging error).
@@ -109,40 +123,53 @@ class Service:
                 synced = False
             if synced:
                 backoff = 0.0
-                wait = self.resync_interval
+                if discover:
+                    next_resync = time.monotonic() + self.resync_interval
+                wait = max(next_resync - time.monotonic(), 0)
+                if self.check_interval:
+                    wait = min(wait, self.check_interval)
             else:
                 backoff = min(max(backoff * 2, INITIAL_BACKOFF),
                               self.max_backoff)
                 wait = backoff
                 LOG.warning('Sync incomplete (%s); retrying in %.0fs',
                             self.failure, wait)
+            changed = False
             try:
-                if self._wait_for_change(wait):
+                changed = self._wait_for_change(wait)
+                if changed:
                     self._debounce()
             except Exception as e:
                 # A broken change signal (udev monitor) must not end the
                 # service either: resync on the timer alone for this wait.
                 LOG.exception('Waiting for device changes failed: %s', e)
                 self._stopping.wait(wait)
+            discover = (changed or self._devices is None or
+                        time.monotonic() >= next_resync)
         LOG.info('Stopped')
 
-    def sync_once(self):
+    def sync_once(self, discover=True):
         """One sync; False when it should be retried with backoff.
 
         That is when Placement failed, and when a provider is missing:
         nova-compute creates them at start and at its next periodic update,
-        sooner than the next resync.
+        sooner than the next resync.  With ``discover`` False it syncs the
+        devices the last discovery found (a check).
         """
+        if discover or self._devices is None:
+            try:
+                self._devices = list(self.device_source())
+            except Exception as e:
+                # A discovery failure must not end the service: the
+                # devices are read again at the next attempt.
+                LOG.error('Could not list the devices of this host: %s', e)
+                self.failure = 'device discovery failed'
+                self._devices = None
+                return False
+        else:
+            self.checks += 1
         try:
-            devices = self.device_source()
-        except Exception as e:
-            # A discovery failure must not end the service: the devices
-            # are read again at the next attempt.
-            LOG.error('Could not list the devices of this host: %s', e)
-            self.failure = 'device discovery failed'
-            return False
-        try:
-            result = self.reporter.sync(devices)
+            result = self.reporter.sync(self._devices)
         except Exception as e:
             # Whatever goes wrong in one sync (a malformed answer the
             # client library choked on, a bug) must not end the service:
@@ -156,9 +183,12 @@ class Service:
         if self.on_result is not None:
             self.on_result(result)
         if not result.placement_failed:
-            LOG.info('Sync %d: %d write requests, %d providers changed, '
-                     '%d errors', self.syncs, result.writes,
-                     len(result.changes), len(result.errors))
+            # A check that changed nothing is not worth a line every few
+            # seconds.
+            log = LOG.info if discover or result.writes else LOG.debug
+            log('Sync %d: %d write requests, %d providers changed, %d '
+                'errors', self.syncs, result.writes, len(result.changes),
+                len(result.errors))
         if result.placement_failed:
             self.failure = 'Placement is unreachable or failing'
         elif result.missing:

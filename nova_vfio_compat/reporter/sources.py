@@ -10,13 +10,93 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Where the reporter and the config commands get the host's devices."""
+"""Where the reporter and the config commands get the host's devices.
 
+The devices found (a device list or udev discovery) go through
+:mod:`nova_vfio_compat.publication` with Nova's own configuration
+(:mod:`.nova_files`), so that only what Nova will really use is published.
+"""
+
+import threading
+
+from oslo_log import log as logging
+
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import device_list
+from nova_vfio_compat.reporter import nova_files
+
+LOG = logging.getLogger(__name__)
 
 
 class NoDeviceSource(ValueError):
     """Neither a device list nor discovery is available."""
+
+
+def nova_view(conf, config_files=None):
+    """Nova's files: ``config_files`` if given, else ``[nova]``'s.
+
+    ``config_files`` is a command's ``--nova-config``; the default is
+    ``[nova] config_files`` and ``config_dirs``.
+    """
+    if config_files:
+        return nova_files.load(config_files)
+    return nova_files.load(conf.nova.config_files, conf.nova.config_dirs)
+
+
+def decide(conf, devices, nova, operator=None):
+    """The :class:`publication.Outcome` of ``devices`` under ``nova``."""
+    return publication.decide(
+        devices, mdev_config=nova.mdev_config, config_error=nova.error,
+        precreated_mdev_attrs=conf.nova.precreated_mdev_attrs,
+        operator=operator)
+
+
+class _Changes:
+    """Logs the messages of a decision when they differ from the last."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last = None
+
+    def log(self, outcome):
+        # The host-wide messages (no Nova configuration) are warnings; what
+        # is left out of each device follows from the configuration, and
+        # a host with many GPUs and types has many such lines.
+        messages = [(LOG.warning, m) for m in outcome.messages]
+        for decision in outcome.decisions:
+            name = decision.device.name
+            if decision.reason:
+                messages.append((LOG.info, '%s: %s' % (name,
+                                                       decision.reason)))
+            messages.extend((LOG.info, '%s: %s' % (name, note))
+                            for note in decision.notes)
+        with self._lock:
+            if messages == self._last:
+                return
+            self._last = messages
+        for level, message in messages:
+            level('%s', message)
+
+
+def published_source(conf, device_list_path=None):
+    """``(callable returning the devices to publish, change signal)``.
+
+    Like :func:`device_source`, with Nova's configuration read again at
+    each call (it is small, and nova-compute may have been reconfigured
+    and restarted since) and :mod:`publication` applied.
+    """
+    source, change_signal = device_source(conf, device_list_path)
+    changes = _Changes()
+
+    def devices():
+        nova = nova_view(conf)
+        if nova.error:
+            LOG.error('%s', nova.error)
+        outcome = decide(conf, source(), nova)
+        changes.log(outcome)
+        return outcome.published
+
+    return devices, change_signal
 
 
 def device_source(conf, device_list_path=None):

@@ -22,6 +22,16 @@ is read, only owned (``CUSTOM_VFC_``) traits are changed, and the set is
 written back with the generation that was read.  A 409 means someone else
 (usually nova-compute) wrote in between: re-read and try again.
 Providers are never created or deleted here; Nova owns them.
+
+Steady state: a :class:`Reporter` remembers, per provider UUID, the
+generation at which that provider's owned traits were what it wanted, the
+root provider's UUID and the resource classes it knows exist.  A sync
+lists the tree once (``GET /resource_providers?in_tree=<root>``, which
+carries each provider's generation) and reads the traits only of a
+provider whose generation or UUID changed or whose wanted traits changed:
+any write to a provider (traits, inventory, allocations) bumps its
+generation, and a provider Nova deleted and recreated has a new UUID.  So
+a sync with nothing to change is that one request.
 """
 
 import dataclasses
@@ -96,6 +106,9 @@ class Reporter:
     :param connection: an :class:`openstack.connection.Connection`.
     :param nodename: the name of the compute node root provider (the
         hypervisor hostname Nova uses).
+    :param root_uuid: the root provider's UUID (Nova's ``compute_id``);
+        when set the root is found by it, and its name in Placement is the
+        nodename the mdev parent providers are named after.
     :param max_traits: the per-provider bound (``[traits]
         max_traits_per_provider``).
     :param dry_run: read Placement and report the changes, write nothing.
@@ -111,14 +124,19 @@ class Reporter:
     def __init__(self, connection, nodename,
                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS, dry_run=False,
                  conflict_retries=DEFAULT_CONFLICT_RETRIES,
-                 before_write=None):
+                 before_write=None, root_uuid=None):
         # Every answer read through it is checked before it is used.
         self.connection = nvc_client.check_answers(connection)
         self.nodename = nodename
+        self.root_uuid = root_uuid
         self.max_traits = max_traits
         self.dry_run = dry_run
         self.conflict_retries = conflict_retries
         self.before_write = before_write
+        self._root_id = None
+        # {provider uuid: (generation, owned traits it then carried)}
+        self._known = {}
+        self._classes = set()
 
     @property
     def _placement(self):
@@ -140,7 +158,7 @@ class Reporter:
             LOG.error('%s', error)
         result.errors.extend(plan.errors)
         try:
-            self._sync(plan, result)
+            self._sync(plan, result, devices)
         except PLACEMENT_ERRORS as e:
             result.placement_failed = True
             message = 'Placement request failed: %s' % _describe(e)
@@ -148,20 +166,84 @@ class Reporter:
             LOG.warning('%s; will retry', message)
         return result
 
-    def _sync(self, plan, result):
+    def forget(self):
+        """Drop what earlier syncs learned: the next one reads it all."""
+        self._root_id = None
+        self._known = {}
+        self._classes = set()
+
+    def _find_root(self):
+        """The compute node root provider, or None.
+
+        By its UUID (Nova's ``compute_id``, or ``[reporter]
+        root_provider_uuid``) when one is known, else by its name.
+        """
         pl = self._placement
+        if self.root_uuid:
+            try:
+                return pl.get_resource_provider(self.root_uuid)
+            except sdk_exceptions.NotFoundException:
+                return None
         roots = list(pl.resource_providers(name=self.nodename))
-        if not roots:
+        return roots[0] if roots else None
+
+    def _tree(self):
+        """``{name: provider}`` of the root's tree, or None without root.
+
+        One request when the root's UUID is known from an earlier sync
+        and still names the root, two otherwise.
+        """
+        pl = self._placement
+        if self._root_id is not None:
+            tree = {rp.name: rp
+                    for rp in pl.resource_providers(in_tree=self._root_id)}
+            root = tree.get(self.nodename)
+            if root is not None and root.id == self._root_id:
+                return tree
+            # The root was deleted (or renamed): find it again.
+            self.forget()
+        root = self._find_root()
+        if root is None:
+            return None
+        if root.name != self.nodename:
+            # Found by UUID: Nova names the mdev parents after the root.
+            self.nodename = root.name
+        self._root_id = root.id
+        return {rp.name: rp for rp in pl.resource_providers(in_tree=root.id)}
+
+    def _unchanged(self, rp, desired):
+        """Does ``rp`` still carry what an earlier sync saw it carry?"""
+        known = self._known.get(rp.id)
+        return (known is not None and rp.generation is not None and
+                known == (rp.generation, frozenset(desired)))
+
+    def _remember(self, rp_id, generation, owned):
+        if self.dry_run or generation is None:
+            return
+        self._known[rp_id] = (generation, frozenset(owned))
+
+    def _sync(self, plan, result, devices):
+        nodename = self.nodename
+        tree = self._tree()
+        if tree is None:
+            wanted = ('%s (UUID from Nova\'s compute_id or [reporter] '
+                      'root_provider_uuid)' % self.root_uuid
+                      if self.root_uuid else
+                      'named %s (the hypervisor hostname, or [reporter] '
+                      'root_provider_name)' % self.nodename)
             message = ('compute node resource provider %s not found in '
-                       'Placement; is nova-compute running here and is '
-                       '[reporter] root_provider_name right?'
-                       % self.nodename)
-            LOG.warning('%s', message)
-            result.missing.append(self.nodename)
+                       'Placement: nothing of this host is published; is '
+                       'nova-compute running here, and does "openstack '
+                       'resource provider list" show it?' % wanted)
+            # Every sync, at ERROR: a reporter that publishes nothing must
+            # not look healthy.
+            LOG.error('%s', message)
+            result.missing.append(self.root_uuid or self.nodename)
             result.errors.append(message)
             return
-        root = roots[0]
-        tree = {rp.name: rp for rp in pl.resource_providers(in_tree=root.id)}
+        if self.nodename != nodename:
+            # The root found by UUID has another name than the plan used.
+            plan = self.plan(devices)
         for name in plan.providers:
             if name not in tree:
                 # Nova creates an mdev parent's provider once the parent
@@ -173,14 +255,23 @@ class Reporter:
         managed = sorted((rp for rp in tree.values()
                           if plan.is_managed(rp.name)),
                          key=lambda rp: (rp.name != self.nodename, rp.name))
+        # Providers gone from the tree (deleted, or recreated under a new
+        # UUID) are forgotten.
+        self._known = {rp.id: self._known[rp.id] for rp in managed
+                       if rp.id in self._known}
 
         work = []
         for rp in managed:
-            current = self._read_traits(rp)
             desired = plan.desired(rp.name)
+            if self._unchanged(rp, desired):
+                continue
+            current = self._read_traits(rp)
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if to_add or to_remove:
                 work.append((rp, desired, current, to_add, to_remove))
+            else:
+                self._remember(rp.id, current.resource_provider_generation,
+                               desired)
 
         if self.dry_run:
             for rp, _desired, _current, to_add, to_remove in work:
@@ -230,9 +321,16 @@ class Reporter:
             LOG.info('Created trait %s', name)
 
     def _missing_resource_classes(self, names):
-        if not names:
+        """The classes among ``names`` Placement does not have.
+
+        Only listed when some are not known to exist from an earlier
+        sync.
+        """
+        if set(names) <= self._classes:
             return []
         existing = {rc.name for rc in self._placement.resource_classes()}
+        if not self.dry_run:
+            self._classes.update(existing & set(names))
         return sorted(set(names) - existing)
 
     def _ensure_resource_classes(self, names, result):
@@ -245,6 +343,7 @@ class Reporter:
             sdk_exceptions.raise_from_response(
                 response, error_message='creating resource class %s' % name)
             result.created_resource_classes.append(name)
+            self._classes.add(name)
             LOG.info('Created resource class %s', name)
 
     def _write_traits(self, rp, desired, current, result):
@@ -253,13 +352,16 @@ class Reporter:
         for attempt in range(self.conflict_retries + 1):
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if not to_add and not to_remove:
+                self._remember(rp.id, current.resource_provider_generation,
+                               desired)
                 return
             new = nvc_plan.apply(current.traits, to_add, to_remove)
             if self.before_write is not None:
                 self.before_write(rp.name)
             result.writes += 1
             try:
-                pl.set_resource_provider_trait(current, traits=sorted(new))
+                written = pl.set_resource_provider_trait(
+                    current, traits=sorted(new))
             except sdk_exceptions.ConflictException:
                 # PUT /resource_providers/{uuid}/traits only conflicts on
                 # the generation: someone wrote in between.
@@ -269,6 +371,8 @@ class Reporter:
                          attempt + 1, self.conflict_retries)
                 current = self._read_traits(rp)
                 continue
+            self._remember(rp.id, getattr(
+                written, 'resource_provider_generation', None), desired)
             change = result.changes.setdefault(rp.name, Change())
             change.added = change.added | frozenset(to_add)
             change.removed = change.removed | frozenset(to_remove)

@@ -31,13 +31,25 @@ What passes:
   device that could receive any of them must accept all of them);
 * a candidate with no device provider leaves the decision to the host.
 
-The per-provider test is :func:`nova_vfio_compat.traits.unaccepted`, the
-same one the rest of the project uses, so the filter and the rule engine
-cannot drift apart.
+Only device providers are the server's devices (:func:`is_device_class`):
+a network bandwidth provider, a sharing storage provider or any other
+provider the server holds resources on is neither a source nor a
+destination device.
+
+Which providers accept a stream is Placement's answer to "any of
+:func:`nova_vfio_compat.traits.accept_traits_for`", the names the rest of
+the project tests with :func:`nova_vfio_compat.traits.unaccepted`, so the
+filter and the rule engine cannot drift apart (the property tests hold
+both to the rules).  Per host, :meth:`Streams.check` is then a set lookup
+for the host and one per candidate device, and the reasons
+(:meth:`Streams.decide`) are only worked out for the log lines that show
+them.
 """
 
 import collections
 import dataclasses
+
+import os_resource_classes as orc
 
 from nova_vfio_compat import traits as nvc_traits
 
@@ -48,6 +60,28 @@ POLICY_STRICT = 'strict'
 POLICY_SKIP = 'skip'
 POLICIES = (POLICY_CHECK, POLICY_STRICT, POLICY_SKIP)
 POLICY_EXTRA_SPEC = 'vfio_compat:policy'
+
+
+# Resource classes of devices that can carry a migration stream: standard
+# ones (os-resource-classes), Nova's PCI in Placement default class
+# (CUSTOM_PCI_<vendor>_<product>) and the reporter's own classes, which
+# operators use as Nova's mdev_class or device_spec resource_class.
+DEVICE_RESOURCE_CLASSES = frozenset([
+    orc.VGPU, orc.VGPU_DISPLAY_HEAD, orc.PGPU, orc.PCI_DEVICE,
+    orc.SRIOV_NET_VF, orc.FPGA])
+DEVICE_RESOURCE_CLASS_PREFIXES = ('CUSTOM_PCI_', nvc_traits.PREFIX)
+
+
+def is_device_class(name, extra=()):
+    """Whether resource class ``name`` is a device's.
+
+    ``extra`` names more device classes (the operator's own, from
+    ``[vfio_compat_filter] device_resource_classes``).  Bandwidth
+    (``NET_BW_*``, ``NET_PACKET_RATE_*``), ``DISK_GB`` and the like are
+    not devices: a server holding them is not checked for them.
+    """
+    return (name in DEVICE_RESOURCE_CLASSES or name in extra or
+            name.startswith(DEVICE_RESOURCE_CLASS_PREFIXES))
 
 
 def effective_policy(extra_specs, default):
@@ -121,39 +155,148 @@ class HostDecision:
     rejections: list
 
 
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """Why a host was rejected, as a request's summary counts hosts.
+
+    ``streams`` are the streams no provider of the host's tree accepts;
+    empty when the tree accepts them all but none of the host's
+    allocation candidates has devices that do.
+    """
+
+    streams: tuple = ()
+
+    def describe(self):
+        if self.streams:
+            return 'no provider of the host accepts stream%s %s' % (
+                's' if len(self.streams) > 1 else '',
+                ', '.join(self.streams))
+        return ('no allocation candidate of the host has devices that '
+                'accept the streams')
+
+
+CANDIDATES_REFUSE = Reason()
+
+
 class Streams:
     """What the filter learned about one live-migration request.
 
     :param sources: the :class:`SourceDevice` s that emit at least one
         stream.
-    :param accepting: maps each accept trait to ``{provider uuid: root
-        provider uuid}`` of the providers that carry it (an accept trait
-        nobody carries maps to an empty dict or is absent).
+    :param accepting: maps each emit trait (a stream) to ``{provider
+        uuid: root provider uuid}`` of the providers that accept it (a
+        stream nobody accepts maps to an empty dict or is absent), as
+        :meth:`.placement_reads.RequestReads.accepting` reads it.
     """
 
     def __init__(self, sources, accepting):
         self.sources = tuple(s for s in sources if s.streams)
+        self.accepting = accepting
         by_provider = collections.defaultdict(set)
         by_root = collections.defaultdict(set)
-        for trait, providers in accepting.items():
+        for stream, providers in accepting.items():
             for provider, root in providers.items():
-                by_provider[provider].add(trait)
-                by_root[root].add(trait)
-        # Only the accept traits are known per provider; that is all
-        # unaccepted() looks at on the destination side.
-        self._provider_traits = {p: frozenset(t)
-                                 for p, t in by_provider.items()}
-        self._tree_traits = {r: frozenset(t) for r, t in by_root.items()}
-        # What unaccepted() computes from each source's traits, once per
-        # request instead of once per host and candidate: the accept trait
-        # each of its streams needs.  Per host, what is left is a subset
-        # test; the reasons are only worked out for a host that fails.
-        self._needs = tuple(
-            (source, frozenset(nvc_traits.accept_trait_for(e)
-                               for e in source.streams))
-            for source in self.sources)
+                by_provider[provider].add(stream)
+                by_root[root].add(stream)
+        # The streams each provider, and each tree, accepts.  Per host and
+        # candidate what is left is a subset test; the reasons are only
+        # worked out for a host that fails.
+        self._provider_accepts = {p: frozenset(s)
+                                  for p, s in by_provider.items()}
+        self._tree_accepts = {r: frozenset(s) for r, s in by_root.items()}
+        self._needs = tuple((source, source.streams)
+                            for source in self.sources)
         self._all_needed = frozenset().union(
             *(needs for _, needs in self._needs))
+        # The per-host path (check()): one subset test per source for
+        # each distinct set of accepted streams, then set lookups.
+        # Providers of one device model and driver accept the same
+        # streams, so there are few distinct sets.
+        self._accepted_by = {}
+        self._reasons = {}
+        every = frozenset(range(len(self.sources)))
+        self._ok_roots = frozenset(
+            root for root, accepted in self._tree_accepts.items()
+            if self._sources_accepted(accepted) == every)
+        holders = collections.defaultdict(set)
+        for index, source in enumerate(self.sources):
+            for rc in source.resource_classes:
+                holders[rc].add(index)
+        # {resource class: the providers that accept every stream of
+        # every source device holding that class}.
+        self._ok_by_class = {
+            rc: frozenset(provider for provider, accepted
+                          in self._provider_accepts.items()
+                          if held <= self._sources_accepted(accepted))
+            for rc, held in holders.items()}
+
+    def _sources_accepted(self, accepted):
+        """Indexes of the sources all of whose streams are ``accepted``."""
+        found = self._accepted_by.get(accepted)
+        if found is None:
+            found = self._accepted_by[accepted] = frozenset(
+                i for i, source in enumerate(self.sources)
+                if source.streams <= accepted)
+        return found
+
+    @property
+    def accepting_roots(self):
+        """Root providers whose tree accepts every stream."""
+        return self._ok_roots
+
+    def check(self, root_uuid, candidates):
+        """The per-host test, without reasons: ``(passes, kept)``.
+
+        ``kept`` is the list of the candidates to keep when some are
+        pruned, None when none is (or the host fails).  It agrees with
+        :meth:`decide`, which also says why.
+
+        :param candidates: a list of allocation candidates, as for
+            :meth:`decide`.
+        """
+        if root_uuid not in self._ok_roots:
+            return False, None
+        ok_by_class = self._ok_by_class
+        kept = None
+        index = 0
+        for candidate in candidates:
+            # Inlined (no call per candidate): this loop is most of the
+            # filter's cost per host.
+            refused = False
+            for provider, alloc in candidate['allocations'].items():
+                if provider != root_uuid:
+                    for rc in alloc.get('resources', ()):
+                        accepting = ok_by_class.get(rc)
+                        if accepting is not None and \
+                                provider not in accepting:
+                            refused = True
+                            break
+                    if refused:
+                        break
+            if refused:
+                if kept is None:
+                    kept = candidates[:index]
+            elif kept is not None:
+                kept.append(candidate)
+            index += 1
+        if kept is None:
+            return True, None
+        return bool(kept), kept
+
+    def reason(self, root_uuid):
+        """The :class:`Reason` a host that :meth:`check` failed fails for."""
+        if root_uuid in self._ok_roots:
+            return CANDIDATES_REFUSE
+        accepted = self._tree_accepts.get(root_uuid, frozenset())
+        found = self._reasons.get(accepted)
+        if found is None:
+            found = self._reasons[accepted] = Reason(tuple(sorted(
+                self._all_needed - accepted)))
+        return found
+
+    def accepting_count(self, stream):
+        """How many providers accept ``stream`` (an emit trait)."""
+        return len(self.accepting.get(stream, ()))
 
     @property
     def emitted(self):
@@ -162,13 +305,12 @@ class Streams:
 
     def host_rejections(self, root_uuid):
         """The streams no provider in the tree of ``root_uuid`` accepts."""
-        tree = self._tree_traits.get(root_uuid, frozenset())
+        tree = self._tree_accepts.get(root_uuid, frozenset())
         if self._all_needed <= tree:
             return []
         return [Rejection(stream, source)
-                for source in self.sources
-                for stream in sorted(nvc_traits.unaccepted(source.traits,
-                                                           tree))]
+                for source, needs in self._needs
+                for stream in sorted(needs - tree)]
 
     def candidate_rejections(self, root_uuid, candidate):
         """Why allocation candidate ``candidate`` cannot receive the server.
@@ -180,7 +322,7 @@ class Streams:
         for provider, alloc in candidate['allocations'].items():
             if provider == root_uuid:
                 continue
-            dest = self._provider_traits.get(provider, frozenset())
+            dest = self._provider_accepts.get(provider, frozenset())
             if self._all_needed <= dest:
                 continue
             classes = alloc.get('resources', {}).keys()
@@ -190,8 +332,7 @@ class Streams:
                     continue
                 rejections.extend(
                     Rejection(stream, source, provider)
-                    for stream in sorted(nvc_traits.unaccepted(
-                        source.traits, dest)))
+                    for stream in sorted(needs - dest))
         rejections.sort(key=lambda r: (r.provider, r.stream))
         return rejections
 

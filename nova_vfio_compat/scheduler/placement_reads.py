@@ -26,15 +26,19 @@ from urllib import parse
 
 from nova_vfio_compat import placement_answers
 from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat import traits as nvc_traits
 
 # Allocations with the provider generation and consumer fields.
 ALLOCATIONS_MICROVERSION = '1.28'
 # GET /resource_providers answers with root_provider_uuid from 1.14 and
 # accepts required=<traits> from 1.18.
 PROVIDERS_MICROVERSION = '1.18'
+# required=in:<trait>,<trait>... (any of them) from 1.39.
+ANY_TRAIT_MICROVERSION = '1.39'
 TRAITS_MICROVERSION = '1.6'
-# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
-TRAIT_QUERY_CHUNK = 25
+# How many names go in one "GET /traits?name=in:..." (keeps URLs short,
+# about 4 kB): the names that accept one stream fit in one request.
+TRAIT_QUERY_CHUNK = 36
 
 
 class PlacementUnavailable(Exception):
@@ -59,58 +63,77 @@ class RequestReads:
         except placement_answers.MalformedAnswer as e:
             raise PlacementUnavailable(str(e)) from e
 
-    def source_devices(self, consumer, root):
-        """The non-root providers ``consumer`` holds resources on.
+    def source_devices(self, consumer, root, device_classes=()):
+        """The device providers ``consumer`` holds resources on.
+
+        Only providers in the tree of ``root`` (the source compute node)
+        other than the root, on which the consumer holds a device resource
+        class (:func:`decision.is_device_class`, with ``device_classes``
+        as the operator's own), are the server's devices: a bandwidth
+        provider of a QoS port or a sharing storage provider is not.
 
         :returns: a list of :class:`decision.SourceDevice`, with each
-            provider's name, whole trait set and the resource classes the
-            consumer holds on it (whether or not it emits a stream).
+            provider's name, whole trait set and the device resource
+            classes the consumer holds on it (whether or not it emits a
+            stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
                                 ALLOCATIONS_MICROVERSION,
                                 placement_answers.ALLOCATIONS)['allocations']
-        device_uuids = sorted(set(allocations) - {root})
-        if not device_uuids:
+        held = {}
+        for uuid, alloc in allocations.items():
+            classes = frozenset(
+                rc for rc in alloc.get('resources', {})
+                if decision.is_device_class(rc, device_classes))
+            if uuid != root and classes:
+                held[uuid] = classes
+        if not held:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
             PROVIDERS_MICROVERSION,
             placement_answers.PROVIDERS)['resource_providers']}
         sources = []
-        for uuid in device_uuids:
+        for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
                 TRAITS_MICROVERSION,
                 placement_answers.PROVIDER_TRAITS)['traits'])
             sources.append(decision.SourceDevice(
-                uuid, names.get(uuid), traits,
-                frozenset(allocations[uuid].get('resources', {}))))
+                uuid, names[uuid], traits, held[uuid]))
         return sources
 
-    def accepting(self, accept_traits):
-        """``{accept trait: {provider: root provider}}``.
+    def accepting(self, emits):
+        """``{emit trait: {provider: root provider}}``.
 
-        Placement refuses a ``required`` trait it does not know (400), and
-        an accept trait no device ever published does not exist, so the
-        known ones are asked for first.
+        The providers that accept each stream: those carrying any of the
+        names :func:`nova_vfio_compat.traits.accept_traits_for` gives for
+        it (both encodings), asked for in one ``required=in:`` request per
+        stream.  Placement refuses a ``required`` trait it does not know
+        (400), and most block names were never published, so the known
+        ones are found first; a stream none of whose names exists is
+        accepted by nobody.
         """
-        accept_traits = sorted(accept_traits)
+        wanted = {emit: nvc_traits.accept_traits_for(emit)
+                  for emit in sorted(emits)}
+        names = sorted(set().union(*wanted.values()))
         known = set()
-        for i in range(0, len(accept_traits), TRAIT_QUERY_CHUNK):
-            chunk = accept_traits[i:i + TRAIT_QUERY_CHUNK]
+        for i in range(0, len(names), TRAIT_QUERY_CHUNK):
+            chunk = names[i:i + TRAIT_QUERY_CHUNK]
             known.update(self._get(
                 '/traits?name=in:%s' % ','.join(chunk),
                 TRAITS_MICROVERSION, placement_answers.TRAITS)['traits'])
         result = {}
-        for trait in accept_traits:
-            if trait not in known:
-                result[trait] = {}
+        for emit, accept in wanted.items():
+            existing = sorted(accept & known)
+            if not existing:
+                result[emit] = {}
                 continue
             providers = self._get(
                 '/resource_providers?%s' % parse.urlencode(
-                    {'required': trait}),
-                PROVIDERS_MICROVERSION,
+                    {'required': 'in:' + ','.join(existing)}),
+                ANY_TRAIT_MICROVERSION,
                 placement_answers.PROVIDERS_WITH_ROOTS)['resource_providers']
-            result[trait] = {rp['uuid']: rp['root_provider_uuid']
-                             for rp in providers}
+            result[emit] = {rp['uuid']: rp['root_provider_uuid']
+                            for rp in providers}
         return result

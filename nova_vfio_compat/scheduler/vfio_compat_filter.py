@@ -25,23 +25,48 @@ Which hosts pass:
   those whose device providers accept them, so the claim lands on a device
   that can receive the stream.
 
-The database and Placement look-ups happen once per request (in
-:meth:`VFIOCompatFilter.filter_all`, or cached for the request when Nova
-calls :meth:`VFIOCompatFilter.host_passes` host by host); the per-host
-step is the set test in :mod:`nova_vfio_compat.scheduler.decision`.
+A live migration is recognised by two signals together: the instance's
+task state is ``migrating`` (what ``nova-api`` sets for a live migration
+only) and the conductor has created a Migration of type
+``live-migration`` in status ``accepted``.  A record left ``accepted`` by
+a conductor that died therefore never turns a later cold migration or
+evacuation into a checked live migration.
+
+The database and Placement look-ups happen once per request
+(:meth:`VFIOCompatFilter.check_request`, from ``filter_all`` or cached
+for the request when Nova calls ``host_passes`` host by host); the
+per-host step is the set test in
+:mod:`nova_vfio_compat.scheduler.decision`.
 Placement calls per request: one for the migration's allocations, one
 for the source tree's provider names, one per source device for its
 traits, one per batch of accept trait names (which exist), and one per
-accepted stream.  None of that depends on the number of hosts.
+stream some of whose accept names exist (any of them, ``required=in:``).
+None of that depends on the number of hosts.
 
-Every log line starts with ``VFIOCompatFilter:`` so that an operator can
-search the scheduler log for it.
+Logging: one INFO line per checked live migration (hosts passed, hosts
+rejected by reason with counts and example host names, candidates
+pruned, the streams and how many providers accept each), written when
+Nova has drained ``filter_all``; one DEBUG line per rejected or pruned
+host with the full reasons.  Reasons are only worked out for a line that
+is emitted.  Every line starts with ``VFIOCompatFilter:`` so that an
+operator can search the scheduler log for it.
+
+The seam for running the filter without Nova's services: construct it
+with ``live_migration`` (what the conductor would have recorded, as a
+:class:`LiveMigration`) and ``placement_get`` (a Placement client), and
+call ``filter_all`` or :meth:`VFIOCompatFilter.check_request`.  The demo
+and the benchmarks do.
 """
+
+import collections
+import logging as std_logging
 
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 
+from nova.compute import task_states
+import nova.conf
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -53,46 +78,280 @@ from nova.scheduler import utils as scheduler_utils
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
-from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 CONF = nvc_conf.CONF
+NOVA_CONF = nova.conf.CONF
 
 # Nova's client is an openstacksdk adapter over keystoneauth: a failed
 # connection raises, an error answer comes back as a response.
 _CLIENT_ERRORS = (ks_exceptions.ClientException, sdk_exceptions.SDKException)
 PlacementUnavailable = placement_reads.PlacementUnavailable
 
+# Host names a summary line gives per reason.
+EXAMPLES = 3
 
-class _Verdict:
-    """What the request-wide step decided.
+
+class LiveMigration(collections.namedtuple(
+        'LiveMigration', ['consumer', 'source_host', 'source_root'])):
+    """A live migration being scheduled.
+
+    ``consumer`` is the Placement consumer that holds the server's source
+    allocations while it is scheduled (the Migration's UUID: the
+    conductor moves them there before it calls the scheduler);
+    ``source_host`` the source compute host's name and ``source_root``
+    the UUID of its compute node resource provider.
+    """
+
+
+class RequestCheck:
+    """The decision of one request, and the per-host path.
 
     ``streams`` is a :class:`decision.Streams` to test hosts with, or None
     when every host passes; ``reject_all`` holds the reason when no host
     may pass (fail closed, or a strict policy with undescribed devices).
     """
 
-    def __init__(self, streams=None, reject_all=None):
+    def __init__(self, instance_uuid, streams=None, reject_all=None,
+                 migration=None):
+        self.instance_uuid = instance_uuid
         self.streams = streams
         self.reject_all = reject_all
+        self.migration = migration
+
+    @property
+    def passes_all(self):
+        return self.streams is None and not self.reject_all
+
+    def filter(self, host_states):
+        """Yield the hosts that pass; log the request's summary at the end.
+
+        Nova drains the generator (``list()``) before the next filter
+        runs, so the summary follows the last host.
+        """
+        if self.passes_all:
+            yield from host_states
+            return
+        summary = (_Summary(self)
+                   if LOG.isEnabledFor(std_logging.INFO) else None)
+        debug = LOG.isEnabledFor(std_logging.DEBUG)
+        seen = []
+        if self.reject_all:
+            for host_state in host_states:
+                seen.append(host_state)
+                if debug:
+                    self._log_rejected(host_state, self.reject_all)
+                if summary is not None:
+                    summary.rejected(host_state.host, self.reject_all)
+            if summary is not None:
+                summary.log(len(seen))
+            return
+        check = self.streams.check
+        passed = 0
+        for host_state in host_states:
+            seen.append(host_state)
+            candidates = host_state.allocation_candidates or []
+            passes, kept = check(host_state.uuid, candidates)
+            if debug:
+                self._log_host(host_state, candidates, passes, kept)
+            if passes:
+                if kept is not None:
+                    # What CandidateFilterMixin.filter_candidates does,
+                    # without its two debug lines per candidate.
+                    host_state.allocation_candidates = kept
+                    if summary is not None:
+                        summary.pruned_on(host_state.host,
+                                          len(candidates) - len(kept))
+                passed += 1
+                yield host_state
+            elif summary is not None:
+                summary.rejected(host_state.host,
+                                 self.streams.reason(host_state.uuid))
+        if summary is not None:
+            summary.hosts_passed = passed
+            summary.log(len(seen))
+        if not passed:
+            self._warn_if_truncated(seen)
+
+    def host_passes(self, host_state):
+        """One host, for callers that do not use ``filter_all``.
+
+        Logs at DEBUG only: without ``filter_all`` there is no end of the
+        request to write a summary at.
+        """
+        debug = LOG.isEnabledFor(std_logging.DEBUG)
+        if self.reject_all:
+            if debug:
+                self._log_rejected(host_state, self.reject_all)
+            return False
+        if self.streams is None:
+            return True
+        candidates = host_state.allocation_candidates or []
+        passes, kept = self.streams.check(host_state.uuid, candidates)
+        if debug:
+            self._log_host(host_state, candidates, passes, kept)
+        if passes and kept is not None:
+            host_state.allocation_candidates = kept
+        return passes
+
+    # Log lines ----------------------------------------------------------
+
+    def _log_rejected(self, host_state, why):
+        LOG.debug('VFIOCompatFilter: host %(host)s rejected for instance '
+                  '%(instance)s: %(why)s',
+                  {'host': host_state.host, 'instance': self.instance_uuid,
+                   'why': why})
+
+    def _log_host(self, host_state, candidates, passes, kept):
+        if passes and kept is None:
+            return
+        # The reasons, worked out only for this line.
+        result = self.streams.decide(host_state.uuid, candidates)
+        if not passes:
+            self._log_rejected(host_state, _Reasons(result.rejections))
+            return
+        LOG.debug('VFIOCompatFilter: host %(host)s: kept %(kept)d of '
+                  '%(total)d allocation candidates for instance '
+                  '%(instance)s; pruned because %(why)s',
+                  {'host': host_state.host, 'kept': len(kept),
+                   'total': len(candidates), 'instance': self.instance_uuid,
+                   'why': _Reasons(result.rejections)})
+
+    def _warn_if_truncated(self, seen):
+        """Say so when accepting hosts may be beyond Nova's candidates.
+
+        Nova asks Placement for at most ``[scheduler]
+        max_placement_results`` candidates and Placement returns the same
+        first ones every time unless it randomizes them.  The filter sees
+        the candidates of the hosts it is handed (not the source host's,
+        nor those of hosts earlier filters removed): the ignored hosts
+        are counted at the average number of candidates per host.
+        """
+        roots = {h.uuid for h in seen}
+        roots.add(self.migration.source_root)
+        outside = self.streams.accepting_roots - roots
+        if not outside:
+            return
+        limit = NOVA_CONF.scheduler.max_placement_results
+        handed = sum(len(h.allocation_candidates or ()) for h in seen)
+        per_host = handed / len(seen) if seen else 0
+        estimate = handed + per_host * (len(roots) - len(seen))
+        if estimate < limit:
+            return
+        LOG.warning('VFIOCompatFilter: no host passed for the live '
+                    'migration of instance %(instance)s, but %(outside)d '
+                    'host(s) whose devices accept its streams were not '
+                    'among the %(handed)d allocation candidates Nova '
+                    'handed over: Nova asks Placement for at most '
+                    '[scheduler] max_placement_results = %(limit)d '
+                    'candidates, and Placement returns the same first ones '
+                    'every time unless its [placement] '
+                    'randomize_allocation_candidates is true. Raise the '
+                    'one or enable the other.',
+                    {'instance': self.instance_uuid,
+                     'outside': len(outside), 'handed': handed,
+                     'limit': limit})
 
 
-_PASS_ALL = _Verdict()
+class _Summary:
+    """The counts of one request, for its one INFO line."""
+
+    def __init__(self, check):
+        self.check = check
+        self.hosts_passed = 0
+        self.pruned = 0
+        self.pruned_hosts = 0
+        self.pruned_examples = []
+        self.reasons = collections.Counter()
+        self.examples = collections.defaultdict(list)
+
+    def pruned_on(self, host, count):
+        self.pruned += count
+        self.pruned_hosts += 1
+        if len(self.pruned_examples) < EXAMPLES:
+            self.pruned_examples.append(host)
+
+    def rejected(self, host, reason):
+        self.reasons[reason] += 1
+        examples = self.examples[reason]
+        if len(examples) < EXAMPLES:
+            examples.append(host)
+
+    def log(self, total):
+        check = self.check
+        migration = check.migration
+        LOG.info('VFIOCompatFilter: live migration of instance '
+                 '%(instance)s%(source)s: %(passed)d of %(total)d '
+                 'hosts passed; rejected: %(rejected)s; %(pruned)s; '
+                 'streams: %(streams)s',
+                 {'instance': check.instance_uuid,
+                  'source': (' from %s' % migration.source_host
+                             if migration else ''),
+                  'passed': self.hosts_passed, 'total': total,
+                  'rejected': self._rejected(),
+                  'pruned': self._pruned(),
+                  'streams': self._streams()})
+
+    def _rejected(self):
+        if not self.reasons:
+            return 'none'
+        return '; '.join(
+            '%d because %s (e.g. %s)' % (
+                count, _describe(reason), ', '.join(self.examples[reason]))
+            for reason, count in sorted(self.reasons.items(),
+                                        key=lambda item: -item[1]))
+
+    def _pruned(self):
+        if not self.pruned:
+            return 'no allocation candidate pruned'
+        return '%d allocation candidate(s) pruned on %d host(s) (e.g. %s)' % (
+            self.pruned, self.pruned_hosts, ', '.join(self.pruned_examples))
+
+    def _streams(self):
+        streams = self.check.streams
+        if streams is None:
+            return 'not read'
+        return '; '.join(
+            '%s emitted by %s, accepted by %d provider(s)' % (
+                stream, ', '.join(s.describe() for s in streams.sources
+                                  if stream in s.streams),
+                streams.accepting_count(stream))
+            for stream in sorted(streams.emitted))
+
+
+def _describe(reason):
+    return reason.describe() if hasattr(reason, 'describe') else reason
+
+
+_PASS_ALL = RequestCheck(None)
 
 
 class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
     """Live migrations pass only hosts whose devices accept the streams.
 
     Allocation candidates are pruned to the devices that accept them.
+
+    Nova constructs it with no arguments.  Without Nova's services (a
+    demo, a benchmark, a test), pass:
+
+    :param live_migration: ``live_migration(spec_obj)`` returns the
+        :class:`LiveMigration` the conductor would have recorded for the
+        request, or None when it is not a live migration; by default the
+        filter asks Nova's cell database.
+    :param placement_get: ``placement_get(url, microversion)`` returns a
+        Placement answer's decoded JSON or raises
+        :exc:`PlacementUnavailable`; by default Nova's report client.
     """
 
     RUN_ON_REBUILD = False
     # A live migration schedules one instance; the decision is per request.
     run_filter_once_per_request = True
 
-    def __init__(self):
+    def __init__(self, live_migration=None, placement_get=None):
         super().__init__()
-        # (spec_obj, verdict) of the request host_passes() last served.
+        self._find_live_migration = live_migration
+        self._placement_get = placement_get
+        # (spec_obj, check) of the request host_passes() last served.
         # Compared by identity: a new request (a new RequestSpec from RPC)
         # never sees an older request's data.
         self._last = None
@@ -100,62 +359,34 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
     # Nova's filter entry points --------------------------------------
 
     def filter_all(self, filter_obj_list, spec_obj):
-        """Decide once for the request, then test each host."""
+        """Decide once for the request, then test each host.
+
+        Nova's filter handler calls this once per filter per request and
+        drains it, which is where the request's summary is logged.
+        """
         if scheduler_utils.request_is_rebuild(spec_obj):
-            yield from filter_obj_list
-            return
-        verdict = self._verdict(spec_obj)
-        for host_state in filter_obj_list:
-            if self._host_ok(host_state, spec_obj, verdict):
-                yield host_state
+            return iter(filter_obj_list)
+        return self.check_request(spec_obj).filter(filter_obj_list)
 
     def host_passes(self, host_state, spec_obj):
         """The per-host path, for callers that do not use filter_all()."""
         last = self._last
         if last is not None and last[0] is spec_obj:
-            verdict = last[1]
+            check = last[1]
         else:
-            verdict = self._verdict(spec_obj)
-            self._last = (spec_obj, verdict)
-        return self._host_ok(host_state, spec_obj, verdict)
-
-    # Per host -----------------------------------------------------------
-
-    def _host_ok(self, host_state, spec_obj, verdict):
-        if verdict.reject_all:
-            LOG.info('VFIOCompatFilter: host %(host)s rejected for instance '
-                     '%(instance)s: %(why)s',
-                     {'host': host_state.host,
-                      'instance': spec_obj.instance_uuid,
-                      'why': verdict.reject_all})
-            return False
-        if verdict.streams is None:
-            return True
-        candidates = list(host_state.allocation_candidates or [])
-        result = verdict.streams.decide(host_state.uuid, candidates)
-        if not result.passes:
-            for rejection in result.rejections:
-                LOG.info('VFIOCompatFilter: host %(host)s rejected for '
-                         'instance %(instance)s: %(why)s',
-                         {'host': host_state.host,
-                          'instance': spec_obj.instance_uuid,
-                          'why': rejection})
-            return False
-        if candidates and len(result.keep) < len(candidates):
-            kept = {id(c) for c in result.keep}
-            self.filter_candidates(host_state, lambda c: id(c) in kept)
-            LOG.info('VFIOCompatFilter: host %(host)s: kept %(kept)d of '
-                     '%(total)d allocation candidates for instance '
-                     '%(instance)s; pruned because %(why)s',
-                     {'host': host_state.host, 'kept': len(result.keep),
-                      'total': len(candidates),
-                      'instance': spec_obj.instance_uuid,
-                      'why': _Reasons(result.rejections)})
-        return True
+            check = self.check_request(spec_obj)
+            self._last = (spec_obj, check)
+        return check.host_passes(host_state)
 
     # Once per request ---------------------------------------------------
 
-    def _verdict(self, spec_obj):
+    def check_request(self, spec_obj):
+        """The request-wide step: a :class:`RequestCheck` for the request.
+
+        Reads what it needs once (the live migration, the source devices'
+        traits, the providers accepting their streams); its
+        :meth:`RequestCheck.filter` then tests hosts.
+        """
         flavor = spec_obj.flavor if spec_obj.obj_attr_is_set(
             'flavor') else None
         policy = decision.effective_policy(
@@ -168,20 +399,21 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not (spec_obj.obj_attr_is_set('ignore_hosts') and
                 spec_obj.ignore_hosts):
             return _PASS_ALL
-        ctxt = self._context(spec_obj)
+        migration = None
         try:
-            found = self._live_migration(ctxt, spec_obj)
-            if found is None:
+            if self._find_live_migration is not None:
+                migration = self._find_live_migration(spec_obj)
+            else:
+                migration = self._nova_live_migration(spec_obj)
+            if migration is None:
                 return _PASS_ALL
-            migration, source_root = found
-            return self._live_migration_verdict(
-                ctxt, spec_obj, migration, source_root, policy)
+            return self._live_migration_check(spec_obj, migration, policy)
         except PlacementUnavailable as e:
-            return self._unavailable(spec_obj, str(e))
+            return self._unavailable(spec_obj, str(e), migration)
         except exception.NovaException as e:
-            return self._unavailable(spec_obj, 'database: %s' % e)
+            return self._unavailable(spec_obj, 'database: %s' % e, migration)
 
-    def _unavailable(self, spec_obj, what):
+    def _unavailable(self, spec_obj, what, migration):
         if CONF.vfio_compat_filter.fail_open:
             LOG.error('VFIOCompatFilter: cannot check the live migration '
                       'of instance %(instance)s: %(what)s; passing every '
@@ -194,8 +426,10 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                   '(fail closed; [vfio_compat_filter] fail_open = true '
                   'passes them unchecked instead)',
                   {'instance': spec_obj.instance_uuid, 'what': what})
-        return _Verdict(reject_all='the compatibility data could not be '
-                                   'read (fail closed): %s' % what)
+        return RequestCheck(
+            spec_obj.instance_uuid,
+            reject_all='the compatibility data could not be read (fail '
+                       'closed): %s' % what, migration=migration)
 
     @staticmethod
     def _context(spec_obj):
@@ -203,16 +437,17 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         ctxt = getattr(spec_obj, '_context', None)
         return (ctxt or nova_context.get_admin_context()).elevated()
 
-    @staticmethod
-    def _live_migration(ctxt, spec_obj):
-        """The live migration being scheduled and its source root, or None.
+    def _nova_live_migration(self, spec_obj):
+        """The live migration being scheduled, from Nova's cell database.
 
-        Returns (Migration, uuid of the source compute node's provider).
-
-        The conductor creates it (type live-migration, status accepted)
-        before it calls the scheduler; evacuations use the same status
-        with another type, cold migrations and resizes another status.
+        Two signals together: the instance is in task state
+        ``migrating``, which nova-api sets for a live migration only
+        (evacuations are ``rebuilding``, cold migrations and resizes
+        ``resize_prep``), and the conductor has created a Migration of
+        type live-migration in status accepted before it calls the
+        scheduler.  The newest such record is the one of this request.
         """
+        ctxt = self._context(spec_obj)
         try:
             mapping = objects.InstanceMapping.get_by_instance_uuid(
                 ctxt, spec_obj.instance_uuid)
@@ -221,6 +456,10 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not mapping.cell_mapping:
             return None
         with nova_context.target_cell(ctxt, mapping.cell_mapping) as cctxt:
+            instance = objects.Instance.get_by_uuid(
+                cctxt, spec_obj.instance_uuid, expected_attrs=[])
+            if instance.task_state != task_states.MIGRATING:
+                return None
             migrations = objects.MigrationList.get_by_filters(
                 cctxt, {'instance_uuid': spec_obj.instance_uuid,
                         'migration_type':
@@ -229,53 +468,46 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                 sort_keys=['created_at', 'id'], sort_dirs=['desc', 'desc'])
             if not migrations:
                 return None
-            migration = migrations[0]
             # The migration's source_node is only filled in later by the
             # conductor; the instance still says where it runs.
-            instance = objects.Instance.get_by_uuid(
-                cctxt, spec_obj.instance_uuid, expected_attrs=[])
             node = objects.ComputeNode.get_by_host_and_nodename(
                 cctxt, instance.host, instance.node)
-        return migration, node.uuid
+        return LiveMigration(migrations[0].uuid, instance.host, node.uuid)
 
-    @staticmethod
-    def _placement_get(ctxt):
+    def _get(self, spec_obj):
         """The ``get(url, microversion)`` the request's reads go through."""
-        return _NovaPlacement(ctxt).get
+        if self._placement_get is not None:
+            return self._placement_get
+        return _NovaPlacement(self._context(spec_obj)).get
 
-    def _live_migration_verdict(self, ctxt, spec_obj, migration, root,
-                                policy):
-        reads = placement_reads.RequestReads(self._placement_get(ctxt))
+    def _live_migration_check(self, spec_obj, migration, policy):
+        reads = placement_reads.RequestReads(self._get(spec_obj))
         # The conductor moved the server's source allocations to the
         # migration's consumer before it called the scheduler.
-        devices = reads.source_devices(migration.uuid, root)
+        devices = reads.source_devices(
+            migration.consumer, migration.source_root,
+            frozenset(CONF.vfio_compat_filter.device_resource_classes))
         if not devices:
             return _PASS_ALL
         sources = [d for d in devices if d.streams]
         undescribed = [d for d in devices if not d.streams]
         if undescribed and policy == decision.POLICY_STRICT:
-            why = ('flavor policy %s and source provider(s) %s have no '
-                   'capability traits (is the reporter running on %s?)' % (
-                       policy, ', '.join(s.describe() for s in undescribed),
-                       migration.source_compute))
+            why = ('flavor policy %s and source device provider(s) %s have '
+                   'no capability traits (is the reporter running on %s?)'
+                   % (policy, ', '.join(s.describe() for s in undescribed),
+                      migration.source_host))
             LOG.warning('VFIOCompatFilter: instance %(instance)s cannot be '
                         'live-migrated by the scheduler: %(why)s',
                         {'instance': spec_obj.instance_uuid, 'why': why})
-            return _Verdict(reject_all=why)
+            return RequestCheck(spec_obj.instance_uuid, reject_all=why,
+                                migration=migration)
         if not sources:
             return _PASS_ALL
-        streams = decision.Streams(sources, {})
-        accepting = reads.accepting(
-            nvc_traits.accept_trait_for(e) for e in streams.emitted)
-        LOG.debug('VFIOCompatFilter: live migration %(migration)s of '
-                  'instance %(instance)s from %(source)s: streams %(streams)s '
-                  'accepted by %(accepting)s',
-                  {'migration': migration.uuid,
-                   'instance': spec_obj.instance_uuid,
-                   'source': migration.source_compute,
-                   'streams': sorted(streams.emitted),
-                   'accepting': accepting})
-        return _Verdict(streams=decision.Streams(sources, accepting))
+        emitted = frozenset().union(*(s.streams for s in sources))
+        return RequestCheck(spec_obj.instance_uuid,
+                            decision.Streams(sources,
+                                             reads.accepting(emitted)),
+                            migration=migration)
 
 
 class _Reasons:

@@ -297,6 +297,8 @@ def test_post_config_writes_the_reporter_config(tmp_path):
     assert conf.reporter.root_provider_name == 'compute-1.example'
     assert conf.reporter.device_list == '/etc/devices.yaml'
     assert conf.debug is True
+    # nova-compute's own file, for the mdev type Nova uses per GPU.
+    assert conf.nova.config_files == [str(stack.nova_cpu_conf)]
     # Discovery reads the capability files from the directory created.
     assert conf.discovery.capability_dirs == [
         str(stack.conf_dir / 'capabilities.d')]
@@ -317,7 +319,8 @@ def test_post_config_writes_only_set_reporter_options(stack):
     assert raw_options(stack.reporter_conf) == {
         'DEFAULT': {'debug': ['True']},
         'discovery': {'capability_dirs': [
-            str(stack.conf_dir / 'capabilities.d')]}}
+            str(stack.conf_dir / 'capabilities.d')]},
+        'nova': {'config_files': [str(stack.nova_cpu_conf)]}}
 
 
 def test_extra_starts_the_reporter_with_novas_placement_credentials(stack):

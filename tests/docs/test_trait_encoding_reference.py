@@ -50,8 +50,31 @@ def test_names_in_the_worked_example_are_the_computed_ones():
     assert traits.resource_class(doc.emits) in names
     stream = traits.stream_name(doc.emits)
     assert '``%s``' % stream in text
-    # "five traits": the accept range 39..43 of the sample.
-    assert len(traits.accept_traits(doc.accepts[0])) == 5
+    # "two traits": the accept range 39..43 of the sample.
+    assert len(traits.accept_traits(doc.accepts[0])) == 2
+    assert len(traits.v1_accept_traits(doc.accepts[0])) == 5
+
+
+def test_the_cover_table_is_what_the_code_computes():
+    with open(PAGE) as f:
+        text = f.read()
+    table = text.split('\nThe cover\n')[1].split('\nThe test\n')[0]
+    rows = [line for line in table.splitlines()
+            if re.match(r'^\d+\.\.\d+ ', line)]
+    assert len(rows) == 5
+    for row in rows:
+        span, rest = row.split(None, 1)
+        low, high = (int(x) for x in span.split('..'))
+        count = int(rest.split()[-1])
+        blocks = traits.cover(low, high)
+        assert len(blocks) == count, row
+        if not rest.startswith('two per level'):
+            # The listed blocks start the row and go on on the next line.
+            listed = re.findall(r'(\d+)\.\.(\d+)',
+                                table[table.index(row):].split('\n\n')[0]
+                                .split('\n=')[0])
+            shown = [(int(a), int(b)) for a, b in listed][1:len(blocks) + 1]
+            assert shown == blocks, row
 
 
 def test_canonical_identity_and_hashes_in_the_worked_example():

@@ -65,8 +65,11 @@ class BootWithTraitsTest(base.VFIOCompatTestBase):
     def test_trait_in_flavor_picks_the_accepting_gpu(self):
         self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.ACCEPTS_1_2)
         self._start_host('C', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
-        accept = nvc_traits.accept_trait_for(
-            nvc_traits.emit_trait(base.EMITS_1_2.emits))
+        # The block of B's accepted range that holds minor 2: a flavor
+        # names one trait (Nova has no any-of trait syntax for flavors).
+        (accept,) = nvc_traits.accept_traits_for(
+            nvc_traits.emit_trait(base.EMITS_1_2.emits)) & \
+            nvc_traits.document_traits(base.ACCEPTS_1_2)
         # Numbered group: the trait must be on the provider of the VGPU.
         flavor = self._create_flavor(extra_spec={
             'resources1:VGPU': '1', 'trait1:%s' % accept: 'required'})

@@ -16,6 +16,7 @@
 from nova import context
 from nova import objects
 from nova.tests.functional.api import client
+from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vfio_compat import traits as nvc_traits
 from tests.nova import base
@@ -62,12 +63,11 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
         self.assertEqual({'VGPU': 1}, resources)
         self.assert_mdev_usage(self.computes['B'], 1)
         self.assert_mdev_usage(self.computes['A'], 0)
-        rejected = [line for line in self._filter_log()
-                    if 'host C rejected' in line]
-        self.assertTrue(rejected, self._filter_log())
-        self.assertIn(STREAM, rejected[0])
-        self.assertFalse([line for line in self._filter_log()
-                          if 'host B rejected' in line])
+        # One summary line for the request: B passed, C did not.
+        (summary,) = self._filter_log()
+        self.assertIn('1 of 2 hosts passed; rejected: 1 because no '
+                      'provider of the host accepts stream %s (e.g. C)'
+                      % STREAM, summary)
 
     def test_no_accepting_host_means_no_valid_host(self):
         self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
@@ -80,11 +80,19 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
         (source_rp,), = [list(source_rp)]
         source_name = self.placement.get(
             '/resource_providers/%s' % source_rp).body['name']
-        expected = ('VFIOCompatFilter: host C rejected for instance %s: no '
-                    'provider accepts stream %s emitted by source provider '
-                    '%s (%s)' % (self.server['id'], STREAM, source_name,
-                                 source_rp))
-        self.assertIn(expected, self.stdlog.logger.output)
+        expected = ('VFIOCompatFilter: live migration of instance %s from '
+                    'A: 0 of 1 hosts passed; rejected: 1 because no '
+                    'provider of the host accepts stream %s (e.g. C); no '
+                    'allocation candidate pruned; streams: %s emitted by '
+                    '%s (%s), accepted by 3 provider(s)'
+                    % (self.server['id'], STREAM, STREAM, source_name,
+                       source_rp))
+        # One line of the filter's own (Nova's "Filtering removed all
+        # hosts" line also names the filter).
+        self.assertEqual([expected], [
+            line[line.index('VFIOCompatFilter: live'):]
+            for line in self._filter_log()
+            if 'VFIOCompatFilter: live' in line])
 
     def test_requested_incompatible_host_is_refused(self):
         self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
@@ -96,7 +104,8 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
         # scheduler checks the one host.
         self._assert_no_valid_host(host='C')
         self.assertTrue([line for line in self._filter_log()
-                         if 'host C rejected' in line])
+                         if 'because no provider of the host accepts '
+                         'stream %s (e.g. C)' % STREAM in line])
 
         self._live_migrate(self.server, 'completed', host='B')
         self.assertEqual('B', self._host_of(self.server))
@@ -119,5 +128,48 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
         self.assert_mdev_usage(self.computes['B'], 1, instance=instance,
                                expected_rp_name='B_' + base.GPU1_RP)
         self.assertTrue([line for line in self._filter_log()
-                         if 'host B: kept 1 of 2 allocation candidates'
-                         in line], self._filter_log())
+                         if '1 of 1 hosts passed; rejected: none; 1 '
+                         'allocation candidate(s) pruned on 1 host(s) '
+                         '(e.g. B)' in line], self._filter_log())
+
+    def test_accepting_hosts_beyond_the_candidates_get_a_warning(self):
+        # C accepts A's stream but Placement leaves it out of the
+        # candidates: here because its GPUs are full, in a large cloud
+        # because it lies beyond [scheduler] max_placement_results (the
+        # filter cannot tell the two apart: it sees which accepting hosts
+        # it was not handed, and how many candidates it was).  A's and
+        # B's two candidates each make four, the limit set here.
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._start_host('C', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._boot('A')
+        full = {}
+        for gpu in (base.GPU0_RP, base.GPU1_RP):
+            rp = self._rp('C', gpu)
+            full[rp] = {'resources': {'VGPU': self._get_provider_inventory(
+                rp)['VGPU']['total']}}
+        resp = self.placement.put('/allocations/%s' % uuids.other_servers, {
+            'allocations': full, 'project_id': uuids.project,
+            'user_id': uuids.user, 'consumer_generation': None},
+            version='1.28')
+        self.assertEqual(204, resp.status, resp.body)
+        self.flags(max_placement_results=4, group='scheduler')
+
+        self._assert_no_valid_host()
+
+        (warning,) = [line for line in self._filter_log()
+                      if 'WARNING' in line]
+        self.assertIn('no host passed for the live migration of instance '
+                      '%s, but 1 host(s) whose devices accept its streams '
+                      'were not among the 2 allocation candidates'
+                      % self.server['id'], warning)
+        self.assertIn('[scheduler] max_placement_results = 4', warning)
+        self.assertIn('[placement] randomize_allocation_candidates',
+                      warning)
+
+        # Far from the limit, a missing host is not a truncation.
+        self.flags(max_placement_results=1000, group='scheduler')
+        before = len(self._filter_log())
+        self._assert_no_valid_host()
+        self.assertEqual([], [line for line in self._filter_log()[before:]
+                              if 'WARNING' in line])

@@ -92,7 +92,9 @@ class PCILiveMigrationTest(pci._PCIServersWithMigrationTestBase):
         bus = BUS[host]
         vf = nvc_devices.Device(
             address='0000:%02x:00.1' % bus, kind=nvc_devices.KIND_PCI,
-            physfn='0000:%02x:00.0' % bus, document=DOCUMENTS[host])
+            physfn='0000:%02x:00.0' % bus, document=DOCUMENTS[host],
+            # a VF on its VFIO variant driver: live-migratable
+            driver='igb_vfio_pci')
         specs, errors = nova_config.pci_device_specs([vf])
         self.assertEqual([], errors)
         # What the operator puts in this host's nova.conf.
@@ -124,10 +126,10 @@ class PCILiveMigrationTest(pci._PCIServersWithMigrationTestBase):
         self.assertEqual('B', self._host_of(server))
         allocations = self._get_allocations_by_server_uuid(server['id'])
         self.assertEqual({RC: 1}, allocations[self._pf_rp('B')]['resources'])
-        self.assertIn('VFIOCompatFilter: host C rejected for instance %s: '
-                      'no provider accepts stream %s' % (server['id'],
-                                                         STREAM),
-                      self.stdlog.logger.output)
+        self.assertIn('VFIOCompatFilter: live migration of instance %s '
+                      'from A: 1 of 2 hosts passed; rejected: 1 because no '
+                      'provider of the host accepts stream %s (e.g. C)'
+                      % (server['id'], STREAM), self.stdlog.logger.output)
 
     def test_no_accepting_host_means_no_valid_host(self):
         for host in ('A', 'C'):

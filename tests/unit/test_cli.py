@@ -48,16 +48,36 @@ def test_check_incompatible_exit_1_with_reasons(capsys):
     assert result == {
         'compatible': False,
         'reasons': ['minor version 43 is outside the accepted range 0..41'],
-        'create': None}
+        'create': None, 'nova_can_create': None, 'nova': None}
 
 
 def test_check_json_says_what_to_create(capsys):
     status, out, err = run(capsys, 'check', GVT_AGGR, GVT_TYPE4, '--json')
     assert status == 0
-    assert json.loads(out) == {
+    result = json.loads(out)
+    note = result.pop('nova')
+    assert result == {
         'compatible': True, 'reasons': [],
         'create': {'mdev_type': 'i915-GVTg_V5_4',
-                   'mdev_attrs': [{'aggregation': '3'}]}}
+                   'mdev_attrs': [{'aggregation': '3'}]},
+        'nova_can_create': False}
+    assert 'Nova could not carry out this creation' in note
+    assert 'aggregation=3' in note and 'precreated_mdev_attrs' in note
+
+
+def test_check_says_nova_cannot_create_with_attributes(capsys):
+    # The rules still answer yes (exit 0); the note says Nova cannot.
+    status, out, err = run(capsys, 'check', GVT_AGGR, GVT_TYPE4)
+    assert status == 0
+    assert out.startswith('compatible: ')
+    assert '  nova: Nova could not carry out this creation' in out
+
+
+def test_check_no_nova_note_without_attributes(capsys):
+    status, out, err = run(capsys, 'check', MLX5_OLD, MLX5_NEW, '--json')
+    assert status == 0
+    result = json.loads(out)
+    assert (result['nova_can_create'], result['nova']) == (True, None)
 
 
 def test_check_mdevctl_prints_the_device_config(capsys):
@@ -100,17 +120,18 @@ def test_traits_json(capsys):
     assert result == {
         'traits': sorted(traits.document_traits(doc)),
         'resource_class': traits.resource_class(doc.emits)}
-    # 28.43 emits one stream and accepts 28.39..28.43.
-    assert len(result['traits']) == 1 + 5
+    # 28.43 emits one stream and accepts 28.39..28.43: blocks 39 and
+    # 40..43.
+    assert len(result['traits']) == 1 + 2
 
 
 def test_traits_over_the_configured_bound_exit_2(capsys, tmp_path):
     conf = tmp_path / 'nvc.conf'
-    conf.write_text('[traits]\nmax_traits_per_provider = 3\n')
+    conf.write_text('[traits]\nmax_traits_per_provider = 2\n')
     status, out, err = run(capsys, '--config-file', str(conf),
                            'traits', MLX5_NEW)
     assert status == 2
-    assert '%s: would carry 6 traits, more than the limit of 3' % MLX5_NEW \
+    assert '%s: would carry 3 traits, more than the limit of 2' % MLX5_NEW \
         in err
 
 

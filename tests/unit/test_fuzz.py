@@ -283,7 +283,7 @@ def test_placement_answer_validators_over_arbitrary_values(body, schema):
 def test_the_filters_reads_fail_only_as_placement_unavailable(body):
     reads = placement_reads.RequestReads(lambda url, version: body)
     for call in (lambda: reads.source_devices(_UUID, _UUID),
-                 lambda: reads.accepting(['CUSTOM_VFC_1_A_X_M0'])):
+                 lambda: reads.accepting(['CUSTOM_VFC_1_E_X_M0'])):
         try:
             call()
         except placement_reads.PlacementUnavailable as e:

@@ -15,6 +15,7 @@ import hashlib
 import pytest
 
 from nova_vfio_compat import records
+from nova_vfio_compat import rules
 from nova_vfio_compat import traits
 
 
@@ -60,15 +61,32 @@ def test_encoding_version_1_is_stable():
         'CUSTOM_VFC_MLX5_VFIO_PCI_15B3_101E_%s' % digest(family))
 
 
+def test_encoding_version_2_accept_names_are_stable():
+    """Encoding 2 names the blocks of the accepted range.
+
+    The blocks of 39..43 are 39..39 and 40..43; encoding 1's names, one
+    per minor, are still what :func:`traits.accept_traits_for` reads.
+    """
+    doc = _mlx5(minor=43, minor_min=39)
+    stream = 'MLX5_VFIO_PCI_15B3_101E_V28_13C7458D31A9BA6C'
+    assert traits.stream_name(doc.emits) == stream
+    assert sorted(traits.accept_traits(doc.accepts[0])) == [
+        'CUSTOM_VFC_2_A_%s_M39_39' % stream,
+        'CUSTOM_VFC_2_A_%s_M40_43' % stream]
+    assert traits.v1_accept_traits(doc.accepts[0]) == [
+        'CUSTOM_VFC_1_A_%s_M%d' % (stream, m) for m in range(39, 44)]
+
+
 def test_names_are_readable_and_carry_the_version():
     doc = _mlx5(minor=3)
     names = traits.document_traits(doc)
     assert traits.emit_trait(doc.emits) in names
     for name in names:
         assert name.startswith(('CUSTOM_VFC_1_E_MLX5_VFIO_PCI_15B3_101E_V28_',
-                                'CUSTOM_VFC_1_A_MLX5_VFIO_PCI_15B3_101E_V28_'))
+                                'CUSTOM_VFC_2_A_MLX5_VFIO_PCI_15B3_101E_V28_'))
+    # 0..3 is one block.
     assert sorted(n.rsplit('_M', 1)[1] for n in names
-                  if traits.is_accept(n)) == ['0', '1', '2', '3']
+                  if traits.is_accept(n)) == ['0_3']
 
 
 def test_folded_driver_names_stay_apart():
@@ -90,17 +108,36 @@ def test_real_firmware_range_fits_the_default_bound():
     doc = records.parse_document(
         {'self': emits, 'compatible': compatible}, 'fw.yaml')
     names = traits.document_traits(doc)
-    assert len(names) == 1 + 4 * 44
-    assert len(names) < traits.DEFAULT_MAX_TRAITS / 5
+    # 0..43 is 0..31, 32..39, 40..43: three blocks per record.
+    assert len(names) == 1 + 4 * 3
 
 
-def test_absurd_range_is_refused_without_expanding_it():
+def test_the_whole_minor_space_is_a_few_traits():
     doc = _mlx5(minor=2 ** 31 - 1)
+    # 0..2**31-1 is one block.
+    assert traits.count_traits(doc) == len(traits.document_traits(doc)) == 2
+    doc = _mlx5(minor=2 ** 31 - 2, minor_min=1)
+    # The worst range: two blocks per level but the top ones.
+    assert traits.count_traits(doc) == 1 + 2 * 31 - 2
+    assert len(traits.document_traits(doc, max_traits=61)) == 61
     with pytest.raises(traits.TraitLimitExceeded) as e:
-        traits.document_traits(doc, max_traits=1000)
+        traits.document_traits(doc, max_traits=60)
     assert e.value.where == 'mlx5.yaml'
     assert 'max_traits_per_provider' in str(e.value)
-    assert traits.count_traits(doc) == 2 ** 31 + 1
+
+
+def test_cover_of_the_32_bit_minor_space():
+    assert traits.cover(0, traits.MAX_MINOR) == [(0, 2 ** 32 - 1)]
+    assert len(traits.cover(1, traits.MAX_MINOR - 1)) == 2 * 32 - 2
+    assert traits.cover(5, 5) == [(5, 5)]
+    assert traits.cover(3, 12) == [(3, 3), (4, 7), (8, 11), (12, 12)]
+    for bad in ((2, 1), (-1, 3), (0, 2 ** 32)):
+        with pytest.raises(ValueError):
+            traits.cover(*bad)
+    assert traits.blocks_containing(6)[:4] == [(6, 6), (6, 7), (4, 7),
+                                               (0, 7)]
+    assert traits.blocks_containing(6)[-1] == (0, 2 ** 32 - 1)
+    assert len(traits.blocks_containing(6)) == 33
 
 
 def test_overlapping_ranges_are_counted_once():
@@ -108,8 +145,11 @@ def test_overlapping_ranges_are_counted_once():
     doc = records.parse_document({'self': emits, 'compatible': [
         dict(emits, version={'major': 28, 'minor': 9, 'minor_min': 2}),
         dict(emits, version={'major': 28, 'minor': 5}),
+        dict(emits, version={'major': 28, 'minor': 12, 'minor_min': 10}),
     ]}, 'x')
-    assert traits.count_traits(doc) == len(traits.document_traits(doc)) == 11
+    # 2..9, 0..5 (no minor_min) and 10..12 are one range, 0..12:
+    # 0..7, 8..11, 12 and the emit trait.
+    assert traits.count_traits(doc) == len(traits.document_traits(doc)) == 4
 
 
 def test_can_migrate_maps_emit_to_accept():
@@ -119,11 +159,26 @@ def test_can_migrate_maps_emit_to_accept():
     assert not traits.can_migrate(new_t, old_t)
     (emit,) = traits.emitted(new_t)
     assert traits.unaccepted(new_t, old_t) == {emit}
-    assert traits.accept_trait_for(emit) in new_t
+    assert traits.accept_traits_for(emit) & new_t
+    assert not traits.accept_traits_for(emit) & old_t
     # A provider with no emit traits (no VFIO device) constrains nothing.
     assert traits.can_migrate({'OWNER_NOVA'}, set())
-    with pytest.raises(ValueError):
-        traits.accept_trait_for('CUSTOM_OTHER')
+    for bad in ('CUSTOM_OTHER', sorted(traits.accept_traits_for(emit))[0]):
+        with pytest.raises(ValueError):
+            traits.accept_traits_for(bad)
+
+
+def test_accept_names_of_both_encodings_are_understood():
+    source = traits.document_traits(_mlx5(minor=41))
+    dest = _mlx5(minor=43, minor_min=39)
+    (emit,) = traits.emitted(source)
+    v1 = set(traits.v1_accept_traits(dest.accepts[0]))
+    v2 = set(traits.accept_traits(dest.accepts[0]))
+    assert traits.can_migrate(source, v1)
+    assert traits.can_migrate(source, v2)
+    assert len(traits.accept_traits_for(emit) & v1) == 1
+    assert len(traits.accept_traits_for(emit) & v2) == 1
+    assert all(traits.is_accept(n) and traits.is_owned(n) for n in v1 | v2)
 
 
 def test_ownership_is_by_prefix():
@@ -159,8 +214,27 @@ def test_same_kind_is_the_same_driver_or_the_same_guest_device():
 def test_parse_reads_back_what_the_encoding_wrote():
     doc = _mlx5(minor=3)
     stream = traits.stream_name(doc.emits)
-    assert traits.parse(traits.emit_trait(doc.emits)) == ('E', stream, 3)
+    assert traits.parse(traits.emit_trait(doc.emits)) == ('E', stream, 3, 3)
+    doc = _mlx5(minor=9, minor_min=3)
     assert sorted(traits.parse(n) for n in traits.accept_traits(
-        doc.accepts[0])) == [('A', stream, m) for m in range(4)]
+        doc.accepts[0])) == [('A', stream, 3, 3), ('A', stream, 4, 7),
+                             ('A', stream, 8, 9)]
+    assert sorted(traits.parse(n) for n in traits.v1_accept_traits(
+        doc.accepts[0])) == [('A', stream, m, m) for m in range(3, 10)]
     assert traits.parse('CUSTOM_VFC_MLX5_RC') is None
     assert traits.parse('OWNER_NOVA') is None
+
+
+def test_driver_names_differing_only_in_case_are_different_drivers():
+    # Linux driver names are case-sensitive: "nvidia" and "NVIDIA" are two
+    # drivers whose streams say nothing about each other.  The rules say
+    # so, and the traits must agree although their readable part folds.
+    lower = _mlx5(vendor='nvidia')
+    upper = _mlx5(vendor='NVIDIA')
+    assert not rules.check(lower, upper).compatible
+    assert not rules.check(upper, lower).compatible
+    assert traits.emit_trait(lower.emits) != traits.emit_trait(upper.emits)
+    assert not traits.can_migrate(traits.document_traits(lower),
+                                  traits.document_traits(upper))
+    assert traits.can_migrate(traits.document_traits(lower),
+                              traits.document_traits(_mlx5(vendor='nvidia')))

@@ -82,6 +82,10 @@ OLD = [(rd.GVT_PARENT, 'mdev_type', 'i915-GVTg_V5_8',
         'gvt-i915-v1.2-aggr3.yaml'),
        (rd.VF, 'pci', None, 'mlx5-vf-fw28.41.yaml')]
 NEW = [OLD[0], (rd.VF, 'pci', None, 'mlx5-vf-fw28.43.yaml')]
+# The GVT-g sample accepts its stream only on an mdev created with
+# aggregation=3, which is published only where the site pre-creates such
+# mdevs; these tests publish whole documents.
+PRECREATED = '[nova]\nprecreated_mdev_attrs = true\n'
 
 
 def _expected(entries):
@@ -109,7 +113,8 @@ def test_placement_down_at_start_and_mid_run_then_sigterm(tmp_path, server):
         '[placement]\nauth_type = admin_token\nendpoint = %s\n'
         'token = admin\n'
         '[reporter]\nroot_provider_name = %s\nresync_interval = 1\n'
-        'max_backoff = 2\ndevice_list = %s\n' % (server.url, HOST, devices))
+        'max_backoff = 2\ndevice_list = %s\n%s'
+        % (server.url, HOST, devices, PRECREATED))
     log_path = tmp_path / 'reporter.log'
     log = open(log_path, 'wb')
     reporter = subprocess.Popen(
@@ -168,7 +173,7 @@ def test_once_and_dry_run_exit_status(tmp_path, server):
     conf.write_text(
         '[placement]\nauth_type = admin_token\nendpoint = %s\n'
         'token = admin\n[reporter]\nroot_provider_name = %s\n'
-        'device_list = %s\n' % (server.url, HOST, devices))
+        'device_list = %s\n%s' % (server.url, HOST, devices, PRECREATED))
     cmd = [_script('nova-vfio-compat-reporter'), '--config-file', str(conf)]
 
     dry = subprocess.run(cmd + ['--dry-run'], capture_output=True, text=True)
@@ -186,8 +191,8 @@ def test_once_and_dry_run_exit_status(tmp_path, server):
         '    auth: {endpoint: "%s", token: admin}\n' % server.url)
     cloud_conf = tmp_path / 'cloud.conf'
     cloud_conf.write_text('[reporter]\ncloud = local\n'
-                          'root_provider_name = %s\ndevice_list = %s\n'
-                          % (HOST, devices))
+                          'root_provider_name = %s\ndevice_list = %s\n%s'
+                          % (HOST, devices, PRECREATED))
     once = subprocess.run(
         [_script('nova-vfio-compat-reporter'), '--config-file',
          str(cloud_conf), '--once'], capture_output=True, text=True,

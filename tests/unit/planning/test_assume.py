@@ -61,4 +61,4 @@ def test_over_the_trait_limit_is_an_error():
     hosts = {'h1': _host(bench_fleet.document(1, 2))}
     wide = bench_fleet.document(1, 50)
     with pytest.raises(assume.AssumptionError, match='limit'):
-        assume.apply([assume.Assumption('h1', wide)], hosts, max_traits=10)
+        assume.apply([assume.Assumption('h1', wide)], hosts, max_traits=3)

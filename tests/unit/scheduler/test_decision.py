@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from nova_vfio_compat import records
@@ -52,13 +53,27 @@ def _source(doc=SOURCE_DOC, uuid='src-gpu', classes=('VGPU',)):
                                  frozenset(classes))
 
 
-def _accepting(providers):
-    """{accept trait: {provider: root}} from {(provider, root): doc}."""
+def _any_of(names, provider_traits):
+    """What Placement answers to ``required=in:<names>``.
+
+    The providers carrying at least one of them (the real Placement is
+    held to it in tests/functional/reporter/test_accept_query.py).
+    """
+    return {p for p, t in provider_traits.items() if not t.isdisjoint(names)}
+
+
+def _accepting(providers, sources=(SOURCE_DOC, NEWER, OTHER_MAJOR)):
+    """{emit trait: {provider: root}} from {(provider, root): doc}.
+
+    As RequestReads.accepting reads it, for the streams of ``sources``.
+    """
+    provider_traits = {key: traits.document_traits(doc)
+                       for key, doc in providers.items()}
     result = {}
-    for (provider, root), doc in providers.items():
-        for name in traits.document_traits(doc):
-            if traits.is_accept(name):
-                result.setdefault(name, {})[provider] = root
+    for doc in sources:
+        emit = traits.emit_trait(doc.emits)
+        result[emit] = dict(_any_of(traits.accept_traits_for(emit),
+                                    provider_traits))
     return result
 
 
@@ -121,6 +136,11 @@ def test_candidate_without_device_provider_defers_to_the_host():
         (ROOT_A, ROOT_A): NEWER}))
     assert streams.decide(ROOT_A, [_candidate(ROOT_A)]).passes
     assert not streams.decide(ROOT_B, [_candidate(ROOT_B)]).passes
+    # A root that holds the device class itself (vGPUs inventoried on the
+    # compute node) is the host's to answer, through its tree.
+    on_root = {'allocations': {ROOT_A: {'resources': {'VGPU': 1}}}}
+    assert streams.check(ROOT_A, [on_root]) == (True, None)
+    assert streams.decide(ROOT_A, [on_root]).passes
 
 
 def test_device_of_another_resource_class_is_not_asked():
@@ -148,6 +168,10 @@ def test_a_device_that_may_receive_either_source_must_accept_both():
                             GPU_A1: {'resources': {'VGPU': 1}}}}
     result = streams.decide(ROOT_A, [both])
     assert not result.passes
+    assert streams.check(ROOT_A, [both]) == (False, [])
+    # One GPU each: neither accepts both sources' streams.
+    assert streams.check(ROOT_A, [_candidate(ROOT_A, GPU_A0),
+                                  _candidate(ROOT_A, GPU_A1)]) == (False, [])
     assert {(r.provider, r.source.uuid) for r in result.rejections} == {
         (GPU_A0, 'src-2'), (GPU_A1, 'src-1')}
 
@@ -197,6 +221,120 @@ def test_decision_agrees_with_the_rule_engine(pair, via_root):
     verdict = rules.check(source, dest)
     streams = decision.Streams(
         [_source(source)], _accepting({(GPU_B0, ROOT_B): dest,
-                                       (ROOT_B, ROOT_B): dest}))
+                                       (ROOT_B, ROOT_B): dest}, [source]))
     candidates = [] if via_root else [_candidate(ROOT_B, GPU_B0)]
     assert streams.decide(ROOT_B, candidates).passes is verdict.compatible
+
+
+# Two streams from one source provider ------------------------------------
+
+def _two_stream_source():
+    # A provider whose traits say it emits two streams (two documents,
+    # e.g. a root carrying the union of its devices' traits).
+    names = traits.document_traits(SOURCE_DOC) | traits.document_traits(
+        OTHER_MAJOR)
+    return decision.SourceDevice('src-2s', 'src_2s', names,
+                                 frozenset(['VGPU']))
+
+
+def test_a_tree_that_accepts_one_of_two_streams_fails():
+    source = _two_stream_source()
+    assert len(source.streams) == 2
+    streams = decision.Streams([source], _accepting({
+        (GPU_A0, ROOT_A): NEWER, (ROOT_A, ROOT_A): NEWER}))
+    candidates = [_candidate(ROOT_A, GPU_A0)]
+    assert streams.check(ROOT_A, candidates) == (False, None)
+    result = streams.decide(ROOT_A, candidates)
+    assert not result.passes
+    assert [r.stream for r in result.rejections] == [
+        traits.emit_trait(OTHER_MAJOR.emits)]
+    assert streams.reason(ROOT_A).streams == (
+        traits.emit_trait(OTHER_MAJOR.emits),)
+
+
+def test_a_device_that_accepts_one_of_two_streams_is_pruned():
+    source = _two_stream_source()
+    # The tree accepts both (A0 one, A1 both); only A1 accepts both.
+    both = {(GPU_A1, ROOT_A): NEWER, (GPU_A0, ROOT_A): NEWER,
+            (ROOT_A, ROOT_A): NEWER}
+    accepting = _accepting(both)
+    for name in traits.document_traits(OTHER_MAJOR):
+        if traits.is_accept(name):
+            accepting.setdefault(name, {})[GPU_A1] = ROOT_A
+            accepting[name][ROOT_A] = ROOT_A
+    streams = decision.Streams([source], accepting)
+    bad, good = _candidate(ROOT_A, GPU_A0), _candidate(ROOT_A, GPU_A1)
+    assert streams.check(ROOT_A, [bad, good]) == (True, [good])
+    assert streams.check(ROOT_A, [good]) == (True, None)
+    assert streams.check(ROOT_A, [bad]) == (False, [])
+    assert streams.decide(ROOT_A, [bad, good]).keep == [good]
+
+
+# Device resource classes ---------------------------------------------------
+
+def test_device_classes_are_devices_and_others_are_not():
+    for rc in ('VGPU', 'PCI_DEVICE', 'SRIOV_NET_VF', 'PGPU', 'FPGA',
+               'CUSTOM_PCI_10DE_1EB8', 'CUSTOM_VFC_NVIDIA_10DE_1EB8_AB'):
+        assert decision.is_device_class(rc), rc
+    for rc in ('NET_BW_EGR_KILOBIT_PER_SEC', 'NET_BW_IGR_KILOBIT_PER_SEC',
+               'NET_PACKET_RATE_KILOPACKET_PER_SEC', 'DISK_GB', 'VCPU',
+               'MEMORY_MB', 'CUSTOM_MY_GPU', 'CUSTOM_PCIX'):
+        assert not decision.is_device_class(rc), rc
+    assert decision.is_device_class('CUSTOM_MY_GPU', {'CUSTOM_MY_GPU'})
+
+
+# The fast per-host test agrees with the one that explains ----------------
+
+_DOCS = [SOURCE_DOC, NEWER, OTHER_MAJOR, _gpu(1, 0), _gpu(1, 2, 0x12a3)]
+_CLASSES = ['VGPU', 'CUSTOM_VFC_X', 'NET_BW_EGR_KILOBIT_PER_SEC']
+_ROOTS = ['r0', 'r1', 'r2']
+_PROVIDERS = [('p%d' % i, _ROOTS[i % 3]) for i in range(6)]
+
+
+@st.composite
+def _requests(draw):
+    sources = [
+        decision.SourceDevice(
+            'src-%d' % i, None,
+            frozenset().union(*(traits.document_traits(d) for d in draw(
+                st.lists(st.sampled_from(_DOCS), min_size=1, max_size=2)))),
+            frozenset(draw(st.sets(st.sampled_from(_CLASSES[:2]),
+                                   max_size=2))))
+        for i in range(draw(st.integers(1, 2)))]
+    published = {}
+    for provider, root in _PROVIDERS + [(r, r) for r in _ROOTS]:
+        for doc in draw(st.lists(st.sampled_from(_DOCS), max_size=2)):
+            published.setdefault((provider, root), []).append(doc)
+    accepting = {}
+    for (provider, root), docs in published.items():
+        for doc in docs:
+            for name in traits.document_traits(doc):
+                if traits.is_accept(name):
+                    accepting.setdefault(name, {})[provider] = root
+    root = draw(st.sampled_from(_ROOTS))
+    mine = [p for p, r in _PROVIDERS if r == root]
+    candidates = []
+    for _ in range(draw(st.integers(0, 4))):
+        allocations = {root: {'resources': {
+            draw(st.sampled_from(['VCPU', 'VGPU'])): 1}}}
+        for provider in draw(st.lists(st.sampled_from(mine), max_size=2,
+                                      unique=True)):
+            allocations[provider] = {'resources': {
+                rc: 1 for rc in draw(st.sets(st.sampled_from(_CLASSES),
+                                             min_size=1))}}
+        candidates.append({'allocations': allocations, 'mappings': {}})
+    return sources, accepting, root, candidates
+
+
+@settings(max_examples=200)
+@given(_requests())
+def test_check_agrees_with_decide(request):
+    sources, accepting, root, candidates = request
+    streams = decision.Streams(sources, accepting)
+    passes, kept = streams.check(root, candidates)
+    result = streams.decide(root, candidates)
+    assert passes is result.passes
+    if passes:
+        assert (candidates if kept is None else kept) == result.keep
+    else:
+        assert streams.reason(root).describe()

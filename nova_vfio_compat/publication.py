@@ -1,0 +1,265 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What is published: only what Nova will really do with each device.
+
+Pure: devices and Nova's mdev configuration in, decisions out.
+
+* **One mdev type per GPU.**  Nova uses exactly one type on a GPU
+  (:mod:`nova_vfio_compat.nova_devices`); the other types the GPU offers
+  are not published, and ``devices`` says why.  Without Nova's device
+  configuration the *fallback rule* applies, and it never publishes the
+  union: a GPU's type is the type of the mdevs that exist on it when they
+  are all of one type, else its only type when it offers one; a GPU with
+  several types and no mdevs publishes nothing.
+* **Accepts Nova can carry out.**  Nova creates a destination mdev with a
+  type and a UUID only, never with attributes, and only of the type it
+  uses on that GPU.  An accept record that needs ``mdev_attrs`` (e.g.
+  ``aggregation=3``) is dropped unless the site pre-creates such devices
+  (``[nova] precreated_mdev_attrs``); one that names another mdev type
+  than the one Nova uses on the GPU is dropped.
+* **Only migratable PCI devices.**  Plain ``vfio-pci`` has no migration
+  support; only VFIO variant drivers do.  A PCI device is live-migratable
+  when its driver is a variant driver or its document came from a
+  compatibility attribute or a capability file (a statement by the kernel,
+  the vendor or the operator); a plain ``vfio-pci`` function with a
+  derived document is not, and its traits are not published.
+"""
+
+import dataclasses
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import nova_devices
+from nova_vfio_compat import records
+
+VFIO_PCI = 'vfio-pci'
+
+NO_NOVA_CONFIG = (
+    'no Nova device configuration was given ([nova] config_files or '
+    '--nova-config): which mdev type Nova uses on each GPU is guessed by '
+    'the fallback rule (the type of the existing mdevs, else the GPU\'s '
+    'only type; nothing for a GPU with several types)')
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """The mdev type used on one GPU (None: none) and why."""
+
+    mdev_type: str = None
+    why: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What happens to one device.
+
+    ``published`` is the device as published (its document narrowed to
+    the accept records Nova can carry out), None when it is not published
+    at all; ``reason`` then says why.  ``notes`` name the accept records
+    left out.
+    """
+
+    device: nvc_devices.Device
+    published: nvc_devices.Device = None
+    reason: str = None
+    notes: tuple = ()
+    live_migratable: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The decisions of one host, and messages about the whole host."""
+
+    decisions: tuple
+    messages: tuple = ()
+    choices: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def published(self):
+        """The devices to publish, as published."""
+        return [d.published for d in self.decisions
+                if d.published is not None]
+
+
+def is_variant_driver(driver):
+    """Is the driver of a PCI device a VFIO variant driver?
+
+    A ``KIND_PCI`` device is bound to vfio-pci or to a VFIO variant
+    driver (discovery recognises those by name or by their ``vfio-dev/``
+    directory, :mod:`nova_vfio_compat.discovery.udev`), so any driver but
+    plain vfio-pci is a variant one.
+    """
+    return bool(driver) and driver != VFIO_PCI
+
+
+def live_migratable(device):
+    """Can Nova live-migrate this PCI device (``live_migratable = yes``)?"""
+    if device.document is None:
+        return False
+    if is_variant_driver(device.driver):
+        return True
+    provenance = device.provenance or ''
+    return provenance.startswith((nvc_devices.SOURCE_ATTRIBUTE + ':',
+                                  nvc_devices.SOURCE_FILE + ':'))
+
+
+def _by_gpu(devices):
+    gpus = {}
+    for device in devices:
+        if device.kind == nvc_devices.KIND_MDEV_TYPE:
+            gpus.setdefault(device.address, []).append(device)
+    return gpus
+
+
+def fallback_choice(types):
+    """The fallback rule for one GPU's mdev type devices."""
+    existing = sorted({d.mdev_type for d in types if d.mdevs})
+    if len(existing) == 1:
+        return Choice(existing[0], 'mdevs of this type exist on the GPU '
+                      '(fallback rule: no Nova device configuration)')
+    if existing:
+        return Choice(None, 'mdevs of several types (%s) exist on the GPU '
+                      'and no Nova device configuration says which one '
+                      'Nova uses' % ', '.join(existing))
+    if len(types) == 1:
+        return Choice(types[0].mdev_type, 'the GPU\'s only mdev type '
+                      '(fallback rule: no Nova device configuration)')
+    return Choice(None, 'the GPU offers several mdev types (%s) and no Nova '
+                  'device configuration says which one Nova uses'
+                  % ', '.join(sorted(d.mdev_type for d in types)))
+
+
+def choose_types(devices, mdev_config=None, config_error=None,
+                 operator=None):
+    """``{GPU address: Choice}`` for the mdev parents among ``devices``.
+
+    :param mdev_config: Nova's :class:`nova_devices.MdevConfig`; None for
+        the fallback rule.
+    :param config_error: why Nova's configuration could not be used (an
+        invalid one): then no GPU has a type.
+    :param operator: ``{address or None: type}`` chosen by the operator
+        (``nova-config --mdev-type``); the None key applies to every GPU
+        that offers the type.  Wins over everything else.
+    """
+    gpus = _by_gpu(devices)
+    gpu_types = None
+    if mdev_config is not None and config_error is None:
+        try:
+            gpu_types = nova_devices.gpu_types(mdev_config)
+        except nova_devices.InvalidMdevConfig as e:
+            config_error = str(e)
+    choices = {}
+    for address, types in sorted(gpus.items()):
+        offered = {d.mdev_type for d in types}
+        pick = None
+        for key in (address, None):
+            wanted = (operator or {}).get(key)
+            if wanted is not None and (key is not None or
+                                       wanted in offered):
+                pick = Choice(wanted, 'chosen with --mdev-type')
+                break
+        if pick is None and config_error is not None:
+            pick = Choice(None, 'Nova\'s device configuration cannot be '
+                          'used: %s' % config_error)
+        elif pick is None and gpu_types is not None:
+            pick = Choice(gpu_types.type_for(address),
+                          gpu_types.why(address))
+        elif pick is None:
+            pick = fallback_choice(types)
+        choices[address] = pick
+    return choices
+
+
+def _accept_notes(device, nova_type, precreated_mdev_attrs):
+    """``(accept records kept, notes on those left out)``."""
+    kept, notes = [], []
+    for index, record in enumerate(device.document.accepts):
+        where = 'accept record compatible[%d] (%s)' % (
+            index, records.describe_stream(record))
+        if record.mdev_attrs and not precreated_mdev_attrs:
+            notes.append(
+                '%s needs the destination mdev created with %s; Nova '
+                'creates mdevs without attributes, so it is not published '
+                '(set [nova] precreated_mdev_attrs if this site creates '
+                'such mdevs itself)' % (where, ', '.join(
+                    '%s=%s' % a for a in record.mdev_attrs)))
+            continue
+        if (nova_type is not None and record.mdev_type is not None and
+                record.mdev_type != nova_type):
+            notes.append(
+                '%s needs an mdev of type %s, but Nova creates %s on this '
+                'GPU, so it is not published'
+                % (where, record.mdev_type, nova_type))
+            continue
+        kept.append(record)
+    return tuple(kept), tuple(notes)
+
+
+def _narrowed(device, nova_type, precreated_mdev_attrs):
+    if device.document is None:
+        return device, ()
+    kept, notes = _accept_notes(device, nova_type, precreated_mdev_attrs)
+    if kept == device.document.accepts:
+        return device, notes
+    document = dataclasses.replace(device.document, accepts=kept)
+    return dataclasses.replace(device, document=document), notes
+
+
+def decide(devices, mdev_config=None, config_error=None,
+           precreated_mdev_attrs=False, operator=None):
+    """The :class:`Outcome` for ``devices``.
+
+    :param mdev_config: Nova's :class:`nova_devices.MdevConfig`, or None
+        when no Nova configuration was given (the fallback rule applies).
+    :param config_error: why the given Nova configuration cannot be used.
+    :param precreated_mdev_attrs: publish accept records that need mdev
+        attributes (the site pre-creates such mdevs).
+    """
+    messages = []
+    if mdev_config is None and config_error is None:
+        if any(d.kind == nvc_devices.KIND_MDEV_TYPE for d in devices):
+            messages.append(NO_NOVA_CONFIG)
+    choices = choose_types(devices, mdev_config, config_error, operator)
+    out = []
+    for device in devices:
+        if device.kind == nvc_devices.KIND_MDEV_TYPE:
+            choice = choices[device.address]
+            if choice.mdev_type != device.mdev_type:
+                if choice.mdev_type is None:
+                    reason = ('not enabled: Nova uses no mdev type on this '
+                              'GPU (%s)' % choice.why)
+                else:
+                    reason = ('not enabled: Nova uses mdev type %s on this '
+                              'GPU (%s)' % (choice.mdev_type, choice.why))
+                if device.mdevs:
+                    # Nova counts and reuses only mdevs of the GPU's type.
+                    reason += ('; Nova ignores the %d existing mdev(s) of '
+                               'this type' % len(device.mdevs))
+                out.append(Decision(device, reason=reason))
+                continue
+            published, notes = _narrowed(device, choice.mdev_type,
+                                         precreated_mdev_attrs)
+            out.append(Decision(device, published, notes=notes))
+            continue
+        if device.document is not None and not live_migratable(device):
+            out.append(Decision(
+                device, reason='not live-migratable: %s is plain vfio-pci '
+                'with a derived document (only VFIO variant drivers '
+                'support migration, or a compatibility attribute or '
+                'capability file must describe it)'
+                % (device.driver or 'its driver')))
+            continue
+        published, notes = _narrowed(device, None, precreated_mdev_attrs)
+        out.append(Decision(device, published, notes=notes,
+                            live_migratable=device.document is not None))
+    return Outcome(decisions=tuple(out), messages=tuple(messages),
+                   choices=choices)

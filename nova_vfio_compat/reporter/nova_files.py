@@ -1,0 +1,166 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What this host's Nova is configured with, read from its own files.
+
+The reporter and the ``devices``, ``nova-config`` and ``provider-config``
+commands are given nova-compute's configuration files (``[nova]
+config_files`` and ``config_dirs``, or ``--nova-config``).  From them:
+
+* ``[devices] enabled_mdev_types`` and each ``[mdev_<type>]
+  device_addresses``, as a :class:`nova_devices.MdevConfig` (the rules
+  that turn them into a type per GPU are in :mod:`nova_devices`);
+* the compute node's UUID, from the ``compute_id`` file Nova writes in
+  ``[DEFAULT] state_path`` and reads back from there and from the
+  directories of its configuration files (``nova/virt/node.py``,
+  ``read_local_node_uuid``).
+
+The options are registered here as Nova registers them (names, deprecated
+names, list syntax) rather than by importing Nova, which is not installed
+beside every reporter.
+"""
+
+import dataclasses
+import os
+import uuid
+
+from oslo_config import cfg
+
+from nova_vfio_compat import nova_devices
+
+# nova/virt/node.py COMPUTE_ID_FILE; Nova reads 40 characters of it.
+COMPUTE_ID_FILE = 'compute_id'
+_COMPUTE_ID_READ = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class NovaFiles:
+    """What was read.
+
+    ``mdev_config`` is None when no file was given (the fallback rule
+    applies); ``error`` says why the given files cannot be used;
+    ``state_path`` is ``[DEFAULT] state_path`` when the files set it.
+    """
+
+    files: tuple = ()
+    config_files: tuple = ()
+    mdev_config: nova_devices.MdevConfig = None
+    error: str = None
+    state_path: str = None
+
+    @property
+    def given(self):
+        return bool(self.files)
+
+    def describe(self):
+        return ', '.join(self.files) or 'no Nova configuration file'
+
+
+def _files(config_files, config_dirs):
+    out = list(config_files or ())
+    for directory in config_dirs or ():
+        # oslo.config reads a config dir's *.conf files in sorted order,
+        # after the config files.
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        out.extend(os.path.join(directory, n) for n in names
+                   if n.endswith('.conf'))
+    return out
+
+
+def load(config_files=(), config_dirs=()):
+    """Read Nova's device configuration and state path.
+
+    Never raises: a missing or unparseable file ends up in ``error``,
+    naming it.
+    """
+    files = _files(config_files, config_dirs)
+    if not files:
+        return NovaFiles()
+    source = ', '.join(files)
+    for path in files:
+        if not os.path.isfile(path):
+            return NovaFiles(files=tuple(files),
+                             error='%s: Nova configuration file not found'
+                             % path)
+    conf = cfg.ConfigOpts()
+    conf.register_opt(cfg.ListOpt('enabled_mdev_types', default=[],
+                                  deprecated_name='enabled_vgpu_types'),
+                      group='devices')
+    conf.register_opt(cfg.StrOpt('state_path'))
+    try:
+        conf([], project='nova', default_config_files=files,
+             default_config_dirs=[], use_env=False)
+        enabled = tuple(conf.devices.enabled_mdev_types)
+        addresses = {}
+        for mdev_type in enabled:
+            group = 'mdev_%s' % mdev_type
+            conf.register_opt(cfg.ListOpt(
+                'device_addresses', default=[],
+                deprecated_group='vgpu_%s' % mdev_type), group=group)
+            addresses[mdev_type] = tuple(conf[group].device_addresses)
+        state_path = conf.state_path
+    except (cfg.Error, ValueError) as e:
+        return NovaFiles(files=tuple(files),
+                         config_files=tuple(config_files or ()),
+                         error='%s: cannot be read as Nova configuration: %s'
+                         % (source, e))
+    return NovaFiles(
+        files=tuple(files), config_files=tuple(config_files or ()),
+        mdev_config=nova_devices.MdevConfig(
+            enabled_types=enabled, device_addresses=addresses,
+            source=source),
+        state_path=state_path)
+
+
+class InvalidNodeIdentity(ValueError):
+    """A ``compute_id`` file Nova itself would refuse (message names it)."""
+
+
+def read_node_uuid(nova_files):
+    """The compute node UUID Nova stored, or None when there is none.
+
+    Nova looks in the directories of its configuration files, then in
+    ``state_path``; every file found must hold the same UUID.
+
+    :raises InvalidNodeIdentity: for a file that is not a UUID, or two that
+        disagree (nova-compute does not start either).
+    """
+    # Nova's CONF.config_file: the files given, not a config dir's.
+    locations = [os.path.dirname(os.path.abspath(f))
+                 for f in nova_files.config_files]
+    if nova_files.state_path:
+        locations.append(nova_files.state_path)
+    found = []
+    for location in locations:
+        path = os.path.join(location, COMPUTE_ID_FILE)
+        try:
+            with open(path) as f:
+                content = f.read(_COMPUTE_ID_READ)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise InvalidNodeIdentity('%s: cannot be read: %s'
+                                      % (path, e.strerror or e))
+        try:
+            node_uuid = str(uuid.UUID(content.strip()))
+        except ValueError:
+            raise InvalidNodeIdentity('%s: not a UUID (Nova cannot parse '
+                                      'it either)' % path)
+        if found and found[0][0] != node_uuid:
+            raise InvalidNodeIdentity('%s: UUID %s does not match %s in %s'
+                                      % (path, node_uuid, found[0][0],
+                                         found[0][1]))
+        found.append((node_uuid, path))
+    return found[0] if found else None

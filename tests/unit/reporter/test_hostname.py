@@ -1,0 +1,109 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""libvirt's hostname rules and the order in which the root provider is
+identified.
+
+The resolver's answers are given as functions: a test cannot change this
+machine's host name or /etc/hosts (``127.0.0.1 localhost compute1``).
+"""
+
+import socket
+import uuid
+
+from oslo_config import cfg
+import pytest
+
+from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.reporter import hostname
+from nova_vfio_compat.reporter import nova_files
+
+
+def resolver(canonical=None, error=None):
+    calls = []
+
+    def getaddrinfo(name, port, flags=0):
+        calls.append(name)
+        assert flags & socket.AI_CANONNAME
+        if error:
+            raise error
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, canonical,
+                 ('127.0.0.1', 0)),
+                (socket.AF_INET, socket.SOCK_DGRAM, 17, '', ('127.0.0.1', 0))]
+    getaddrinfo.calls = calls
+    return getaddrinfo
+
+
+@pytest.mark.parametrize('system, canonical, error, expected, asked', [
+    # /etc/hosts "127.0.0.1 localhost compute1": the canonical name is
+    # localhost, so libvirt keeps the host name.
+    ('compute1', 'localhost', None, 'compute1', True),
+    ('compute1', 'localhost.localdomain', None, 'compute1', True),
+    ('compute1', 'compute1.example.com', None, 'compute1.example.com', True),
+    ('compute1', '', None, 'compute1', True),
+    ('compute1', None, socket.gaierror(-2, 'Name or service not known'),
+     'compute1', True),
+    # a dot, or a localhost name: as it is, without asking the resolver
+    ('compute1.example.com', 'other.example.com', None,
+     'compute1.example.com', False),
+    ('localhost', 'compute1.example.com', None, 'localhost', False),
+    ('localhost6', 'compute1.example.com', None, 'localhost6', False),
+])
+def test_libvirt_hostname_rules(system, canonical, error, expected, asked):
+    getaddrinfo = resolver(canonical, error)
+    assert hostname.hypervisor_hostname(lambda: system,
+                                        getaddrinfo) == expected
+    assert bool(getaddrinfo.calls) == asked
+
+
+def test_this_machine():
+    assert hostname.hypervisor_hostname()
+
+
+@pytest.fixture
+def conf():
+    c = cfg.ConfigOpts()
+    nvc_conf.register_all(c)
+    c([], default_config_files=[])
+    return c
+
+
+def _nova(tmp_path, stored):
+    state = tmp_path / 'state'
+    state.mkdir()
+    (state / nova_files.COMPUTE_ID_FILE).write_text(stored)
+    path = tmp_path / 'nova.conf'
+    path.write_text('[DEFAULT]\nstate_path = %s\n' % state)
+    return nova_files.load([str(path)])
+
+
+def test_identity_order(tmp_path, conf):
+    stored, chosen = str(uuid.uuid4()), str(uuid.uuid4())
+    nova = _nova(tmp_path, stored)
+    conf.set_override('root_provider_name', 'cmp1', group='reporter')
+    by_file = hostname.root_identity(conf, nova)
+    assert (by_file.uuid, by_file.name) == (stored, None)
+    assert 'compute_id' in by_file.how
+    assert hostname.root_identity(conf, nova_files.load()).name == 'cmp1'
+    conf.set_override('root_provider_uuid', chosen, group='reporter')
+    assert hostname.root_identity(conf, nova).uuid == chosen
+    conf.clear_override('root_provider_uuid', group='reporter')
+    conf.clear_override('root_provider_name', group='reporter')
+    assert hostname.root_identity(conf, nova_files.load()).name == \
+        hostname.hypervisor_hostname()
+
+
+def test_a_broken_compute_id_is_named(tmp_path, conf):
+    nova = _nova(tmp_path, 'garbage')
+    with pytest.raises(nova_files.InvalidNodeIdentity,
+                       match='compute_id: not a UUID'):
+        hostname.root_identity(conf, nova)

@@ -1,0 +1,193 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What is published: Nova's one type per GPU, creatable accepts,
+migratable PCI devices (:mod:`nova_vfio_compat.publication`)."""
+
+import dataclasses
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.discovery import derived
+from nova_vfio_compat import nova_devices
+from nova_vfio_compat import publication
+from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.reporter import plan
+from nova_vfio_compat import traits
+from tests import reporter_devices as rd
+
+GPU = '0000:81:00.0'
+OTHER_GPU = '0000:82:00.0'
+
+
+def mdev(mdev_type, address=GPU, mdevs=(), subsystem=1):
+    document = derived.derived_document(
+        'nvidia', (0x10de, 0x1eb8, 0x10de, subsystem),
+        driver_version='550.54', mdev_type=mdev_type)
+    return nvc_devices.Device(address=address,
+                              kind=nvc_devices.KIND_MDEV_TYPE,
+                              driver='nvidia', mdev_type=mdev_type,
+                              document=document, provenance='derived',
+                              mdevs=tuple(mdevs))
+
+
+def config(*enabled, **addresses):
+    return nova_devices.MdevConfig(
+        enabled_types=enabled,
+        device_addresses={t.replace('_', '-'): tuple(a)
+                          for t, a in addresses.items()},
+        source='nova.conf')
+
+
+def published(outcome):
+    return {(d.address, d.mdev_type) for d in outcome.published}
+
+
+def test_only_the_enabled_type_is_published():
+    devices = [mdev('nvidia-11'), mdev('nvidia-12', subsystem=2)]
+    outcome = publication.decide(devices, config('nvidia-11'))
+    assert published(outcome) == {(GPU, 'nvidia-11')}
+    (skipped,) = [d for d in outcome.decisions if d.published is None]
+    assert skipped.device.mdev_type == 'nvidia-12'
+    assert skipped.reason.startswith('not enabled: Nova uses mdev type '
+                                     'nvidia-11 on this GPU')
+    assert outcome.messages == ()
+    # the GPU provider carries the enabled type's traits, not the union
+    built = plan.build(outcome.published, 'cmp1')
+    name = plan.mdev_parent_provider_name('cmp1', GPU)
+    assert built.providers[name] == traits.document_traits(
+        devices[0].document)
+
+
+def test_device_addresses_pick_the_type_per_gpu():
+    devices = [mdev('nvidia-11'), mdev('nvidia-12', subsystem=2),
+               mdev('nvidia-11', OTHER_GPU), mdev('nvidia-12', OTHER_GPU)]
+    outcome = publication.decide(devices, config(
+        'nvidia-11', 'nvidia-12', nvidia_12=[OTHER_GPU]))
+    assert published(outcome) == {(GPU, 'nvidia-11'),
+                                  (OTHER_GPU, 'nvidia-12')}
+
+
+def test_no_enabled_types_publishes_no_mdev_type():
+    outcome = publication.decide([mdev('nvidia-11')], config())
+    assert published(outcome) == set()
+    assert 'enabled_mdev_types is empty' in outcome.decisions[0].reason
+
+
+def test_invalid_nova_config_publishes_no_mdev_but_the_pci_devices():
+    devices = [mdev('nvidia-11'), rd.vf()]
+    outcome = publication.decide(devices, config(
+        'nvidia-11', 'nvidia-12', nvidia_11=[GPU], nvidia_12=[GPU]))
+    assert [d.address for d in outcome.published] == [rd.VF]
+    assert 'duplicate types for PCI ID %s' % GPU in \
+        outcome.decisions[0].reason
+
+
+def test_fallback_rule_without_nova_config():
+    one = [mdev('nvidia-11')]
+    in_use = [mdev('nvidia-11', OTHER_GPU),
+              mdev('nvidia-12', OTHER_GPU, mdevs=['u1'])]
+    ambiguous = [mdev('nvidia-11', '0000:83:00.0'),
+                 mdev('nvidia-12', '0000:83:00.0')]
+    outcome = publication.decide(one + in_use + ambiguous)
+    assert published(outcome) == {(GPU, 'nvidia-11'),
+                                  (OTHER_GPU, 'nvidia-12')}
+    assert outcome.messages == (publication.NO_NOVA_CONFIG,)
+    reasons = [d.reason for d in outcome.decisions
+               if d.device.address == '0000:83:00.0']
+    assert all('several mdev types' in r for r in reasons), reasons
+
+
+@given(st.dictionaries(
+    st.sampled_from([GPU, OTHER_GPU, '0000:83:00.0']),
+    st.lists(st.tuples(st.sampled_from(['a', 'b', 'c']), st.booleans()),
+             min_size=1, max_size=3, unique_by=lambda t: t[0]),
+    min_size=1))
+def test_fallback_never_publishes_two_types_of_a_gpu(gpus):
+    devices = [mdev(t, address, mdevs=['u'] if used else ())
+               for address, types in gpus.items() for t, used in types]
+    outcome = publication.decide(devices)
+    for address, types in gpus.items():
+        mine = [d for d in outcome.published if d.address == address]
+        assert len(mine) <= 1
+        in_use = {t for t, used in types if used}
+        if len(in_use) == 1:
+            assert [d.mdev_type for d in mine] == list(in_use)
+        elif in_use or len(types) > 1:
+            assert mine == []
+
+
+def test_accepts_needing_mdev_attrs_are_published_only_when_precreated():
+    gvt = rd.gvt()   # accepts its stream on V5_8 with aggregation=3
+    config_ = config(gvt.mdev_type)
+    (default,) = publication.decide([gvt], config_).decisions
+    assert default.published.document.accepts == ()
+    (note,) = default.notes
+    assert 'aggregation=3' in note and 'precreated_mdev_attrs' in note
+    assert traits.document_traits(default.published.document) == {
+        traits.emit_trait(gvt.document.emits)}
+
+    (allowed,) = publication.decide(
+        [gvt], config_, precreated_mdev_attrs=True).decisions
+    assert allowed.published == gvt and allowed.notes == ()
+
+
+def test_accepts_naming_another_mdev_type_are_dropped():
+    type4 = rd.gvt(sample='gvt-i915-v1.3-type4.yaml')  # V5_4 parent
+    (decision,) = publication.decide(
+        [type4], config('i915-GVTg_V5_4'),
+        precreated_mdev_attrs=True).decisions
+    assert decision.published.document == type4.document
+    other = dataclasses.replace(type4, mdev_type='i915-GVTg_V5_8')
+    (decision,) = publication.decide(
+        [other], config('i915-GVTg_V5_8'),
+        precreated_mdev_attrs=True).decisions
+    assert decision.published.document.accepts == ()
+    assert all('Nova creates i915-GVTg_V5_8' in n for n in decision.notes)
+
+
+def _pci(driver, provenance):
+    document = derived.derived_document(
+        driver, (0x8086, 0x0d58, 0x8086, 0), kernel_release='6.8.0')
+    return nvc_devices.Device(address='0000:5e:00.1',
+                              kind=nvc_devices.KIND_PCI, driver=driver,
+                              document=document, provenance=provenance)
+
+
+def test_plain_vfio_pci_with_a_derived_document_is_not_migratable():
+    plain = _pci('vfio-pci', 'derived')
+    variant = _pci('qat_vfio_pci', 'derived')
+    described = _pci('vfio-pci', 'file:/etc/caps/x.yaml#capabilities[0]')
+    assert not publication.live_migratable(plain)
+    assert publication.live_migratable(variant)
+    assert publication.live_migratable(described)
+    outcome = publication.decide([plain])
+    assert outcome.published == []
+    assert outcome.decisions[0].reason.startswith('not live-migratable')
+
+    specs, errors = nova_config.pci_device_specs([plain])
+    assert errors == []
+    assert specs == [{'address': plain.address,
+                      'resource_class': traits.resource_class(
+                          plain.document.emits)}]
+    specs, _ = nova_config.pci_device_specs([variant, described])
+    assert [s['live_migratable'] for s in specs] == ['yes', 'yes']
+
+
+def test_existing_mdevs_of_a_type_nova_does_not_use_are_named():
+    devices = [mdev('nvidia-11'), mdev('nvidia-12', mdevs=['u1', 'u2'])]
+    outcome = publication.decide(devices, config('nvidia-11'))
+    assert published(outcome) == {(GPU, 'nvidia-11')}
+    assert outcome.decisions[1].reason.endswith(
+        'Nova ignores the 2 existing mdev(s) of this type')
