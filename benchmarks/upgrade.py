@@ -43,8 +43,14 @@ Strategies:
   ``filter_all``) over the traits the real reporter published in a real
   Placement (the in-process fixture of :mod:`benchmarks.placement`); the
   reporter republishes a host when it is upgraded.
-* :class:`IgnoresAcceptTraits`: the project's filter with the per-host
-  test removed, a deliberately broken strategy the invariants must catch.
+* :class:`IgnoresAcceptTraits`: the project's filter made to pass every
+  host whatever the accept traits say, a deliberately broken strategy the
+  invariants must catch.
+
+The filter is told which live migration is scheduled through its
+``live_migration`` argument (no Nova database); the server's own
+consumer holds the allocation the filter reads (the conductor would have
+moved it to the migration's consumer: the same answer).
 
 VFs are not simulated: the reporter publishes a PCI device's traits on
 the compute node provider, so a per-VF choice is not the filter's to make.
@@ -56,10 +62,8 @@ import random
 import time
 import uuid as uuid_lib
 
-from nova import objects
 from nova.scheduler.client import report
 
-from benchmarks import filters as bench_filters
 from benchmarks import scenarios
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.planning import compatibility
@@ -68,6 +72,7 @@ from nova_vfio_compat import records
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
+from nova_vfio_compat.scheduler import vfio_compat_filter
 from nova_vfio_compat import traits as nvc_traits
 
 GPUS_PER_HOST = 2
@@ -238,9 +243,12 @@ class TryAndSee:
         return options[0] if options else None
 
 
-class _Ignoring(bench_filters.KnownMigration):
-    def _host_ok(self, host_state, spec_obj, verdict):
-        return True
+class _Ignoring(vfio_compat_filter.VFIOCompatFilter):
+    """The filter, reading all it reads, then passing every host."""
+
+    def check_request(self, spec_obj):
+        check = super().check_request(spec_obj)
+        return vfio_compat_filter.RequestCheck(check.instance_uuid)
 
 
 class Project:
@@ -248,7 +256,7 @@ class Project:
 
     name = 'nova-vfio-compat'
     retries = False
-    filter_class = bench_filters.KnownMigration
+    filter_class = vfio_compat_filter.VFIOCompatFilter
 
     def __init__(self, placement):
         self.placement = placement
@@ -327,9 +335,8 @@ class Project:
         # consumer before it calls the scheduler; the filter reads that
         # consumer's allocations.  Here the server's own consumer holds
         # them (same answer, two Placement writes fewer per migration).
-        migration = objects.Migration(
-            uuid=server.consumer, source_compute=source.name,
-            migration_type='live-migration', status='accepted')
+        migration = vfio_compat_filter.LiveMigration(
+            server.consumer, source.name, self.roots[source.name])
         order = []
         candidates = collections.defaultdict(list)
         for host, gpu in options:
@@ -340,7 +347,7 @@ class Project:
                 uuid, fleet.hosts[host].gpus[gpu]))
         states, _reset = scenarios.host_states(
             [_Named(h, self.roots[h]) for h in order], candidates)
-        flt = self.filter_class(migration, self.roots[source.name])
+        flt = self.filter_class(live_migration=lambda spec: migration)
         self.placement.app.reset()
         passed = list(flt.filter_all(states, scenarios.request_spec(
             source.name)))
