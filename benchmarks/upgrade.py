@@ -391,7 +391,7 @@ class Result:
     refused_by_rules: list = dataclasses.field(default_factory=list)
 
 
-def _options(fleet, used, server, wave, rnd):
+def _options(fleet, used, wave, rnd):
     """(host, gpu) with a free vGPU outside the wave, in Nova's order."""
     hosts = [h for h in fleet.hosts if h not in wave]
     rnd.shuffle(hosts)
@@ -413,8 +413,8 @@ def naive_waves(fleet, wave_size):
 def run(fleet, strategy, waves, seed=0):
     """Upgrade ``fleet`` (a copy of it) wave by wave with ``strategy``.
 
-    ``waves``: a list of host-name lists, or a function of the fleet and
-    the hosts already upgraded that returns the next wave (or None).
+    ``waves``: a list of host-name lists, or a function of the fleet (as
+    upgraded so far) that returns the next wave, or None when done.
     """
     fleet = fleet.copy()
     result = Result(strategy.name, fleet.fingerprint())
@@ -437,7 +437,7 @@ def run(fleet, strategy, waves, seed=0):
             for server in [s for s in fleet.servers if s.host == name]:
                 result.migrations += 1
                 rnd = random.Random('%s/%d/%s' % (seed, index, server.name))
-                options = _options(fleet, used, server, wave_set, rnd)
+                options = _options(fleet, used, wave_set, rnd)
                 if not _migrate(fleet, used, server, options, strategy,
                                 result):
                     result.stranded += 1
