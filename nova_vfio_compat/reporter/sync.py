@@ -265,7 +265,11 @@ class Reporter:
             desired = plan.desired(rp.name)
             if self._unchanged(rp, desired):
                 continue
-            current = self._read_traits(rp)
+            try:
+                current = self._read_traits(rp)
+            except placement_answers.MalformedAnswer as e:
+                self._provider_failed(rp, e, result)
+                continue
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if to_add or to_remove:
                 work.append((rp, desired, current, to_add, to_remove))
@@ -286,7 +290,22 @@ class Reporter:
         self._ensure_traits(set().union(*(w[3] for w in work)), result)
         self._ensure_resource_classes(plan.resource_classes, result)
         for rp, desired, current, _add, _remove in work:
-            self._write_traits(rp, desired, current, result)
+            try:
+                self._write_traits(rp, desired, current, result)
+            except placement_answers.MalformedAnswer as e:
+                self._provider_failed(rp, e, result)
+
+    def _provider_failed(self, rp, error, result):
+        """An answer about ``rp`` is not Placement's: skip ``rp`` alone.
+
+        Nothing is written to it from that answer; the other providers are
+        still synced, and the next sync tries it again.
+        """
+        message = ('resource provider %s not synced: %s'
+                   % (rp.name, _describe(error)))
+        LOG.warning('%s; will retry', message)
+        result.placement_failed = True
+        result.errors.append(message)
 
     def _read_traits(self, rp):
         """The provider's traits and generation, as Placement has them."""

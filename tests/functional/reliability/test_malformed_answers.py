@@ -28,11 +28,14 @@ import time
 
 import pytest
 
+from nova_vfio_compat.reporter import plan as sync_plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
+from nova_vfio_compat import traits
 from tests.functional.reliability import conftest as rc
 from tests.functional.reliability import faults
 from tests.functional.reliability import test_faults as tf
+from tests import reporter_devices as rd
 
 HOST = tf.HOST
 LISTING = r'/resource_providers$'
@@ -162,11 +165,41 @@ def test_the_original_bug_a_string_of_traits_is_not_written_back(tf_host):
     fp.network.plan(faults.MALFORMED, count=100, method='GET',
                     path=RP_TRAITS, malform=_with('traits', 'CUSTOM_X'))
     result = sync.Reporter(fp.conn, HOST).sync(devices)
-    assert result.writes == 0
+    # No provider's traits were written (its resource classes may be
+    # created: nothing in them comes from the bad answers).
+    assert result.changes == {}
+    assert result.created_traits == []
     assert result.placement_failed
     fp.network.heal()
     assert tf._foreign(tf._state(fp.conn)) == foreign_before
     assert not fp.network.violations
+
+
+def test_a_malformed_answer_about_one_provider_spares_the_others(tf_host):
+    fp, foreign_before = tf_host
+    devices = tf._devices()
+    pl = fp.conn.placement
+    bad_name = sync_plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
+    (bad,) = pl.resource_providers(name=bad_name)
+    fp.network.plan(faults.MALFORMED, count=100, method='GET',
+                    path=r'/resource_providers/%s/traits$' % bad.id,
+                    malform=_with('traits', 'CUSTOM_X'))
+    reporter = sync.Reporter(fp.conn, HOST)
+    result = reporter.sync(devices)
+    assert result.placement_failed
+    (error,) = result.errors
+    assert error.startswith('resource provider %s not synced: ' % bad_name)
+    assert 'malformed answer' in error
+    # Every other provider got its traits; the bad one was left alone.
+    assert set(result.changes) == set(tf._expected_owned(devices)) - {
+        bad_name}
+    fp.network.heal()
+    state = tf._state(fp.conn)
+    assert not {n for n in state[bad_name] if traits.is_owned(n)}
+    assert tf._foreign(state) == foreign_before
+    assert not fp.network.violations
+    assert tf._sync_until_ok(reporter, devices) == 1
+    tf._assert_converged(fp.conn, devices, foreign_before)
 
 
 def test_the_service_survives_malformed_answers_and_converges(tf_host):
