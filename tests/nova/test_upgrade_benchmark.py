@@ -1,0 +1,110 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The rolling-upgrade simulation at its CI size, and its invariants.
+
+``python -m benchmarks --upgrade`` runs it at 1,000 hosts; here the small
+fleet checks what its table rests on: the strategies start from the same
+fleet and waves, the project's strategy (the real filter over a real
+Placement) sends no migration the rules refuse and refuses none that was
+possible, and a strategy broken on purpose is caught.
+"""
+
+import pytest
+
+from nova import objects
+
+from benchmarks import upgrade
+
+SIZE = upgrade.SMALL
+
+
+def setup_module(module):
+    objects.register_all()
+
+
+@pytest.fixture(scope='module')
+def simulated():
+    return upgrade.simulate(SIZE['hosts'], SIZE['servers'],
+                            SIZE['wave_size'])
+
+
+def test_the_project_fails_and_refuses_nothing(simulated):
+    fleet, results = simulated
+    upgrade.check_invariants(fleet, results)
+    by_name = {r.strategy: r for r in results}
+    project = by_name[upgrade.Project.name]
+    assert project.failed == 0
+    assert project.needlessly_refused == 0
+    # It asked Placement, and every server was moved at least once (a
+    # server may land on a host of a later wave and move again).
+    assert project.placement_calls > 0
+    assert project.migrations >= len(fleet.servers)
+
+
+def test_the_simpler_strategies_fail_or_refuse_on_this_fleet(simulated):
+    fleet, results = simulated
+    by_name = {r.strategy: r for r in results}
+    native = by_name[upgrade.NovaNative.name]
+    trying = by_name[upgrade.TryAndSee.name]
+    # A major break under the same mdev type name: Nova-native fails.
+    assert native.failed > 0
+    # A renamed mdev type that still receives the stream: it refuses.
+    assert native.needlessly_refused > 0 or native.stranded > 0
+    assert trying.failed > 0
+    assert trying.placement_calls == native.placement_calls == 0
+
+
+def test_every_strategy_saw_the_same_fleet_and_waves(simulated):
+    fleet, results = simulated
+    assert {r.fingerprint for r in results} == {fleet.fingerprint()}
+    assert len({tuple(r.sequence) for r in results}) == 1
+    waves = results[0].sequence
+    assert sorted(h for w in waves for h in w) == sorted(fleet.hosts)
+    assert all(len(r.failed_per_wave) == len(waves) for r in results)
+
+
+def test_a_strategy_ignoring_the_accept_traits_is_caught(simulated):
+    fleet, results = simulated
+    broken = upgrade.run_strategy(upgrade.IgnoresAcceptTraits, fleet,
+                                  upgrade.naive_waves(
+                                      fleet, SIZE['wave_size']))
+    assert broken.failed > 0
+    with pytest.raises(upgrade.InvariantError, match='rules refuse'):
+        upgrade.check_invariants(
+            fleet, results + [broken],
+            project=(upgrade.Project, upgrade.IgnoresAcceptTraits))
+
+
+def test_a_strategy_on_another_fleet_is_caught(simulated):
+    fleet, results = simulated
+    other = upgrade.build_fleet(SIZE['hosts'], SIZE['servers'], seed=1)
+    stray = upgrade.run(other, upgrade.TryAndSee(),
+                        upgrade.naive_waves(other, SIZE['wave_size']))
+    with pytest.raises(upgrade.InvariantError, match='same fleet'):
+        upgrade.check_invariants(fleet, results + [stray])
+
+
+def test_the_preflight_order_keeps_the_invariants(simulated):
+    fleet, _results = simulated
+    preflight = upgrade.preflight_order(fleet, SIZE['wave_size'])
+    assert preflight.failed == 0 and preflight.needlessly_refused == 0
+    # Every host is taken in one wave or another, once.
+    hosts = [h for w in preflight.sequence for h in w]
+    assert sorted(hosts) == sorted(fleet.hosts)
+
+
+def test_the_plot_is_a_png_with_one_line_per_strategy(simulated, tmp_path):
+    _fleet, results = simulated
+    path = tmp_path / 'failures.png'
+    upgrade.plot(results, str(path))
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
