@@ -218,6 +218,22 @@ def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
     return t_rules / t_check
 
 
+def post(pl, url, body, version):
+    """POST through the SDK's placement proxy; the answer, or raise."""
+    resp = pl.post(url, json=body, microversion=version)
+    if resp.status_code not in (200, 201):
+        raise RuntimeError('%s: %s %s' % (url, resp.status_code, resp.text))
+    return resp.json()
+
+
+def put(pl, url, body, version):
+    """PUT through the SDK's placement proxy; the answer or None; raise."""
+    resp = pl.put(url, json=body, microversion=version)
+    if resp.status_code not in (200, 201, 204):
+        raise RuntimeError('%s: %s %s' % (url, resp.status_code, resp.text))
+    return resp.json() if resp.content else None
+
+
 # 2. A fleet in a real Placement ------------------------------------------
 
 class Fleet:
@@ -246,18 +262,10 @@ class Fleet:
             'consumer_generation': None}, '1.28')
 
     def _post(self, url, body, version):
-        resp = self._pl.post(url, json=body, microversion=version)
-        if resp.status_code not in (200, 201):
-            raise RuntimeError('%s: %s %s' % (url, resp.status_code,
-                                              resp.text))
-        return resp.json()
+        return post(self._pl, url, body, version)
 
     def _put(self, url, body, version):
-        resp = self._pl.put(url, json=body, microversion=version)
-        if resp.status_code not in (200, 201, 204):
-            raise RuntimeError('%s: %s %s' % (url, resp.status_code,
-                                              resp.text))
-        return resp.json() if resp.content else None
+        return put(self._pl, url, body, version)
 
     def _layout(self, name, documents):
         """Lay out a host as nova-compute does: a :class:`fleet.Host`."""

@@ -265,18 +265,10 @@ class Project:
         self.calls = 0
 
     def _post(self, url, body):
-        resp = self._pl.post(url, json=body,
-                             microversion=PROVIDERS_MICROVERSION)
-        if resp.status_code not in (200, 201):
-            raise RuntimeError('%s: %s %s' % (url, resp.status_code,
-                                              resp.text))
-        return resp.json()
+        return scenarios.post(self._pl, url, body, PROVIDERS_MICROVERSION)
 
     def _put(self, url, body, version):
-        resp = self._pl.put(url, json=body, microversion=version)
-        if resp.status_code not in (200, 201, 204):
-            raise RuntimeError('%s: %s %s' % (url, resp.status_code,
-                                              resp.text))
+        scenarios.put(self._pl, url, body, version)
 
     def publish(self, fleet):
         """Lay the fleet out as nova-compute does; run the reporter."""
