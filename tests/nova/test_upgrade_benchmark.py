@@ -15,9 +15,12 @@
 ``python -m benchmarks --upgrade`` runs it at 1,000 hosts; here the small
 fleet checks what its table rests on: the strategies start from the same
 fleet and waves, the project's strategy (the real filter over a real
-Placement) sends no migration the rules refuse and refuses none that was
-possible, and a strategy broken on purpose is caught.
+Placement, vGPUs and VFs) sends no migration the rules refuse, refuses
+none that was possible and chooses what the rules choose, its wave cache
+changes no decision, and a strategy broken on purpose is caught.
 """
+
+import dataclasses
 
 import pytest
 
@@ -38,9 +41,16 @@ def simulated():
                             SIZE['wave_size'])
 
 
-def test_the_project_fails_and_refuses_nothing(simulated):
+@pytest.fixture(scope='module')
+def oracle(simulated):
+    fleet, _results = simulated
+    return upgrade.run(fleet, upgrade.RulesOracle(), upgrade.naive_waves(
+        fleet, SIZE['wave_size']))
+
+
+def test_the_project_fails_and_refuses_nothing(simulated, oracle):
     fleet, results = simulated
-    upgrade.check_invariants(fleet, results)
+    upgrade.check_invariants(fleet, results, oracle=oracle)
     by_name = {r.strategy: r for r in results}
     project = by_name[upgrade.Project.name]
     assert project.failed == 0
@@ -56,12 +66,52 @@ def test_the_simpler_strategies_fail_or_refuse_on_this_fleet(simulated):
     by_name = {r.strategy: r for r in results}
     native = by_name[upgrade.NovaNative.name]
     trying = by_name[upgrade.TryAndSee.name]
-    # A major break under the same mdev type name: Nova-native fails.
-    assert native.failed > 0
+    # A major break under the same mdev type name, or the same VF PCI
+    # IDs on another NIC or firmware major: Nova-native fails, on both.
+    assert native.failed_by_device[upgrade.VGPU] > 0
+    assert native.failed_by_device[upgrade.VF] > 0
     # A renamed mdev type that still receives the stream: it refuses.
     assert native.needlessly_refused > 0 or native.stranded > 0
-    assert trying.failed > 0
+    assert trying.failed_by_device[upgrade.VGPU] > 0
+    assert trying.failed_by_device[upgrade.VF] > 0
     assert trying.placement_calls == native.placement_calls == 0
+
+
+def test_the_fleet_has_vfs_and_vgpus_and_the_project_moves_them(
+        simulated):
+    fleet, results = simulated
+    assert set(upgrade.kinds(fleet)) == {upgrade.VGPU, upgrade.VF,
+                                         upgrade.BOTH}
+    project = {r.strategy: r for r in results}[upgrade.Project.name]
+    moved = {name for name, host in project.decisions if host}
+    kinds = {s.name: s.kind for s in fleet.servers}
+    assert {kinds[name] for name in moved} == {upgrade.VGPU, upgrade.VF,
+                                               upgrade.BOTH}
+
+
+def test_the_ground_truth_is_nova_s_same_mdev_type():
+    fleet = upgrade.build_fleet(SIZE['hosts'], SIZE['servers'])
+    t4 = [h for h in fleet.hosts.values() if h.family.name == 'nvidia-t4']
+    types = {h.branch[2] for h in t4}
+    assert len(types) == 2
+    a, b = (next(h for h in t4 if h.branch[2] == t) for t in sorted(types))
+    # The same driver branch, so the rules alone would accept.
+    b.branch = a.branch[:2] + (b.branch[2],)
+    assert upgrade.rules.check(a.document, b.document).compatible
+    assert not upgrade.gpu_compatible(a, b)
+    assert upgrade.gpu_compatible(a, dataclasses.replace(b, branch=a.branch))
+
+
+def test_the_wave_cache_changes_no_decision(simulated):
+    fleet, results = simulated
+    cached = {r.strategy: r for r in results}[upgrade.Project.name]
+    uncached = upgrade.run_strategy(
+        upgrade.Project, fleet, upgrade.naive_waves(fleet, SIZE['wave_size']),
+        cache=False)
+    assert uncached.decisions == cached.decisions
+    assert uncached.placement_calls == uncached.placement_reads_asked
+    assert cached.placement_reads_asked == uncached.placement_reads_asked
+    assert cached.placement_calls < uncached.placement_calls
 
 
 def test_every_strategy_saw_the_same_fleet_and_waves(simulated):
@@ -94,13 +144,18 @@ def test_a_strategy_on_another_fleet_is_caught(simulated):
         upgrade.check_invariants(fleet, results + [stray])
 
 
-def test_the_preflight_order_keeps_the_invariants(simulated):
+def test_the_preflight_order_keeps_the_invariants(simulated, oracle):
     fleet, _results = simulated
     preflight = upgrade.preflight_order(fleet, SIZE['wave_size'])
     assert preflight.failed == 0 and preflight.needlessly_refused == 0
     # Every host is taken in one wave or another, once.
     hosts = [h for w in preflight.sequence for h in w]
     assert sorted(hosts) == sorted(fleet.hosts)
+    # The rules, on the same waves, decide the same: the order table
+    # (run with the rules) is the project's.
+    same = upgrade.run(fleet, upgrade.RulesOracle(),
+                       [list(w) for w in preflight.sequence])
+    assert same.decisions == preflight.decisions
 
 
 def test_the_plot_is_a_png_with_one_line_per_strategy(simulated, tmp_path):
@@ -108,3 +163,17 @@ def test_the_plot_is_a_png_with_one_line_per_strategy(simulated, tmp_path):
     path = tmp_path / 'failures.png'
     upgrade.plot(results, str(path))
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_the_preflight_order_is_no_worse_than_name_order(simulated, oracle):
+    fleet, _results = simulated
+    preflight = upgrade.run(fleet, upgrade.RulesOracle(),
+                            upgrade.preflight_waves(SIZE['wave_size']))
+    upgrade.check_order(oracle, preflight)
+    assert preflight.stranded < oracle.stranded
+    # A worse order is caught.
+    for worse in (dataclasses.replace(preflight, stranded=oracle.stranded + 1),
+                  dataclasses.replace(preflight, hosts_not_upgraded=(
+                      oracle.hosts_not_upgraded + 1))):
+        with pytest.raises(upgrade.InvariantError, match='pre-flight'):
+            upgrade.check_order(oracle, worse)
