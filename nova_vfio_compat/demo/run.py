@@ -52,6 +52,7 @@ from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
 from nova_vfio_compat.planning import placement_view
 from nova_vfio_compat.planning import report
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
@@ -74,11 +75,15 @@ def host_devices(host, spec):
     found = []
     for address, sample in spec['gpus']:
         doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
-        found.append(nvc_devices.Device(
+        gpu = nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_MDEV_TYPE,
             driver=doc.emits.vendor, document=doc,
             provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample),
-            mdev_type=doc.emits.mdev_type))
+            mdev_type=doc.emits.mdev_type)
+        # As the reporter publishes it: the stream typed with the GPU's
+        # mdev type, so the rules the demo shows are Nova's.
+        found.append(dataclasses.replace(
+            gpu, document=publication.stream_document(gpu)))
     for address, pf, sample in spec['vfs']:
         doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
         found.append(nvc_devices.Device(

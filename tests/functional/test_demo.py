@@ -66,11 +66,18 @@ def test_vgpu_goes_where_the_stream_is_accepted(demo):
                              % mig['streams'][0])
 
 
-def test_aggregated_gvt_is_received_by_a_smaller_type(demo):
+def test_aggregated_gvt_is_not_sent_to_a_gpu_of_another_type(demo):
+    # By the documents, compute-f's V5_4 created with aggregation=3
+    # receives compute-e's aggregated V5_8 stream; Nova migrates an mdev
+    # only into one of the same type, so the filter refuses it and the
+    # matrix says why.
     mig = _migration(demo, 'vm-gvt')
-    assert _chosen(mig) == {'compute-f'}
-    assert mig['hosts']['compute-f']['create'] == {
-        'mdev_type': 'i915-GVTg_V5_4', 'mdev_attrs': [{'aggregation': '3'}]}
+    assert _chosen(mig) == set()
+    (row,) = [r for r in demo['matrix'] if r['host'] == 'compute-e']
+    cell = row['targets']['compute-f']
+    assert not cell['compatible']
+    assert any('mdev_type i915-GVTg_V5_8 is not i915-GVTg_V5_4' in reason
+               for reason in cell['reasons']), cell
 
 
 def test_vf_firmware_range(demo):
@@ -178,7 +185,9 @@ def test_the_command_prints_json_and_human_output():
         [sys.executable, '-m', 'nova_vfio_compat.cmd.cli', 'demo'],
         capture_output=True, text=True, timeout=300, check=True)
     assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out.stdout
-    assert 'create mdev type i915-GVTg_V5_4 with aggregation=3' in out.stdout
+    assert ('compute-e 0000:00:02.0 -> compute-f 0000:00:02.0: accepted '
+            'record 1: vfio-pci.mdev_type i915-GVTg_V5_8 is not '
+            'i915-GVTg_V5_4') in out.stdout
     assert '2 of 3 servers placed, 1 stranded.' in out.stdout
     assert 'Every server has a destination (3).' in out.stdout
     assert 'Family NVIDIA_10DE_1EB8' in out.stdout

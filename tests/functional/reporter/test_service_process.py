@@ -90,8 +90,8 @@ PRECREATED = '[nova]\nprecreated_mdev_attrs = true\n'
 
 def _expected(entries):
     out = frozenset()
-    for _addr, _kind, _type, sample in entries:
-        out |= traits.document_traits(rd.doc(sample))
+    for _addr, kind, mdev_type, sample in entries:
+        out |= rd.sample_traits(kind, mdev_type, sample)
     return out
 
 
