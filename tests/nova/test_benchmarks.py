@@ -25,8 +25,8 @@ import pytest
 
 from benchmarks import cli
 from benchmarks import fleet
-from benchmarks import placement as bench_placement
 from benchmarks import scenarios
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat import rules
 
 
@@ -73,7 +73,7 @@ def test_per_host_cost_measures_the_answer_the_rules_give():
 
 
 def test_placement_requests_per_request_do_not_grow_with_the_fleet():
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         rows = scenarios.fleet_in_placement(placement, [3, 12])
         reporter, owned = scenarios.reporter_sync(placement, count=8)
@@ -111,7 +111,7 @@ def test_boot_query_with_our_traits_stays_close_to_none():
 
 
 def test_drain_requests_do_not_grow_with_the_fleet():
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         rows = scenarios.drain_in_placement(placement, [3, 12])
     finally:
