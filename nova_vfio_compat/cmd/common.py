@@ -82,7 +82,10 @@ def configure(prog, argv, cli_opts, quiet=False):
         conf(argv, project='nova-vfio-compat', prog=prog)
         validation.check(conf)
         logging.setup(conf, prog)
-        if quiet and not (conf.verbose or conf.debug):
+        # A logging configuration file of the operator's says itself
+        # what to show.
+        if quiet and not (conf.verbose or conf.debug
+                          or conf.log_config_append):
             _log_warnings_only()
     except (cfg.Error, validation.InvalidOption) as e:
         raise ConfigurationError(str(e))
