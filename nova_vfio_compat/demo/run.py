@@ -12,7 +12,7 @@
 
 """The whole system on a laptop: real Placement, reporter and filter logic.
 
-1. start a real Placement (:mod:`.placement_server`) on a sqlite file;
+1. start a real Placement (:mod:`.local_placement`) on a sqlite file;
 2. lay out the simulated hosts of :mod:`.fleet` as nova-compute would
    (:mod:`.nova_compute`), the VFs' traits coming from the ``[pci]
    device_spec`` that ``nova-config`` generates;
@@ -39,11 +39,9 @@ import time
 from urllib import parse
 import uuid
 
-from openstack import connection
-
 from nova_vfio_compat.demo import fleet
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.demo import nova_compute
-from nova_vfio_compat.demo import placement_server
 from nova_vfio_compat.demo import scheduler as demo_scheduler
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
@@ -62,12 +60,6 @@ from nova_vfio_compat import traits as nvc_traits
 
 SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                            'samples')
-
-
-def _connect(endpoint):
-    return connection.Connection(
-        auth_type='admin_token',
-        auth={'endpoint': endpoint, 'token': 'admin'})
 
 
 def host_devices(host, spec):
@@ -340,8 +332,8 @@ class _CallCounter(object):
 def run():
     """Run the demo; returns everything it found as plain data."""
     started = time.monotonic()
-    with placement_server.LocalPlacement() as placement:
-        demo = Demo(_connect(placement.endpoint))
+    with local_placement.LocalPlacement() as placement:
+        demo = Demo(placement.sdk)
         demo.build_fleet()
         first, second = demo.report()
         traits_by_provider = demo.provider_traits()
