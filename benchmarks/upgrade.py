@@ -99,6 +99,7 @@ import uuid as uuid_lib
 from nova.compute import pci_placement_translator as nova_pci
 from nova.scheduler.client import report
 from nova.scheduler import host_manager
+import os_traits
 
 from benchmarks import scenarios
 from nova_vfio_compat import devices as nvc_devices
@@ -616,7 +617,13 @@ class Project:
         v, d = host.nic.pci[:2]
         rc = nova_pci.get_resource_class(
             spec['resource_class'], '%04x' % v, '%04x' % d)
-        traits = sorted(nova_pci._get_traits_for_dev(spec))
+        # What nova's _get_traits_for_dev() makes of the tags, through
+        # its public get_traits(): the benchmarks use public names only.
+        traits = nova_pci.get_traits(spec.get('traits', ''))
+        traits.add(os_traits.COMPUTE_MANAGED_PCI_DEVICE)
+        if spec.get('live_migratable') == 'yes':
+            traits.add(os_traits.HW_PCI_LIVE_MIGRATABLE)
+        traits = sorted(traits)
         current = self._pl.get('/resource_providers/%s' % host.pf,
                                microversion='1.14').json()
         generation = current['generation']
