@@ -1057,6 +1057,9 @@ def with_placement(placement, work):
 # Running and checking -------------------------------------------------------
 
 SMALL = {'hosts': 20, 'servers': 150, 'wave_size': 2}
+# Where CI checks the pre-flight order against host-name order (with the
+# rules as the strategy: seconds).
+ORDER_CHECK = {'hosts': 200, 'servers': 2000, 'wave_size': 10}
 # The previous order's drain plans grow with the square of the fleet.
 DRAIN_ORDER_MAX_HOSTS = 300
 DEFAULT = {'hosts': 1000, 'servers': 10000, 'wave_size': 50}
