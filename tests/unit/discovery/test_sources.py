@@ -17,6 +17,7 @@ import json
 
 import pytest
 
+from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.discovery import capability_files
 from nova_vfio_compat.discovery import sources
 from nova_vfio_compat import records
@@ -43,9 +44,9 @@ def setup(tmp_path, attribute=None, file_doc=None):
     if file_doc is not None:
         (caps / 'a.json').write_text(json.dumps({'capabilities': [
             {'match': {'driver': 'nvidia'}, 'document': file_doc}]}))
-    target = sources.Target(
+    target = nvc_devices.Device(
         kind='mdev_type', address='0000:3b:00.0', sys_path=str(device_dir),
-        driver='nvidia', driver_version='550.54.14',
+        device_api='vfio-pci', driver='nvidia', driver_version='550.54.14',
         pci_ids=(0x10de, 0x1eb8, 0x10de, 0x12a2), mdev_type='nvidia-222',
         mdevs=('u1',), available_instances=3)
     catalogue = capability_files.load([str(caps)])
@@ -106,9 +107,10 @@ def test_every_rejected_source_is_named(tmp_path):
 def test_no_source_at_all(tmp_path):
     device_dir = tmp_path / 'dev'
     device_dir.mkdir()
-    target = sources.Target(kind='pci', address='0000:01:00.0',
-                            sys_path=str(device_dir), driver='vfio-pci',
-                            pci_ids=(), errors=('PCI IDs unreadable',))
+    target = nvc_devices.Device(kind='pci', address='0000:01:00.0',
+                                sys_path=str(device_dir), driver='vfio-pci',
+                                device_api='vfio-pci', pci_ids=(),
+                                errors=('PCI IDs unreadable',))
     device = sources.resolve(target, capability_files.Catalogue(),
                              'migration_compat', 65536, 'k1').device
     assert device.document is None
