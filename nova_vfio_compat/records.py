@@ -317,9 +317,24 @@ def _check_text(text, source, where):
                               'has a lone surrogate)' % (text,), where)
 
 
-def _int(value):
+def hex_int(text):
+    """The integer of hex text such as ``"0x10de"`` (``0x`` optional).
+
+    How documents write integers in hex, and how sysfs writes PCI IDs.
+
+    :raises ValueError: when ``text`` is not hex.
+    """
+    return int(text, 16)
+
+
+def int_value(value):
+    """The int of a schema-checked integer: an int, hex or decimal text.
+
+    Documents may write an integer as a JSON integer, a ``"0x"`` hex
+    string or (where the schema allows it) a decimal string.
+    """
     if isinstance(value, str):
-        return int(value, 0) if value.lower().startswith('0x') else int(value)
+        return hex_int(value) if value[:2].lower() == '0x' else int(value)
     return value
 
 
@@ -329,7 +344,7 @@ def _bus_value(value):
     # Hex strings too large for the integer form stay strings.
     if isinstance(value, str) and value[:2].lower() == '0x':
         try:
-            number = int(value, 16)
+            number = hex_int(value)
         except ValueError:
             return value
         if number <= schema.MAX_BUS_INT:
@@ -353,9 +368,9 @@ def parse_record(data, source='<input>', path='', accepting=False):
     validate(data, schema.record_schema(device_api, accepting), source, path)
 
     version = data['version']
-    major = _int(version['major'])
-    minor = _int(version['minor'])
-    minor_min = _int(version.get('minor_min', 0))
+    major = int_value(version['major'])
+    minor = int_value(version['minor'])
+    minor_min = int_value(version.get('minor_min', 0))
     for name, value in (('major', major), ('minor', minor),
                         ('minor_min', minor_min)):
         if value > schema.MAX_INT:

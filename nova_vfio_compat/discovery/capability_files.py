@@ -134,10 +134,6 @@ def _as_tuple(value):
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def _pci_id(value):
-    return int(value, 16) if isinstance(value, str) else value
-
-
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One entry of a capability file, its match parsed.
@@ -238,7 +234,7 @@ def _parse_entry(item, path, where, base):
     pci_ids = None
     if 'pci_ids' in match:
         pci_ids = tuple(
-            tuple(sorted((key, _pci_id(value))
+            tuple(sorted((key, records.int_value(value))
                          for key, value in ids.items()))
             for ids in match['pci_ids'])
     document, error = None, None

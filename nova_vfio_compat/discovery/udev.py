@@ -43,6 +43,7 @@ from oslo_log import log as logging
 import pyudev
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import records
 
 LOG = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def _link_name(path):
 def _pci_ids(device):
     ids = []
     for name in ('vendor', 'device', 'subsystem_vendor', 'subsystem_device'):
-        ids.append(int(device.attributes.asstring(name), 16))
+        ids.append(records.hex_int(device.attributes.asstring(name)))
     return tuple(ids)
 
 
