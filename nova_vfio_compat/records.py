@@ -181,34 +181,66 @@ _StrictLoader.add_constructor('tag:yaml.org,2002:int',
                               _StrictLoader.construct_yaml_int)
 
 
-def parse_text(text, source, max_bytes=None):
-    """JSON or YAML text (str or bytes) to plain data.
-
-    :raises InvalidDocument: naming ``source``, for text that is too large,
-        not UTF-8, neither valid JSON nor valid YAML, has a key twice in
-        one mapping or an integer longer than ``schema.MAX_INT_DIGITS``.
-    """
+def _decoded(text, source, max_bytes):
     if max_bytes is not None and len(text) > max_bytes:
         raise InvalidDocument(
             source, 'is %d bytes, larger than the limit of %d bytes'
             % (len(text), max_bytes))
     if isinstance(text, bytes):
         try:
-            text = text.decode('utf-8')
+            return text.decode('utf-8')
         except UnicodeDecodeError as e:
             raise InvalidDocument(source, 'is not UTF-8 text (%s)' % e)
+    return text
+
+
+def _json(text, source):
+    """Strict ``json.loads``; a syntax error is left a plain ValueError."""
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates,
+                          parse_int=_bounded_int)
+    except _Refused as e:
+        raise InvalidDocument(source, str(e))
+    except RecursionError:
+        raise InvalidDocument(source, 'is nested too deeply')
+
+
+def parse_json(text, source, max_bytes=None):
+    """JSON text (str or bytes) to plain data; YAML is refused.
+
+    For sources that are JSON only (a compatibility attribute in sysfs).
+
+    :raises InvalidDocument: naming ``source``, as :func:`parse_text`.
+    """
+    text = _decoded(text, source, max_bytes)
+    try:
+        return _json(text, source)
+    except InvalidDocument:
+        raise
+    except ValueError as e:
+        raise InvalidDocument(source, 'is not valid JSON: %s' % e)
+
+
+def parse_text(text, source, max_bytes=None):
+    """JSON or YAML text (str or bytes) to plain data.
+
+    Text that starts with ``{`` or ``[`` is read as JSON first; if it is
+    not valid JSON it is read as YAML, and when that fails too the JSON
+    error is reported.
+
+    :raises InvalidDocument: naming ``source``, for text that is too large,
+        not UTF-8, neither valid JSON nor valid YAML, has a key twice in
+        one mapping or an integer longer than ``schema.MAX_INT_DIGITS``.
+    """
+    text = _decoded(text, source, max_bytes)
+    json_error = None
     if text.lstrip().startswith(('{', '[')):
         try:
-            return json.loads(text, object_pairs_hook=_refuse_duplicates,
-                              parse_int=_bounded_int)
-        except _Refused as e:
-            raise InvalidDocument(source, str(e))
+            return _json(text, source)
+        except InvalidDocument:
+            raise
         except ValueError as e:
             json_error = e
-        except RecursionError:
-            raise InvalidDocument(source, 'is nested too deeply')
-    else:
-        json_error = None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # nosec: safe loader
     except yaml.YAMLError as e:

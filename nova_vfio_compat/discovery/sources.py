@@ -29,7 +29,6 @@ tried.  ``provenance`` says which source gave the document:
 """
 
 import dataclasses
-import json
 import os
 
 from nova_vfio_compat import devices as nvc_devices
@@ -44,15 +43,7 @@ def read_attribute(path, max_bytes):
     :raises records.InvalidDocument: naming ``path``.
     """
     text = files.read_bounded(path, max_bytes)
-    try:
-        data = json.loads(text.decode('utf-8'))
-    except UnicodeDecodeError as e:
-        raise records.InvalidDocument(path, 'is not UTF-8 text (%s)' % e)
-    except ValueError as e:
-        raise records.InvalidDocument(path, 'is not valid JSON: %s' % e)
-    except RecursionError:
-        raise records.InvalidDocument(path, 'is nested too deeply')
-    return records.parse_document(data, path)
+    return records.parse_document(records.parse_json(text, path), path)
 
 
 def _check_type(document, device, where):

@@ -126,3 +126,17 @@ def test_read_attribute_refuses_a_large_one(tmp_path):
     with pytest.raises(records.InvalidDocument) as e:
         sources.read_attribute(str(path), 256)
     assert str(e.value) == '%s: is larger than the limit of 256 bytes' % path
+
+
+@pytest.mark.parametrize('text,reason', [
+    ('{"device_api": "vfio-pci", "device_api": "vfio-pci"}',
+     "duplicate key 'device_api'"),
+    ('{"version": {"major": %s}}' % ('9' * 40),
+     'an integer of 40 digits is longer than the limit'),
+])
+def test_the_attribute_is_parsed_as_strictly_as_a_file(
+        tmp_path, text, reason):
+    device, attr, path = setup(tmp_path, text, record(4))
+    (error,) = device.errors
+    assert error.startswith('%s: %s' % (attr, reason))
+    assert device.provenance.startswith('file:')
