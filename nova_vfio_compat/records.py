@@ -452,6 +452,22 @@ def parse_document(data, source='<input>'):
     return Document(emits=emits, accepts=accepts, source=source)
 
 
+def mdev_attrs_text(attrs):
+    """``aggregation=3, foo=bar``: mdev attributes as messages show them.
+
+    ``attrs`` are ``(key, value)`` pairs, as in :attr:`Record.mdev_attrs`.
+    """
+    return ', '.join('%s=%s' % (key, value) for key, value in attrs)
+
+
+def mdev_attrs_data(attrs):
+    """``[{key: value}, ...]``: the plain-data form of mdev attributes.
+
+    The form documents and mdevctl's device configuration write.
+    """
+    return [{key: value} for key, value in attrs]
+
+
 def format_bus_value(device_api, key, value):
     if device_api == 'vfio-pci' and isinstance(value, int):
         return '0x%04x' % value
@@ -474,7 +490,7 @@ def record_to_dict(record, accepting=False):
     if record.mdev_type is not None:
         out['mdev_type'] = record.mdev_type
     if record.mdev_attrs:
-        out['mdev_attrs'] = [{k: v} for k, v in record.mdev_attrs]
+        out['mdev_attrs'] = mdev_attrs_data(record.mdev_attrs)
     return out
 
 

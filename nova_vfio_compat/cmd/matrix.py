@@ -17,6 +17,7 @@ import json
 import os
 
 from nova_vfio_compat import files
+from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat import traits
 
@@ -110,7 +111,7 @@ def do_matrix(conf):
         print()
         print('What the destination must create:')
         for source, dest, verdict, _ in creates:
-            attrs = ', '.join('%s=%s' % a for a in verdict.create.mdev_attrs)
+            attrs = records.mdev_attrs_text(verdict.create.mdev_attrs)
             print('  %s -> %s: mdev type %s%s' % (
                 index[source.source], index[dest.source],
                 verdict.create.mdev_type, (' with ' + attrs) if attrs else ''))
