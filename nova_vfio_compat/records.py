@@ -86,9 +86,6 @@ class Record:
                                 'vendor': self.vendor,
                                 'bus': dict(self.bus)})
 
-    def bus_value(self, key):
-        return dict(self.bus).get(key)
-
 
 @dataclasses.dataclass(frozen=True)
 class Document:

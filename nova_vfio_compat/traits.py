@@ -264,13 +264,8 @@ def is_owned(name):
 
 
 def is_emit(name):
+    """Is ``name`` an emit trait (of either encoding)?"""
     return name.startswith(EMIT_PREFIX)
-
-
-def is_accept(name):
-    """An accept trait of encoding 2 or 1."""
-    return name.startswith(ACCEPT_PREFIX) or name.startswith(
-        V1_ACCEPT_PREFIX)
 
 
 def accept_traits_for(emit):
