@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Enumerate the host's VFIO-relevant devices through udev into plain facts.
+"""Enumerate the host's VFIO-relevant devices through udev.
 
 Everything here reads sysfs through pyudev (and plain reads of attribute
 files below a device's sysfs directory, which pyudev also does); nothing
