@@ -15,8 +15,6 @@
 import json
 import sys
 
-from oslo_log import log as logging
-
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat import records
 from nova_vfio_compat import traits as nvc_traits
@@ -73,10 +71,6 @@ def do_demo(conf):
               'and nova (pip install "nova-vfio-compat[demo]"): %s' % e,
               file=sys.stderr)
         return 2
-    if not conf.debug:
-        # The reporter's per-provider INFO lines would drown the summary.
-        logging.getLogger('nova_vfio_compat.reporter').logger.setLevel(
-            logging.WARNING)
     out = run.run()
     if conf.command.json:
         print(json.dumps(out, indent=2, sort_keys=True))
