@@ -24,6 +24,7 @@ import json
 import sys
 
 from nova_vfio_compat import files
+from nova_vfio_compat import placement_get
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
@@ -120,7 +121,7 @@ def _prepare(conf):
 # else is a bug, for the top-level handler.
 _INPUT_ERRORS = (BadOption, records.InvalidDocument,
                  nvc_assume.AssumptionError, placement_view.UnknownHost,
-                 placement_view.PlacementUnavailable,
+                 placement_get.PlacementUnavailable,
                  client.ConfigurationError)
 
 

@@ -76,6 +76,7 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
 from nova_vfio_compat.conf import filter as filter_conf
+from nova_vfio_compat import placement_get as nvc_placement_get
 from nova_vfio_compat import policy as nvc_policy
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
@@ -88,7 +89,8 @@ filter_conf.register_opts(CONF)
 # Nova's client is an openstacksdk adapter over keystoneauth: a failed
 # connection raises, an error answer comes back as a response.
 _CLIENT_ERRORS = (ks_exceptions.ClientException, sdk_exceptions.SDKException)
-PlacementUnavailable = placement_reads.PlacementUnavailable
+# What a ``placement_get`` raises (see the class's parameters).
+PlacementUnavailable = nvc_placement_get.PlacementUnavailable
 
 # Host names a summary line gives per reason.
 EXAMPLES = 3
@@ -530,19 +532,7 @@ class _NovaPlacement:
         self._global_id = ctxt.global_id
 
     def get(self, url, version):
-        try:
-            resp = self._client.get(url, version=version,
-                                    global_request_id=self._global_id)
-        except _CLIENT_ERRORS as e:
-            raise PlacementUnavailable('Placement GET %s failed: %s' % (
-                url, e))
-        if resp is None or resp.status_code != 200:
-            raise PlacementUnavailable(
-                'Placement GET %s answered %s: %s' % (
-                    url, getattr(resp, 'status_code', None),
-                    getattr(resp, 'text', '')[:200]))
-        try:
-            return resp.json()
-        except ValueError as e:
-            raise PlacementUnavailable(
-                'Placement GET %s answered with no JSON: %s' % (url, e))
+        return nvc_placement_get.body_of(
+            url, lambda: self._client.get(
+                url, version=version, global_request_id=self._global_id),
+            _CLIENT_ERRORS)
