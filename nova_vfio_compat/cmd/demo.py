@@ -13,10 +13,10 @@
 """``demo``: the whole system on a laptop, printed readably."""
 
 import json
-import sys
 
 from oslo_log import log as logging
 
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat import traits as nvc_traits
 
@@ -68,10 +68,9 @@ def do_demo(conf):
     try:
         from nova_vfio_compat.demo import run
     except ImportError as e:
-        print('nova-vfio-compat: error: the demo needs openstack-placement '
-              'and nova (pip install "nova-vfio-compat[demo]"): %s' % e,
-              file=sys.stderr)
-        return 2
+        return common.fail(common.CLI_PROG,
+                           'the demo needs openstack-placement and nova '
+                           '(pip install "nova-vfio-compat[demo]"): %s' % e)
     if not conf.debug:
         # The reporter's per-provider INFO lines would drown the summary.
         logging.getLogger('nova_vfio_compat.reporter').logger.setLevel(
