@@ -13,7 +13,6 @@
 from oslo_config import cfg
 
 from nova_vfio_compat.conf import groups
-from nova_vfio_compat import files
 
 
 discovery_group = cfg.OptGroup(
@@ -47,7 +46,7 @@ ALL_OPTS = [
              'skipped.'),
     cfg.IntOpt(
         'max_document_size',
-        default=files.DEFAULT_MAX_BYTES,
+        default=64 * 1024,
         min=256,
         max=16 * 1024 * 1024,
         help='Largest compatibility attribute or capability file, in '
@@ -64,6 +63,9 @@ ALL_OPTS = [
              'signalled as one device change. A steady stream of events is '
              'still signalled after at most ten times this long.'),
 ]
+
+
+DEFAULTS = groups.defaults(ALL_OPTS)
 
 
 def register_opts(conf):

@@ -102,6 +102,9 @@ ALL_OPTS = [
 ]
 
 
+DEFAULTS = groups.defaults(ALL_OPTS)
+
+
 def register_opts(conf):
     groups.register(conf, reporter_group, ALL_OPTS)
 

@@ -30,6 +30,8 @@ import time
 
 from oslo_log import log as logging
 
+from nova_vfio_compat.conf import reporter as reporter_conf
+
 LOG = logging.getLogger(__name__)
 
 INITIAL_BACKOFF = 1.0
@@ -79,7 +81,9 @@ class Service:
     """
 
     def __init__(self, reporter, device_source, signal=None,
-                 resync_interval=300, debounce=2.0, max_backoff=300,
+                 resync_interval=reporter_conf.DEFAULTS['resync_interval'],
+                 debounce=reporter_conf.DEFAULTS['debounce'],
+                 max_backoff=reporter_conf.DEFAULTS['max_backoff'],
                  on_result=None, check_interval=0):
         self.reporter = reporter
         self.device_source = device_source

@@ -41,6 +41,7 @@ from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 import requests
 
+from nova_vfio_compat.conf import reporter as reporter_conf
 from nova_vfio_compat import placement_answers
 from nova_vfio_compat import placement_get
 from nova_vfio_compat.reporter import client as nvc_client
@@ -49,7 +50,6 @@ from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_CONFLICT_RETRIES = 4
 # Idempotent resource class creation (201 created, 204 existed).
 RC_PUT_MICROVERSION = '1.7'
 
@@ -122,7 +122,7 @@ class Reporter:
 
     def __init__(self, connection, nodename,
                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS, dry_run=False,
-                 conflict_retries=DEFAULT_CONFLICT_RETRIES,
+                 conflict_retries=reporter_conf.DEFAULTS['conflict_retries'],
                  before_write=None, root_uuid=None):
         # Every answer read through it is checked before it is used.
         self.connection = nvc_client.check_answers(connection)
