@@ -53,15 +53,6 @@ ALL_OPTS = [
              'bytes, that is read. A larger one is reported as an error '
              'naming it and skipped; the device falls back to its next '
              'source.'),
-    cfg.FloatOpt(
-        'debounce',
-        default=0.5,
-        min=0,
-        max=60,
-        help='Seconds without udev events (PCI and mdev add, remove, '
-             'change, bind, unbind) after which a burst of them is '
-             'signalled as one device change. A steady stream of events is '
-             'still signalled after at most ten times this long.'),
 ]
 
 
