@@ -67,7 +67,6 @@ ALL_OPTS = [
         'debounce',
         default=2.0,
         min=0,
-        max=60,
         deprecated_opts=[cfg.DeprecatedOpt('debounce', group='discovery')],
         help='Seconds without device changes (udev events on PCI '
              'functions, mdevs and driver modules: add, remove, change, '
