@@ -30,9 +30,9 @@ import time
 from nova import objects
 
 from benchmarks import fleet
-from benchmarks import placement as bench_placement
 from benchmarks import scenarios
 from benchmarks import upgrade
+from nova_vfio_compat.demo import local_placement
 
 WIDTHS = (1, 4, 16, 64, 256, 999, 2 ** 16, 2 ** 24, 2 ** 31 - 1)
 QUICK = {'hosts': (10, 100, 1000), 'fleet': (10, 100), 'widths': WIDTHS,
@@ -247,7 +247,7 @@ def main(argv=None):
          'candidate against the filter\'s per-host test '
          '(``Streams.check``), without Nova\'s filter machinery.\n' % 4)
 
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         rows = scenarios.fleet_in_placement(placement, sizes['fleet'])
         emit(table(
@@ -316,7 +316,7 @@ def main(argv=None):
          'the answer grows with them. Goal: at most %.1fx the time '
          '(%s).\n' % (fleet.PARENTS, BOOT_GOAL, verdict))
 
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         rows = scenarios.drain_in_placement(placement, sizes['fleet'])
     finally:

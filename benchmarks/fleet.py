@@ -25,6 +25,7 @@ import dataclasses
 from oslo_utils import uuidutils
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat import traits as nvc_traits
@@ -54,12 +55,14 @@ def document_text(major, minor, minor_min=0, subsys=0x12a2):
 def document(major, minor, minor_min=0, subsys=0x12a2):
     """A bare-record capability document of the benchmark's GPU family.
 
-    It emits ``major.minor`` and accepts ``minor_min``..``minor``.
+    It emits ``major.minor`` and accepts ``minor_min``..``minor``; typed
+    with :data:`MDEV_TYPE`, as the reporter publishes it.
     """
-    return records.loads(
+    raw = records.loads(
         document_text(major, minor, minor_min, subsys),
         'benchmark document %d.%d (from %d, %04x)'
         % (major, minor, minor_min, subsys))
+    return publication.typed_document(raw, MDEV_TYPE)[0]
 
 
 def parent_address(index):

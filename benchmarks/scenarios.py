@@ -34,7 +34,7 @@ from nova.scheduler import utils as scheduler_utils
 
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
-from benchmarks import placement as bench_placement
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import placement_view
@@ -239,7 +239,8 @@ def put(pl, url, body, version):
 class Fleet:
     """Hosts published in a real Placement by the reporter.
 
-    ``placement`` is a :class:`benchmarks.placement.InProcessPlacement`.
+    ``placement`` is an in-process
+    :class:`nova_vfio_compat.demo.local_placement.LocalPlacement`.
     """
 
     def __init__(self, placement, with_source=True):
@@ -594,7 +595,7 @@ def boot_candidates(size):
     traits mean / max, time with traits / without, size with / without,
     ms without, ms with, kB without, kB with, candidates)``.
     """
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         the_fleet = Fleet(placement, with_source=False)
         for i in range(1, size + 1):

@@ -583,8 +583,8 @@ def run_strategy(make, fleet, waves, seed=0):
     """
     if not issubclass(make, Project):
         return run(fleet, make(), waves, seed)
-    from benchmarks import placement as bench_placement
-    placement = bench_placement.InProcessPlacement()
+    from nova_vfio_compat.demo import local_placement
+    placement = local_placement.in_process()
     try:
         return with_placement(placement, lambda: run(
             fleet, make(placement), waves, seed))

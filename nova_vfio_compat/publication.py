@@ -27,6 +27,16 @@ Pure: devices and Nova's mdev configuration in, decisions out.
   ``aggregation=3``) is dropped unless the site pre-creates such devices
   (``[nova] precreated_mdev_attrs``); one that names another mdev type
   than the one Nova uses on the GPU is dropped.
+* **A vGPU stream is typed.**  Nova live-migrates an mdev only into an
+  mdev of the *same type*: the libvirt driver's
+  ``check_can_live_migrate_destination`` refuses source types missing
+  from the destination's ``supported_vgpu_types`` and maps each source
+  mdev only to a destination mdev of its own type.  A document need not
+  say so (its accept records may leave ``mdev_type`` out), so the
+  published document of an mdev device carries the type in the identity
+  of every record (the bus key ``mdev_type``, as derived documents
+  already do, :func:`typed_document`): a stream of one type is then never
+  accepted by a GPU of another, by the rules and by the traits alike.
 * **Only migratable PCI devices.**  Plain ``vfio-pci`` has no migration
   support; only VFIO variant drivers do.  A PCI device is live-migratable
   when its driver is a variant driver or its document came from a
@@ -179,6 +189,76 @@ def choose_types(devices, mdev_config=None, config_error=None,
     return choices
 
 
+TYPE_KEY = 'mdev_type'
+
+
+class TypeConflict(ValueError):
+    """A document that names another mdev type than its device's."""
+
+
+def _typed_record(record, mdev_type, accepting):
+    bus = dict(record.bus)
+    bus[TYPE_KEY] = mdev_type
+    changes = {'bus': tuple(sorted(bus.items()))}
+    if accepting and record.mdev_type is None:
+        # Nova creates the destination mdev of the GPU's type.
+        changes['mdev_type'] = mdev_type
+    return dataclasses.replace(record, **changes)
+
+
+def typed_document(document, mdev_type):
+    """``document`` as Nova can carry it out for an mdev of ``mdev_type``.
+
+    Every record gets the bus key ``mdev_type`` (part of the stream's
+    identity), and an accept record that does not say what to create
+    creates ``mdev_type``.  Accept records that cannot receive into an
+    mdev of ``mdev_type`` are left out: one whose bus names another type
+    (a stream of another type), or that creates another type.
+
+    :returns: ``(document, notes)``, a note per accept record left out.
+    :raises TypeConflict: when the emitting record's bus names another
+        type: the document describes a stream this device does not emit.
+    """
+    emits = document.emits
+    if dict(emits.bus).get(TYPE_KEY, mdev_type) != mdev_type:
+        raise TypeConflict(
+            'its document emits a stream of mdev type %s (bus key %s) but '
+            'the device is of type %s' % (dict(emits.bus)[TYPE_KEY],
+                                          TYPE_KEY, mdev_type))
+    kept, notes = [], []
+    for index, record in enumerate(document.accepts):
+        other = dict(record.bus).get(TYPE_KEY, mdev_type)
+        if other == mdev_type and record.mdev_type in (None, mdev_type):
+            kept.append(_typed_record(record, mdev_type, True))
+            continue
+        notes.append(
+            'accept record compatible[%d] (%s) receives into an mdev of '
+            'type %s, but Nova live-migrates an mdev only into one of the '
+            'same type (%s), so it is not published'
+            % (index, records.describe_stream(record),
+               record.mdev_type if other == mdev_type else other,
+               mdev_type))
+    return dataclasses.replace(
+        document, emits=_typed_record(emits, mdev_type, False),
+        accepts=tuple(kept)), tuple(notes)
+
+
+def stream_document(device):
+    """The document whose streams ``device`` publishes.
+
+    An mdev type's document typed with its type (:func:`typed_document`;
+    idempotent, so a published device gives its published document),
+    else the device's document.
+
+    :raises TypeConflict: see :func:`typed_document`.
+    """
+    document = device.document
+    if (document is not None and device.mdev_type and
+            device.kind == nvc_devices.KIND_MDEV_TYPE):
+        document, _ = typed_document(document, device.mdev_type)
+    return document
+
+
 def _accept_notes(device, nova_type, precreated_mdev_attrs):
     """``(accept records kept, notes on those left out)``."""
     kept, notes = [], []
@@ -205,12 +285,21 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
 
 
 def _narrowed(device, nova_type, precreated_mdev_attrs):
+    """``(device as published, notes)``.
+
+    :raises TypeConflict: see :func:`typed_document`.
+    """
     if device.document is None:
         return device, ()
     kept, notes = _accept_notes(device, nova_type, precreated_mdev_attrs)
-    if kept == device.document.accepts:
+    document = device.document
+    if kept != document.accepts:
+        document = dataclasses.replace(document, accepts=kept)
+    if nova_type is not None:
+        document, type_notes = typed_document(document, nova_type)
+        notes += type_notes
+    if document == device.document:
         return device, notes
-    document = dataclasses.replace(device.document, accepts=kept)
     return dataclasses.replace(device, document=document), notes
 
 
@@ -246,8 +335,12 @@ def decide(devices, mdev_config=None, config_error=None,
                                'this type' % len(device.mdevs))
                 out.append(Decision(device, reason=reason))
                 continue
-            published, notes = _narrowed(device, choice.mdev_type,
-                                         precreated_mdev_attrs)
+            try:
+                published, notes = _narrowed(device, choice.mdev_type,
+                                             precreated_mdev_attrs)
+            except TypeConflict as e:
+                out.append(Decision(device, reason='not published: %s' % e))
+                continue
             out.append(Decision(device, published, notes=notes))
             continue
         if device.document is not None and not live_migratable(device):

@@ -18,6 +18,8 @@ import os
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat import devices
 from nova_vfio_compat import files
+from nova_vfio_compat import publication
+from nova_vfio_compat import traits
 
 SAMPLES = matrix.SAMPLES_DIR
 
@@ -59,3 +61,19 @@ def broken(address='0000:82:00.1'):
                           driver='mystery_vfio_pci',
                           errors=('/etc/x/bad.yaml: at version: not an '
                                   'object',))
+
+
+def published_traits(device):
+    """The owned traits the reporter publishes for ``device``.
+
+    An mdev type's document is typed first (Nova migrates an mdev only
+    into one of the same type): :func:`publication.stream_document`.
+    """
+    return traits.document_traits(publication.stream_document(device))
+
+
+def sample_traits(kind, mdev_type, sample):
+    """:func:`published_traits` of a device-list entry of ``sample``."""
+    return published_traits(devices.Device(
+        address='0000:00:00.0', kind=kind, mdev_type=mdev_type,
+        document=doc(sample)))

@@ -75,7 +75,7 @@ def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
     try:
-        conf = common.configure(PROG, argv, [command_opt])
+        conf = common.configure(PROG, argv, [command_opt], quiet=True)
     except common.ConfigurationError as e:
         return fail(e)
     return common.run(PROG, conf, conf.command.func,

@@ -50,13 +50,24 @@ class ConfigurationError(ValueError):
     """The command line or the configuration cannot be used."""
 
 
-def configure(prog, argv, cli_opts):
+verbose_opt = cfg.BoolOpt(
+    'verbose', short='v', default=False,
+    help='Log at INFO level. Without it (or --debug) only warnings and '
+         'errors are logged, so that what the command prints stands alone.')
+
+
+def configure(prog, argv, cli_opts, quiet=False):
     """A parsed and checked ConfigOpts of its own, with logging set up.
 
     A ConfigOpts per run, so that ``main()`` can be called again (tests
     do) and never sees options parsed for another program.  Logs go to
     stderr unless a log file is configured, so that JSON or a plan on
     stdout stays parseable.
+
+    :param quiet: a command whose output is for a person (the operator's
+        command line, not a service): add ``--verbose`` and log only
+        warnings and errors unless ``--verbose`` or ``--debug`` is given,
+        as OpenStack's command line clients do.
 
     :raises ConfigurationError: for a bad command line, configuration file
         or configured value (naming the option), or logging that cannot
@@ -65,6 +76,8 @@ def configure(prog, argv, cli_opts):
     conf = cfg.ConfigOpts()
     nvc_conf.register_all(conf)
     conf.register_cli_opts(cli_opts)
+    if quiet:
+        conf.register_cli_opt(verbose_opt)
     logging.register_options(conf)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels())
     conf.set_default('use_stderr', True)
@@ -72,12 +85,26 @@ def configure(prog, argv, cli_opts):
         conf(argv, project='nova-vfio-compat', prog=prog)
         validation.check(conf)
         logging.setup(conf, prog)
+        # A logging configuration file of the operator's says itself
+        # what to show.
+        if quiet and not (conf.verbose or conf.debug
+                          or conf.log_config_append):
+            _log_warnings_only()
     except (cfg.Error, validation.InvalidOption) as e:
         raise ConfigurationError(str(e))
     except (OSError, ValueError) as e:
         # A log file that cannot be opened, a broken logging config.
         raise ConfigurationError('cannot set up logging: %s' % e)
     return conf
+
+
+def _log_warnings_only():
+    # On the handlers rather than the root logger: oslo.log gives some
+    # libraries' loggers a level of their own (default_log_levels), and a
+    # caller may lower one to collect its records (the demo collects the
+    # filter's DEBUG lines); neither must reach the output.
+    for handler in logging.getLogger().logger.handlers:
+        handler.setLevel(logging.WARNING)
 
 
 class _ReaderAwareStdout:

@@ -14,8 +14,6 @@
 
 import json
 
-from oslo_log import log as logging
-
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat import traits as nvc_traits
@@ -71,10 +69,6 @@ def do_demo(conf):
         return common.fail(common.CLI_PROG,
                            'the demo needs openstack-placement and nova '
                            '(pip install "nova-vfio-compat[demo]"): %s' % e)
-    if not conf.debug:
-        # The reporter's per-provider INFO lines would drown the summary.
-        logging.getLogger('nova_vfio_compat.reporter').logger.setLevel(
-            logging.WARNING)
     out = run.run()
     if conf.command.json:
         print(json.dumps(out, indent=2, sort_keys=True))

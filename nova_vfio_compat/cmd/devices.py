@@ -27,6 +27,7 @@ import sys
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import sources
 from nova_vfio_compat import traits
@@ -75,11 +76,13 @@ def describe(device, max_traits, decision=None):
     names, rc, document = [], None, None
     if device.document is not None:
         document = records.document_to_dict(device.document)
-        rc = traits.resource_class(device.document.emits)
+        # What the device's streams are (an mdev type's are typed), and the
+        # class Nova is configured with.
         try:
-            names = sorted(
-                traits.document_traits(device.document, max_traits))
-        except traits.TraitLimitExceeded as e:
+            streams = publication.stream_document(device)
+            rc = traits.resource_class(streams.emits)
+            names = sorted(traits.document_traits(streams, max_traits))
+        except (publication.TypeConflict, traits.TraitLimitExceeded) as e:
             errors.append('%s: %s' % (device.name, e))
     out = {
         'address': device.address,

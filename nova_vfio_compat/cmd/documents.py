@@ -51,15 +51,33 @@ def register(subparsers):
     p.set_defaults(func=do_traits)
 
 
+def _attrs_note(verdict):
+    if not verdict.create.mdev_attrs:
+        return ''
+    return ('; it also creates mdevs without attributes (%s), which '
+            '[nova] precreated_mdev_attrs is for' % ', '.join(
+                '%s=%s' % a for a in verdict.create.mdev_attrs))
+
+
 def nova_note(source, dest, verdict):
     """``(Nova can carry it out, note)`` for a compatible verdict.
 
     Nova creates a destination mdev with a type and a UUID only: a
     verdict whose creation needs mdev attributes is one Nova cannot carry
     out, unless another accepting record of ``dest`` without attributes
-    accepts the stream too.  The note is None when there is nothing to
-    say.
+    accepts the stream too.  Nova also migrates an mdev only into one of
+    the same type: a creation of another type than the source's own
+    (``self: {mdev_type: ...}``) is one it cannot carry out.  The note is
+    None when there is nothing to say.
     """
+    own_type = source.emits.mdev_type
+    if (verdict.compatible and verdict.create and own_type and
+            verdict.create.mdev_type != own_type):
+        return False, ('Nova could not carry out this creation: it '
+                       'live-migrates an mdev only into one of the same '
+                       'type, and the source is of type %s (the reporter '
+                       'publishes vGPU streams typed, so such a host is '
+                       'not chosen)%s' % (own_type, _attrs_note(verdict)))
     if not (verdict.compatible and verdict.create and
             verdict.create.mdev_attrs):
         return True, None

@@ -39,8 +39,10 @@ HOSTS = {
                  ('0000:82:00.0', 'nvidia-t4-grid17.5-222.yaml')],
         'vfs': [],
     },
-    # Intel GVT-g: e runs the aggregated type, f a newer driver whose
-    # small type can receive it when created with aggregation=3.
+    # Intel GVT-g: e runs the aggregated type V5_8, f a newer driver whose
+    # small type V5_4 could receive it when created with aggregation=3 by
+    # the documents' rules; but Nova migrates an mdev only into one of the
+    # same type, so f is refused.
     'compute-e': {
         'gpus': [('0000:00:02.0', 'gvt-i915-v1.2-aggr3.yaml')],
         'vfs': [],

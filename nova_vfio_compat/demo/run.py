@@ -12,7 +12,7 @@
 
 """The whole system on a laptop: real Placement, reporter and filter logic.
 
-1. start a real Placement (:mod:`.placement_server`) on a sqlite file;
+1. start a real Placement (:mod:`.local_placement`) on a sqlite file;
 2. lay out the simulated hosts of :mod:`.fleet` as nova-compute would
    (:mod:`.nova_compute`), the VFs' traits coming from the ``[pci]
    device_spec`` that ``nova-config`` generates;
@@ -39,11 +39,9 @@ import time
 from urllib import parse
 import uuid
 
-from openstack import connection
-
 from nova_vfio_compat.demo import fleet
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.demo import nova_compute
-from nova_vfio_compat.demo import placement_server
 from nova_vfio_compat.demo import scheduler as demo_scheduler
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
@@ -53,6 +51,7 @@ from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
 from nova_vfio_compat.planning import placement_view
 from nova_vfio_compat.planning import report
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
@@ -63,22 +62,20 @@ SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                            'samples')
 
 
-def _connect(endpoint):
-    return connection.Connection(
-        auth_type='admin_token',
-        auth={'endpoint': endpoint, 'token': 'admin'})
-
-
 def host_devices(host, spec):
     """The devices discovery would report for one simulated host."""
     found = []
     for address, sample in spec['gpus']:
         doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
-        found.append(nvc_devices.Device(
+        gpu = nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_MDEV_TYPE,
             driver=doc.emits.vendor, document=doc,
             provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample),
-            mdev_type=doc.emits.mdev_type))
+            mdev_type=doc.emits.mdev_type)
+        # As the reporter publishes it: the stream typed with the GPU's
+        # mdev type, so the rules the demo shows are Nova's.
+        found.append(dataclasses.replace(
+            gpu, document=publication.stream_document(gpu)))
     for address, pf, sample in spec['vfs']:
         doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
         found.append(nvc_devices.Device(
@@ -329,8 +326,8 @@ class _CallCounter(object):
 def run():
     """Run the demo; returns everything it found as plain data."""
     started = time.monotonic()
-    with placement_server.LocalPlacement() as placement:
-        demo = Demo(_connect(placement.endpoint))
+    with local_placement.LocalPlacement() as placement:
+        demo = Demo(placement.sdk)
         demo.build_fleet()
         first, second = demo.report()
         traits_by_provider = demo.provider_traits()

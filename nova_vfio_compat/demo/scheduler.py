@@ -24,9 +24,21 @@ operator would find in the scheduler log (at DEBUG, one per host).
 
 import logging
 import os
+import sys
 
-# Native threads, as nova-scheduler runs: decided before nova is imported.
+# Native threads, as nova-scheduler runs, decided before anything imports
+# nova, the way nova's own commands decide it: monkey_patch.patch() in
+# threading mode selects oslo.service's threading backend and keeps
+# eventlet from being imported at all.  Without it futurist (which
+# nova.context imports) imports eventlet, which warns on import that it
+# is deprecated, and oslo.service loads its eventlet backend: noise
+# before the demo's output, about a library the demo does not use.  A
+# process that has imported eventlet already (a test run) is left as it
+# is: nova refuses to forbid an import that has happened.
 os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
+if 'eventlet' not in sys.modules:
+    from nova import monkey_patch
+    monkey_patch.patch()
 
 from nova import objects  # noqa: E402
 from nova.scheduler import host_manager  # noqa: E402
@@ -37,16 +49,25 @@ objects.register_all()
 
 
 class _Lines(logging.Handler):
-    """Collects the filter's log lines, by host."""
+    """Collects the filter's log lines, by host.
 
-    def __init__(self):
+    The filter's logger is lowered to DEBUG to collect every line; the
+    lines are passed on to the logging the command set up (``parent``)
+    only from the level it would have logged anyway (``shown``).
+    """
+
+    def __init__(self, parent, shown):
         super().__init__(logging.DEBUG)
         self.by_host = {}
+        self.parent = parent
+        self.shown = shown
 
     def emit(self, record):
         args = record.args if isinstance(record.args, dict) else {}
         self.by_host.setdefault(args.get('host'), []).append(
             (args.get('why'), record.getMessage()))
+        if record.levelno >= self.shown and self.parent is not None:
+            self.parent.handle(record)
 
 
 def schedule(migration_uuid, source_host, source_root, get, candidates,
@@ -69,11 +90,13 @@ def schedule(migration_uuid, source_host, source_root, get, candidates,
         instance_uuid=migration_uuid, ignore_hosts=[source_host],
         flavor=objects.Flavor(extra_specs={}), scheduler_hints={},
         num_instances=1)
-    lines = _Lines()
     logger = logging.getLogger(vfio_compat_filter.__name__)
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
+    lines = _Lines(logger.parent if propagate else None,
+                   logger.getEffectiveLevel())
     logger.addHandler(lines)
     logger.setLevel(logging.DEBUG)
+    logger.propagate = False
     migration = vfio_compat_filter.LiveMigration(
         migration_uuid, source_host, source_root)
     the_filter = vfio_compat_filter.VFIOCompatFilter(
@@ -83,6 +106,7 @@ def schedule(migration_uuid, source_host, source_root, get, candidates,
     finally:
         logger.removeHandler(lines)
         logger.setLevel(level)
+        logger.propagate = propagate
     results = {}
     for state in states:
         logged = lines.by_host.get(state.host, [])

@@ -18,10 +18,17 @@ provider of ``HOST`` that emits a stream of the document's device family
 project's own traits by those :func:`traits.document_traits` computes for
 the document, the way the reporter would publish them after the upgrade.
 Traits that are not the project's are kept.  Nothing is written.
+
+A document whose own record names an mdev type (``self: {mdev_type:
+...}``, as vendors' vGPU documents do) is typed the way the reporter types
+the document of a GPU that Nova uses with that type
+(:func:`publication.typed_document`); Placement does not say which type a
+GPU provider uses, so a vGPU document must name it.
 """
 
 import dataclasses
 
+from nova_vfio_compat import publication
 from nova_vfio_compat import traits as nvc_traits
 
 
@@ -75,10 +82,14 @@ def apply(assumptions, host_providers,
     result = {}
     claimed = {}
     for assumption in assumptions:
+        document = assumption.document
         try:
-            doc_traits = nvc_traits.document_traits(assumption.document,
-                                                    max_traits)
-        except nvc_traits.TraitLimitExceeded as e:
+            if document.emits.mdev_type is not None:
+                document, _ = publication.typed_document(
+                    document, document.emits.mdev_type)
+            doc_traits = nvc_traits.document_traits(document, max_traits)
+        except (nvc_traits.TraitLimitExceeded,
+                publication.TypeConflict) as e:
             raise AssumptionError('%s: %s' % (assumption.describe(), e))
         providers = host_providers.get(assumption.host, {})
         matched = sorted(

@@ -111,7 +111,13 @@ def mdev_types(devices):
             errors.append('device %s: no usable capability document; not '
                           'configured' % device.name)
             continue
-        rc = nvc_traits.resource_class(device.document.emits)
+        try:
+            rc = nvc_traits.resource_class(
+                publication.stream_document(device).emits)
+        except publication.TypeConflict as e:
+            errors.append('device %s: %s; not configured'
+                          % (device.name, e))
+            continue
         addresses, known_rc = types.setdefault(device.mdev_type, ([], rc))
         if known_rc != rc:
             errors.append(

@@ -33,6 +33,7 @@ plan or a diff.
 import dataclasses
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat import traits as nvc_traits
 
 
@@ -85,6 +86,10 @@ def mdev_parent_provider_name(nodename, address):
 def device_traits(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     """The traits and resource class of one device.
 
+    The document of an mdev type is typed
+    (:func:`publication.stream_document`): Nova migrates an mdev only into
+    one of the same type.
+
     :raises ValueError: naming the device when it has no document or its
         document expands to more than ``max_traits`` traits.
     """
@@ -93,11 +98,14 @@ def device_traits(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
         raise ValueError('device %s: no usable capability document (%s); '
                          'not published' % (device.name, why))
     try:
-        names = nvc_traits.document_traits(device.document, max_traits)
-    except nvc_traits.TraitLimitExceeded as e:
+        # Typed already when the device comes from publication; typed here
+        # too so that no path to Placement publishes an untyped vGPU stream.
+        document = publication.stream_document(device)
+        names = nvc_traits.document_traits(document, max_traits)
+    except (nvc_traits.TraitLimitExceeded, publication.TypeConflict) as e:
         raise ValueError('device %s: %s; not published'
                          % (device.name, e)) from e
-    return names, nvc_traits.resource_class(device.document.emits)
+    return names, nvc_traits.resource_class(document.emits)
 
 
 def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):

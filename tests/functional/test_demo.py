@@ -13,6 +13,8 @@
 """The README's first command: the demo, against its real Placement."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -66,11 +68,18 @@ def test_vgpu_goes_where_the_stream_is_accepted(demo):
                              % mig['streams'][0])
 
 
-def test_aggregated_gvt_is_received_by_a_smaller_type(demo):
+def test_aggregated_gvt_is_not_sent_to_a_gpu_of_another_type(demo):
+    # By the documents, compute-f's V5_4 created with aggregation=3
+    # receives compute-e's aggregated V5_8 stream; Nova migrates an mdev
+    # only into one of the same type, so the filter refuses it and the
+    # matrix says why.
     mig = _migration(demo, 'vm-gvt')
-    assert _chosen(mig) == {'compute-f'}
-    assert mig['hosts']['compute-f']['create'] == {
-        'mdev_type': 'i915-GVTg_V5_4', 'mdev_attrs': [{'aggregation': '3'}]}
+    assert _chosen(mig) == set()
+    (row,) = [r for r in demo['matrix'] if r['host'] == 'compute-e']
+    cell = row['targets']['compute-f']
+    assert not cell['compatible']
+    assert any('mdev_type i915-GVTg_V5_8 is not i915-GVTg_V5_4' in reason
+               for reason in cell['reasons']), cell
 
 
 def test_vf_firmware_range(demo):
@@ -168,18 +177,41 @@ def test_placement_is_stopped_afterwards(demo):
         urllib.request.urlopen(demo['placement'], timeout=2)
 
 
+def _command():
+    """``nova-vfio-compat`` as the README runs it: the console script."""
+    script = os.path.join(os.path.dirname(sys.executable), 'nova-vfio-compat')
+    if not os.path.exists(script):
+        script = shutil.which('nova-vfio-compat')
+    if script is None:
+        pytest.skip('the nova-vfio-compat console script is not installed')
+    return [script]
+
+
 def test_the_command_prints_json_and_human_output():
+    # --verbose: the log lines go to standard error, the JSON stays whole.
     out = subprocess.run(
-        [sys.executable, '-m', 'nova_vfio_compat.cmd.cli', 'demo', '--json'],
+        _command() + ['--verbose', 'demo', '--json'],
         capture_output=True, text=True, timeout=300, check=True)
     data = json.loads(out.stdout)
     assert set(data) >= {'hosts', 'providers', 'matrix', 'migrations'}
+    logged = out.stderr
+    assert 'INFO oslo_service.backend' in logged
+    assert 'INFO nova_vfio_compat.reporter.sync' in logged
+    assert 'VFIOCompatFilter: live migration of instance' in logged
+    # The filter's per-host lines are DEBUG: --debug, not --verbose.
+    assert ' DEBUG ' not in logged
+    assert 'Eventlet is deprecated' not in logged
+    assert 'Traceback' not in logged
     out = subprocess.run(
-        [sys.executable, '-m', 'nova_vfio_compat.cmd.cli', 'demo'],
+        _command() + ['demo'],
         capture_output=True, text=True, timeout=300, check=True)
+    # A first run shows the demo's output alone: no library's warning,
+    # no log line.
+    assert out.stderr == ''
     assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out.stdout
-    assert 'create mdev type i915-GVTg_V5_4 with aggregation=3' in out.stdout
+    assert ('compute-e 0000:00:02.0 -> compute-f 0000:00:02.0: accepted '
+            'record 1: vfio-pci.mdev_type i915-GVTg_V5_8 is not '
+            'i915-GVTg_V5_4') in out.stdout
     assert '2 of 3 servers placed, 1 stranded.' in out.stdout
     assert 'Every server has a destination (3).' in out.stdout
     assert 'Family NVIDIA_10DE_1EB8' in out.stdout
-    assert 'Traceback' not in out.stderr

@@ -34,6 +34,7 @@ from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import test_vgpu
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import sync
 
@@ -69,10 +70,20 @@ def gpu_document(major, minor, subsystem_device=0x12a2):
         'test document v%d.%d' % (major, minor))
 
 
-# The three kinds of host of the tests.
-EMITS_1_2 = gpu_document(1, 2)         # the source: emits 1.2
-ACCEPTS_1_2 = gpu_document(1, 3)       # a newer minor: accepts 1.0..1.3
-REFUSES_1_2 = gpu_document(2, 0)       # another major: accepts 2.0 only
+def published(document):
+    """``document`` as the reporter publishes it for a GPU of MDEV_TYPE.
+
+    Typed (:func:`publication.typed_document`): the reporter does it to
+    every mdev type's document, so the tests' expected trait names are
+    those of the typed document.
+    """
+    return publication.typed_document(document, MDEV_TYPE)[0]
+
+
+# The three kinds of host of the tests, as published.
+EMITS_1_2 = published(gpu_document(1, 2))     # the source: emits 1.2
+ACCEPTS_1_2 = published(gpu_document(1, 3))   # a newer minor: 1.0..1.3
+REFUSES_1_2 = published(gpu_document(2, 0))   # another major: 2.0 only
 
 
 class PlacementRequests:

@@ -21,28 +21,59 @@ boot query stays small.
 """
 
 from nova import objects
+import pytest
 
 from benchmarks import cli
 from benchmarks import fleet
-from benchmarks import placement as bench_placement
 from benchmarks import scenarios
+from nova_vfio_compat.demo import local_placement
+from nova_vfio_compat import rules
 
 
 def setup_module(module):
     objects.register_all()
 
 
-def test_per_host_cost_runs_and_the_filter_agrees_with_the_rules():
-    # per_host_cost raises if the two disagree on hosts or candidates.
-    rows = scenarios.per_host_cost([10, 20])
-    assert [r[0] for r in rows] == [10, 20]
-    # Every fifth host has another major version: it cannot pass.
-    assert [r[8] for r in rows] == [8, 16]
-    assert all(all(ratio > 0 for ratio in r[2:8]) for r in rows)
+def _accepting_gpus(size):
+    """``(hosts, GPUs)`` of the synthetic fleet that accept the source.
+
+    Worked out with the rule engine from the fleet's versions alone,
+    independently of the filters the benchmark times.
+    """
+    source = fleet.source_document()
+    hosts = gpus = 0
+    for i in range(1, size + 1):
+        ok = sum(rules.check(source, fleet.document(
+            *fleet.host_version(i, j))).compatible
+            for j in range(fleet.PARENTS))
+        hosts += bool(ok)
+        gpus += ok
+    return hosts, gpus
+
+
+def test_per_host_cost_measures_the_answer_the_rules_give():
+    # per_host_cost itself raises if the filter and the rule engine
+    # disagree on hosts or candidates; here its rows are checked against
+    # the rules applied to the fleet's versions directly.
+    sizes = [10, 20]
+    rows = scenarios.per_host_cost(sizes)
+    assert [r[0] for r in rows] == sizes
+    assert [r[1] for r in rows] == [scenarios.samples_for(s) for s in sizes]
+    for size, row in zip(sizes, rows):
+        hosts, gpus = _accepting_gpus(size)
+        # Every fifth host has another major version: it cannot pass.
+        assert hosts == size - size // 5
+        assert row[8] == hosts
+        assert row[9] == '%d of %d' % (gpus, size * fleet.PARENTS)
+        # The ratios are of one set of medians, each filter timed over
+        # the same hosts: filter/pass-all = filter/lookup * lookup/pass-all
+        # and rules/filter = rules/pass-all / filter/pass-all.
+        assert row[2] == pytest.approx(row[3] * row[4])
+        assert row[6] == pytest.approx(row[5] / row[2])
 
 
 def test_placement_requests_per_request_do_not_grow_with_the_fleet():
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         rows = scenarios.fleet_in_placement(placement, [3, 12])
         reporter, owned = scenarios.reporter_sync(placement, count=8)
@@ -73,15 +104,14 @@ def test_boot_query_with_our_traits_stays_close_to_none():
     # trait per GPU (encoding 1 published up to 1,001).
     gpu_max = int(row[2].split(' / ')[1])
     assert 2 <= gpu_max <= 19
-    # The published claim is at most 1.3x at 1,000 hosts (the benchmarks
-    # page); here a margin for a busy CI machine, still far below what
-    # encoding 1 cost (several times).
-    assert row[4] < 2.0, row
+    # The time it costs is measured by the benchmark, not asserted here;
+    # the response grows, but by less than encoding 1 made it (several
+    # times).
     assert 1.0 < row[5] < 5.0, row
 
 
 def test_drain_requests_do_not_grow_with_the_fleet():
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     try:
         rows = scenarios.drain_in_placement(placement, [3, 12])
     finally:
@@ -89,8 +119,9 @@ def test_drain_requests_do_not_grow_with_the_fleet():
     assert rows[0][1] == rows[1][1]
     # Two of the four GPUs of every host accept the source's 1.2 stream,
     # except on hosts 5 and 10 (major version 2).
-    assert [r[3] for r in rows] == [2 * 3, 2 * 10]
-    assert all(r[2] > 0 for r in rows)
+    assert [r[0] for r in rows] == [3, 12]
+    assert [r[3] for r in rows] == [_accepting_gpus(3)[1],
+                                    _accepting_gpus(12)[1]] == [2 * 3, 2 * 10]
 
 
 def test_tables_render_in_both_formats():

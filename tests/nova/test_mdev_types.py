@@ -66,16 +66,25 @@ class MdevTypesTest(base.VFIOCompatTestBase):
             # What the harness gives nova-compute (base: self.flags).
             f.write('[devices]\nenabled_mdev_types = %s\n' % TYPE_11)
 
-    def _start(self, hostname, documents, precreated=False):
+    def _start(self, hostname, documents, precreated=False,
+               enabled=TYPE_11):
         """A compute with two two-type GPUs, published by the reporter.
 
         ``documents`` maps an mdev type to the document of that type on
-        both GPUs.
+        both GPUs; Nova on the host enables type ``enabled``.
         """
         pci_info = fakelibvirt.HostPCIDevicesInfo(
             num_pci=0, num_pfs=0, num_vfs=0, num_mdevcap=2,
             multiple_gpu_types=True)
+        nova_conf = self.nova_conf
+        if enabled != TYPE_11:
+            # The libvirt driver reads its types when it starts.
+            self.flags(enabled_mdev_types=[enabled], group='devices')
+            nova_conf = '%s/nova-%s.conf' % (self.work, hostname)
+            with open(nova_conf, 'w') as f:
+                f.write('[devices]\nenabled_mdev_types = %s\n' % enabled)
         self.start_compute_with_vgpu(hostname, pci_info=pci_info)
+        self.flags(enabled_mdev_types=[TYPE_11], group='devices')
         entries = []
         for mdev_type, document in sorted(documents.items()):
             path = '%s/%s-%s.yaml' % (self.work, hostname, mdev_type)
@@ -92,12 +101,12 @@ class MdevTypesTest(base.VFIOCompatTestBase):
         nvc_conf.register_all(conf)
         conf([], default_config_files=[])
         conf.set_override('device_list', device_list, group='reporter')
-        conf.set_override('config_files', [self.nova_conf], group='nova')
+        conf.set_override('config_files', [nova_conf], group='nova')
         conf.set_override('precreated_mdev_attrs', precreated,
                           group='nova')
         source, _signal = sources.published_source(conf)
         devices = source()
-        self.assertEqual({TYPE_11}, {d.mdev_type for d in devices})
+        self.assertEqual({enabled}, {d.mdev_type for d in devices})
         result = sync.Reporter(self.sdk, hostname).sync(devices)
         self.assertTrue(result.ok, result.errors)
 
@@ -139,6 +148,29 @@ class MdevTypesTest(base.VFIOCompatTestBase):
         self.assertTrue([line for line in self._filter_log()
                          if 'rejected: 1 because no provider of the host '
                          'accepts stream' in line and '(e.g. C)' in line],
+                        self._filter_log())
+
+    def test_a_gpu_of_another_type_is_refused_whatever_the_document(self):
+        # The vendor's documents leave mdev_type out of every record, so
+        # as documents E's accepts the stream of A.  But E's Nova uses
+        # nvidia-12 and Nova migrates an nvidia-11 vGPU only into an
+        # nvidia-11 mdev (its destination check refuses the others): the
+        # published streams carry the type, and only F is a target.
+        def untyped(minor):
+            own = record(TYPE_11, 1, minor)
+            del own['mdev_type']
+            return own
+        self._start('A', {TYPE_11: untyped(2)})
+        self._start('E', {TYPE_12: untyped(3)}, enabled=TYPE_12)
+        self._start('F', {TYPE_11: untyped(3)})
+        self._boot('A')
+
+        self._live_migrate(self.server, 'completed')
+
+        self.assertEqual('F', self._host_of(self.server))
+        self.assertTrue([line for line in self._filter_log()
+                         if 'rejected: 1 because no provider of the host '
+                         'accepts stream' in line and '(e.g. E)' in line],
                         self._filter_log())
 
     def _aggregated_hosts(self, precreated):

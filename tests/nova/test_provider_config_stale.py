@@ -123,9 +123,9 @@ def _owned(conn, name):
 
 def _expected(entries, mdev_only=False):
     out = set()
-    for _address, kind, _type, sample in entries:
+    for _address, kind, mdev_type, sample in entries:
         if not mdev_only or kind == 'mdev_type':
-            out |= traits.document_traits(rd.doc(sample))
+            out |= rd.sample_traits(kind, mdev_type, sample)
     return out
 
 

@@ -32,8 +32,8 @@ from nova.scheduler.client import report
 
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
-from benchmarks import placement as bench_placement
 from benchmarks import scenarios
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import vfio_compat_filter
 
@@ -44,7 +44,7 @@ REFUSING = HOSTS // 5
 @pytest.fixture(scope='module')
 def cloud():
     objects.register_all()
-    placement = bench_placement.InProcessPlacement()
+    placement = local_placement.in_process()
     previous = report.PLACEMENTCLIENT
     report.PLACEMENTCLIENT = report.SchedulerReportClient(
         adapter=placement.nova_adapter())

@@ -21,6 +21,10 @@ Without the preload every test here is skipped.  Each test gets a fresh
 ``UMockdev.Testbed`` (through PyGObject) and loads the trees it needs from
 ``trees/``; files outside ``/sys/devices`` (``/sys/module/<drv>/version``)
 are written into the test bed's sys directory.
+
+A tree is ``trees/<name>.umockdev``, in the format ``umockdev-record``
+writes and ``umockdev-run -d`` loads (which allows no comments), and what
+it emulates is described in ``trees/<name>.txt`` beside it.
 """
 
 import gc
@@ -34,6 +38,11 @@ from nova_vfio_compat import conf as nvc_conf
 
 TREES = pathlib.Path(__file__).parent / 'trees'
 PRELOADED = 'umockdev' in os.environ.get('LD_PRELOAD', '')
+
+
+def tree_names():
+    """The names of every tree under ``trees/``, sorted."""
+    return sorted(path.stem for path in TREES.glob('*.umockdev'))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,15 +66,11 @@ class Bed:
     def load(self, *names):
         """Add the devices of ``trees/<name>.umockdev``.
 
-        Each device sends its ``add`` uevent.  Comment lines are for
-        readers of the trees; umockdev does not accept them, so they are
-        dropped here.
+        Each device sends its ``add`` uevent.
         """
         for name in names:
-            text = (TREES / ('%s.umockdev' % name)).read_text()
-            self.testbed.add_from_string(''.join(
-                line for line in text.splitlines(True)
-                if not line.startswith('#')))
+            self.testbed.add_from_string(
+                (TREES / ('%s.umockdev' % name)).read_text())
 
     def module_version(self, module, version):
         """Create ``/sys/module/<module>/version``."""

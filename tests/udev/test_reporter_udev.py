@@ -17,6 +17,7 @@ import threading
 import time
 
 from nova_vfio_compat import discovery
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sources
@@ -47,7 +48,7 @@ def _union(devices, kind=None):
     out = frozenset()
     for d in devices:
         if d.document is not None and kind in (None, d.kind):
-            out |= traits.document_traits(d.document)
+            out |= traits.document_traits(publication.stream_document(d))
     return out
 
 

@@ -18,6 +18,7 @@ import platform
 
 from nova_vfio_compat import discovery
 from nova_vfio_compat import records
+from tests.udev import conftest as udev_conftest
 
 MLX5_IDS = {'vendor': 0x15b3, 'device': 0x101e,
             'subsystem_vendor': 0x15b3, 'subsystem_device': 0x0016}
@@ -163,9 +164,7 @@ def test_ordinary_devices_are_ignored(bed, conf):
 
 
 def test_all_trees_at_once(bed, conf):
-    trees = sorted(name[:-len('.umockdev')] for name in os.listdir(
-        os.path.join(os.path.dirname(__file__), 'trees')))
-    bed.load(*trees)
+    bed.load(*udev_conftest.tree_names())
     devices = discovery.discover(conf, bed.context())
     assert [d.name for d in devices] == [
         '0000:00:02.0 (mdev type i915-GVTg_V5_2)',

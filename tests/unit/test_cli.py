@@ -62,6 +62,9 @@ def test_check_json_says_what_to_create(capsys):
                    'mdev_attrs': [{'aggregation': '3'}]},
         'nova_can_create': False}
     assert 'Nova could not carry out this creation' in note
+    # Another type than the source's (V5_8), and with attributes.
+    assert 'only into one of the same type' in note
+    assert 'i915-GVTg_V5_8' in note
     assert 'aggregation=3' in note and 'precreated_mdev_attrs' in note
 
 

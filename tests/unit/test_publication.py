@@ -22,12 +22,16 @@ from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.discovery import derived
 from nova_vfio_compat import nova_devices
 from nova_vfio_compat import publication
+from nova_vfio_compat import records
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan
+from nova_vfio_compat import rules
 from nova_vfio_compat import traits
 from tests import reporter_devices as rd
+from tests import strategies
 
 GPU = '0000:81:00.0'
+mdev_types = st.sampled_from(['nvidia-11', 'nvidia-12'])
 OTHER_GPU = '0000:82:00.0'
 
 
@@ -136,11 +140,14 @@ def test_accepts_needing_mdev_attrs_are_published_only_when_precreated():
     (note,) = default.notes
     assert 'aggregation=3' in note and 'precreated_mdev_attrs' in note
     assert traits.document_traits(default.published.document) == {
-        traits.emit_trait(gvt.document.emits)}
+        traits.emit_trait(default.published.document.emits)}
 
     (allowed,) = publication.decide(
         [gvt], config_, precreated_mdev_attrs=True).decisions
-    assert allowed.published == gvt and allowed.notes == ()
+    assert allowed.notes == ()
+    assert allowed.published.document == publication.typed_document(
+        gvt.document, gvt.mdev_type)[0]
+    assert len(allowed.published.document.accepts) == 1
 
 
 def test_accepts_naming_another_mdev_type_are_dropped():
@@ -148,13 +155,125 @@ def test_accepts_naming_another_mdev_type_are_dropped():
     (decision,) = publication.decide(
         [type4], config('i915-GVTg_V5_4'),
         precreated_mdev_attrs=True).decisions
-    assert decision.published.document == type4.document
+    assert decision.published.document == publication.typed_document(
+        type4.document, 'i915-GVTg_V5_4')[0]
     other = dataclasses.replace(type4, mdev_type='i915-GVTg_V5_8')
     (decision,) = publication.decide(
         [other], config('i915-GVTg_V5_8'),
         precreated_mdev_attrs=True).decisions
     assert decision.published.document.accepts == ()
     assert all('Nova creates i915-GVTg_V5_8' in n for n in decision.notes)
+
+
+def _untyped(mdev_type, minor=2):
+    """A vendor document whose records do not name an mdev type."""
+    record = {'device_api': 'vfio-pci', 'vendor': 'nvidia',
+              'version': {'major': 17, 'minor': minor},
+              'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
+                           'subsystem_vendor': 0x10de,
+                           'subsystem_device': 0x12a2}}
+    return records.parse_document(
+        {'self': record, 'compatible': [record]}, 'untyped.yaml')
+
+
+def _gpu_with(document, mdev_type, address=GPU):
+    return nvc_devices.Device(address=address,
+                              kind=nvc_devices.KIND_MDEV_TYPE,
+                              driver='nvidia', mdev_type=mdev_type,
+                              document=document, provenance='file:x.yaml')
+
+
+def _published_traits(device):
+    (decision,) = publication.decide(
+        [device], config(device.mdev_type)).decisions
+    return decision, traits.document_traits(decision.published.document)
+
+
+def test_a_vgpu_stream_is_received_only_by_a_gpu_of_the_same_type():
+    # The documents leave mdev_type out entirely: only the type of the
+    # GPU each is published for tells the streams apart, as Nova does.
+    source, same_type_dest = _untyped('nvidia-11'), _untyped('x', minor=3)
+    _, emits = _published_traits(_gpu_with(source, 'nvidia-11'))
+    same, same_traits = _published_traits(
+        _gpu_with(same_type_dest, 'nvidia-11', OTHER_GPU))
+    other, other_traits = _published_traits(
+        _gpu_with(same_type_dest, 'nvidia-12', OTHER_GPU))
+
+    assert rules.check(source, same_type_dest).compatible   # as documents
+    assert traits.can_migrate(emits, same_traits)
+    assert not traits.can_migrate(emits, other_traits)
+    # The rules say the same of the published documents, and why.
+    (source_published,) = publication.decide(
+        [_gpu_with(source, 'nvidia-11')], config('nvidia-11')).published
+    verdict = rules.check(source_published.document,
+                          other.published.document)
+    assert not verdict.compatible
+    assert 'mdev_type' in ' '.join(verdict.reasons)
+    # What the destination creates is its own type.
+    assert rules.check(source_published.document,
+                       same.published.document).create.mdev_type == \
+        'nvidia-11'
+
+
+def test_an_accept_of_a_stream_of_another_type_is_dropped():
+    record = {'device_api': 'vfio-pci', 'vendor': 'nvidia',
+              'version': {'major': 1, 'minor': 0},
+              'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
+                           'subsystem_vendor': 0x10de,
+                           'subsystem_device': 0x12a2,
+                           'mdev_type': 'nvidia-12'}}
+    own = dict(record, **{'vfio-pci': dict(record['vfio-pci'],
+                                           mdev_type='nvidia-11')})
+    document = records.parse_document(
+        {'self': own, 'compatible': [own, record]}, 'two.yaml')
+    decision, _ = _published_traits(_gpu_with(document, 'nvidia-11'))
+    assert len(decision.published.document.accepts) == 1
+    (note,) = decision.notes
+    assert 'compatible[1]' in note and 'nvidia-12' in note
+
+
+def test_a_document_emitting_another_type_is_not_published():
+    record = {'device_api': 'vfio-pci', 'vendor': 'nvidia',
+              'version': {'major': 1, 'minor': 0},
+              'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
+                           'subsystem_vendor': 0x10de,
+                           'subsystem_device': 0x12a2,
+                           'mdev_type': 'nvidia-12'}}
+    document = records.parse_document(record, 'other-type.yaml')
+    (decision,) = publication.decide(
+        [_gpu_with(document, 'nvidia-11'),
+         _gpu_with(_untyped('nvidia-11'), 'nvidia-11', OTHER_GPU)],
+        config('nvidia-11')).decisions[:1]
+    assert decision.published is None
+    assert 'nvidia-12' in decision.reason and 'nvidia-11' in decision.reason
+
+
+@given(strategies.related_pairs(), mdev_types, mdev_types)
+def test_published_vgpu_traits_agree_with_the_rules_and_nova(
+        pair, source_type, dest_type):
+    """Traits of published GPUs pass exactly the pairs Nova can migrate.
+
+    Nova's condition: the documents' rules accept the stream (on what is
+    published) and both GPUs use the same mdev type.
+    """
+    source = records.parse_document(pair[0], 'source')
+    dest = records.parse_document(pair[1], 'dest')
+    src = publication.decide([_gpu_with(source, source_type)],
+                             config(source_type),
+                             precreated_mdev_attrs=True).decisions[0]
+    dst = publication.decide([_gpu_with(dest, dest_type, OTHER_GPU)],
+                             config(dest_type),
+                             precreated_mdev_attrs=True).decisions[0]
+    if src.published is None or dst.published is None:
+        return
+    passes = traits.can_migrate(
+        traits.document_traits(src.published.document),
+        traits.document_traits(dst.published.document))
+    assert passes is rules.check(src.published.document,
+                                 dst.published.document).compatible
+    if passes:
+        assert source_type == dest_type
+        assert rules.check(source, dest).compatible
 
 
 def _pci(driver, provenance):

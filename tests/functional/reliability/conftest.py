@@ -20,11 +20,9 @@ import dataclasses
 import threading
 
 from openstack import connection
-from placement import deploy
-from placement.tests.functional.fixtures import placement as pfix
 import pytest
 
-from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat.demo import local_placement
 from tests.functional.reliability import faults
 
 # The client gives up on a stalled request after this long. Long enough
@@ -42,19 +40,16 @@ class FaultyPlacement:
 
 
 def sdk(endpoint, timeout=CLIENT_TIMEOUT):
-    return connection.Connection(
-        auth_type='admin_token', api_timeout=timeout,
-        auth={'endpoint': endpoint, 'token': 'admin'})
+    return local_placement.sdk_connection(endpoint, timeout=timeout)
 
 
 @pytest.fixture
 def faulty_placement():
     """Placement (in-memory sqlite) behind :class:`faults.FaultyNetwork`."""
-    fx = pfix.PlacementFixture(use_intercept=False)
-    fx.setUp()
-    network = faults.FaultyNetwork(deploy.loadapp(fx.conf_fixture.conf),
+    placement = local_placement.in_process()
+    network = faults.FaultyNetwork(placement.app,
                                    stall_seconds=CLIENT_TIMEOUT * 2)
-    server = placement_server.make_server(network)
+    server = local_placement.make_server(network)
     thread = threading.Thread(target=server.serve_forever,
                               kwargs={'poll_interval': 0.05}, daemon=True)
     thread.start()
@@ -65,4 +60,4 @@ def faulty_placement():
         network.heal()
         server.shutdown()
         server.server_close()
-        fx.cleanUp()
+        placement.close()

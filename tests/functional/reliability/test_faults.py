@@ -36,7 +36,8 @@ import pytest
 
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.conf import reporter as reporter_conf
-from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat.demo import local_placement
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
@@ -74,7 +75,7 @@ def _foreign(state):
 def _expected_owned(devices, host=HOST):
     """The owned traits per provider, from the documents themselves."""
     def doc_traits(device):
-        return traits.document_traits(device.document)
+        return traits.document_traits(publication.stream_document(device))
 
     expected = {host: frozenset().union(*map(doc_traits, devices))}
     for device in devices:
@@ -230,7 +231,7 @@ def _port_outside_the_ephemeral_range():
 
 @pytest.fixture(scope='module')
 def server():
-    with placement_server.LocalPlacement(
+    with local_placement.LocalPlacement(
             port=_port_outside_the_ephemeral_range()) as placement:
         yield placement
 

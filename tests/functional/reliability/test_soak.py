@@ -30,6 +30,7 @@ import os
 import random
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
@@ -177,8 +178,10 @@ class Host:
     def expected(self):
         """{provider: full trait set}, from the documents themselves."""
         owned = {name: set() for name in self.foreign}
-        for (addr, kind, _type), doc in self.devices.items():
-            names = traits.document_traits(doc)
+        for (addr, kind, mdev_type), doc in self.devices.items():
+            names = traits.document_traits(publication.stream_document(
+                nvc_devices.Device(address=addr, kind=kind,
+                                   mdev_type=mdev_type, document=doc)))
             owned[HOST] |= names
             if kind == nvc_devices.KIND_MDEV_TYPE:
                 owned[plan.mdev_parent_provider_name(HOST, addr)] |= names

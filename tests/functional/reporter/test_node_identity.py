@@ -67,7 +67,7 @@ def test_root_found_by_compute_id_not_by_host_name(tmp_path, placement):
 
     assert reporter_cmd.main(['--config-file', conf, '--once']) == 0
 
-    expected = traits.document_traits(rd.vgpu().document)
+    expected = rd.published_traits(rd.vgpu())
     for name in (NODE, plan.mdev_parent_provider_name(NODE,
                                                       rd.VGPU_PARENT)):
         owned = {t for t in c.traits_of(placement.conn, name)

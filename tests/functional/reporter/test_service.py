@@ -62,8 +62,8 @@ def test_syncs_at_start_and_on_a_debounced_change(placement):
                           resync_interval=3600, debounce=0.3)
     with Running(svc):
         _wait(lambda: svc.syncs == 1)
-        assert _owned(placement.conn, c.HOST) == traits.document_traits(
-            rd.gvt().document)
+        assert _owned(placement.conn, c.HOST) == rd.published_traits(
+            rd.gvt())
         # a burst of events (a VF created, a driver bound...) while the
         # devices change: one sync after it settles
         devices.append(rd.vf())
@@ -74,8 +74,8 @@ def test_syncs_at_start_and_on_a_debounced_change(placement):
         time.sleep(0.5)
         assert svc.syncs == 2
     assert _owned(placement.conn, c.HOST) == (
-        traits.document_traits(rd.gvt().document) |
-        traits.document_traits(rd.vf().document))
+        rd.published_traits(rd.gvt()) |
+        rd.published_traits(rd.vf()))
 
 
 def test_resyncs_periodically_without_writing(placement):
@@ -101,8 +101,8 @@ def test_periodic_resync_repairs_a_trait_someone_removed(placement):
         cur = conn.placement.get_resource_provider_trait(rp.id)
         conn.placement.set_resource_provider_trait(
             cur, traits=[t for t in cur.traits if not traits.is_owned(t)])
-        _wait(lambda: _owned(conn, c.HOST) == traits.document_traits(
-            rd.gvt().document))
+        _wait(lambda: _owned(conn, c.HOST) == rd.published_traits(
+            rd.gvt()))
 
 
 def test_a_failing_device_source_is_retried(placement):
@@ -161,7 +161,7 @@ def test_retries_soon_while_nova_has_not_created_the_providers(placement):
             name=c.HOST + '_pci_0000_00_02_0', parent_provider_uuid=root.id)
         _wait(lambda: results[-1].ok)
     assert _owned(placement.conn, c.HOST + '_pci_0000_00_02_0') == (
-        traits.document_traits(rd.gvt().document))
+        rd.published_traits(rd.gvt()))
 
 
 def test_an_unexpected_error_in_a_sync_is_survived_and_retried(placement):
@@ -185,5 +185,4 @@ def test_an_unexpected_error_in_a_sync_is_survived_and_retried(placement):
         _wait(lambda: svc.syncs == 1)
     assert len(calls) == 2
     assert svc.last_result.ok and svc.failure is None
-    assert _owned(placement.conn, c.HOST) == traits.document_traits(
-        rd.gvt().document)
+    assert _owned(placement.conn, c.HOST) == rd.published_traits(rd.gvt())

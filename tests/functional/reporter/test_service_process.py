@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from nova_vfio_compat.demo import placement_server
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
@@ -62,7 +62,7 @@ def server(tmp_path):
     before Placement first comes up.
     """
     port = _free_port()
-    srv = placement_server.LocalPlacement(port=port, workdir=str(tmp_path))
+    srv = local_placement.LocalPlacement(port=port, workdir=str(tmp_path))
     srv.url = 'http://127.0.0.1:%d' % port
     yield srv
     srv.close()
@@ -90,8 +90,8 @@ PRECREATED = '[nova]\nprecreated_mdev_attrs = true\n'
 
 def _expected(entries):
     out = frozenset()
-    for _addr, _kind, _type, sample in entries:
-        out |= traits.document_traits(rd.doc(sample))
+    for _addr, kind, mdev_type, sample in entries:
+        out |= rd.sample_traits(kind, mdev_type, sample)
     return out
 
 

@@ -21,6 +21,7 @@ import time
 import pytest
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
@@ -94,7 +95,7 @@ def test_someone_removing_owned_traits_is_noticed_by_the_listing(placement):
     c.set_traits(conn, rp, c.traits_of(conn, HOST) - _owned(conn, HOST))
     result = reporter.sync(devices)
     assert result.ok and result.writes == 1
-    assert _owned(conn, HOST) == traits.document_traits(rd.gvt().document)
+    assert _owned(conn, HOST) == rd.published_traits(rd.gvt())
 
 
 def _recreate(conn, name):
@@ -114,7 +115,7 @@ def test_a_recreated_provider_gets_its_traits_back_within_the_check(
     conn = placement.conn
     c.nova_layout(conn, mdev_parents=[rd.GVT_PARENT])
     name = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
-    want = traits.document_traits(rd.gvt().document)
+    want = rd.published_traits(rd.gvt())
     discovered = []
 
     def source():
@@ -172,7 +173,7 @@ def test_first_sync_replaces_encoding_1_traits_with_encoding_2(placement):
     conn = placement.conn
     c.nova_layout(conn, mdev_parents=[rd.GVT_PARENT])
     name = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
-    doc = rd.gvt().document
+    doc = publication.stream_document(rd.gvt())
     v1 = {traits.emit_trait(doc.emits)}
     for record in doc.accepts:
         v1.update(traits.v1_accept_traits(record))

@@ -14,6 +14,7 @@
 
 from openstack import connection
 
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits
@@ -29,7 +30,7 @@ PCI_RP = '%s_%s' % (HOST, rd.VF.upper())
 def _traits(*devices):
     out = frozenset()
     for d in devices:
-        out |= traits.document_traits(d.document)
+        out |= traits.document_traits(publication.stream_document(d))
     return out
 
 
@@ -67,7 +68,7 @@ def test_first_sync_publishes_then_second_makes_no_writes(placement):
     assert _owned(c.traits_of(conn, VGPU_RP)) == _traits(devices[1])
     _assert_foreign_untouched(conn)
     rcs = {rc.name for rc in conn.placement.resource_classes()}
-    assert {traits.resource_class(d.document.emits)
+    assert {traits.resource_class(publication.stream_document(d).emits)
             for d in devices} <= rcs
     # the count the reporter keeps is the count Placement served
     assert result.writes == len(placement.app.writes())

@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks import fleet as bench_fleet
 from nova_vfio_compat.planning import assume
+from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat import traits
 
@@ -32,11 +33,14 @@ def _host(*docs):
 
 
 def test_replaces_the_owned_traits_of_the_family_only():
-    new = bench_fleet.document(2, 0)
+    new = records.loads(bench_fleet.document_text(2, 0), 'new.yaml')
     hosts = {'h1': _host(bench_fleet.document(1, 2), I915)}
     result = assume.apply([assume.Assumption('h1', new)], hosts)
     assert set(result) == {'p0'}
-    assert result['p0'] == traits.document_traits(new) | FOREIGN
+    # Typed as the reporter publishes a GPU of the document's type.
+    typed, _ = publication.typed_document(new, new.emits.mdev_type)
+    assert result['p0'] == traits.document_traits(typed) | FOREIGN
+    assert result['p0'] != traits.document_traits(new) | FOREIGN
 
 
 def test_a_host_without_the_family_is_an_error_naming_both():

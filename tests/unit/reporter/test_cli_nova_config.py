@@ -17,6 +17,7 @@ import os
 import yaml
 
 from nova_vfio_compat.cmd import cli
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat import traits
 from tests import reporter_devices as rd
@@ -42,8 +43,11 @@ def test_nova_config_prints_the_snippets(tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert '[mdev_i915-GVTg_V5_8]' in out
+    # The resource class of the document as published (typed).
+    published = publication.typed_document(rd.gvt().document,
+                                           'i915-GVTg_V5_8')[0]
     assert 'mdev_class = %s' % traits.resource_class(
-        rd.gvt().document.emits) in out
+        published.emits) in out
     assert 'device_spec = {"address": "0000:81:00.2"' in out
 
 

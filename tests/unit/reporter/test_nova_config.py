@@ -23,6 +23,7 @@ from nova.conf import devices as nova_devices_conf
 from oslo_config import cfg
 import yaml
 
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat import traits
@@ -32,11 +33,12 @@ HOST = 'compute1.example.com'
 
 
 def _traits(device):
-    return traits.document_traits(device.document)
+    return traits.document_traits(publication.stream_document(device))
 
 
 def _rc(device):
-    return traits.resource_class(device.document.emits)
+    return traits.resource_class(
+        publication.stream_document(device).emits)
 
 
 def _nova_parse_conf(tmp_path, text):

@@ -17,6 +17,7 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat import traits
 from tests import reporter_devices as rd
@@ -25,7 +26,7 @@ HOST = 'compute1.example.com'
 
 
 def _traits(device):
-    return traits.document_traits(device.document)
+    return traits.document_traits(publication.stream_document(device))
 
 
 def test_mdev_parent_name_is_novas():
@@ -46,7 +47,8 @@ def test_root_has_the_union_and_parents_their_own_types():
     # PCI providers, so no provider is planned for it.
     assert set(p.providers) == {HOST, gvt_rp, vgpu_rp}
     assert p.resource_classes == {
-        traits.resource_class(d.document.emits) for d in (gvt, vgpu, vf)}
+        traits.resource_class(publication.stream_document(d).emits)
+        for d in (gvt, vgpu, vf)}
     assert all(traits.is_owned(n)
                for names in p.providers.values() for n in names)
 
