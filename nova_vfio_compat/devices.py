@@ -10,11 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What discovery hands the reporter: plain data, no I/O.
+"""The one model of a device: plain data, no I/O.
 
-Discovery (:mod:`nova_vfio_compat.discovery`) builds :class:`Device` values
-from udev and capability files; the reporter turns them into Placement
-writes; the demo and the tests build them directly from documents.
+Discovery (:mod:`nova_vfio_compat.discovery`) builds a :class:`Device` for
+each VFIO-relevant device from udev's facts, then the same value with its
+capability document (``dataclasses.replace``); the reporter, the CLI and
+publication read it; device lists, the demo and the tests build it
+directly.
 """
 
 import dataclasses
@@ -27,6 +29,9 @@ KIND_PCI = 'pci'
 KIND_MDEV_TYPE = 'mdev_type'
 
 KINDS = (KIND_PCI, KIND_MDEV_TYPE)
+
+# The device API of a PCI function bound to vfio-pci or a variant driver.
+PCI_DEVICE_API = 'vfio-pci'
 
 # Where a device's capability document came from, most authoritative first.
 SOURCE_ATTRIBUTE = 'attribute'     # a compatibility attribute in sysfs
@@ -45,7 +50,9 @@ class Device:
     each naming the file or attribute).  A device with a document may
     still have ``errors``: the more authoritative sources it skipped.
     ``provenance`` is one of the ``SOURCE_*`` values followed by
-    ``:<where>`` (a path) when there is one.
+    ``:<where>`` (a path) when there is one.  Discovery builds the
+    device without a document first and derives the resolved one with
+    ``dataclasses.replace``.
     """
 
     address: str
@@ -56,7 +63,8 @@ class Device:
     mdev_type: str = None
     physfn: str = None
     driver_version: str = None
-    # (vendor, device, subsystem_vendor, subsystem_device) as ints
+    # (vendor, device, subsystem_vendor, subsystem_device) as ints, or ()
+    # when they are unknown.
     pci_ids: tuple = ()
     iommu_group: str = None
     errors: tuple = ()
@@ -64,6 +72,14 @@ class Device:
     # the parent, and how many more the parent can create (None: unknown).
     mdevs: tuple = ()
     available_instances: int = None
+    # Discovery's facts for finding the document: the sysfs directory
+    # where the compatibility attribute is looked for (the function's, or
+    # for an mdev type the type's directory under mdev_supported_types/),
+    # and the VFIO device API the guest sees (vfio-pci for a PCI function,
+    # an mdev type's own device_api attribute; None when unknown).  Both
+    # are None for a device that discovery did not find.
+    sys_path: str = None
+    device_api: str = None
 
     @property
     def name(self):

@@ -270,8 +270,8 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
                 '%s needs the destination mdev created with %s; Nova '
                 'creates mdevs without attributes, so it is not published '
                 '(set [nova] precreated_mdev_attrs if this site creates '
-                'such mdevs itself)' % (where, ', '.join(
-                    '%s=%s' % a for a in record.mdev_attrs)))
+                'such mdevs itself)' % (
+                    where, records.mdev_attrs_text(record.mdev_attrs)))
             continue
         if (nova_type is not None and record.mdev_type is not None and
                 record.mdev_type != nova_type):

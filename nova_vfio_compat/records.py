@@ -86,9 +86,6 @@ class Record:
                                 'vendor': self.vendor,
                                 'bus': dict(self.bus)})
 
-    def bus_value(self, key):
-        return dict(self.bus).get(key)
-
 
 @dataclasses.dataclass(frozen=True)
 class Document:
@@ -181,34 +178,66 @@ _StrictLoader.add_constructor('tag:yaml.org,2002:int',
                               _StrictLoader.construct_yaml_int)
 
 
-def parse_text(text, source, max_bytes=None):
-    """JSON or YAML text (str or bytes) to plain data.
-
-    :raises InvalidDocument: naming ``source``, for text that is too large,
-        not UTF-8, neither valid JSON nor valid YAML, has a key twice in
-        one mapping or an integer longer than ``schema.MAX_INT_DIGITS``.
-    """
+def _decoded(text, source, max_bytes):
     if max_bytes is not None and len(text) > max_bytes:
         raise InvalidDocument(
             source, 'is %d bytes, larger than the limit of %d bytes'
             % (len(text), max_bytes))
     if isinstance(text, bytes):
         try:
-            text = text.decode('utf-8')
+            return text.decode('utf-8')
         except UnicodeDecodeError as e:
             raise InvalidDocument(source, 'is not UTF-8 text (%s)' % e)
+    return text
+
+
+def _json(text, source):
+    """Strict ``json.loads``; a syntax error is left a plain ValueError."""
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates,
+                          parse_int=_bounded_int)
+    except _Refused as e:
+        raise InvalidDocument(source, str(e))
+    except RecursionError:
+        raise InvalidDocument(source, 'is nested too deeply')
+
+
+def parse_json(text, source, max_bytes=None):
+    """JSON text (str or bytes) to plain data; YAML is refused.
+
+    For sources that are JSON only (a compatibility attribute in sysfs).
+
+    :raises InvalidDocument: naming ``source``, as :func:`parse_text`.
+    """
+    text = _decoded(text, source, max_bytes)
+    try:
+        return _json(text, source)
+    except InvalidDocument:
+        raise
+    except ValueError as e:
+        raise InvalidDocument(source, 'is not valid JSON: %s' % e)
+
+
+def parse_text(text, source, max_bytes=None):
+    """JSON or YAML text (str or bytes) to plain data.
+
+    Text that starts with ``{`` or ``[`` is read as JSON first; if it is
+    not valid JSON it is read as YAML, and when that fails too the JSON
+    error is reported.
+
+    :raises InvalidDocument: naming ``source``, for text that is too large,
+        not UTF-8, neither valid JSON nor valid YAML, has a key twice in
+        one mapping or an integer longer than ``schema.MAX_INT_DIGITS``.
+    """
+    text = _decoded(text, source, max_bytes)
+    json_error = None
     if text.lstrip().startswith(('{', '[')):
         try:
-            return json.loads(text, object_pairs_hook=_refuse_duplicates,
-                              parse_int=_bounded_int)
-        except _Refused as e:
-            raise InvalidDocument(source, str(e))
+            return _json(text, source)
+        except InvalidDocument:
+            raise
         except ValueError as e:
             json_error = e
-        except RecursionError:
-            raise InvalidDocument(source, 'is nested too deeply')
-    else:
-        json_error = None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # nosec: safe loader
     except yaml.YAMLError as e:
@@ -317,9 +346,24 @@ def _check_text(text, source, where):
                               'has a lone surrogate)' % (text,), where)
 
 
-def _int(value):
+def hex_int(text):
+    """The integer of hex text such as ``"0x10de"`` (``0x`` optional).
+
+    How documents write integers in hex, and how sysfs writes PCI IDs.
+
+    :raises ValueError: when ``text`` is not hex.
+    """
+    return int(text, 16)
+
+
+def int_value(value):
+    """The int of a schema-checked integer: an int, hex or decimal text.
+
+    Documents may write an integer as a JSON integer, a ``"0x"`` hex
+    string or (where the schema allows it) a decimal string.
+    """
     if isinstance(value, str):
-        return int(value, 0) if value.lower().startswith('0x') else int(value)
+        return hex_int(value) if value[:2].lower() == '0x' else int(value)
     return value
 
 
@@ -329,7 +373,7 @@ def _bus_value(value):
     # Hex strings too large for the integer form stay strings.
     if isinstance(value, str) and value[:2].lower() == '0x':
         try:
-            number = int(value, 16)
+            number = hex_int(value)
         except ValueError:
             return value
         if number <= schema.MAX_BUS_INT:
@@ -353,9 +397,9 @@ def parse_record(data, source='<input>', path='', accepting=False):
     validate(data, schema.record_schema(device_api, accepting), source, path)
 
     version = data['version']
-    major = _int(version['major'])
-    minor = _int(version['minor'])
-    minor_min = _int(version.get('minor_min', 0))
+    major = int_value(version['major'])
+    minor = int_value(version['minor'])
+    minor_min = int_value(version.get('minor_min', 0))
     for name, value in (('major', major), ('minor', minor),
                         ('minor_min', minor_min)):
         if value > schema.MAX_INT:
@@ -405,6 +449,22 @@ def parse_document(data, source='<input>'):
     return Document(emits=emits, accepts=accepts, source=source)
 
 
+def mdev_attrs_text(attrs):
+    """``aggregation=3, foo=bar``: mdev attributes as messages show them.
+
+    ``attrs`` are ``(key, value)`` pairs, as in :attr:`Record.mdev_attrs`.
+    """
+    return ', '.join('%s=%s' % (key, value) for key, value in attrs)
+
+
+def mdev_attrs_data(attrs):
+    """``[{key: value}, ...]``: the plain-data form of mdev attributes.
+
+    The form documents and mdevctl's device configuration write.
+    """
+    return [{key: value} for key, value in attrs]
+
+
 def format_bus_value(device_api, key, value):
     if device_api == 'vfio-pci' and isinstance(value, int):
         return '0x%04x' % value
@@ -427,7 +487,7 @@ def record_to_dict(record, accepting=False):
     if record.mdev_type is not None:
         out['mdev_type'] = record.mdev_type
     if record.mdev_attrs:
-        out['mdev_attrs'] = [{k: v} for k, v in record.mdev_attrs]
+        out['mdev_attrs'] = mdev_attrs_data(record.mdev_attrs)
     return out
 
 

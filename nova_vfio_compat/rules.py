@@ -32,12 +32,12 @@ class Create:
 
     def to_dict(self):
         return {'mdev_type': self.mdev_type,
-                'mdev_attrs': [{k: v} for k, v in self.mdev_attrs]}
+                'mdev_attrs': records.mdev_attrs_data(self.mdev_attrs)}
 
     def to_mdevctl(self):
         """The mdevctl device config (``/etc/mdevctl.d/<parent>/<uuid>``)."""
         return {'mdev_type': self.mdev_type, 'start': 'manual',
-                'attrs': [{k: v} for k, v in self.mdev_attrs]}
+                'attrs': records.mdev_attrs_data(self.mdev_attrs)}
 
 
 @dataclasses.dataclass(frozen=True)

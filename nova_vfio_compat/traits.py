@@ -40,9 +40,10 @@ understood (:func:`accept_traits_for` names them too), so a fleet that is
 half upgraded schedules correctly; the reporter replaces them on its first
 sync, since every ``CUSTOM_VFC_`` name it does not plan is removed.
 
-os_traits.normalize_name() folds a name the same way as ``_slug`` but
-neither bounds the length nor keeps folded names apart, so this module
-adds the hash and the length budget itself.
+The readable parts are folded by ``_slug``, which is *not*
+``os_traits.normalize_name()``: see its docstring for how and why they
+differ.  normalize_name() also neither bounds the length nor keeps
+folded names apart, so this module adds the length budget and the hash.
 """
 
 import collections
@@ -94,6 +95,25 @@ class TraitLimitExceeded(ValueError):
 
 
 def _slug(text, limit):
+    """``text`` folded to ``[A-Z0-9_]``, at most ``limit`` characters.
+
+    Upper-case (Python's full Unicode case mapping), replace each run of
+    characters other than ``A-Z0-9`` by one ``_``, strip ``_`` at both
+    ends, cut to ``limit``, strip ``_`` at the end again; ``X`` if
+    nothing is left.
+
+    ``os_traits.normalize_name()`` does it in the other order (replace
+    runs other than ``0-9A-Za-z``, then upper-case: os-traits bug
+    1762789) and strips nothing.  On ASCII text the two agree once the
+    ``_`` at the ends are stripped; they differ on letters whose upper
+    case is ASCII: ``'ıntel'`` folds to ``INTEL`` here but to ``_NTEL``
+    there, ``'ß-drv'`` to ``SS_DRV`` here but to ``_DRV`` there.  This
+    order is kept because trait names are a stable encoding (changing it
+    would rename the traits of such drivers) and it keeps more of the
+    name readable; uniqueness never depended on it (the hash).
+    ``tests/unit/test_traits.py`` pins both the agreement and the
+    difference.
+    """
     return re.sub('[^A-Z0-9]+', '_', text.upper()).strip('_')[:limit].strip(
         '_') or 'X'
 
@@ -264,13 +284,8 @@ def is_owned(name):
 
 
 def is_emit(name):
+    """Is ``name`` an emit trait (of either encoding)?"""
     return name.startswith(EMIT_PREFIX)
-
-
-def is_accept(name):
-    """An accept trait of encoding 2 or 1."""
-    return name.startswith(ACCEPT_PREFIX) or name.startswith(
-        V1_ACCEPT_PREFIX)
 
 
 def accept_traits_for(emit):

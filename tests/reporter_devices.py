@@ -15,13 +15,13 @@ sample documents (shared by the reporter's unit and functional tests)."""
 
 import os
 
-from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat import devices
 from nova_vfio_compat import files
 from nova_vfio_compat import publication
+from nova_vfio_compat import samples
 from nova_vfio_compat import traits
 
-SAMPLES = matrix.SAMPLES_DIR
+SAMPLES = samples.DIR
 
 GVT_PARENT = '0000:00:02.0'
 VGPU_PARENT = '0000:3b:00.0'

@@ -16,6 +16,7 @@ import json
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import maintenance
+from nova_vfio_compat import records
 from nova_vfio_compat import traits as nvc_traits
 
 
@@ -144,9 +145,9 @@ def _print(out):
                         line += ' (%d of %d candidates accept)' % (
                             result['kept'], result['candidates'])
                     if result.get('create'):
-                        attrs = ', '.join('%s=%s' % tuple(a.items())[0]
-                                          for a in
-                                          result['create']['mdev_attrs'])
+                        attrs = records.mdev_attrs_text(
+                            pair for a in result['create']['mdev_attrs']
+                            for pair in a.items())
                         line += '; create mdev type %s%s' % (
                             result['create']['mdev_type'],
                             (' with ' + attrs) if attrs else '')

@@ -67,6 +67,26 @@ def _ids(pci_ids):
     return '%04x:%04x (subsystem %04x:%04x)' % tuple(pci_ids)
 
 
+def _plain(device, pci_ids=None, document=None, names=(), rc=None,
+           errors=()):
+    """The keys every device has in ``--json``, in their order."""
+    return {
+        'address': device.address,
+        'kind': device.kind,
+        'driver': device.driver,
+        'driver_version': device.driver_version,
+        'mdev_type': device.mdev_type,
+        'pci_ids': pci_ids,
+        'physfn': device.physfn,
+        'iommu_group': device.iommu_group,
+        'provenance': device.provenance,
+        'document': document,
+        'traits': list(names),
+        'resource_class': rc,
+        'errors': list(errors),
+    }
+
+
 def describe(device, max_traits, decision=None):
     """The plain-data form of a device, as ``--json`` prints it.
 
@@ -84,21 +104,7 @@ def describe(device, max_traits, decision=None):
             names = sorted(traits.document_traits(streams, max_traits))
         except (publication.TypeConflict, traits.TraitLimitExceeded) as e:
             errors.append('%s: %s' % (device.name, e))
-    out = {
-        'address': device.address,
-        'kind': device.kind,
-        'driver': device.driver,
-        'driver_version': device.driver_version,
-        'mdev_type': device.mdev_type,
-        'pci_ids': _ids(device.pci_ids),
-        'physfn': device.physfn,
-        'iommu_group': device.iommu_group,
-        'provenance': device.provenance,
-        'document': document,
-        'traits': names,
-        'resource_class': rc,
-        'errors': errors,
-    }
+    out = _plain(device, _ids(device.pci_ids), document, names, rc, errors)
     if device.kind == nvc_devices.KIND_MDEV_TYPE:
         out['mdevs'] = list(device.mdevs)
         out['available_instances'] = device.available_instances
@@ -125,18 +131,9 @@ def _describe_or_name(device, max_traits, decision=None):
     try:
         return describe(device, max_traits, decision)
     except Exception as e:
-        return {
-            'address': device.address, 'kind': device.kind,
-            'driver': device.driver,
-            'driver_version': device.driver_version,
-            'mdev_type': device.mdev_type, 'pci_ids': None,
-            'physfn': device.physfn, 'iommu_group': device.iommu_group,
-            'provenance': device.provenance, 'document': None,
-            'traits': [], 'resource_class': None,
-            'errors': list(device.errors) + [
-                '%s: cannot be described (%s: %s)'
-                % (device.name, type(e).__name__, e)],
-        }
+        return _plain(device, errors=list(device.errors) + [
+            '%s: cannot be described (%s: %s)'
+            % (device.name, type(e).__name__, e)])
 
 
 def _print_human(items, result, messages=()):

@@ -18,6 +18,7 @@ import json
 import sys
 
 from nova_vfio_compat import files
+from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat import traits
 
@@ -55,8 +56,8 @@ def _attrs_note(verdict):
     if not verdict.create.mdev_attrs:
         return ''
     return ('; it also creates mdevs without attributes (%s), which '
-            '[nova] precreated_mdev_attrs is for' % ', '.join(
-                '%s=%s' % a for a in verdict.create.mdev_attrs))
+            '[nova] precreated_mdev_attrs is for'
+            % records.mdev_attrs_text(verdict.create.mdev_attrs))
 
 
 def nova_note(source, dest, verdict):
@@ -84,7 +85,7 @@ def nova_note(source, dest, verdict):
     plain = dataclasses.replace(dest, accepts=tuple(
         r for r in dest.accepts if not r.mdev_attrs))
     other = rules.check(source, plain)
-    attrs = ', '.join('%s=%s' % a for a in verdict.create.mdev_attrs)
+    attrs = records.mdev_attrs_text(verdict.create.mdev_attrs)
     if other.compatible:
         return True, ('Nova creates mdevs without attributes (%s); it can '
                       'still receive the stream on an mdev of type %s, as '
@@ -130,7 +131,7 @@ def _print_verdict(verdict, source, dest):
         print('compatible: %s can be received by %s'
               % (source.source, dest.source))
         if verdict.create:
-            attrs = ', '.join('%s=%s' % a for a in verdict.create.mdev_attrs)
+            attrs = records.mdev_attrs_text(verdict.create.mdev_attrs)
             print('  create: mdev type %s%s' % (
                 verdict.create.mdev_type, (' with ' + attrs) if attrs else ''))
         return

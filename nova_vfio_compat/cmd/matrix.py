@@ -17,18 +17,10 @@ import json
 import os
 
 from nova_vfio_compat import files
+from nova_vfio_compat import records
 from nova_vfio_compat import rules
+from nova_vfio_compat import samples
 from nova_vfio_compat import traits
-
-SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                           'samples')
-
-
-def sample_paths():
-    """The capability documents bundled with the package."""
-    return sorted(os.path.join(SAMPLES_DIR, name)
-                  for name in os.listdir(SAMPLES_DIR)
-                  if name.endswith(('.yaml', '.yml', '.json')))
 
 
 def register(subparsers):
@@ -66,7 +58,7 @@ def build(documents, max_traits=traits.DEFAULT_MAX_TRAITS):
 
 
 def do_matrix(conf):
-    paths = conf.command.docs or sample_paths()
+    paths = conf.command.docs or samples.paths()
     documents = [files.load_document(p) for p in paths]
     cells = build(documents, conf.traits.max_traits_per_provider)
     disagree = [c for c in cells if c[2].compatible is not c[3]]
@@ -110,7 +102,7 @@ def do_matrix(conf):
         print()
         print('What the destination must create:')
         for source, dest, verdict, _ in creates:
-            attrs = ', '.join('%s=%s' % a for a in verdict.create.mdev_attrs)
+            attrs = records.mdev_attrs_text(verdict.create.mdev_attrs)
             print('  %s -> %s: mdev type %s%s' % (
                 index[source.source], index[dest.source],
                 verdict.create.mdev_type, (' with ' + attrs) if attrs else ''))

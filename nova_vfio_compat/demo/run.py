@@ -34,7 +34,6 @@
 
 import collections
 import dataclasses
-import os
 import time
 from urllib import parse
 import uuid
@@ -56,17 +55,15 @@ from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
+from nova_vfio_compat import samples
 from nova_vfio_compat import traits as nvc_traits
-
-SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                           'samples')
 
 
 def host_devices(host, spec):
     """The devices discovery would report for one simulated host."""
     found = []
     for address, sample in spec['gpus']:
-        doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
+        doc = files.load_document(samples.path(sample))
         gpu = nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_MDEV_TYPE,
             driver=doc.emits.vendor, document=doc,
@@ -77,7 +74,7 @@ def host_devices(host, spec):
         found.append(dataclasses.replace(
             gpu, document=publication.stream_document(gpu)))
     for address, pf, sample in spec['vfs']:
-        doc = files.load_document(os.path.join(SAMPLES_DIR, sample))
+        doc = files.load_document(samples.path(sample))
         found.append(nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_PCI,
             driver=doc.emits.vendor, document=doc, physfn=pf,
@@ -278,7 +275,7 @@ class Demo(object):
                 host, address, amount))
             consumers[consumer] = server
         host, sample = fleet.DRAIN_ASSUME
-        document = files.load_document(os.path.join(SAMPLES_DIR, sample))
+        document = files.load_document(samples.path(sample))
         # named as the command line would name it, not by where the
         # package happens to be installed
         assumption = nvc_assume.Assumption(host, dataclasses.replace(

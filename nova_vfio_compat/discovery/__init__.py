@@ -86,17 +86,17 @@ def scan(conf, context=None):
                                       opts.max_document_size)
     facts = udev.scan(context)
     devices, ties, log_warnings, log_errors = [], [], [], []
-    for target in sources.targets(facts):
+    for found in facts.devices:
         try:
             resolution = sources.resolve(
-                target, catalogue, opts.compat_attribute,
+                found, catalogue, opts.compat_attribute,
                 opts.max_document_size, facts.kernel_release)
         except Exception as e:
             # A bug or an unforeseen fault in one device's sources must not
             # hide the other devices; the device is reported without a
             # document so the operator sees it.
-            LOG.exception('%s: discovery failed', target.name)
-            devices.append(sources.unresolved(target, e))
+            LOG.exception('%s: discovery failed', found.name)
+            devices.append(sources.unresolved(found, e))
             continue
         device = resolution.device
         devices.append(device)

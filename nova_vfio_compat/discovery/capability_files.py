@@ -134,10 +134,6 @@ def _as_tuple(value):
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def _pci_id(value):
-    return int(value, 16) if isinstance(value, str) else value
-
-
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One entry of a capability file, its match parsed.
@@ -160,29 +156,30 @@ class Entry:
     def where(self):
         return '%s: capabilities[%d]' % (self.path, self.index)
 
-    def matches(self, target):
-        """Does this entry claim ``target``?
+    def matches(self, device):
+        """Does this entry claim ``device``?
 
-        ``target`` has ``kind``, ``driver``, ``driver_version``,
-        ``pci_ids`` and ``mdev_type`` (a :class:`sources.Target`).
+        ``device`` is a :class:`nova_vfio_compat.devices.Device`; its
+        ``kind``, ``driver``, ``driver_version``, ``pci_ids`` and
+        ``mdev_type`` are looked at.
         """
         if self.match_error is not None:
             return False
-        if self.drivers is not None and target.driver not in self.drivers:
+        if self.drivers is not None and device.driver not in self.drivers:
             return False
         if (self.versions is not None and
-                not self.versions.contains(target.driver_version)):
+                not self.versions.contains(device.driver_version)):
             return False
         if self.pci_ids is not None and not any(
-                _ids_match(ids, target.pci_ids) for ids in self.pci_ids):
+                _ids_match(ids, device.pci_ids) for ids in self.pci_ids):
             return False
-        is_type = target.kind == nvc_devices.KIND_MDEV_TYPE
+        is_type = device.kind == nvc_devices.KIND_MDEV_TYPE
         if self.mdev_types is not None and (
-                not is_type or target.mdev_type not in self.mdev_types):
+                not is_type or device.mdev_type not in self.mdev_types):
             return False
         if (is_type and self.document is not None and
                 self.document.emits.mdev_type is not None and
-                self.document.emits.mdev_type != target.mdev_type):
+                self.document.emits.mdev_type != device.mdev_type):
             return False
         return True
 
@@ -237,7 +234,7 @@ def _parse_entry(item, path, where, base):
     pci_ids = None
     if 'pci_ids' in match:
         pci_ids = tuple(
-            tuple(sorted((key, _pci_id(value))
+            tuple(sorted((key, records.int_value(value))
                          for key, value in ids.items()))
             for ids in match['pci_ids'])
     document, error = None, None
@@ -278,9 +275,9 @@ class Catalogue:
     entries: tuple = ()
     errors: tuple = ()
 
-    def claim(self, target):
-        """The :class:`Claim` on ``target``."""
-        matching = [e for e in self.entries if e.matches(target)]
+    def claim(self, device):
+        """The :class:`Claim` on ``device``."""
+        matching = [e for e in self.entries if e.matches(device)]
         valid = [e for e in matching if e.document is not None]
         errors = tuple(e.error for e in matching if e.document is None)
         if not valid:
@@ -288,7 +285,7 @@ class Catalogue:
         winner = valid[-1]
         warnings = tuple(
             '%s is claimed by both %s and %s; using %s (it sorts later)'
-            % (target.name, loser.where, winner.where, winner.where)
+            % (device.name, loser.where, winner.where, winner.where)
             for loser in valid[:-1])
         return Claim(entry=winner, errors=errors, warnings=warnings)
 

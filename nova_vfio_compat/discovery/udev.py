@@ -10,12 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Enumerate the host's VFIO-relevant devices through udev into plain facts.
+"""Enumerate the host's VFIO-relevant devices through udev.
 
 Everything here reads sysfs through pyudev (and plain reads of attribute
 files below a device's sysfs directory, which pyudev also does); nothing
-is shelled out.  The result is data (:class:`HostFacts`) that
-:mod:`.sources` turns into capability documents.
+is shelled out.  The result is data (:class:`HostFacts`): the devices,
+without their capability documents, which :mod:`.sources` resolves.
 
 What is VFIO-relevant:
 
@@ -42,6 +42,9 @@ import platform
 from oslo_log import log as logging
 import pyudev
 
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import records
+
 LOG = logging.getLogger(__name__)
 
 VFIO_PCI_DRIVER = 'vfio-pci'
@@ -49,40 +52,6 @@ _VARIANT_SUFFIXES = ('_vfio_pci', '-vfio-pci')
 MDEV_TYPES_DIR = 'mdev_supported_types'
 # Attribute files are a few bytes; this bounds a read of a misbehaving one.
 _MAX_ATTRIBUTE_BYTES = 4096
-
-
-@dataclasses.dataclass(frozen=True)
-class MdevType:
-    """One mdev type a parent supports (``mdev_supported_types/<type>``)."""
-
-    type_id: str
-    sys_path: str
-    name: str = None
-    device_api: str = None
-    available_instances: int = None
-    description: str = None
-    # UUIDs of the mdevs of this type that exist on this parent.
-    mdevs: tuple = ()
-    errors: tuple = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class PciFunction:
-    """The sysfs facts of one VFIO-relevant PCI function."""
-
-    address: str
-    sys_path: str
-    driver: str = None
-    driver_version: str = None
-    # (vendor, device, subsystem_vendor, subsystem_device) as ints, or ()
-    # when they could not be read.
-    pci_ids: tuple = ()
-    physfn: str = None
-    virtfns: tuple = ()
-    iommu_group: str = None
-    vfio: bool = False
-    mdev_types: tuple = ()
-    errors: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +65,14 @@ class Mdev:
 
 @dataclasses.dataclass(frozen=True)
 class HostFacts:
-    functions: tuple
+    """What one pass over sysfs found.
+
+    ``devices`` are :class:`nova_vfio_compat.devices.Device` values without
+    a document, in address order: each PCI function bound to a VFIO driver
+    and each mdev type of each mdev parent (after its parent function).
+    """
+
+    devices: tuple
     mdevs: tuple
     kernel_release: str
 
@@ -124,7 +100,7 @@ def _link_name(path):
 def _pci_ids(device):
     ids = []
     for name in ('vendor', 'device', 'subsystem_vendor', 'subsystem_device'):
-        ids.append(int(device.attributes.asstring(name), 16))
+        ids.append(records.hex_int(device.attributes.asstring(name)))
     return tuple(ids)
 
 
@@ -154,16 +130,20 @@ def driver_version(sys_root, sys_path, driver):
         return None
 
 
-def _mdev_types(sys_path, mdevs):
-    base = os.path.join(sys_path, MDEV_TYPES_DIR)
+def _mdev_types(function, mdevs):
+    """The devices of the mdev types of ``function`` (an mdev parent).
+
+    Each is ``function`` with the type's facts; an attribute of the type
+    that cannot be read is one more of its ``errors``.
+    """
+    base = os.path.join(function.sys_path, MDEV_TYPES_DIR)
     out = []
     for type_id in sorted(os.listdir(base)):
         type_path = os.path.join(base, type_id)
         if not os.path.isdir(type_path):
             continue
         values, errors = {}, []
-        for name in ('name', 'device_api', 'available_instances',
-                     'description'):
+        for name in ('device_api', 'available_instances'):
             path = os.path.join(type_path, name)
             if not os.path.lexists(path):
                 continue
@@ -180,18 +160,21 @@ def _mdev_types(sys_path, mdevs):
                 errors.append('%s/available_instances: %r is not a number'
                               % (type_path, available))
                 available = None
-        out.append(MdevType(
-            type_id=type_id, sys_path=type_path, name=values.get('name'),
-            device_api=values.get('device_api') or None,
+        out.append(dataclasses.replace(
+            function, kind=nvc_devices.KIND_MDEV_TYPE, sys_path=type_path,
+            mdev_type=type_id, device_api=values.get('device_api') or None,
             available_instances=available,
-            description=values.get('description'),
             mdevs=tuple(sorted(mdevs.get(type_id, ()))),
-            errors=tuple(errors)))
-    return tuple(out)
+            errors=function.errors + tuple(errors)))
+    return out
 
 
-def _function(device, sys_root, mdevs_by_parent):
-    """The facts of one PCI device, or None if it is not VFIO-relevant."""
+def _devices(device, sys_root, mdevs_by_parent):
+    """The devices of one PCI function; none if it is not VFIO-relevant.
+
+    The function itself when it is bound to a VFIO driver, then each of
+    its mdev types when it is an mdev parent.
+    """
     sys_path = device.sys_path
     driver = device.driver
     has_types = os.path.isdir(os.path.join(sys_path, MDEV_TYPES_DIR))
@@ -199,7 +182,7 @@ def _function(device, sys_root, mdevs_by_parent):
         driver is not None and
         os.path.isdir(os.path.join(sys_path, 'vfio-dev')))
     if not (vfio or has_types):
-        return None
+        return []
     address = device.sys_name
     errors = []
     try:
@@ -207,22 +190,18 @@ def _function(device, sys_root, mdevs_by_parent):
     except (KeyError, ValueError, OSError) as e:
         errors.append('%s: cannot read its PCI IDs: %s' % (sys_path, e))
         pci_ids = ()
-    types = ()
-    if has_types:
-        types = _mdev_types(
-            sys_path, mdevs_by_parent.get(address, {}))
-    virtfns = sorted(
-        (name for name in os.listdir(sys_path) if name.startswith('virtfn')),
-        key=lambda name: int(name[len('virtfn'):] or 0))
-    return PciFunction(
-        address=address, sys_path=sys_path, driver=driver,
+    function = nvc_devices.Device(
+        address=address, kind=nvc_devices.KIND_PCI, sys_path=sys_path,
+        device_api=nvc_devices.PCI_DEVICE_API, driver=driver,
         driver_version=driver_version(sys_root, sys_path, driver),
         pci_ids=pci_ids,
         physfn=_link_name(os.path.join(sys_path, 'physfn')),
-        virtfns=tuple(_link_name(os.path.join(sys_path, n))
-                      for n in virtfns),
         iommu_group=_link_name(os.path.join(sys_path, 'iommu_group')),
-        vfio=vfio, mdev_types=types, errors=tuple(errors))
+        errors=tuple(errors))
+    out = [function] if vfio else []
+    if has_types:
+        out.extend(_mdev_types(function, mdevs_by_parent.get(address, {})))
+    return out
 
 
 def _mdevs(context):
@@ -258,15 +237,15 @@ def scan(context=None):
     functions = []
     for device in context.list_devices(subsystem='pci'):
         try:
-            function = _function(device, context.sys_path, by_parent)
+            found = _devices(device, context.sys_path, by_parent)
         except Exception as e:
             # One unreadable device must not hide the others; its name
             # and the reason go to the log.
             LOG.warning('PCI device %s: cannot be read, ignored: %s',
                         device.sys_path, e)
             continue
-        if function is not None:
-            functions.append(function)
-    functions.sort(key=lambda f: f.address)
-    return HostFacts(functions=tuple(functions), mdevs=mdevs,
-                     kernel_release=platform.release())
+        if found:
+            functions.append(found)
+    functions.sort(key=lambda found: found[0].address)
+    return HostFacts(devices=tuple(d for found in functions for d in found),
+                     mdevs=mdevs, kernel_release=platform.release())

@@ -55,7 +55,8 @@ class Plan:
     def desired(self, provider_name):
         """The owned traits ``provider_name`` should carry.
 
-        None if the plan does not name it (a device that went away).
+        Empty if the plan does not name it (a device that went away), so
+        that the owned traits it still carries are removed.
         """
         return self.providers.get(provider_name, frozenset())
 

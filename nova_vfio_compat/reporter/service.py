@@ -45,37 +45,14 @@ _WAIT_SLICE = 0.5
 MAX_DEBOUNCE_PERIODS = 10
 
 
-class ChangeSignal:
-    """A device-change signal, set by a producer, waited for by the loop.
-
-    Discovery's hotplug monitor provides an object with the same ``wait``;
-    this one is for callers that signal changes themselves (and tests).
-    """
-
-    def __init__(self):
-        self._event = threading.Event()
-
-    def set(self):
-        self._event.set()
-
-    def wait(self, timeout):
-        """Whether a change was signalled within ``timeout`` seconds.
-
-        The signal is consumed.
-        """
-        fired = self._event.wait(timeout)
-        if fired:
-            self._event.clear()
-        return fired
-
-
 class Service:
     """Runs :meth:`sync.Reporter.sync` over and over.
 
     :param reporter: a :class:`.sync.Reporter`.
     :param device_source: a callable returning the host's devices.
     :param signal: an object whose ``wait(timeout)`` returns True when the
-        devices changed; None for a service that only resyncs periodically.
+        devices changed (discovery's :class:`hotplug.ChangeMonitor`); None
+        for a service that only resyncs periodically.
     :param on_result: called with each :class:`.sync.SyncResult`.
     :param check_interval: seconds between the checks of Placement with
         the devices last discovered; 0 (or more than ``resync_interval``)

@@ -22,7 +22,6 @@ import yaml
 
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.discovery import capability_files
-from nova_vfio_compat.discovery import sources
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import device_list
 
@@ -57,7 +56,7 @@ def test_record_and_document_examples_are_valid(key):
 
 
 def _t4(driver_version):
-    return sources.Target(
+    return nvc_devices.Device(
         kind=nvc_devices.KIND_MDEV_TYPE, address='0000:3b:00.0',
         sys_path='/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0',
         driver='nvidia', driver_version=driver_version,

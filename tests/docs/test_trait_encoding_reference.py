@@ -17,8 +17,8 @@ import hashlib
 import os
 import re
 
-from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat import files
+from nova_vfio_compat import samples
 from nova_vfio_compat import traits
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -33,9 +33,7 @@ def worked_example():
 
 
 def sample_document():
-    (path,) = [p for p in matrix.sample_paths()
-               if os.path.basename(p) == 'mlx5-vf-fw28.43.yaml']
-    return files.load_document(path)
+    return files.load_document(samples.path('mlx5-vf-fw28.43.yaml'))
 
 
 def test_names_in_the_worked_example_are_the_computed_ones():

@@ -181,3 +181,20 @@ def test_two_files_claiming_a_device_the_later_name_wins(bed, conf, caps):
     assert '0000:5e:00.3' in warning
     assert str(caps / '50-vendor.yaml') in warning
     assert str(caps / '90-local.yaml') in warning
+
+
+def test_an_mdev_parent_with_unreadable_ids_names_it_in_each_type(
+        bed, conf):
+    bed.load('nvidia-t4-vgpu')
+    bed.module_version('nvidia', '550.54.14')
+    parent = '/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0'
+    bed.testbed.set_attribute(parent, 'subsystem_device', 'not hex')
+    devices = by_name(discovery.discover(conf, bed.context()))
+    for mdev_type in ('nvidia-222', 'nvidia-230'):
+        device = devices['0000:3b:00.0 (mdev type %s)' % mdev_type]
+        assert device.pci_ids == ()
+        assert device.document is None
+        (unreadable, underived) = device.errors
+        assert unreadable.startswith(parent + ': cannot read its PCI IDs')
+        assert underived == ('no derived document could be built: its PCI '
+                             'IDs are unknown')

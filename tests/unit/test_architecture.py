@@ -51,6 +51,8 @@ LAYERS = {
     'planning.report': 'core',
     'conf': 'options',
     'files': 'files',
+    # The bundled sample documents: a directory listing.
+    'samples': 'files',
     'discovery': 'discovery',
     'reporter': 'reporter',
     'planning.placement_view': 'planning-reads',

@@ -18,11 +18,11 @@ import sys
 import pytest
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat import records
+from nova_vfio_compat import samples
 from nova_vfio_compat import traits
 
-SAMPLES = matrix.SAMPLES_DIR
+SAMPLES = samples.DIR
 MLX5_OLD = os.path.join(SAMPLES, 'mlx5-vf-fw28.41.yaml')
 MLX5_NEW = os.path.join(SAMPLES, 'mlx5-vf-fw28.43.yaml')
 GVT_AGGR = os.path.join(SAMPLES, 'gvt-i915-v1.2-aggr3.yaml')
@@ -142,7 +142,7 @@ def test_matrix_over_the_bundled_samples(capsys):
     status, out, err = run(capsys, 'matrix', '--json')
     assert status == 0
     cells = json.loads(out)
-    n = len(matrix.sample_paths())
+    n = len(samples.paths())
     assert n >= 6
     assert len(cells) == n * n
     assert all(c['traits_agree'] for c in cells)

@@ -21,12 +21,12 @@ import sys
 import pytest
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import reporter as reporter_cmd
 from nova_vfio_compat import rules
+from nova_vfio_compat import samples
 
-MLX5 = os.path.join(matrix.SAMPLES_DIR, 'mlx5-vf-fw28.43.yaml')
-MLX5_OLD = os.path.join(matrix.SAMPLES_DIR, 'mlx5-vf-fw28.41.yaml')
+MLX5 = os.path.join(samples.DIR, 'mlx5-vf-fw28.43.yaml')
+MLX5_OLD = os.path.join(samples.DIR, 'mlx5-vf-fw28.41.yaml')
 
 
 def _console(*argv, stdout=subprocess.PIPE, timeout=60):

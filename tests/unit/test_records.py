@@ -61,6 +61,14 @@ def test_json_and_yaml_spellings_canonicalise_to_the_same_document():
     assert from_yaml.emits.mdev_attrs == (('aggregation', '3'),)
 
 
+@pytest.mark.parametrize('written,value', [
+    (17, 17), ('17', 17), ('0x11', 17), ('0X011', 17), ('0', 0)])
+def test_a_version_may_be_written_in_hex_or_decimal_text(written, value):
+    doc = records.parse_document(
+        dict(GVT, version={'major': written, 'minor': written}), 'x')
+    assert (doc.emits.major, doc.emits.minor) == (value, value)
+
+
 def test_long_form_keeps_accepting_records_in_order():
     doc = records.parse_document({
         'self': dict(GVT, version={'major': 2, 'minor': 0}),

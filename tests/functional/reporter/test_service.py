@@ -33,6 +33,25 @@ def _wait(predicate, timeout=10):
     pytest.fail('timed out')
 
 
+class Signal:
+    """A change signal the test sets (the service's ``signal`` argument).
+
+    In production it is discovery's udev monitor (tests/udev run that).
+    """
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def set(self):
+        self._event.set()
+
+    def wait(self, timeout):
+        fired = self._event.wait(timeout)
+        if fired:
+            self._event.clear()
+        return fired
+
+
 class Running:
     def __init__(self, svc):
         self.svc = svc
@@ -56,7 +75,7 @@ def _owned(conn, name):
 def test_syncs_at_start_and_on_a_debounced_change(placement):
     c.nova_layout(placement.conn, mdev_parents=[rd.GVT_PARENT])
     devices = [rd.gvt()]
-    signal = service.ChangeSignal()
+    signal = Signal()
     svc = service.Service(sync.Reporter(placement.conn, c.HOST),
                           lambda: list(devices), signal=signal,
                           resync_interval=3600, debounce=0.3)

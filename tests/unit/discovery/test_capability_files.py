@@ -15,8 +15,8 @@ import os
 
 import pytest
 
+from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.discovery import capability_files
-from nova_vfio_compat.discovery import sources
 from nova_vfio_compat import records
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'etc',
@@ -47,9 +47,10 @@ def write(directory, name, *entries):
 
 def target(kind='pci', driver='nvidia', version='550.54.14',
            ids=(0x10de, 0x1eb8, 0x10de, 0x12a2), mdev_type=None):
-    return sources.Target(kind=kind, address='0000:3b:00.0', sys_path='/x',
-                          driver=driver, driver_version=version,
-                          pci_ids=ids, mdev_type=mdev_type)
+    return nvc_devices.Device(kind=kind, address='0000:3b:00.0',
+                              sys_path='/x', driver=driver,
+                              driver_version=version, pci_ids=ids,
+                              mdev_type=mdev_type)
 
 
 def claim(tmp_path, t):

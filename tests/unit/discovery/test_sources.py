@@ -17,6 +17,7 @@ import json
 
 import pytest
 
+from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat.discovery import capability_files
 from nova_vfio_compat.discovery import sources
 from nova_vfio_compat import records
@@ -43,9 +44,9 @@ def setup(tmp_path, attribute=None, file_doc=None):
     if file_doc is not None:
         (caps / 'a.json').write_text(json.dumps({'capabilities': [
             {'match': {'driver': 'nvidia'}, 'document': file_doc}]}))
-    target = sources.Target(
+    target = nvc_devices.Device(
         kind='mdev_type', address='0000:3b:00.0', sys_path=str(device_dir),
-        driver='nvidia', driver_version='550.54.14',
+        device_api='vfio-pci', driver='nvidia', driver_version='550.54.14',
         pci_ids=(0x10de, 0x1eb8, 0x10de, 0x12a2), mdev_type='nvidia-222',
         mdevs=('u1',), available_instances=3)
     catalogue = capability_files.load([str(caps)])
@@ -73,7 +74,7 @@ def test_then_the_file(tmp_path):
 def test_then_derived(tmp_path):
     device, _, _ = setup(tmp_path)
     assert device.provenance == 'derived'
-    assert device.document.emits.bus_value('driver_version') == '550.54.14'
+    assert dict(device.document.emits.bus).get('driver_version') == '550.54.14'
     assert device.document.emits.mdev_type == 'nvidia-222'
 
 
@@ -106,9 +107,10 @@ def test_every_rejected_source_is_named(tmp_path):
 def test_no_source_at_all(tmp_path):
     device_dir = tmp_path / 'dev'
     device_dir.mkdir()
-    target = sources.Target(kind='pci', address='0000:01:00.0',
-                            sys_path=str(device_dir), driver='vfio-pci',
-                            pci_ids=(), errors=('PCI IDs unreadable',))
+    target = nvc_devices.Device(kind='pci', address='0000:01:00.0',
+                                sys_path=str(device_dir), driver='vfio-pci',
+                                device_api='vfio-pci', pci_ids=(),
+                                errors=('PCI IDs unreadable',))
     device = sources.resolve(target, capability_files.Catalogue(),
                              'migration_compat', 65536, 'k1').device
     assert device.document is None
@@ -124,3 +126,17 @@ def test_read_attribute_refuses_a_large_one(tmp_path):
     with pytest.raises(records.InvalidDocument) as e:
         sources.read_attribute(str(path), 256)
     assert str(e.value) == '%s: is larger than the limit of 256 bytes' % path
+
+
+@pytest.mark.parametrize('text,reason', [
+    ('{"device_api": "vfio-pci", "device_api": "vfio-pci"}',
+     "duplicate key 'device_api'"),
+    ('{"version": {"major": %s}}' % ('9' * 40),
+     'an integer of 40 digits is longer than the limit'),
+])
+def test_the_attribute_is_parsed_as_strictly_as_a_file(
+        tmp_path, text, reason):
+    device, attr, path = setup(tmp_path, text, record(4))
+    (error,) = device.errors
+    assert error.startswith('%s: %s' % (attr, reason))
+    assert device.provenance.startswith('file:')

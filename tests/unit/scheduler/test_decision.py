@@ -311,7 +311,7 @@ def _requests(draw):
     for (provider, root), docs in published.items():
         for doc in docs:
             for name in traits.document_traits(doc):
-                if traits.is_accept(name):
+                if not traits.is_emit(name):
                     accepting.setdefault(name, {})[provider] = root
     root = draw(st.sampled_from(_ROOTS))
     mine = [p for p, r in _PROVIDERS if r == root]
