@@ -20,9 +20,10 @@ import errno
 import os
 import stat
 
+from nova_vfio_compat.conf import discovery as discovery_conf
 from nova_vfio_compat import records
 
-DEFAULT_MAX_BYTES = 64 * 1024
+DEFAULT_MAX_BYTES = discovery_conf.DEFAULTS['max_document_size']
 
 _KINDS = (
     (stat.S_ISDIR, 'a directory'),

@@ -32,14 +32,14 @@ migrations of servers of the flavor:
 
 from nova.api.validation.extra_specs import base
 
-from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat import policy
 
 
 def register():
     """The validators of the ``vfio_compat:`` namespace."""
     return [
         base.ExtraSpecValidator(
-            name=decision.POLICY_EXTRA_SPEC,
+            name=policy.POLICY_EXTRA_SPEC,
             description=(
                 'How VFIOCompatFilter checks live migrations of servers of '
                 'this flavor: "check" the devices the VFIO compatibility '
@@ -48,7 +48,7 @@ def register():
                 'does not check.'),
             value={
                 'type': str,
-                'enum': list(decision.POLICIES),
+                'enum': list(policy.POLICIES),
             },
         ),
     ]

@@ -64,7 +64,7 @@ command_opt = cfg.SubCommandOpt(
     help='Run "nova-vfio-compat COMMAND --help" for the options of one.')
 
 
-PROG = 'nova-vfio-compat'
+PROG = common.CLI_PROG
 
 
 def fail(message):

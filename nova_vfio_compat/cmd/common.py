@@ -30,6 +30,9 @@ from oslo_log import log as logging
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.conf import validation
 
+# The program name of the CLI, which its sub-command modules print
+# errors under.
+CLI_PROG = 'nova-vfio-compat'
 EXIT_INVALID = 2
 # 1 is a negative answer ("not compatible"); a crash must never look like
 # one.

@@ -13,8 +13,8 @@
 """``demo``: the whole system on a laptop, printed readably."""
 
 import json
-import sys
 
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat import records
 from nova_vfio_compat import traits as nvc_traits
@@ -67,10 +67,9 @@ def do_demo(conf):
     try:
         from nova_vfio_compat.demo import run
     except ImportError as e:
-        print('nova-vfio-compat: error: the demo needs openstack-placement '
-              'and nova (pip install "nova-vfio-compat[demo]"): %s' % e,
-              file=sys.stderr)
-        return 2
+        return common.fail(common.CLI_PROG,
+                           'the demo needs openstack-placement and nova '
+                           '(pip install "nova-vfio-compat[demo]"): %s' % e)
     out = run.run()
     if conf.command.json:
         print(json.dumps(out, indent=2, sort_keys=True))

@@ -25,6 +25,7 @@ type than the one Nova uses).
 import json
 import sys
 
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import publication
 from nova_vfio_compat import records
@@ -191,9 +192,9 @@ def do_devices(conf):
         from nova_vfio_compat import discovery
         result = discovery.scan(conf)
     except (ImportError, OSError) as e:
-        print('nova-vfio-compat: error: cannot list the devices of this '
-              'host through udev: %s' % e, file=sys.stderr)
-        return 2
+        return common.fail(common.CLI_PROG,
+                           'cannot list the devices of this host through '
+                           'udev: %s' % e)
     max_traits = conf.traits.max_traits_per_provider
     nova = sources.nova_view(conf, conf.command.nova_config)
     outcome = sources.decide(conf, result.devices, nova)

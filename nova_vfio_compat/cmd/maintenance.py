@@ -23,7 +23,9 @@ Exit status of ``drain``: 0 every server has a destination in the plan,
 import json
 import sys
 
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat import files
+from nova_vfio_compat import placement_get
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
@@ -36,7 +38,7 @@ from nova_vfio_compat.reporter import client
 
 EXIT_OK = 0
 EXIT_STRANDED = 1
-EXIT_INVALID = 2
+EXIT_INVALID = common.EXIT_INVALID
 
 
 def _add_assume(parser):
@@ -88,8 +90,7 @@ class BadOption(ValueError):
 
 
 def _error(message):
-    print('nova-vfio-compat: error: %s' % message, file=sys.stderr)
-    return EXIT_INVALID
+    return common.fail(common.CLI_PROG, message)
 
 
 def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
@@ -120,7 +121,7 @@ def _prepare(conf):
 # else is a bug, for the top-level handler.
 _INPUT_ERRORS = (BadOption, records.InvalidDocument,
                  nvc_assume.AssumptionError, placement_view.UnknownHost,
-                 placement_view.PlacementUnavailable,
+                 placement_get.PlacementUnavailable,
                  client.ConfigurationError)
 
 

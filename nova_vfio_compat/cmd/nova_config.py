@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 
+from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import nova_devices
 from nova_vfio_compat.reporter import hostname
@@ -25,7 +26,7 @@ from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import sources
 
 EXIT_OK = 0
-EXIT_INVALID = 2
+EXIT_INVALID = common.EXIT_INVALID
 
 
 def _add_device_list(parser):
@@ -102,7 +103,7 @@ def _devices(conf):
 
 def _report(errors):
     for error in errors:
-        print('nova-vfio-compat: error: %s' % error, file=sys.stderr)
+        common.fail(common.CLI_PROG, error)
     return EXIT_INVALID if errors else EXIT_OK
 
 

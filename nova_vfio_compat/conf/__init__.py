@@ -12,11 +12,13 @@
 
 """Every configuration option of the project, one module per group.
 
-Importing this package registers all groups on ``cfg.CONF``;
-:mod:`.opts` lists them for ``oslo-config-generator``.
+Importing this package registers nothing: a process registers the groups
+it reads on the ``ConfigOpts`` it reads them from.  The commands and the
+reporter call :func:`register_all` on a ``ConfigOpts`` of their own; the
+scheduler filter, inside nova-scheduler, registers :mod:`.filter` alone on
+Nova's ``cfg.CONF``.  :mod:`.opts` lists every group for
+``oslo-config-generator``.
 """
-
-from oslo_config import cfg
 
 from nova_vfio_compat.conf import discovery
 from nova_vfio_compat.conf import filter as filter_conf
@@ -24,8 +26,6 @@ from nova_vfio_compat.conf import nova
 from nova_vfio_compat.conf import placement
 from nova_vfio_compat.conf import reporter
 from nova_vfio_compat.conf import traits
-
-CONF = cfg.CONF
 
 # One line per option group module, as in opts.py.
 _MODULES = (
@@ -42,6 +42,3 @@ def register_all(conf):
     """Register every option group of the project on ``conf``."""
     for module in _MODULES:
         module.register_opts(conf)
-
-
-register_all(CONF)

@@ -13,7 +13,6 @@
 from oslo_config import cfg
 
 from nova_vfio_compat.conf import groups
-from nova_vfio_compat import files
 
 
 discovery_group = cfg.OptGroup(
@@ -47,23 +46,17 @@ ALL_OPTS = [
              'skipped.'),
     cfg.IntOpt(
         'max_document_size',
-        default=files.DEFAULT_MAX_BYTES,
+        default=64 * 1024,
         min=256,
         max=16 * 1024 * 1024,
         help='Largest compatibility attribute or capability file, in '
              'bytes, that is read. A larger one is reported as an error '
              'naming it and skipped; the device falls back to its next '
              'source.'),
-    cfg.FloatOpt(
-        'debounce',
-        default=0.5,
-        min=0,
-        max=60,
-        help='Seconds without udev events (PCI and mdev add, remove, '
-             'change, bind, unbind) after which a burst of them is '
-             'signalled as one device change. A steady stream of events is '
-             'still signalled after at most ten times this long.'),
 ]
+
+
+DEFAULTS = groups.defaults(ALL_OPTS)
 
 
 def register_opts(conf):

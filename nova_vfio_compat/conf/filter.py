@@ -17,7 +17,7 @@ from oslo_config import cfg
 
 from nova_vfio_compat.conf import groups
 
-from nova_vfio_compat.scheduler import decision
+from nova_vfio_compat import policy
 
 GROUP = cfg.OptGroup(
     'vfio_compat_filter',
@@ -42,16 +42,16 @@ ALL_OPTS = [
              'request.'),
     cfg.StrOpt(
         'default_policy',
-        default=decision.POLICY_CHECK,
+        default=policy.POLICY_CHECK,
         choices=[
-            (decision.POLICY_CHECK,
+            (policy.POLICY_CHECK,
              'Check the devices the reporter describes; devices without '
              'capability traits are not checked.'),
-            (decision.POLICY_STRICT,
+            (policy.POLICY_STRICT,
              'Like check, and a server holding a device provider that has '
              'no capability traits cannot be live-migrated by the '
              'scheduler at all.'),
-            (decision.POLICY_SKIP,
+            (policy.POLICY_SKIP,
              'Do not check: every host passes.'),
         ],
         help='The policy for flavors that do not set the '

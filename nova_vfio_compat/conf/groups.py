@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Registering an option group on more than one ConfigOpts."""
+"""Registering an option group on more than one ConfigOpts, and the
+defaults of a group for code that runs without one."""
 
 from oslo_config import cfg
 
@@ -27,3 +28,13 @@ def register(conf, group, opts):
     fresh = cfg.OptGroup(group.name, title=group.title, help=group.help)
     conf.register_group(fresh)
     conf.register_opts(opts, group=fresh)
+
+
+def defaults(opts):
+    """``{option name: default}`` of ``opts``.
+
+    Code that can run without a ConfigOpts (a library call, a test) takes
+    its defaults from here, so that each default is stated once, in its
+    option.
+    """
+    return {opt.dest: opt.default for opt in opts}

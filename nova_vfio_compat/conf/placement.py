@@ -40,20 +40,24 @@ placement_group = _group()
 
 # The API versions are the code's business, not the operator's (nova
 # removes them too); the SDK still reads them, so they are registered as
-# options that cannot be set, but only when a connection is made
-# (register_version_placeholders): nova registers placeholders of its own
-# under the same names, which are not equal to ours, and the scheduler
-# filter imports this package inside nova.
+# options that cannot be set, when a connection is made
+# (register_version_placeholders).
 _ADAPTER_VERSION_OPTS = ('version', 'min_version', 'max_version')
 
 
 # keystoneauth's session has no timeout by default: a Placement (or a
 # proxy) that accepts the connection and never answers would hold a sync,
-# and the reporter, forever.  The reporter uses this when [placement]
-# timeout is not set.  (Not as the option's default: the options must be
-# the very ones nova registers, or nova refuses to register its own in a
-# process that imported ours first.)
+# and the reporter, forever.  These options are registered only by the
+# reporter and the commands, on a ConfigOpts of their own (the scheduler
+# filter registers none of them inside nova), so ours may differ from
+# nova's [placement] options in this default.
 DEFAULT_TIMEOUT = 60
+
+
+def _session_opts():
+    opts = ks_loading.get_session_conf_options()
+    cfg.set_defaults(opts, timeout=DEFAULT_TIMEOUT)
+    return opts
 
 
 def _adapter_opts():
@@ -70,28 +74,23 @@ def _unsettable(name):
                    help='Not settable: chosen by the code.')
 
 
-def _register(conf, opts):
-    for opt in opts:
-        try:
-            conf.register_opt(opt, group=GROUP)
-        except cfg.DuplicateOptError:
-            # Nova registered the same option in the same process (the
-            # scheduler filter runs inside nova): same name, same meaning.
-            pass
-
-
 def register_opts(conf):
     # A group object of its own per ConfigOpts: oslo.config copies groups
     # shallowly, and keystoneauth registers the auth plugin's options at
     # run time, which must not leak into other ConfigOpts.
     conf.register_group(_group())
-    _register(conf, ks_loading.get_session_conf_options())
-    _register(conf, ks_loading.get_auth_common_conf_options())
-    _register(conf, _adapter_opts())
+    conf.register_opts(_session_opts(), group=GROUP)
+    conf.register_opts(ks_loading.get_auth_common_conf_options(),
+                       group=GROUP)
+    conf.register_opts(_adapter_opts(), group=GROUP)
 
 
 def register_version_placeholders(conf):
-    """Register the version options the SDK reads, unless nova did."""
+    """Register the version options the SDK reads, unless already there.
+
+    Each placeholder's type is a new function, so registering one twice
+    would be refused as a different option.
+    """
     for name in _ADAPTER_VERSION_OPTS:
         try:
             getattr(conf[GROUP], name)
@@ -111,7 +110,7 @@ def _documented(opt):
 def list_opts():
     # As nova's list_opts: the auth plugin options are loaded at run time,
     # so the sample shows those of the usual password plugins.
-    opts = (ks_loading.get_session_conf_options() +
+    opts = (_session_opts() +
             ks_loading.get_auth_common_conf_options() +
             ks_loading.get_auth_plugin_conf_options('password') +
             ks_loading.get_auth_plugin_conf_options('v2password') +

@@ -67,11 +67,15 @@ ALL_OPTS = [
         'debounce',
         default=2.0,
         min=0,
-        help='Seconds of quiet to wait after a device change is signalled '
-             'before syncing, so that a burst of changes (a driver reload, '
-             'many VFs created at once) causes one sync. Discovery\'s udev '
-             'monitor already waits for its events to settle; this is '
-             'added to that wait.'),
+        deprecated_opts=[cfg.DeprecatedOpt('debounce', group='discovery')],
+        help='Seconds without device changes (udev events on PCI '
+             'functions, mdevs and driver modules: add, remove, change, '
+             'bind, unbind) after which a burst of them causes one '
+             'discovery and sync (a driver reload, many VFs created at '
+             'once). A steady stream of changes is still synced at most '
+             'ten times this long after the first. This is the only wait: '
+             'it replaces [discovery] debounce, which was added to it; a '
+             'value set there is read here.'),
     cfg.IntOpt(
         'max_backoff',
         default=300,
@@ -100,6 +104,9 @@ ALL_OPTS = [
              'tests and for demos. Relative document paths are relative to '
              'the file.'),
 ]
+
+
+DEFAULTS = groups.defaults(ALL_OPTS)
 
 
 def register_opts(conf):

@@ -44,6 +44,7 @@ from nova_vfio_compat.demo import nova_compute
 from nova_vfio_compat.demo import scheduler as demo_scheduler
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
+from nova_vfio_compat import placement_get
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
@@ -55,7 +56,6 @@ from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
 from nova_vfio_compat import samples
-from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits as nvc_traits
 
 
@@ -315,15 +315,9 @@ class _CallCounter(object):
 
     def get(self, url, microversion):
         self.count += 1
-        try:
-            response = self.placement.get(url, microversion=microversion)
-        except Exception as e:
-            raise placement_reads.PlacementUnavailable(
-                'GET %s failed: %s' % (url, e))
-        if response.status_code != 200:
-            raise placement_reads.PlacementUnavailable(
-                'GET %s: %s %s' % (url, response.status_code, response.text))
-        return response.json()
+        return placement_get.body_of(
+            url, lambda: self.placement.get(url, microversion=microversion),
+            sync.PLACEMENT_ERRORS)
 
 
 def run():

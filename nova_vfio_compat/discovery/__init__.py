@@ -125,7 +125,9 @@ def discover(conf, context=None):
 def monitor(conf, context=None):
     """A started :class:`hotplug.ChangeMonitor` for this host's devices.
 
-    ``wait(timeout)`` is True once a burst of relevant udev events has
-    settled; ``close()`` stops it.
+    ``wait(timeout)`` is True once a relevant udev event arrived (the
+    reporter's service waits for a burst to settle, ``[reporter]
+    debounce``); ``close()`` stops it.  ``conf`` is taken for the
+    callers' sake: no option applies to the monitor itself.
     """
-    return hotplug.ChangeMonitor(context, debounce=conf.discovery.debounce)
+    return hotplug.ChangeMonitor(context)

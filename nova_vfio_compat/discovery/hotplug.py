@@ -17,13 +17,14 @@ socket filter set to the subsystems that matter, is read by
 :class:`pyudev.MonitorObserver`'s thread, which blocks in ``poll()`` on the
 socket and a stop pipe: nothing wakes up while nothing happens.  Each
 relevant event (add, remove, change, bind, unbind, move) marks a change;
-:meth:`ChangeMonitor.wait` returns True once no event has arrived for
-``debounce`` seconds, so a burst (a driver reload, 64 VFs created) is one
-change.
+:meth:`ChangeMonitor.wait` returns True as soon as one is marked, and
+consumes every event marked so far.  It does not wait for a burst (a
+driver reload, 64 VFs created) to settle: the reporter's service does,
+with ``[reporter] debounce``, the one quiet period between a burst and its
+sync (:mod:`nova_vfio_compat.reporter.service`).
 """
 
 import threading
-import time
 
 from oslo_log import log as logging
 import pyudev
@@ -36,25 +37,20 @@ LOG = logging.getLogger(__name__)
 # changes /sys/module/<drv>/version.
 SUBSYSTEMS = ('pci', 'mdev', 'module')
 ACTIONS = frozenset(('add', 'remove', 'change', 'bind', 'unbind', 'move'))
-# A steady stream of events is still signalled after this many debounce
-# periods, so that discovery is never postponed indefinitely.
-MAX_DELAY_PERIODS = 10
 
 
 class ChangeMonitor:
-    """A debounced device-change signal fed by udev events.
+    """A device-change signal fed by udev events.
 
     Create it after the device tree exists (under umockdev, after the
     test bed); it starts listening at once.  ``events`` counts the
     relevant events seen, for diagnostics and tests.
     """
 
-    def __init__(self, context=None, debounce=0.5, subsystems=SUBSYSTEMS):
-        self.debounce = float(debounce)
+    def __init__(self, context=None, subsystems=SUBSYSTEMS):
         self.events = 0
         self._cond = threading.Condition()
-        self._first = None      # monotonic time of the first unsignalled
-        self._last = None       # and of the latest event
+        self._changed = False   # an event not reported by wait() yet
         context = context or pyudev.Context()
         self._monitor = pyudev.Monitor.from_netlink(context)
         for subsystem in subsystems:
@@ -76,38 +72,22 @@ class ChangeMonitor:
             return
         LOG.debug('udev: %s %s (%s)', action, device.sys_path,
                   device.subsystem)
-        now = time.monotonic()
         with self._cond:
             self.events += 1
-            if self._first is None:
-                self._first = now
-            self._last = now
+            self._changed = True
             self._cond.notify_all()
 
-    def _due(self):
-        return min(self._last + self.debounce,
-                   self._first + self.debounce * MAX_DELAY_PERIODS)
-
     def wait(self, timeout):
-        """Whether a change settled within ``timeout`` seconds.
+        """Whether a change was marked, or is within ``timeout`` seconds.
 
-        True consumes the change: the next call waits for a new one.  A
-        change that has not settled when the timeout ends is kept for the
-        next call.
+        True consumes every event marked so far: the next call waits for
+        a new one.
         """
-        deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
-            while True:
-                now = time.monotonic()
-                if self._first is not None and now >= self._due():
-                    self._first = self._last = None
-                    return True
-                if now >= deadline:
-                    return False
-                wake = deadline
-                if self._first is not None:
-                    wake = min(wake, self._due())
-                self._cond.wait(wake - now)
+            changed = self._cond.wait_for(lambda: self._changed,
+                                          max(0.0, timeout))
+            self._changed = False
+            return changed
 
     def close(self):
         """Stop listening (joins the observer thread)."""

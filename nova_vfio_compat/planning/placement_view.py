@@ -37,6 +37,7 @@ ones assumed, so the planner tests them.
 
 from urllib import parse
 
+from nova_vfio_compat import placement_get
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
@@ -47,15 +48,7 @@ from nova_vfio_compat import traits as nvc_traits
 # and /allocation_candidates; from 1.29 the provider summaries have the
 # traits, parent and root of every provider in a candidate's tree.
 MICROVERSION = '1.39'
-TRAITS_MICROVERSION = '1.6'
-# How many names go in one "GET /traits?name=in:..." (keeps URLs short,
-# about 4 kB): the accept names of one stream (traits.accept_traits_for,
-# 34) fit in one request, as in the filter's reads.
-TRAIT_QUERY_CHUNK = 36
-
-
-class PlacementUnavailable(Exception):
-    """Placement did not answer a read the plan needs."""
+TRAITS_MICROVERSION = placement_get.TRAITS_MICROVERSION
 
 
 class UnknownHost(ValueError):
@@ -106,13 +99,10 @@ class PlacementView:
         Placement refuses a required trait it does not know (400), and an
         accept trait no device ever published does not exist.
         """
-        names = sorted(set(names))
-        known = set()
-        for i in range(0, len(names), TRAIT_QUERY_CHUNK):
-            known.update(self._get('/traits?name=in:%s' % ','.join(
-                names[i:i + TRAIT_QUERY_CHUNK]),
+        return placement_get.existing_traits(
+            names, lambda name_filter: self._get(
+                '/traits?name=%s' % name_filter,
                 TRAITS_MICROVERSION)['traits'])
-        return known
 
     def known_owned(self):
         """Every trait name of this project Placement knows."""
@@ -383,17 +373,8 @@ def sdk_get(conn):
     """A ``get(url, microversion)`` on an openstacksdk connection."""
 
     def get(url, microversion):
-        try:
-            response = conn.placement.get(url, microversion=microversion)
-        except sync.PLACEMENT_ERRORS as e:
-            raise PlacementUnavailable('GET %s: %s' % (url, e)) from e
-        if response.status_code != 200:
-            raise PlacementUnavailable('GET %s: %s %s' % (
-                url, response.status_code, response.text.strip()))
-        try:
-            return response.json()
-        except ValueError as e:
-            raise PlacementUnavailable('GET %s: not a JSON answer (%s)'
-                                       % (url, e)) from e
+        return placement_get.body_of(
+            url, lambda: conn.placement.get(url, microversion=microversion),
+            sync.PLACEMENT_ERRORS)
 
     return get

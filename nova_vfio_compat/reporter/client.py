@@ -53,8 +53,6 @@ def connect(conf):
             'clouds.yaml cloud')
     session = ks_loading.load_session_from_conf_options(conf, group,
                                                         auth=auth)
-    if session.timeout is None:
-        session.timeout = placement_conf.DEFAULT_TIMEOUT
     placement_conf.register_version_placeholders(conf)
     return check_answers(connection.Connection(
         session=session, oslo_conf=conf, service_types={'placement'}))

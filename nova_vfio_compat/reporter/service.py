@@ -12,7 +12,9 @@
 
 """The reporter's loop: when to sync.
 
-It syncs at start, after a device change is signalled (debounced), and
+It syncs at start, after a device change is signalled (debounced: once
+no change has been signalled for ``debounce`` seconds, the one quiet
+period between a burst of changes and its sync), and
 every ``resync_interval`` seconds, discovering the devices each time.  In
 between, every ``check_interval`` seconds, it syncs the devices it last
 discovered: with nothing to change that is one cheap listing of the
@@ -30,6 +32,8 @@ import time
 
 from oslo_log import log as logging
 
+from nova_vfio_compat.conf import reporter as reporter_conf
+
 LOG = logging.getLogger(__name__)
 
 INITIAL_BACKOFF = 1.0
@@ -37,8 +41,8 @@ INITIAL_BACKOFF = 1.0
 # noticed promptly whatever the signal object is.
 _WAIT_SLICE = 0.5
 # A steady stream of change events may delay a sync this many debounce
-# periods at most.
-_MAX_DEBOUNCE_PERIODS = 10
+# periods at most, counted from the first change.
+MAX_DEBOUNCE_PERIODS = 10
 
 
 class Service:
@@ -53,10 +57,14 @@ class Service:
     :param check_interval: seconds between the checks of Placement with
         the devices last discovered; 0 (or more than ``resync_interval``)
         for none.
+    :param debounce: seconds without a signalled change after which a
+        burst of changes is synced once (``[reporter] debounce``).
     """
 
     def __init__(self, reporter, device_source, signal=None,
-                 resync_interval=300, debounce=2.0, max_backoff=300,
+                 resync_interval=reporter_conf.DEFAULTS['resync_interval'],
+                 debounce=reporter_conf.DEFAULTS['debounce'],
+                 max_backoff=reporter_conf.DEFAULTS['max_backoff'],
                  on_result=None, check_interval=0):
         self.reporter = reporter
         self.device_source = device_source
@@ -189,6 +197,15 @@ class Service:
         return False
 
     def _debounce(self):
-        for _ in range(_MAX_DEBOUNCE_PERIODS):
-            if self.stopping or not self._wait_for_change(self.debounce):
+        """Wait until no change is signalled for ``debounce`` seconds.
+
+        The signal reports every change as it comes (discovery's udev
+        monitor does not wait for its events to settle), so this is the
+        one quiet period.  A steady stream of changes still ends it
+        :data:`MAX_DEBOUNCE_PERIODS` periods after the first change.
+        """
+        latest = time.monotonic() + self.debounce * MAX_DEBOUNCE_PERIODS
+        while not self.stopping:
+            quiet = min(self.debounce, latest - time.monotonic())
+            if quiet <= 0 or not self._wait_for_change(quiet):
                 return

@@ -41,18 +41,17 @@ from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 import requests
 
+from nova_vfio_compat.conf import reporter as reporter_conf
 from nova_vfio_compat import placement_answers
+from nova_vfio_compat import placement_get
 from nova_vfio_compat.reporter import client as nvc_client
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_CONFLICT_RETRIES = 4
 # Idempotent resource class creation (201 created, 204 existed).
 RC_PUT_MICROVERSION = '1.7'
-# How many names go in one "GET /traits?name=in:..." (keeps URLs short).
-_TRAIT_QUERY_CHUNK = 25
 
 # requests' RequestException covers a 200 answer that is not JSON (a
 # proxy or login page answering for Placement): requests.JSONDecodeError.
@@ -123,7 +122,7 @@ class Reporter:
 
     def __init__(self, connection, nodename,
                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS, dry_run=False,
-                 conflict_retries=DEFAULT_CONFLICT_RETRIES,
+                 conflict_retries=reporter_conf.DEFAULTS['conflict_retries'],
                  before_write=None, root_uuid=None):
         # Every answer read through it is checked before it is used.
         self.connection = nvc_client.check_answers(connection)
@@ -320,13 +319,10 @@ class Reporter:
         return current
 
     def _missing_traits(self, names):
-        names = sorted(names)
-        existing = set()
-        for i in range(0, len(names), _TRAIT_QUERY_CHUNK):
-            chunk = names[i:i + _TRAIT_QUERY_CHUNK]
-            existing.update(t.name for t in self._placement.traits(
-                name='in:' + ','.join(chunk)))
-        return [n for n in names if n not in existing]
+        existing = placement_get.existing_traits(
+            names, lambda name_filter: (
+                t.name for t in self._placement.traits(name=name_filter)))
+        return [n for n in sorted(names) if n not in existing]
 
     def _ensure_traits(self, names, result):
         """Create the traits among ``names`` that do not exist yet.

@@ -20,16 +20,11 @@ Enable it in the nova.conf of nova-scheduler with::
     available_filters = nova_vfio_compat.scheduler.VFIOCompatFilter
     enabled_filters = ...,VFIOCompatFilter
 
-The class is loaded on first attribute access, not on import of this
-package, so the Nova-free parts (:mod:`.decision`, used by the option
-definitions) can be imported where Nova is not installed.
+This package is the Nova adapter: importing it imports Nova.  What the
+rest of the project shares with it (the flavor policy) is in
+:mod:`nova_vfio_compat.policy`.
 """
 
+from nova_vfio_compat.scheduler.vfio_compat_filter import VFIOCompatFilter
+
 __all__ = ['VFIOCompatFilter']
-
-
-def __getattr__(name):
-    if name == 'VFIOCompatFilter':
-        from nova_vfio_compat.scheduler import vfio_compat_filter
-        return vfio_compat_filter.VFIOCompatFilter
-    raise AttributeError('module %r has no attribute %r' % (__name__, name))

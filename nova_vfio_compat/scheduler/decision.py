@@ -53,15 +53,6 @@ import os_resource_classes as orc
 
 from nova_vfio_compat import traits as nvc_traits
 
-# Flavor extra spec ``vfio_compat:policy`` and ``[vfio_compat_filter]
-# default_policy``.
-POLICY_CHECK = 'check'
-POLICY_STRICT = 'strict'
-POLICY_SKIP = 'skip'
-POLICIES = (POLICY_CHECK, POLICY_STRICT, POLICY_SKIP)
-POLICY_EXTRA_SPEC = 'vfio_compat:policy'
-
-
 # Resource classes of devices that can carry a migration stream: standard
 # ones (os-resource-classes), Nova's PCI in Placement default class
 # (CUSTOM_PCI_<vendor>_<product>) and the reporter's own classes, which
@@ -82,16 +73,6 @@ def is_device_class(name, extra=()):
     """
     return (name in DEVICE_RESOURCE_CLASSES or name in extra or
             name.startswith(DEVICE_RESOURCE_CLASS_PREFIXES))
-
-
-def effective_policy(extra_specs, default):
-    """The policy a flavor asks for.
-
-    ``default`` when it names none, or a value nova-api would not accept
-    today (a flavor written before microversion 2.86 validation).
-    """
-    value = (extra_specs or {}).get(POLICY_EXTRA_SPEC)
-    return value if value in POLICIES else default
 
 
 @dataclasses.dataclass(frozen=True)

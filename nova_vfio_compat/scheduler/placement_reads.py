@@ -13,9 +13,11 @@
 """The Placement reads of one live-migration request, with no Nova in it.
 
 :class:`RequestReads` takes a ``get(url, microversion)`` callable that
-returns the decoded JSON body or raises :exc:`PlacementUnavailable`: the
-filter passes one built on Nova's report client, the demo one built on
-openstacksdk.  Every body is checked against the shape Placement documents
+returns the decoded JSON body or raises
+:exc:`nova_vfio_compat.placement_get.PlacementUnavailable`: the filter
+passes one built on Nova's report client, the demo one built on
+openstacksdk (both through :func:`nova_vfio_compat.placement_get.body_of`).
+Every body is checked against the shape Placement documents
 (:mod:`nova_vfio_compat.placement_answers`) before it is used; a malformed
 one is :exc:`PlacementUnavailable` too.  Its number of requests depends
 on the source devices and their streams, never on the number of candidate
@@ -25,6 +27,7 @@ hosts.
 from urllib import parse
 
 from nova_vfio_compat import placement_answers
+from nova_vfio_compat import placement_get
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat import traits as nvc_traits
 
@@ -35,14 +38,6 @@ ALLOCATIONS_MICROVERSION = '1.28'
 PROVIDERS_MICROVERSION = '1.18'
 # required=in:<trait>,<trait>... (any of them) from 1.39.
 ANY_TRAIT_MICROVERSION = '1.39'
-TRAITS_MICROVERSION = '1.6'
-# How many names go in one "GET /traits?name=in:..." (keeps URLs short,
-# about 4 kB): the names that accept one stream fit in one request.
-TRAIT_QUERY_CHUNK = 36
-
-
-class PlacementUnavailable(Exception):
-    """Placement could not answer a request the decision needs."""
 
 
 class RequestReads:
@@ -61,7 +56,7 @@ class RequestReads:
         try:
             return placement_answers.check(body, schema, 'GET %s' % url)
         except placement_answers.MalformedAnswer as e:
-            raise PlacementUnavailable(str(e)) from e
+            raise placement_get.PlacementUnavailable(str(e)) from e
 
     def source_devices(self, consumer, root, device_classes=()):
         """The device providers ``consumer`` holds resources on.
@@ -97,7 +92,7 @@ class RequestReads:
         for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
-                TRAITS_MICROVERSION,
+                placement_get.TRAITS_MICROVERSION,
                 placement_answers.PROVIDER_TRAITS)['traits'])
             sources.append(decision.SourceDevice(
                 uuid, names[uuid], traits, held[uuid]))
@@ -116,13 +111,12 @@ class RequestReads:
         """
         wanted = {emit: nvc_traits.accept_traits_for(emit)
                   for emit in sorted(emits)}
-        names = sorted(set().union(*wanted.values()))
-        known = set()
-        for i in range(0, len(names), TRAIT_QUERY_CHUNK):
-            chunk = names[i:i + TRAIT_QUERY_CHUNK]
-            known.update(self._get(
-                '/traits?name=in:%s' % ','.join(chunk),
-                TRAITS_MICROVERSION, placement_answers.TRAITS)['traits'])
+        known = placement_get.existing_traits(
+            set().union(*wanted.values()),
+            lambda name_filter: self._get(
+                '/traits?name=%s' % name_filter,
+                placement_get.TRAITS_MICROVERSION,
+                placement_answers.TRAITS)['traits'])
         result = {}
         for emit, accept in wanted.items():
             existing = sorted(accept & known)

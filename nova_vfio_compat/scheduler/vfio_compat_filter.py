@@ -75,18 +75,22 @@ from nova.scheduler.client import report
 from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
-from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.conf import filter as filter_conf
+from nova_vfio_compat import placement_get as nvc_placement_get
+from nova_vfio_compat import policy as nvc_policy
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
 
 LOG = logging.getLogger(__name__)
-CONF = nvc_conf.CONF
-NOVA_CONF = nova.conf.CONF
+CONF = nova.conf.CONF
+# The one option group the filter reads; nothing of the reporter's.
+filter_conf.register_opts(CONF)
 
 # Nova's client is an openstacksdk adapter over keystoneauth: a failed
 # connection raises, an error answer comes back as a response.
 _CLIENT_ERRORS = (ks_exceptions.ClientException, sdk_exceptions.SDKException)
-PlacementUnavailable = placement_reads.PlacementUnavailable
+# What a ``placement_get`` raises (see the class's parameters).
+PlacementUnavailable = nvc_placement_get.PlacementUnavailable
 
 # Host names a summary line gives per reason.
 EXAMPLES = 3
@@ -232,7 +236,7 @@ class RequestCheck:
         outside = self.streams.accepting_roots - roots
         if not outside:
             return
-        limit = NOVA_CONF.scheduler.max_placement_results
+        limit = CONF.scheduler.max_placement_results
         handed = sum(len(h.allocation_candidates or ()) for h in seen)
         per_host = handed / len(seen) if seen else 0
         estimate = handed + per_host * (len(roots) - len(seen))
@@ -389,10 +393,10 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         """
         flavor = spec_obj.flavor if spec_obj.obj_attr_is_set(
             'flavor') else None
-        policy = decision.effective_policy(
+        policy = nvc_policy.effective_policy(
             flavor.extra_specs if flavor else None,
             CONF.vfio_compat_filter.default_policy)
-        if policy == decision.POLICY_SKIP:
+        if policy == nvc_policy.POLICY_SKIP:
             return _PASS_ALL
         # A live migration always ignores its source host; a boot never
         # ignores hosts.  Cheap, and spares boots the database look-up.
@@ -491,7 +495,7 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
             return _PASS_ALL
         sources = [d for d in devices if d.streams]
         undescribed = [d for d in devices if not d.streams]
-        if undescribed and policy == decision.POLICY_STRICT:
+        if undescribed and policy == nvc_policy.POLICY_STRICT:
             why = ('flavor policy %s and source device provider(s) %s have '
                    'no capability traits (is the reporter running on %s?)'
                    % (policy, ', '.join(s.describe() for s in undescribed),
@@ -528,19 +532,7 @@ class _NovaPlacement:
         self._global_id = ctxt.global_id
 
     def get(self, url, version):
-        try:
-            resp = self._client.get(url, version=version,
-                                    global_request_id=self._global_id)
-        except _CLIENT_ERRORS as e:
-            raise PlacementUnavailable('Placement GET %s failed: %s' % (
-                url, e))
-        if resp is None or resp.status_code != 200:
-            raise PlacementUnavailable(
-                'Placement GET %s answered %s: %s' % (
-                    url, getattr(resp, 'status_code', None),
-                    getattr(resp, 'text', '')[:200]))
-        try:
-            return resp.json()
-        except ValueError as e:
-            raise PlacementUnavailable(
-                'Placement GET %s answered with no JSON: %s' % (url, e))
+        return nvc_placement_get.body_of(
+            url, lambda: self._client.get(
+                url, version=version, global_request_id=self._global_id),
+            _CLIENT_ERRORS)

@@ -55,7 +55,6 @@ def _union(devices, kind=None):
 def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
     bed.load('intel-gvtg', 'mlx5-sriov')
     bed.module_version('mlx5_vfio_pci', '6.1.0-test')
-    conf.set_override('debounce', 0.05, group='discovery')
     conn = placement.conn
     c.nova_layout(conn, mdev_parents=[GVT_PARENT])
     gvt_rp = plan.mdev_parent_provider_name(c.HOST, GVT_PARENT)
@@ -92,3 +91,76 @@ def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
         thread.join(5)
         change_signal.close()
     assert not thread.is_alive()
+
+
+class _Recorded:
+    """A change signal that logs what each wait() was asked and answered."""
+
+    def __init__(self, signal, log):
+        self.signal = signal
+        self.log = log
+
+    def wait(self, timeout):
+        changed = self.signal.wait(timeout)
+        self.log.append(('changed' if changed else 'quiet', timeout,
+                         time.monotonic()))
+        return changed
+
+
+def test_a_hotplug_burst_is_one_publish_after_one_debounce(
+        bed, conf, placement):  # noqa: F811
+    bed.load('intel-gvtg', 'mlx5-sriov')
+    bed.module_version('mlx5_vfio_pci', '6.1.0-test')
+    conn = placement.conn
+    c.nova_layout(conn, mdev_parents=[GVT_PARENT])
+    # Long enough that the three events of the burst cannot be a debounce
+    # apart even on a loaded machine.
+    debounce = 1.0
+    log = []
+    source, change_signal = sources.device_source(conf)
+
+    def discover():
+        log.append(('discover', None, time.monotonic()))
+        return source()
+
+    svc = service.Service(sync.Reporter(conn, c.HOST), discover,
+                          signal=_Recorded(change_signal, log),
+                          resync_interval=3600, debounce=debounce)
+    thread = threading.Thread(target=svc.run, daemon=True)
+    thread.start()
+    try:
+        assert _wait(lambda: svc.syncs >= 1)
+        bed.testbed.uevent(PLAIN_VF, 'unbind')
+        bed.testbed.uevent(PLAIN_VF, 'change')
+        before_last_event = time.monotonic()
+        bed.testbed.uevent(PLAIN_VF, 'remove')
+        bed.testbed.remove_device(PLAIN_VF)
+        after = discovery.discover(conf)
+        assert _wait(lambda: svc.syncs >= 2 and
+                     _owned(conn, c.HOST) == _union(after))
+        # Idle again: a quiet wait after the second discovery.
+        assert _wait(lambda: [e[0] for e in log].count('discover') == 2 and
+                     log[-1][0] == 'quiet' and
+                     log.index(log[-1]) > _last(log, 'discover'))
+    finally:
+        svc.stop()
+        thread.join(5)
+        change_signal.close()
+    assert not thread.is_alive()
+    # One publish for the burst.
+    assert svc.syncs == 2
+    second = _last(log, 'discover')
+    changes = [i for i, e in enumerate(log[:second]) if e[0] == 'changed']
+    assert changes, log
+    # The sync waited for the burst to be quiet for one debounce...
+    assert log[second][2] >= before_last_event + debounce
+    # ...and no longer: after the last change the service asked the
+    # signal for at most one debounce of quiet (the monitor adds no wait
+    # of its own: test_hotplug).
+    quiet = log[changes[-1] + 1:second]
+    assert all(e[0] == 'quiet' for e in quiet)
+    assert sum(e[1] for e in quiet) <= debounce + 1e-6
+
+
+def _last(log, kind):
+    return max(i for i, e in enumerate(log) if e[0] == kind)

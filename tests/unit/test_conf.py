@@ -80,3 +80,24 @@ def _other_value(opt):
     if getattr(opt.type, 'choices', None):
         return [c for c in opt.type.choices if c != opt.default][0]
     return 'other'
+
+
+def test_discovery_debounce_in_an_old_file_sets_the_one_debounce(tmp_path):
+    # [discovery] debounce was the udev monitor's own wait, added to
+    # [reporter] debounce; it is now read as [reporter] debounce.
+    from nova_vfio_compat import conf as nvc_conf
+
+    path = tmp_path / 'old.conf'
+    path.write_text('[discovery]\ndebounce = 0.7\n')
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf([], default_config_files=[str(path)])
+    assert conf.reporter.debounce == 0.7
+    assert 'debounce' not in conf.discovery
+    # The new name wins when both are set.
+    path.write_text('[discovery]\ndebounce = 0.7\n'
+                    '[reporter]\ndebounce = 3\n')
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf([], default_config_files=[str(path)])
+    assert conf.reporter.debounce == 3.0

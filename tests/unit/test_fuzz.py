@@ -30,6 +30,7 @@ import yaml
 
 from nova_vfio_compat.cmd import cli
 from nova_vfio_compat import placement_answers
+from nova_vfio_compat import placement_get
 from nova_vfio_compat import records
 from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits
@@ -286,7 +287,7 @@ def test_the_filters_reads_fail_only_as_placement_unavailable(body):
                  lambda: reads.accepting(['CUSTOM_VFC_1_E_X_M0'])):
         try:
             call()
-        except placement_reads.PlacementUnavailable as e:
+        except placement_get.PlacementUnavailable as e:
             assert 'malformed answer from Placement' in str(e)
 
 

@@ -35,6 +35,7 @@ from oslo_config import cfg
 import pytest
 
 from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.conf import reporter as reporter_conf
 from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import client
@@ -130,7 +131,7 @@ def test_conflict_storm_within_the_retries_converges_in_one_sync(host):
 
 def test_conflict_storm_beyond_the_retries_converges_later(host):
     fp, foreign_before = host
-    storm = 3 * (sync.DEFAULT_CONFLICT_RETRIES + 1)
+    storm = 3 * (reporter_conf.DEFAULTS['conflict_retries'] + 1)
     fp.network.plan(faults.CONFLICT, count=storm, method='PUT',
                     path=r'/resource_providers/.*/traits$')
     reporter = sync.Reporter(fp.conn, HOST)

@@ -13,15 +13,11 @@
 """[placement] as nova has it: read from nova.conf, and registrable in the
 same process as nova's own (the scheduler filter runs inside nova)."""
 
-import os
-import subprocess
-import sys
-
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
-import pytest
 
 from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.conf import placement as placement_conf
 
 
 NOVA_CONF = """
@@ -38,32 +34,18 @@ valid_interfaces = internal
 """
 
 
-@pytest.mark.parametrize('first, second', [
-    ('nova.conf', 'nova_vfio_compat.conf'),
-    ('nova_vfio_compat.conf', 'nova.conf'),
-])
-def test_coexists_with_novas_placement_group(tmp_path, first, second):
-    # Both register on the global cfg.CONF at import, so each order needs
-    # a fresh process.
+def test_the_session_has_a_timeout_unless_one_is_configured(tmp_path):
     path = tmp_path / 'nova.conf'
     path.write_text(NOVA_CONF)
-    code = (
-        'import importlib, sys\n'
-        'from oslo_config import cfg\n'
-        'importlib.import_module(sys.argv[1])\n'
-        'importlib.import_module(sys.argv[2])\n'
-        'from nova_vfio_compat.conf import placement\n'
-        'cfg.CONF([], default_config_files=[sys.argv[3]])\n'
-        'placement.register_version_placeholders(cfg.CONF)\n'
-        'p = cfg.CONF.placement\n'
-        'print(p.auth_type, p.valid_interfaces, p.region_name, p.version)\n')
-    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
-    done = subprocess.run([sys.executable, '-c', code, first, second,
-                           str(path)], env=env, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split('\n')[-2] == (
-        "password ['internal'] RegionOne None")
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf([], default_config_files=[str(path)])
+    assert conf.placement.timeout == placement_conf.DEFAULT_TIMEOUT
+    path.write_text(NOVA_CONF + 'timeout = 7\n')
+    conf = cfg.ConfigOpts()
+    nvc_conf.register_all(conf)
+    conf([], default_config_files=[str(path)])
+    assert conf.placement.timeout == 7
 
 
 def test_reads_the_password_plugin_options_from_nova_conf(tmp_path):

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from nova_vfio_compat import policy
 from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat.scheduler import decision
@@ -192,21 +193,22 @@ def test_no_candidates_means_the_host_check_decides():
 
 
 def test_policy_from_flavor_or_default():
-    assert decision.effective_policy(None, 'check') == 'check'
-    assert decision.effective_policy({}, 'skip') == 'skip'
-    assert decision.effective_policy(
+    assert policy.effective_policy(None, 'check') == 'check'
+    assert policy.effective_policy({}, 'skip') == 'skip'
+    assert policy.effective_policy(
         {'vfio_compat:policy': 'strict'}, 'check') == 'strict'
     # A value stored before nova-api validated it.
-    assert decision.effective_policy(
+    assert policy.effective_policy(
         {'vfio_compat:policy': 'bogus'}, 'skip') == 'skip'
 
 
-def test_options_and_decision_do_not_import_nova():
+def test_options_and_policy_do_not_import_nova():
     # The reporter imports the options on hosts without Nova; a fresh
     # interpreter shows what importing them pulls in.
     code = ('import sys\n'
             'import nova_vfio_compat.conf\n'
-            'import nova_vfio_compat.scheduler.decision\n'
+            'import nova_vfio_compat.conf.opts\n'
+            'import nova_vfio_compat.policy\n'
             'print(sorted(m for m in sys.modules\n'
             '             if m == "nova" or m.startswith("nova.")))\n')
     out = subprocess.run([sys.executable, '-c', code], check=True,
