@@ -461,14 +461,15 @@ def _host_with(placement, name, documents, pci_documents=()):
     root = pl.create_resource_provider(name=name)
     devices = []
     for i, doc in enumerate(documents):
-        address = '0000:%02x:00.0' % (0x20 + i // 4)
-        if i % 4 == 0:
-            pl.create_resource_provider(
-                name=nvc_plan.mdev_parent_provider_name(name, address),
-                parent_provider_uuid=root.id)
+        # One GPU per document: Nova uses one mdev type per GPU, and the
+        # reporter types each stream with its GPU's type (the document's).
+        address = '0000:%02x:%02x.0' % (0x20 + i // 32, i % 32)
+        pl.create_resource_provider(
+            name=nvc_plan.mdev_parent_provider_name(name, address),
+            parent_provider_uuid=root.id)
         devices.append(nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_MDEV_TYPE,
-            mdev_type='type-%d' % i, document=doc))
+            mdev_type=doc.emits.mdev_type, document=doc))
     for i, doc in enumerate(pci_documents):
         devices.append(nvc_devices.Device(
             address='0000:c1:%02x.%d' % (i // 8, i % 8),
@@ -479,7 +480,7 @@ def _host_with(placement, name, documents, pci_documents=()):
 def reporter_sync(placement, count=64):
     """First and steady-state sync of a host with ``count`` devices.
 
-    Half are mdev types (four per GPU), half PCI VFs.  Returns rows
+    Half are mdev types (one per GPU), half PCI VFs.  Returns rows
     ``(sync, requests, writes, time / one traits GET, owned traits)``.
     """
     half = count // 2
