@@ -165,13 +165,19 @@ def test_accepts_naming_another_mdev_type_are_dropped():
     assert all('Nova creates i915-GVTg_V5_8' in n for n in decision.notes)
 
 
-def _untyped(mdev_type, minor=2):
+def _record(major=17, minor=2, bus_type=None):
+    """A vendor record; ``bus_type`` the bus key ``mdev_type`` if any."""
+    bus = {'vendor': 0x10de, 'device': 0x1eb8, 'subsystem_vendor': 0x10de,
+           'subsystem_device': 0x12a2}
+    if bus_type:
+        bus['mdev_type'] = bus_type
+    return {'device_api': 'vfio-pci', 'vendor': 'nvidia',
+            'version': {'major': major, 'minor': minor}, 'vfio-pci': bus}
+
+
+def _untyped(minor=2):
     """A vendor document whose records do not name an mdev type."""
-    record = {'device_api': 'vfio-pci', 'vendor': 'nvidia',
-              'version': {'major': 17, 'minor': minor},
-              'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
-                           'subsystem_vendor': 0x10de,
-                           'subsystem_device': 0x12a2}}
+    record = _record(minor=minor)
     return records.parse_document(
         {'self': record, 'compatible': [record]}, 'untyped.yaml')
 
@@ -192,7 +198,7 @@ def _published_traits(device):
 def test_a_vgpu_stream_is_received_only_by_a_gpu_of_the_same_type():
     # The documents leave mdev_type out entirely: only the type of the
     # GPU each is published for tells the streams apart, as Nova does.
-    source, same_type_dest = _untyped('nvidia-11'), _untyped('x', minor=3)
+    source, same_type_dest = _untyped(), _untyped(minor=3)
     _, emits = _published_traits(_gpu_with(source, 'nvidia-11'))
     same, same_traits = _published_traits(
         _gpu_with(same_type_dest, 'nvidia-11', OTHER_GPU))
@@ -216,14 +222,8 @@ def test_a_vgpu_stream_is_received_only_by_a_gpu_of_the_same_type():
 
 
 def test_an_accept_of_a_stream_of_another_type_is_dropped():
-    record = {'device_api': 'vfio-pci', 'vendor': 'nvidia',
-              'version': {'major': 1, 'minor': 0},
-              'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
-                           'subsystem_vendor': 0x10de,
-                           'subsystem_device': 0x12a2,
-                           'mdev_type': 'nvidia-12'}}
-    own = dict(record, **{'vfio-pci': dict(record['vfio-pci'],
-                                           mdev_type='nvidia-11')})
+    record = _record(1, 0, bus_type='nvidia-12')
+    own = _record(1, 0, bus_type='nvidia-11')
     document = records.parse_document(
         {'self': own, 'compatible': [own, record]}, 'two.yaml')
     decision, _ = _published_traits(_gpu_with(document, 'nvidia-11'))
@@ -233,16 +233,11 @@ def test_an_accept_of_a_stream_of_another_type_is_dropped():
 
 
 def test_a_document_emitting_another_type_is_not_published():
-    record = {'device_api': 'vfio-pci', 'vendor': 'nvidia',
-              'version': {'major': 1, 'minor': 0},
-              'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
-                           'subsystem_vendor': 0x10de,
-                           'subsystem_device': 0x12a2,
-                           'mdev_type': 'nvidia-12'}}
-    document = records.parse_document(record, 'other-type.yaml')
+    document = records.parse_document(_record(1, 0, bus_type='nvidia-12'),
+                                      'other-type.yaml')
     (decision,) = publication.decide(
         [_gpu_with(document, 'nvidia-11'),
-         _gpu_with(_untyped('nvidia-11'), 'nvidia-11', OTHER_GPU)],
+         _gpu_with(_untyped(), 'nvidia-11', OTHER_GPU)],
         config('nvidia-11')).decisions[:1]
     assert decision.published is None
     assert 'nvidia-12' in decision.reason and 'nvidia-11' in decision.reason
