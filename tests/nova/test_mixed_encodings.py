@@ -21,15 +21,8 @@ encoding 1 traits on its first sync.
 """
 
 from nova_vfio_compat import traits as nvc_traits
+from tests import encodings
 from tests.nova import base
-
-
-def _v1_traits(document):
-    """What a reporter of encoding 1 published for ``document``."""
-    names = {nvc_traits.emit_trait(document.emits)}
-    for record in document.accepts:
-        names.update(nvc_traits.v1_accept_traits(record))
-    return names
 
 
 class MixedEncodingsTest(base.VFIOCompatTestBase):
@@ -39,7 +32,7 @@ class MixedEncodingsTest(base.VFIOCompatTestBase):
         self.start_compute_with_vgpu(hostname)
         root_names = set()
         for gpu_rp, document in ((base.GPU0_RP, gpu0), (base.GPU1_RP, gpu1)):
-            names = _v1_traits(document)
+            names = encodings.v1_traits(document)
             self._add_traits('%s_%s' % (hostname, gpu_rp), names)
             root_names |= names
         self._add_traits(hostname, root_names)

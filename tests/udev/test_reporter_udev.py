@@ -30,15 +30,6 @@ GVT_PARENT = '0000:00:02.0'
 PLAIN_VF = '/sys/devices/pci0000:5d/0000:5d:02.0/0000:5e:00.3'
 
 
-def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _owned(conn, name):
     return frozenset(n for n in c.traits_of(conn, name)
                      if traits.is_owned(n))
@@ -69,7 +60,7 @@ def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
     thread = threading.Thread(target=svc.run, daemon=True)
     thread.start()
     try:
-        assert _wait(lambda: svc.syncs >= 1)
+        assert c.wait(lambda: svc.syncs >= 1)
         assert svc.last_result.ok, svc.last_result.errors
         assert _owned(conn, c.HOST) == _union(before)
         assert _owned(conn, gvt_rp) == _union(
@@ -81,8 +72,8 @@ def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
         after = discovery.discover(conf)
         assert len(after) == 4
         assert _union(after) != _union(before)
-        assert _wait(lambda: svc.syncs >= 2 and
-                     _owned(conn, c.HOST) == _union(after))
+        assert c.wait(lambda: svc.syncs >= 2 and
+                      _owned(conn, c.HOST) == _union(after))
         assert _owned(conn, gvt_rp) == _union(after, kind='mdev_type')
         root = c.traits_of(conn, c.HOST)
         assert c.NOVA_ROOT_TRAITS | {c.OTHER_AGENT_TRAIT} <= root
@@ -129,19 +120,19 @@ def test_a_hotplug_burst_is_one_publish_after_one_debounce(
     thread = threading.Thread(target=svc.run, daemon=True)
     thread.start()
     try:
-        assert _wait(lambda: svc.syncs >= 1)
+        assert c.wait(lambda: svc.syncs >= 1)
         bed.testbed.uevent(PLAIN_VF, 'unbind')
         bed.testbed.uevent(PLAIN_VF, 'change')
         before_last_event = time.monotonic()
         bed.testbed.uevent(PLAIN_VF, 'remove')
         bed.testbed.remove_device(PLAIN_VF)
         after = discovery.discover(conf)
-        assert _wait(lambda: svc.syncs >= 2 and
-                     _owned(conn, c.HOST) == _union(after))
+        assert c.wait(lambda: svc.syncs >= 2 and
+                      _owned(conn, c.HOST) == _union(after))
         # Idle again: a quiet wait after the second discovery.
-        assert _wait(lambda: [e[0] for e in log].count('discover') == 2 and
-                     log[-1][0] == 'quiet' and
-                     log.index(log[-1]) > _last(log, 'discover'))
+        assert c.wait(lambda: [e[0] for e in log].count('discover') == 2 and
+                      log[-1][0] == 'quiet' and
+                      log.index(log[-1]) > _last(log, 'discover'))
     finally:
         svc.stop()
         thread.join(5)

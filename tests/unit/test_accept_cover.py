@@ -26,6 +26,7 @@ from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat import traits
+from tests import encodings
 from tests import strategies
 
 MINORS = st.one_of(st.integers(0, 64), st.integers(0, traits.MAX_MINOR),
@@ -82,7 +83,7 @@ def test_every_small_range_and_minor_exhaustively():
         for high in range(low, 16):
             dest = _record_doc(high, low)
             v2 = traits.document_traits(dest)
-            v1 = _v1_traits(dest)
+            v1 = encodings.v1_traits(dest)
             assert len(v2) - 1 == len(traits.cover(low, high))
             for minor, src in sources.items():
                 want = low <= minor <= high
@@ -94,22 +95,7 @@ def test_every_small_range_and_minor_exhaustively():
 
 
 def _record_doc(minor, minor_min):
-    version = {'major': 1, 'minor': minor}
-    if minor_min is not None:
-        version['minor_min'] = minor_min
-    return records.parse_document({
-        'device_api': 'vfio-pci', 'vendor': 'nvidia', 'version': version,
-        'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
-                     'subsystem_vendor': 0x10de, 'subsystem_device': 0x12a2}},
-        'doc')
-
-
-def _v1_traits(doc):
-    """What a reporter of encoding 1 published for ``doc``."""
-    names = {traits.emit_trait(doc.emits)}
-    for record in doc.accepts:
-        names.update(traits.v1_accept_traits(record))
-    return frozenset(names)
+    return encodings.range_document(1, minor, minor_min)
 
 
 def _passes(source_traits, dest_traits):
@@ -174,7 +160,7 @@ def test_traits_and_filter_agree_with_the_rules_on_wide_ranges(
     # affordable for the narrow pair.
     if dest_v1:
         source, dest = narrow
-        dest_traits = _v1_traits(dest)
+        dest_traits = encodings.v1_traits(dest)
     else:
         dest_traits = traits.document_traits(dest)
     assert traits.can_migrate(traits.document_traits(source),

@@ -15,6 +15,7 @@ them out."""
 
 import dataclasses
 import threading
+import time
 
 from openstack import connection
 from oslo_utils import uuidutils
@@ -100,6 +101,19 @@ def placement():
     finally:
         intercept.uninstall_intercept()
         fx.cleanUp()
+
+
+def wait(predicate, timeout=10):
+    """Poll ``predicate`` until it holds; fail the test after ``timeout``.
+
+    Returns True, so ``assert c.wait(...)`` reads as what it checks.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    pytest.fail('timed out after %ss waiting for %s' % (timeout, predicate))
 
 
 def set_traits(conn, rp, names):

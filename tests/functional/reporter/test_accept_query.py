@@ -20,28 +20,16 @@ finds are exactly those whose range holds it.  This is also what the
 unit tests' stand-in for ``required=in:`` (any of the names) is held to.
 """
 
-from nova_vfio_compat import records
 from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat import traits
+from tests import encodings
 from tests.functional.reporter import conftest as c
 
 SIZE = 6
 
 
 def _doc(minor, minor_min=None):
-    version = {'major': 3, 'minor': minor}
-    if minor_min is not None:
-        version['minor_min'] = minor_min
-    return records.parse_document({
-        'device_api': 'vfio-pci', 'vendor': 'nvidia', 'version': version,
-        'vfio-pci': {'vendor': 0x10de, 'device': 0x1eb8,
-                     'subsystem_vendor': 0x10de, 'subsystem_device': 0x12a2}},
-        'doc')
-
-
-def _v1(doc):
-    return {traits.emit_trait(doc.emits)} | set(
-        traits.v1_accept_traits(doc.accepts[0]))
+    return encodings.range_document(3, minor, minor_min)
 
 
 def test_any_of_the_accept_names_finds_exactly_the_accepting_providers(
@@ -53,7 +41,7 @@ def test_any_of_the_accept_names_finds_exactly_the_accepting_providers(
         for high in range(low, SIZE):
             doc = _doc(high, low)
             for encoding, names in (('v2', traits.document_traits(doc)),
-                                    ('v1', _v1(doc))):
+                                    ('v1', encodings.v1_traits(doc))):
                 rp = pl.create_resource_provider(
                     name='host-%s-%d-%d' % (encoding, low, high))
                 c.set_traits(conn, rp, names)

@@ -15,22 +15,11 @@
 import threading
 import time
 
-import pytest
-
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
-
-
-def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail('timed out')
 
 
 class Signal:
@@ -80,7 +69,7 @@ def test_syncs_at_start_and_on_a_debounced_change(placement):
                           lambda: list(devices), signal=signal,
                           resync_interval=3600, debounce=0.3)
     with Running(svc):
-        _wait(lambda: svc.syncs == 1)
+        c.wait(lambda: svc.syncs == 1)
         assert _owned(placement.conn, c.HOST) == rd.published_traits(
             rd.gvt())
         # a burst of events (a VF created, a driver bound...) while the
@@ -89,7 +78,7 @@ def test_syncs_at_start_and_on_a_debounced_change(placement):
         for _ in range(5):
             signal.set()
             time.sleep(0.05)
-        _wait(lambda: svc.syncs == 2)
+        c.wait(lambda: svc.syncs == 2)
         time.sleep(0.5)
         assert svc.syncs == 2
     assert _owned(placement.conn, c.HOST) == (
@@ -104,7 +93,7 @@ def test_resyncs_periodically_without_writing(placement):
                           lambda: [rd.gvt()], resync_interval=0.1,
                           on_result=results.append)
     with Running(svc):
-        _wait(lambda: len(results) >= 4)
+        c.wait(lambda: len(results) >= 4)
     assert results[0].writes > 0
     assert [r.writes for r in results[1:]] == [0] * (len(results) - 1)
 
@@ -115,12 +104,12 @@ def test_periodic_resync_repairs_a_trait_someone_removed(placement):
     svc = service.Service(sync.Reporter(conn, c.HOST), lambda: [rd.gvt()],
                           resync_interval=0.1)
     with Running(svc):
-        _wait(lambda: svc.syncs >= 1)
+        c.wait(lambda: svc.syncs >= 1)
         rp = next(iter(conn.placement.resource_providers(name=c.HOST)))
         cur = conn.placement.get_resource_provider_trait(rp.id)
         conn.placement.set_resource_provider_trait(
             cur, traits=[t for t in cur.traits if not traits.is_owned(t)])
-        _wait(lambda: _owned(conn, c.HOST) == rd.published_traits(
+        c.wait(lambda: _owned(conn, c.HOST) == rd.published_traits(
             rd.gvt()))
 
 
@@ -137,7 +126,7 @@ def test_a_failing_device_source_is_retried(placement):
     svc = service.Service(sync.Reporter(placement.conn, c.HOST), flaky,
                           resync_interval=3600, max_backoff=1)
     with Running(svc):
-        _wait(lambda: svc.syncs == 1)
+        c.wait(lambda: svc.syncs == 1)
     assert len(calls) == 2
     assert svc.last_result.ok
 
@@ -159,7 +148,7 @@ def test_backoff_doubles_up_to_the_cap_while_placement_fails():
 
     svc._wait_for_change = compressed_wait
     with Running(svc):
-        _wait(lambda: len(results) >= 5)
+        c.wait(lambda: len(results) >= 5)
     assert all(r.placement_failed for r in results[:5])
     assert waits[:5] == [1.0, 2.0, 4.0, 4.0, 4.0]
 
@@ -170,15 +159,15 @@ def test_retries_soon_while_nova_has_not_created_the_providers(placement):
                           lambda: [rd.gvt()], resync_interval=3600,
                           max_backoff=0.2, on_result=results.append)
     with Running(svc):
-        _wait(lambda: len(results) >= 1)
+        c.wait(lambda: len(results) >= 1)
         assert results[0].missing == [c.HOST]
         # nova-compute starts and registers the host, then the mdev parent
         root = placement.conn.placement.create_resource_provider(name=c.HOST)
-        _wait(lambda: results[-1].missing == [
+        c.wait(lambda: results[-1].missing == [
             c.HOST + '_pci_0000_00_02_0'])
         placement.conn.placement.create_resource_provider(
             name=c.HOST + '_pci_0000_00_02_0', parent_provider_uuid=root.id)
-        _wait(lambda: results[-1].ok)
+        c.wait(lambda: results[-1].ok)
     assert _owned(placement.conn, c.HOST + '_pci_0000_00_02_0') == (
         rd.published_traits(rd.gvt()))
 
@@ -201,7 +190,7 @@ def test_an_unexpected_error_in_a_sync_is_survived_and_retried(placement):
     svc = service.Service(reporter, lambda: [rd.gvt()],
                           resync_interval=3600, max_backoff=1)
     with Running(svc):
-        _wait(lambda: svc.syncs == 1)
+        c.wait(lambda: svc.syncs == 1)
     assert len(calls) == 2
     assert svc.last_result.ok and svc.failure is None
     assert _owned(placement.conn, c.HOST) == rd.published_traits(rd.gvt())

@@ -18,14 +18,13 @@ encoding 1 to encoding 2."""
 import threading
 import time
 
-import pytest
-
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits
+from tests import encodings
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 
@@ -127,18 +126,18 @@ def test_a_recreated_provider_gets_its_traits_back_within_the_check(
     thread = threading.Thread(target=svc.run, daemon=True)
     thread.start()
     try:
-        _wait(lambda: svc.syncs >= 1 and _owned(conn, name) == want)
+        c.wait(lambda: svc.syncs >= 1 and _owned(conn, name) == want)
         # Checks run, cheaply: one listing each, no discovery.
-        _wait(lambda: svc.checks >= 2)
+        c.wait(lambda: svc.checks >= 2)
         placement.app.reset()
-        _wait(lambda: svc.checks >= 4)
+        c.wait(lambda: svc.checks >= 4)
         assert all(r[0] == 'GET' for r in placement.app.requests)
         assert len(discovered) == 1
 
         _recreate(conn, name)
         assert _owned(conn, name) == frozenset()
         start = time.monotonic()
-        _wait(lambda: _owned(conn, name) == want, timeout=5)
+        c.wait(lambda: _owned(conn, name) == want, timeout=5)
         # Within the check interval, plus a sync and this test's polling.
         assert time.monotonic() - start < 3
         assert len(discovered) == 1
@@ -158,7 +157,7 @@ def test_without_checks_a_recreated_provider_waits_for_the_resync(
     thread = threading.Thread(target=svc.run, daemon=True)
     thread.start()
     try:
-        _wait(lambda: svc.syncs >= 1 and _owned(conn, name))
+        c.wait(lambda: svc.syncs >= 1 and _owned(conn, name))
         _recreate(conn, name)
         time.sleep(1.5)
         assert _owned(conn, name) == frozenset()
@@ -174,9 +173,7 @@ def test_first_sync_replaces_encoding_1_traits_with_encoding_2(placement):
     c.nova_layout(conn, mdev_parents=[rd.GVT_PARENT])
     name = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
     doc = publication.stream_document(rd.gvt())
-    v1 = {traits.emit_trait(doc.emits)}
-    for record in doc.accepts:
-        v1.update(traits.v1_accept_traits(record))
+    v1 = encodings.v1_traits(doc)
     for provider in (HOST, name):
         rp = next(iter(conn.placement.resource_providers(name=provider)))
         c.set_traits(conn, rp, c.traits_of(conn, provider) | v1)
@@ -194,12 +191,3 @@ def test_first_sync_replaces_encoding_1_traits_with_encoding_2(placement):
         c.OTHER_AGENT_TRAIT}
     assert result.changes[name].removed == frozenset(v1) - {
         traits.emit_trait(doc.emits)}
-
-
-def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail('timed out')
