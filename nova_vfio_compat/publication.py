@@ -206,6 +206,27 @@ def _typed_record(record, mdev_type, accepting):
     return dataclasses.replace(record, **changes)
 
 
+def _where(index, record):
+    return 'accept record compatible[%d] (%s)' % (
+        index, records.describe_stream(record))
+
+
+def _type_refusal(record, mdev_type):
+    """Why accept ``record`` cannot receive into an mdev of ``mdev_type``.
+
+    None when it can.
+    """
+    stream_type = dict(record.bus).get(TYPE_KEY, mdev_type)
+    if stream_type != mdev_type:
+        return ('receives a stream of mdev type %s, but Nova live-migrates '
+                'an mdev only into one of the same type (%s)'
+                % (stream_type, mdev_type))
+    if record.mdev_type not in (None, mdev_type):
+        return ('needs an mdev of type %s, but Nova creates %s on this GPU'
+                % (record.mdev_type, mdev_type))
+    return None
+
+
 def typed_document(document, mdev_type):
     """``document`` as Nova can carry it out for an mdev of ``mdev_type``.
 
@@ -227,17 +248,12 @@ def typed_document(document, mdev_type):
                                           TYPE_KEY, mdev_type))
     kept, notes = [], []
     for index, record in enumerate(document.accepts):
-        other = dict(record.bus).get(TYPE_KEY, mdev_type)
-        if other == mdev_type and record.mdev_type in (None, mdev_type):
+        refusal = _type_refusal(record, mdev_type)
+        if refusal is None:
             kept.append(_typed_record(record, mdev_type, True))
-            continue
-        notes.append(
-            'accept record compatible[%d] (%s) receives into an mdev of '
-            'type %s, but Nova live-migrates an mdev only into one of the '
-            'same type (%s), so it is not published'
-            % (index, records.describe_stream(record),
-               record.mdev_type if other == mdev_type else other,
-               mdev_type))
+        else:
+            notes.append('%s %s, so it is not published'
+                         % (_where(index, record), refusal))
     return dataclasses.replace(
         document, emits=_typed_record(emits, mdev_type, False),
         accepts=tuple(kept)), tuple(notes)
@@ -263,8 +279,7 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
     """``(accept records kept, notes on those left out)``."""
     kept, notes = [], []
     for index, record in enumerate(device.document.accepts):
-        where = 'accept record compatible[%d] (%s)' % (
-            index, records.describe_stream(record))
+        where = _where(index, record)
         if record.mdev_attrs and not precreated_mdev_attrs:
             notes.append(
                 '%s needs the destination mdev created with %s; Nova '
@@ -273,12 +288,9 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
                 'such mdevs itself)' % (
                     where, records.mdev_attrs_text(record.mdev_attrs)))
             continue
-        if (nova_type is not None and record.mdev_type is not None and
-                record.mdev_type != nova_type):
-            notes.append(
-                '%s needs an mdev of type %s, but Nova creates %s on this '
-                'GPU, so it is not published'
-                % (where, record.mdev_type, nova_type))
+        refusal = nova_type and _type_refusal(record, nova_type)
+        if refusal:
+            notes.append('%s %s, so it is not published' % (where, refusal))
             continue
         kept.append(record)
     return tuple(kept), tuple(notes)
@@ -286,6 +298,10 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
 
 def _narrowed(device, nova_type, precreated_mdev_attrs):
     """``(device as published, notes)``.
+
+    The notes name each accept record left out by its index in the
+    device's document; what is kept is then typed (nothing more is left
+    out by :func:`typed_document`).
 
     :raises TypeConflict: see :func:`typed_document`.
     """
@@ -296,8 +312,7 @@ def _narrowed(device, nova_type, precreated_mdev_attrs):
     if kept != document.accepts:
         document = dataclasses.replace(document, accepts=kept)
     if nova_type is not None:
-        document, type_notes = typed_document(document, nova_type)
-        notes += type_notes
+        document, _ = typed_document(document, nova_type)
     if document == device.document:
         return device, notes
     return dataclasses.replace(device, document=document), notes

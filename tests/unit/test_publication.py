@@ -232,6 +232,23 @@ def test_an_accept_of_a_stream_of_another_type_is_dropped():
     assert 'compatible[1]' in note and 'nvidia-12' in note
 
 
+def test_notes_name_accept_records_by_their_index_in_the_document():
+    # One record left out for its attributes, one for its stream's type:
+    # each note names the record where the document has it.
+    own = _record(1, 0, bus_type='nvidia-11')
+    needs_attrs = dict(own, mdev_type='nvidia-11',
+                       mdev_attrs=[{'aggregation': '3'}])
+    document = records.parse_document(
+        {'self': own, 'compatible': [needs_attrs, own,
+                                     _record(1, 0, bus_type='nvidia-12')]},
+        'three.yaml')
+    decision, _ = _published_traits(_gpu_with(document, 'nvidia-11'))
+    assert len(decision.published.document.accepts) == 1
+    attrs_note, type_note = decision.notes
+    assert 'compatible[0]' in attrs_note and 'aggregation=3' in attrs_note
+    assert 'compatible[2]' in type_note and 'nvidia-12' in type_note
+
+
 def test_a_document_emitting_another_type_is_not_published():
     document = records.parse_document(_record(1, 0, bus_type='nvidia-12'),
                                       'other-type.yaml')
