@@ -21,6 +21,7 @@ Exit status: 0 success (for ``check``: compatible), 1 a negative answer
 internal error (a bug: one line, the traceback with ``--debug``).
 """
 
+import argparse
 import sys
 
 from oslo_config import cfg
@@ -67,6 +68,19 @@ command_opt = cfg.SubCommandOpt(
 PROG = common.CLI_PROG
 
 
+def command_parsers():
+    """``{command name: argparse parser}`` of every sub-command."""
+    subparsers = argparse.ArgumentParser(prog=PROG).add_subparsers()
+    _add_commands(subparsers)
+    return dict(subparsers.choices)
+
+
+def _command_options():
+    return {name: {s for action in parser._actions
+                   for s in action.option_strings}
+            for name, parser in command_parsers().items()}
+
+
 def fail(message):
     return common.fail(PROG, message)
 
@@ -75,7 +89,8 @@ def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
     try:
-        conf = common.configure(PROG, argv, [command_opt], quiet=True)
+        conf = common.configure(PROG, argv, [command_opt], quiet=True,
+                                commands=_command_options())
     except common.ConfigurationError as e:
         return fail(e)
     return common.run(PROG, conf, conf.command.func,

@@ -56,7 +56,79 @@ verbose_opt = cfg.BoolOpt(
          'errors are logged, so that what the command prints stands alone.')
 
 
-def configure(prog, argv, cli_opts, quiet=False):
+# oslo.config's own options, which it adds when it parses the command line.
+_CONFIG_FILE_FLAGS = {'--config-file': True, '--config-dir': True}
+
+
+def _global_flags(conf):
+    """``{option string: takes a value}`` of the options before a command.
+
+    oslo.config has no public list of its command-line options;
+    tests/unit/test_cli_options.py checks every one ``--help`` shows.
+    """
+    flags = dict(_CONFIG_FILE_FLAGS)
+    for opt, group in conf._all_cli_opts():
+        if group is not None or isinstance(opt, cfg.SubCommandOpt):
+            continue
+        takes_value = not isinstance(opt, cfg.BoolOpt)
+        names = [opt.name] + [d.name for d in opt.deprecated_opts
+                              if d.name and d.group in (None, 'DEFAULT')]
+        for name in names:
+            flags['--' + name] = takes_value
+            if not takes_value:
+                flags['--no' + name] = False
+        if opt.short:
+            flags['-' + opt.short] = takes_value
+    return flags
+
+
+def options_first(argv, flags, commands):
+    """``argv`` with the global options after a command moved before it.
+
+    ``nova-vfio-compat fleet --config-file X`` means what
+    ``nova-vfio-compat --config-file X fleet`` does.  An option the
+    command itself has (``commands[name]``, a set of option strings)
+    stays where it is, as does everything after ``--``.
+
+    :param flags: ``{option string: takes a value}`` of the global options.
+    :param commands: ``{command name: its own option strings}``.
+    """
+    argv = list(argv)
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == '--':
+            return argv
+        if token in commands:
+            break
+        if token.split('=', 1)[0] in flags and '=' not in token and (
+                flags[token]):
+            i += 1
+        i += 1
+    else:
+        return argv
+    before, command, rest = argv[:i], argv[i], argv[i + 1:]
+    own = commands[command]
+    moved, kept = [], []
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == '--':
+            kept.extend(rest[j:])
+            break
+        name = token.split('=', 1)[0]
+        if name in flags and name not in own:
+            moved.append(token)
+            if flags[name] and '=' not in token and j + 1 < len(rest):
+                moved.append(rest[j + 1])
+                j += 1
+        else:
+            kept.append(token)
+        j += 1
+    return before + moved + [command] + kept
+
+
+def configure(prog, argv, cli_opts, quiet=False, commands=None):
     """A parsed and checked ConfigOpts of its own, with logging set up.
 
     A ConfigOpts per run, so that ``main()`` can be called again (tests
@@ -64,6 +136,9 @@ def configure(prog, argv, cli_opts, quiet=False):
     stderr unless a log file is configured, so that JSON or a plan on
     stdout stays parseable.
 
+    :param commands: ``{command name: its own option strings}`` of a
+        program with sub-commands: the global options are then accepted
+        after the command too (:func:`options_first`).
     :param quiet: a command whose output is for a person (the operator's
         command line, not a service): add ``--verbose`` and log only
         warnings and errors unless ``--verbose`` or ``--debug`` is given,
@@ -81,6 +156,8 @@ def configure(prog, argv, cli_opts, quiet=False):
     logging.register_options(conf)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels())
     conf.set_default('use_stderr', True)
+    if commands:
+        argv = options_first(argv, _global_flags(conf), commands)
     try:
         conf(argv, project='nova-vfio-compat', prog=prog)
         validation.check(conf)

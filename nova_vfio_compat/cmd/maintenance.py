@@ -21,6 +21,7 @@ Exit status of ``drain``: 0 every server has a destination in the plan,
 """
 
 import json
+import os
 import sys
 
 from nova_vfio_compat.cmd import common
@@ -49,6 +50,14 @@ def _add_assume(parser):
              'is written)')
 
 
+def _add_cloud(parser):
+    parser.add_argument(
+        '--os-cloud', metavar='CLOUD', default=os.environ.get('OS_CLOUD'),
+        help='the clouds.yaml cloud to read Placement with (default: '
+             '$OS_CLOUD; without either, [reporter] cloud or the '
+             '[placement] options of the configuration files)')
+
+
 def register(subparsers):
     p = subparsers.add_parser(
         'drain',
@@ -65,6 +74,7 @@ def register(subparsers):
     p.add_argument('--json', action='store_true',
                    help='print the servers, destinations and plan as JSON')
     _add_assume(p)
+    _add_cloud(p)
     p.set_defaults(func=do_drain)
 
     p = subparsers.add_parser(
@@ -82,6 +92,7 @@ def register(subparsers):
                      help='print a Graphviz digraph (dot -Tsvg makes a '
                           'picture of it)')
     _add_assume(p)
+    _add_cloud(p)
     p.set_defaults(func=do_fleet)
 
 
@@ -112,7 +123,7 @@ def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
 def _prepare(conf):
     """``(assumptions, connection, view)``."""
     assumptions = load_assumptions(conf.command.assume)
-    conn = client.connect(conf)
+    conn = client.connect(conf, cloud=conf.command.os_cloud)
     return assumptions, conn, placement_view.PlacementView(
         placement_view.sdk_get(conn))
 

@@ -24,6 +24,7 @@ from urllib import parse
 from keystoneauth1 import loading as ks_loading
 import openstack
 from openstack import connection
+import openstack.exceptions
 
 from nova_vfio_compat.conf import placement as placement_conf
 from nova_vfio_compat import placement_answers
@@ -33,17 +34,22 @@ class ConfigurationError(ValueError):
     """The configuration does not say how to reach Placement."""
 
 
-def connect(conf):
+def connect(conf, cloud=None):
     """A :class:`openstack.connection.Connection` for Placement.
 
+    ``cloud`` (``--os-cloud`` or ``OS_CLOUD`` of a command) or else
     ``[reporter] cloud`` selects a clouds.yaml cloud; otherwise the
     ``[placement]`` keystoneauth options are loaded the way nova loads them
     (``nova.utils.get_sdk_adapter``): auth and session from the group, and
     the SDK reads the adapter options (interfaces, region, endpoint
     override) from the same group.
     """
-    if conf.reporter.cloud:
-        return openstack.connect(cloud=conf.reporter.cloud)
+    cloud = cloud or conf.reporter.cloud
+    if cloud:
+        try:
+            return check_answers(openstack.connect(cloud=cloud))
+        except openstack.exceptions.ConfigException as e:
+            raise ConfigurationError('cloud %s: %s' % (cloud, e))
     group = placement_conf.GROUP
     auth = ks_loading.load_auth_from_conf_options(conf, group)
     if auth is None:
