@@ -74,6 +74,9 @@ def print_plan(result, out=None):
             result.created_resource_classes or result.placement_failed or
             result.missing):
         print('nothing to change', file=out)
+    for name in result.absent:
+        print('no resource provider %s (Nova gives a GPU none while it has '
+              'no capacity for its mdev type)' % name, file=out)
     for error in result.errors:
         print('error: %s' % error, file=out)
 

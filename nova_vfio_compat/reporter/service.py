@@ -136,9 +136,11 @@ class Service:
     def sync_once(self, discover=True):
         """One sync; False when it should be retried with backoff.
 
-        That is when Placement failed, and when a provider is missing:
-        nova-compute creates them at start and at its next periodic update,
-        sooner than the next resync.  With ``discover`` False it syncs the
+        That is when Placement failed, and when the compute node root
+        provider is missing: nova-compute creates it at start, sooner than
+        the next resync.  An mdev parent provider Nova did not create is
+        not a failure (``SyncResult.absent``: a GPU without capacity for
+        its type has none).  With ``discover`` False it syncs the
         devices the last discovery found (a check).
         """
         if discover or self._devices is None:

@@ -79,9 +79,14 @@ class SyncResult:
     provider name to its :class:`Change`; ``created_traits`` and
     ``created_resource_classes`` are the names created; ``errors`` has one
     line per thing not published (a device, a provider, Placement itself);
-    ``missing`` names planned providers Placement does not have (yet);
-    ``placement_failed`` is True when Placement could not be reached or
-    answered with an error, so the caller should retry later.
+    ``missing`` names the compute node root provider when Placement does
+    not have it (yet); ``absent`` names planned mdev parent providers Nova
+    did not create: Nova gives a GPU no provider where it has no capacity
+    for the GPU's type (``max_instances``, a full or exhausted GPU), which
+    is expected and not an error; their traits are published when the
+    provider appears; ``placement_failed`` is True when Placement could
+    not be reached or answered with an error, so the caller should retry
+    later.
     """
 
     dry_run: bool = False
@@ -91,6 +96,7 @@ class SyncResult:
     created_resource_classes: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
     missing: list = dataclasses.field(default_factory=list)
+    absent: list = dataclasses.field(default_factory=list)
     placement_failed: bool = False
 
     @property
@@ -136,6 +142,9 @@ class Reporter:
         # {provider uuid: (generation, owned traits it then carried)}
         self._known = {}
         self._classes = set()
+        # The mdev parent providers last found absent, logged once per
+        # change.
+        self._absent = None
 
     @property
     def _placement(self):
@@ -243,14 +252,9 @@ class Reporter:
         if self.nodename != nodename:
             # The root found by UUID has another name than the plan used.
             plan = self.plan(devices)
-        for name in plan.providers:
-            if name not in tree:
-                # Nova creates an mdev parent's provider once the parent
-                # has inventory; the next sync tries again.
-                LOG.warning('Resource provider %s not found in Placement '
-                            '(not created by nova-compute yet?); its '
-                            'traits are published when it appears', name)
-                result.missing.append(name)
+        result.absent = [name for name in plan.providers
+                         if name not in tree]
+        self._log_absent(result.absent)
         managed = sorted((rp for rp in tree.values()
                           if plan.is_managed(rp.name)),
                          key=lambda rp: (rp.name != self.nodename, rp.name))
@@ -293,6 +297,28 @@ class Reporter:
                 self._write_traits(rp, desired, current, result)
             except placement_answers.MalformedAnswer as e:
                 self._provider_failed(rp, e, result)
+
+    def _log_absent(self, absent):
+        """One INFO line when the set of absent providers changes.
+
+        Nova creates an mdev parent's provider only while the GPU has
+        capacity for its type (``_ensure_pgpu_providers`` skips, and
+        deletes, a provider whose total would be 0): a GPU past
+        ``[mdev_<type>] max_instances`` or with no room for the type has
+        none, for as long as that lasts.  Expected, so neither an error
+        nor a reason to retry; every sync lists the tree, so the traits
+        are published by the first sync after the provider appears.
+        """
+        absent = frozenset(absent)
+        if absent == self._absent:
+            return
+        self._absent = absent
+        if absent:
+            LOG.info('No resource provider in Placement for %s: Nova '
+                     'creates one only while the GPU has capacity for its '
+                     'mdev type (max_instances, free capacity); its traits '
+                     'are published when it appears', ', '.join(
+                         sorted(absent)))
 
     def _provider_failed(self, rp, error, result):
         """An answer about ``rp`` is not Placement's: skip ``rp`` alone.

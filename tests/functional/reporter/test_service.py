@@ -12,6 +12,7 @@
 
 """The service loop in-process against the real Placement: when it syncs."""
 
+import logging
 import threading
 import time
 
@@ -157,17 +158,20 @@ def test_retries_soon_while_nova_has_not_created_the_providers(placement):
     results = []
     svc = service.Service(sync.Reporter(placement.conn, c.HOST),
                           lambda: [rd.gvt()], resync_interval=3600,
-                          max_backoff=0.2, on_result=results.append)
+                          max_backoff=0.2, on_result=results.append,
+                          check_interval=0.2)
     with Running(svc):
         c.wait(lambda: len(results) >= 1)
         assert results[0].missing == [c.HOST]
         # nova-compute starts and registers the host, then the mdev parent
         root = placement.conn.placement.create_resource_provider(name=c.HOST)
-        c.wait(lambda: results[-1].missing == [
+        c.wait(lambda: results[-1].absent == [
             c.HOST + '_pci_0000_00_02_0'])
+        assert results[-1].ok and svc.failure is None
         placement.conn.placement.create_resource_provider(
             name=c.HOST + '_pci_0000_00_02_0', parent_provider_uuid=root.id)
-        c.wait(lambda: results[-1].ok)
+        # The next check lists the tree and publishes it.
+        c.wait(lambda: results[-1].ok and not results[-1].absent)
     assert _owned(placement.conn, c.HOST + '_pci_0000_00_02_0') == (
         rd.published_traits(rd.gvt()))
 
@@ -194,3 +198,29 @@ def test_an_unexpected_error_in_a_sync_is_survived_and_retried(placement):
     assert len(calls) == 2
     assert svc.last_result.ok and svc.failure is None
     assert _owned(placement.conn, c.HOST) == rd.published_traits(rd.gvt())
+
+
+def test_a_gpu_nova_gives_no_provider_is_no_retry_loop(placement, caplog):
+    # Nova creates no provider for a GPU without capacity for its type
+    # (max_instances reached, no room): the root is there, the GPU's
+    # provider never comes.  One INFO line, no backoff, no rediscovery.
+    caplog.set_level(logging.INFO)
+    c.nova_layout(placement.conn)
+    discoveries = []
+
+    def devices():
+        discoveries.append(1)
+        return [rd.gvt()]
+
+    svc = service.Service(sync.Reporter(placement.conn, c.HOST), devices,
+                          resync_interval=3600, max_backoff=0.05,
+                          check_interval=0.05)
+    with Running(svc):
+        c.wait(lambda: svc.checks >= 5)
+    assert svc.failure is None and svc.last_result.ok
+    assert len(discoveries) == 1
+    assert svc.last_result.absent == [c.HOST + '_pci_0000_00_02_0']
+    mentions = [r for r in caplog.records
+                if c.HOST + '_pci_0000_00_02_0' in r.getMessage()]
+    assert [r.levelname for r in mentions] == ['INFO']
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
