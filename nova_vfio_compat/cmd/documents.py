@@ -98,15 +98,32 @@ def nova_note(source, dest, verdict):
                    'is set (the site creates such mdevs itself)' % attrs)
 
 
+def check_data(source, dest):
+    """``(verdict, answer)``: ``check``'s answer for two documents.
+
+    ``answer`` is what ``--json`` prints (and ``openstack vfio compat
+    check`` shows): the verdict with what Nova can carry out of it.
+    """
+    verdict = rules.check(source, dest)
+    nova_ok, note = nova_note(source, dest, verdict)
+    out = verdict.to_dict()
+    out['nova_can_create'] = nova_ok if verdict.compatible else None
+    out['nova'] = note
+    return verdict, out
+
+
+def traits_data(doc, max_traits=traits.DEFAULT_MAX_TRAITS):
+    """``traits``' answer: ``{"traits": [...], "resource_class": ...}``."""
+    return {'traits': sorted(traits.document_traits(doc, max_traits)),
+            'resource_class': traits.resource_class(doc.emits)}
+
+
 def do_check(conf):
     source = files.load_document(conf.command.source)
     dest = files.load_document(conf.command.dest)
-    verdict = rules.check(source, dest)
-    nova_ok, note = nova_note(source, dest, verdict)
+    verdict, out = check_data(source, dest)
+    note = out['nova']
     if conf.command.json:
-        out = verdict.to_dict()
-        out['nova_can_create'] = nova_ok if verdict.compatible else None
-        out['nova'] = note
         print(json.dumps(out, indent=2, sort_keys=True))
     elif conf.command.mdevctl:
         if verdict.compatible and verdict.create:
@@ -143,14 +160,12 @@ def _print_verdict(verdict, source, dest):
 
 def do_traits(conf):
     doc = files.load_document(conf.command.doc)
-    names = traits.document_traits(doc, conf.traits.max_traits_per_provider)
-    rc = traits.resource_class(doc.emits)
+    out = traits_data(doc, conf.traits.max_traits_per_provider)
     if conf.command.json:
-        print(json.dumps({'traits': sorted(names), 'resource_class': rc},
-                         indent=2))
+        print(json.dumps(out, indent=2))
         return 0
-    print('resource class: %s' % rc)
+    print('resource class: %s' % out['resource_class'])
     print('traits:')
-    for name in sorted(names):
+    for name in out['traits']:
         print('  %s' % name)
     return 0

@@ -162,6 +162,34 @@ def test_matrix_human_output(capsys):
     assert 'The traits agree with the rules for all 4 pairs.' in out
 
 
+def test_matrix_json_says_what_nova_cannot_carry_out(capsys):
+    status, out, err = run(capsys, 'matrix', '--json', GVT_AGGR, GVT_TYPE4)
+    assert status == 0, err
+    cells = {(os.path.basename(c['source']), os.path.basename(c['dest'])):
+             c for c in json.loads(out)}
+    cross = cells[('gvt-i915-v1.2-aggr3.yaml', 'gvt-i915-v1.3-type4.yaml')]
+    # The rules say yes; Nova moves an mdev only into one of its type.
+    assert cross['compatible'] is True
+    assert cross['nova_can_create'] is False
+    assert 'same type' in cross['nova']
+    assert cross['source_mdev_type'] == 'i915-GVTg_V5_8'
+    assert cross['dest_mdev_type'] == 'i915-GVTg_V5_4'
+    plain = cells[('gvt-i915-v1.3-type4.yaml', 'gvt-i915-v1.3-type4.yaml')]
+    assert plain['nova_can_create'] is True and plain['nova'] is None
+
+
+def test_matrix_text_does_not_say_yes_to_what_nova_cannot_do(capsys):
+    status, out, err = run(capsys, 'matrix', GVT_AGGR, GVT_TYPE4)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert '   1  gvt-i915-v1.2-aggr3.yaml (mdev type i915-GVTg_V5_8)' in lines
+    row1 = [line for line in lines if line.startswith('   1  ') and
+            'yaml' not in line]
+    assert row1 == ['   1  (y) (y)']
+    assert '   2   -  yes' in lines
+    assert '1 -> 2: Nova could not carry out this creation' in out
+
+
 def test_console_script_never_prints_a_traceback(tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_bytes(b'\xff\x00garbage')
