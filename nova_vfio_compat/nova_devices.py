@@ -58,6 +58,10 @@ class MdevConfig:
     enabled_types: tuple = ()
     device_addresses: dict = dataclasses.field(default_factory=dict)
     source: str = 'nova.conf'
+    # The addresses that are not PCI addresses and name a virtual mdev
+    # parent present on the host (``/sys/devices/virtual/<address with
+    # '_' as '/'>``, e.g. ``mtty_mtty``), which Nova accepts.
+    virtual_parents: frozenset = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,14 +103,17 @@ def is_pci_address(address):
     return bool(_PCI_ADDRESS_RE.match(address))
 
 
-def gpu_types(config, is_virtual_parent=lambda address: False):
+def gpu_types(config, is_virtual_parent=None):
     """Apply Nova's rules to ``config``.
 
     :param is_virtual_parent: whether an address that is not a PCI address
         names a virtual mdev parent (``/sys/devices/virtual/...``, e.g.
-        mtty), which Nova accepts.
+        mtty), which Nova accepts; by default, whether
+        ``config.virtual_parents`` has it.
     :raises InvalidMdevConfig: where nova-compute would not start.
     """
+    if is_virtual_parent is None:
+        is_virtual_parent = config.virtual_parents.__contains__
     mapping, warnings, default = {}, [], None
     supported = []
     for mdev_type in config.enabled_types:

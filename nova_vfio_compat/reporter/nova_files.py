@@ -22,7 +22,12 @@ config_files`` and ``config_dirs``, or ``--nova-config``).  From them:
 * the compute node's UUID, from the ``compute_id`` file Nova writes in
   ``[DEFAULT] state_path`` and reads back from there and from the
   directories of its configuration files (``nova/virt/node.py``,
-  ``read_local_node_uuid``).
+  ``read_local_node_uuid``).  ``state_path`` is interpolated as Nova's
+  own option is: its default is ``$pybasedir``, Nova's install directory
+  (``nova/conf/paths.py``), found here without importing Nova;
+* which addresses of ``device_addresses`` name a virtual mdev parent
+  (``/sys/devices/virtual/...``, e.g. ``mtty_mtty``), which Nova accepts
+  beside PCI addresses (``_validate_device_address``).
 
 The options are registered here as Nova registers them (names, deprecated
 names, list syntax) rather than by importing Nova, which is not installed
@@ -30,6 +35,7 @@ beside every reporter.
 """
 
 import dataclasses
+import importlib.util
 import os
 import uuid
 
@@ -40,6 +46,24 @@ from nova_vfio_compat import nova_devices
 # nova/virt/node.py COMPUTE_ID_FILE; Nova reads 40 characters of it.
 COMPUTE_ID_FILE = 'compute_id'
 _COMPUTE_ID_READ = 40
+# What $pybasedir is where Nova is not installed beside the reporter: a
+# state_path built on it is then unknown.
+_NO_PYBASEDIR = '\x00unknown pybasedir\x00'
+
+
+def nova_pybasedir():
+    """Nova's ``[DEFAULT] pybasedir`` default, or None without Nova.
+
+    ``nova/conf/paths.py``: the directory the ``nova`` package is in.
+    Found without importing Nova.
+    """
+    try:
+        spec = importlib.util.find_spec('nova')
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +72,10 @@ class NovaFiles:
 
     ``mdev_config`` is None when no file was given (the fallback rule
     applies); ``error`` says why the given files cannot be used;
-    ``state_path`` is ``[DEFAULT] state_path`` when the files set it.
+    ``state_path`` is Nova's ``[DEFAULT] state_path`` (None when it cannot
+    be known: built on ``$pybasedir`` where Nova is not installed);
+    ``modified`` is the latest modification time of the files read
+    (seconds since the epoch).
     """
 
     files: tuple = ()
@@ -56,6 +83,7 @@ class NovaFiles:
     mdev_config: nova_devices.MdevConfig = None
     error: str = None
     state_path: str = None
+    modified: float = None
 
     @property
     def given(self):
@@ -79,7 +107,26 @@ def _files(config_files, config_dirs):
     return out
 
 
-def load(config_files=(), config_dirs=()):
+def virtual_parents(addresses, sysfs_root='/sys'):
+    """The addresses that name a virtual mdev parent present here.
+
+    Nova's test: not a PCI address, and ``/sys/devices/virtual/<address
+    with '_' as '/'>`` exists.
+    """
+    return frozenset(
+        a for a in addresses if not nova_devices.is_pci_address(a) and
+        os.path.exists(os.path.join(sysfs_root, 'devices', 'virtual',
+                                    a.replace('_', '/'))))
+
+
+def _modified(files):
+    try:
+        return max(os.stat(f).st_mtime for f in files)
+    except OSError:
+        return None
+
+
+def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
     """Read Nova's device configuration and state path.
 
     Never raises: a missing or unparseable file ends up in ``error``,
@@ -98,7 +145,10 @@ def load(config_files=(), config_dirs=()):
     conf.register_opt(cfg.ListOpt('enabled_mdev_types', default=[],
                                   deprecated_name='enabled_vgpu_types'),
                       group='devices')
-    conf.register_opt(cfg.StrOpt('state_path'))
+    # As Nova registers them (nova/conf/paths.py).
+    conf.register_opt(cfg.StrOpt('pybasedir',
+                                 default=nova_pybasedir() or _NO_PYBASEDIR))
+    conf.register_opt(cfg.StrOpt('state_path', default='$pybasedir'))
     try:
         conf([], project='nova', default_config_files=files,
              default_config_dirs=[], use_env=False)
@@ -111,6 +161,9 @@ def load(config_files=(), config_dirs=()):
                 deprecated_group='vgpu_%s' % mdev_type), group=group)
             addresses[mdev_type] = tuple(conf[group].device_addresses)
         state_path = conf.state_path
+        if state_path is not None and _NO_PYBASEDIR in state_path:
+            # Nova would use its own install directory, unknown here.
+            state_path = None
     except (cfg.Error, ValueError) as e:
         return NovaFiles(files=tuple(files),
                          config_files=tuple(config_files or ()),
@@ -120,8 +173,10 @@ def load(config_files=(), config_dirs=()):
         files=tuple(files), config_files=tuple(config_files or ()),
         mdev_config=nova_devices.MdevConfig(
             enabled_types=enabled, device_addresses=addresses,
-            source=source),
-        state_path=state_path)
+            source=source, virtual_parents=virtual_parents(
+                [a for listed in addresses.values() for a in listed],
+                sysfs_root)),
+        state_path=state_path, modified=_modified(files))
 
 
 class InvalidNodeIdentity(ValueError):

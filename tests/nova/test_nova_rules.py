@@ -28,6 +28,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 from nova.conf import devices as nova_devices_conf
+from nova.conf import paths as nova_paths_conf
 from nova import exception
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt import node as nova_node
@@ -71,6 +72,8 @@ class _Driver:
 
 
 def _libvirt_name(address):
+    if not nova_devices.is_pci_address(address):
+        return address      # a virtual parent: libvirt names it so
     return 'pci_' + address.replace(':', '_').replace('.', '_')
 
 
@@ -239,3 +242,69 @@ def test_missing_nova_config_file_is_named(tmp_path):
     nova = nova_files.load([missing])
     assert nova.mdev_config is None and missing in nova.error
     assert os.path.basename(missing) == 'nova.conf'
+
+
+@pytest.mark.parametrize('line', [
+    None, 'state_path = $pybasedir', 'state_path = $pybasedir/state',
+    'state_path = ${pybasedir}/lib', 'pybasedir = /opt/nova\n'
+    'state_path = $pybasedir/state'])
+def test_state_path_is_interpolated_as_nova_does(tmp_path, line):
+    conf_path = tmp_path / 'nova.conf'
+    conf_path.write_text('[DEFAULT]\n%s\n[devices]\nenabled_mdev_types = '
+                         'nvidia-11\n' % (line or ''))
+    conf = cfg.ConfigOpts()
+    conf.register_opts(nova_paths_conf.ALL_OPTS)
+    conf(['--config-file', str(conf_path)])
+
+    nova = nova_files.load([str(conf_path)])
+
+    # The whole configuration is still Nova's: the mdev type is read.
+    assert nova.error is None, nova.error
+    assert nova.mdev_config.enabled_types == ('nvidia-11',)
+    assert nova.state_path == conf.state_path
+
+
+def test_without_nova_a_pybasedir_state_path_is_unknown(tmp_path):
+    conf_path = tmp_path / 'nova.conf'
+    conf_path.write_text('[DEFAULT]\nstate_path = $pybasedir/state\n')
+    with mock.patch.object(nova_files, 'nova_pybasedir', lambda: None):
+        nova = nova_files.load([str(conf_path)])
+    assert nova.error is None and nova.state_path is None
+
+
+@pytest.mark.parametrize('present', [True, False])
+def test_a_virtual_mdev_parent_is_accepted_where_nova_does(tmp_path,
+                                                           present):
+    # mtty, the sample driver: /sys/devices/virtual/mtty/mtty.
+    sysfs = tmp_path / 'sys'
+    (sysfs / 'devices' / 'virtual' / 'mtty' / ('mtty' if present else
+                                               'other')).mkdir(parents=True)
+    path = tmp_path / 'nova.conf'
+    path.write_text(conf_text(['mtty-1', 'nvidia-11'], {
+        'mtty-1': ['mtty_mtty'], 'nvidia-11': ['0000:81:00.0']}))
+    real_exists = os.path.exists
+
+    def exists_under_sysfs(name):
+        # Nova's driver looks in /sys; this host's sysfs is the test's.
+        if name.startswith('/sys/'):
+            name = str(sysfs) + name[len('/sys'):]
+        return real_exists(name)
+
+    with mock.patch.object(libvirt_driver.os.path, 'exists',
+                           exists_under_sysfs):
+        novas = nova_answer(str(path), GPUS + ['mtty_mtty'])
+    nova = nova_files.load([str(path)], sysfs_root=str(sysfs))
+    try:
+        types = nova_devices.gpu_types(nova.mdev_config)
+        ours = (types.supported,
+                {a: types.type_for(a) for a in GPUS + ['mtty_mtty']})
+    except nova_devices.InvalidMdevConfig as e:
+        ours = e
+    if present:
+        assert ours == novas
+        assert ours[1]['mtty_mtty'] == 'mtty-1'
+        assert ours[1]['0000:81:00.0'] == 'nvidia-11'
+    else:
+        assert isinstance(novas, exception.InvalidLibvirtMdevConfig)
+        assert isinstance(ours, nova_devices.InvalidMdevConfig)
+        assert 'mtty_mtty' in str(ours)
