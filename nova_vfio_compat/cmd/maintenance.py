@@ -27,6 +27,7 @@ import sys
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import files
 from nova_vfio_compat import placement_get
+from nova_vfio_compat import placement_version
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
@@ -124,8 +125,9 @@ def _prepare(conf):
     """``(assumptions, connection, view)``."""
     assumptions = load_assumptions(conf.command.assume)
     conn = client.connect(conf, cloud=conf.command.os_cloud)
-    return assumptions, conn, placement_view.PlacementView(
-        placement_view.sdk_get(conn))
+    get = placement_view.sdk_get(conn)
+    placement_version.check(get('/', None))
+    return assumptions, conn, placement_view.PlacementView(get)
 
 
 # What a command line, a document or the cloud can get wrong; anything
@@ -133,7 +135,7 @@ def _prepare(conf):
 _INPUT_ERRORS = (BadOption, records.InvalidDocument,
                  nvc_assume.AssumptionError, placement_view.UnknownHost,
                  placement_get.PlacementUnavailable,
-                 client.ConfigurationError)
+                 client.ConfigurationError, placement_version.PlacementTooOld)
 
 
 def do_drain(conf):

@@ -26,10 +26,12 @@ a sync (it logs it and retries with backoff).
 import signal
 import sys
 
+from openstack import exceptions as sdk_exceptions
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import common
+from nova_vfio_compat import placement_version
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import hostname
@@ -81,6 +83,13 @@ def print_plan(result, out=None):
         print('error: %s' % error, file=out)
 
 
+def _placement_root(connection):
+    """The body of Placement's ``GET /`` (its version document)."""
+    response = connection.placement.get('/')
+    sdk_exceptions.raise_from_response(response)
+    return response.json()
+
+
 def _fail(message):
     return common.fail(PROG, message)
 
@@ -107,6 +116,17 @@ def _serve(conf):
         # keystoneauth and the SDK raise a variety of errors for bad
         # [placement] or clouds.yaml settings; none deserves a traceback.
         return _fail('cannot set up the Placement client: %s' % e)
+    try:
+        placement_version.check(_placement_root(connection))
+    except placement_version.PlacementTooOld as e:
+        return _fail(e)
+    except sync.PLACEMENT_ERRORS as e:
+        # The service starts before Placement is up as well; the traits
+        # are of no use to an older Placement, but that is not a reason
+        # to stop retrying.
+        LOG.warning('Cannot check the Placement API version now (%s); '
+                    'nova-vfio-compat needs microversion %s or later', e,
+                    placement_version.REQUIRED_TEXT)
     LOG.info('Publishing to the %s', root.describe())
     reporter = sync.Reporter(
         connection, root.name or root.uuid, root_uuid=root.uuid,

@@ -291,5 +291,5 @@ def test_placement_not_answering_exits_2(tmp_path):
         argv = (command, SOURCE) if command == 'drain' else (command,)
         status, _, err = run(str(conf), *argv)
         assert status == 2, err
-        assert 'GET /resource_providers' in err
+        assert 'Placement GET /' in err
         assert 'Traceback' not in err
