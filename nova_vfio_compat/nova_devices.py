@@ -31,7 +31,10 @@ with:
 """
 
 import dataclasses
+import json
 import re
+
+from nova_vfio_compat import devices as nvc_devices
 
 # nova.pci.utils._PCI_ADDRESS_PATTERN, unescaped dot included.
 _PCI_ADDRESS_RE = re.compile(
@@ -62,6 +65,14 @@ class MdevConfig:
     # parent present on the host (``/sys/devices/virtual/<address with
     # '_' as '/'>``, e.g. ``mtty_mtty``), which Nova accepts.
     virtual_parents: frozenset = frozenset()
+    # ``[mdev_<type>] mdev_class`` where the files set it (else VGPU), and
+    # ``[pci] device_spec`` as :class:`DeviceSpec` values, in order.
+    mdev_classes: dict = dataclasses.field(default_factory=dict)
+    device_specs: tuple = ()
+
+    def mdev_class(self, mdev_type):
+        """The resource class Nova gives GPUs of ``mdev_type``."""
+        return self.mdev_classes.get(mdev_type) or DEFAULT_MDEV_CLASS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,3 +157,136 @@ def gpu_types(config, is_virtual_parent=None):
             mapping[address] = mdev_type
     return GpuTypes(mapping=mapping, default=default,
                     supported=tuple(supported), warnings=tuple(warnings))
+
+
+# [mdev_<type>] mdev_class's default (nova/conf/devices.py).
+DEFAULT_MDEV_CLASS = 'VGPU'
+# The class Nova gives a PCI device without a resource_class tag
+# (nova/compute/pci_placement_translator.py, get_resource_class).
+_PCI_DEFAULT_CLASS = 'CUSTOM_PCI_%04X_%04X'
+_GLOB = frozenset('*?[]')
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceSpec:
+    """One entry of Nova's ``[pci] device_spec`` (a JSON object).
+
+    ``where`` names the files and the entry, for messages.
+    """
+
+    tags: dict
+    where: str
+
+    @property
+    def physical_network(self):
+        return self.tags.get('physical_network')
+
+
+def parse_device_specs(values, source='nova.conf'):
+    """``(DeviceSpec values, errors)`` of ``[pci] device_spec`` values.
+
+    As Nova reads them (``nova/pci/whitelist.py``): each value is a JSON
+    object or a list of objects.
+    """
+    specs, errors = [], []
+    for index, value in enumerate(values):
+        where = '%s: [pci] device_spec #%d' % (source, index + 1)
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            errors.append('%s: not JSON: %s' % (where, value))
+            continue
+        entries = parsed if isinstance(parsed, list) else [parsed]
+        if not all(isinstance(e, dict) for e in entries):
+            errors.append('%s: expected a JSON object or a list of them'
+                          % where)
+            continue
+        specs.extend(DeviceSpec(dict(e), where) for e in entries)
+    return tuple(specs), errors
+
+
+def _hex(value):
+    try:
+        return int(value, 16)
+    except (TypeError, ValueError):
+        return None
+
+
+def may_match(spec, device):
+    """May ``spec`` match ``device`` in Nova (conservative)?
+
+    False only where it provably does not: another ``vendor_id`` or
+    ``product_id`` than the device's, or an exact ``address`` that is
+    neither the device's nor its PF's (Nova matches a PF's address to its
+    VFs).  Globs, regular expressions and ``devname`` may match anything.
+    """
+    ids = device.pci_ids or ()
+    for key, index in (('vendor_id', 0), ('product_id', 1)):
+        wanted = spec.tags.get(key)
+        if (isinstance(wanted, str) and len(ids) > index and
+                not _GLOB & set(wanted) and _hex(wanted) is not None and
+                _hex(wanted) != ids[index]):
+            return False
+    address = spec.tags.get('address')
+    if (isinstance(address, str) and is_pci_address(address) and
+            not _GLOB & set(address)):
+        mine = {a.lower() for a in (device.address, device.physfn) if a}
+        if address.lower() not in mine:
+            return False
+    return True
+
+
+def neutron_spec(device, specs):
+    """The first spec with a ``physical_network`` that may match ``device``.
+
+    Such a device is a Neutron SR-IOV port: Nova leaves it out of
+    Placement, and a spec without the physical network would take it from
+    Neutron.  None when there is none.
+    """
+    for spec in specs:
+        if spec.physical_network and may_match(spec, device):
+            return spec
+    return None
+
+
+def normalize_resource_class(name):
+    """Nova's normalisation of a ``resource_class`` tag."""
+    name = name.upper()
+    if name.startswith('CUSTOM_') or name in ('PGPU', 'VGPU',
+                                              'SRIOV_NET_VF'):
+        return name
+    return 'CUSTOM_' + re.sub(r'[^0-9A-Z]+', '_', name)
+
+
+def class_in_use(device, mdev_config):
+    """``(resource class Nova gives device today, why)``, or ``(None, why)``.
+
+    From Nova's files: an mdev type's ``mdev_class`` on a GPU Nova uses
+    with that type; a PCI device's first ``[pci] device_spec`` that may
+    match it (its ``resource_class``, else ``CUSTOM_PCI_<vendor>_<product>``).
+    None where Nova does not use the device (no servers can hold it).
+    """
+    if mdev_config is None:
+        return None, 'no Nova configuration was given'
+    if device.kind == nvc_devices.KIND_MDEV_TYPE:
+        try:
+            types = gpu_types(mdev_config)
+        except InvalidMdevConfig as e:
+            return None, str(e)
+        if types.type_for(device.address) is None:
+            return None, 'Nova uses no mdev type on %s' % device.address
+        used = types.type_for(device.address)
+        return (mdev_config.mdev_class(used),
+                '[mdev_%s] mdev_class in %s' % (used, mdev_config.source))
+    for spec in mdev_config.device_specs:
+        if spec.physical_network or not may_match(spec, device):
+            continue
+        if spec.tags.get('resource_class'):
+            return (normalize_resource_class(spec.tags['resource_class']),
+                    '%s resource_class' % spec.where)
+        if len(device.pci_ids or ()) >= 2:
+            return (_PCI_DEFAULT_CLASS % tuple(device.pci_ids[:2]),
+                    '%s (no resource_class: Nova\'s default class)'
+                    % spec.where)
+        return None, '%s matches it but its PCI IDs are unknown' % spec.where
+    return None, 'no [pci] device_spec of %s matches it' % mdev_config.source

@@ -15,15 +15,18 @@ configuration, for what the reporter must not (or should not) write."""
 
 import json
 import os
+import re
 import sys
 import tempfile
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import nova_devices
+from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import sources
+from nova_vfio_compat import traits as nvc_traits
 
 EXIT_OK = 0
 EXIT_INVALID = common.EXIT_INVALID
@@ -67,6 +70,19 @@ def register(subparsers):
         help='the mdev type to configure on GPU ADDRESS, or without '
              'ADDRESS on every GPU that offers TYPE (the first such '
              'option that a GPU offers wins); repeat for several')
+    p.add_argument(
+        '--resource-class', metavar='ADDRESS=CLASS', action='append',
+        help='the resource class Nova gives device (or GPU) ADDRESS today, '
+             'where Nova\'s configuration files do not say it; it is kept '
+             'unless --host-empty is given (repeat for several)')
+    p.add_argument(
+        '--host-empty', action='store_true',
+        help='no server holds a device of this host (drained first, see '
+             '"nova-vfio-compat drain"): print the project\'s resource '
+             'classes even where they differ from the classes Nova uses '
+             'today. Without it those are kept: Nova cannot change the '
+             'class of a provider with allocations, and nova-compute then '
+             'does not start')
     p.add_argument('--json', action='store_true',
                    help='print {"config": {section: {option: value}}, '
                         '"mdev_types": {GPU address: {"mdev_type", '
@@ -122,24 +138,102 @@ def _operator_choices(values):
 
 
 def _decided(conf, operator=None):
-    """``(outcome, errors)`` for the devices and the Nova configuration."""
+    """``(outcome, errors, Nova's files)`` for the devices."""
     devices = _devices(conf)
     nova = sources.nova_view(conf, conf.command.nova_config)
     outcome = sources.decide(conf, devices, nova, operator)
     errors = [nova.error] if nova.error else []
-    for message in outcome.messages:
+    _notes(outcome.messages)
+    return outcome, errors, nova
+
+
+def _notes(messages):
+    for message in messages:
         print('nova-vfio-compat: note: %s' % message, file=sys.stderr)
-    return outcome, errors
 
 
-def do_nova_config(conf):
-    operator, errors = _operator_choices(conf.command.mdev_type)
-    if errors:
-        return _report(errors)
+_CLASS_RE = re.compile(r'^(VGPU|PGPU|CUSTOM_[A-Z0-9_]{1,248})$')
+
+
+def _told_classes(values):
+    """``({address: class}, errors)`` of the --resource-class values."""
+    told, errors = {}, []
+    for value in values or ():
+        address, _sep, rc = value.partition('=')
+        if not nova_devices.is_pci_address(address) or not _CLASS_RE.match(
+                rc):
+            errors.append('--resource-class %s: expected ADDRESS=CLASS with '
+                          'a PCI address (0000:81:00.0) and VGPU, PGPU or '
+                          'CUSTOM_[A-Z0-9_]+' % value)
+            continue
+        told[address.lower()] = rc
+    return told, errors
+
+
+def _project_class(device):
     try:
-        outcome, errors = _decided(conf, operator)
-    except sources.NoDeviceSource as e:
-        return _report([e])
+        return nvc_traits.resource_class(
+            publication.stream_document(device).emits)
+    except publication.TypeConflict:
+        return None
+
+
+def classes_to_keep(chosen, mdev_config, told, host_empty):
+    """``({address: class to keep}, notes)``.
+
+    Where Nova gives a device another class today than the project's,
+    the class stays unless the operator says the host is empty: Nova
+    cannot change the class of a provider with allocations (its inventory
+    update fails with InventoryInUse, a reshape with ReshapeFailed) and
+    nova-compute then does not start.
+    """
+    keep, notes = {}, []
+    if mdev_config is None and not told and not host_empty:
+        notes.append(
+            'no Nova configuration was given (--nova-config): the classes '
+            'Nova uses today are unknown, so every class printed is the '
+            'project\'s; where a server holds a device whose class this '
+            'changes, nova-compute will not start. Give Nova\'s files or '
+            '--resource-class')
+    for device in chosen:
+        if device.document is None:
+            continue
+        ours = _project_class(device)
+        today = told.get(device.address.lower())
+        why = 'given with --resource-class'
+        if today is None:
+            today, why = nova_devices.class_in_use(device, mdev_config)
+        if ours is None or today is None or today == ours:
+            continue
+        if host_empty:
+            notes.append(
+                '%s: resource class %s replaces %s (%s), which is only safe '
+                'where no server holds the device (--host-empty)'
+                % (device.name, ours, today, why))
+            continue
+        keep[device.address] = today
+        notes.append(
+            '%s: keeps resource class %s, the class Nova uses today (%s), '
+            'not %s: Nova cannot change the class of a provider where '
+            'servers hold devices (InventoryInUse, ReshapeFailed) and '
+            'nova-compute would not start. To use %s, empty the host first '
+            '("nova-vfio-compat drain HOST" shows where its servers can '
+            'go; live-migrate them), then rerun with --host-empty'
+            % (device.name, today, why, ours, ours))
+    return keep, notes
+
+
+def configuration(outcome, mdev_config, told=None, host_empty=False,
+                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """``(data, errors, notes, configured GPUs)`` of ``nova-config``.
+
+    :param outcome: the host's :class:`publication.Outcome`.
+    :param mdev_config: Nova's configuration as read from its files (None
+        when none was given).
+    :param told: ``{address: class}`` Nova uses today (--resource-class).
+    :param host_empty: no server holds a device (--host-empty).
+    """
+    errors = []
     chosen = []
     for decision in outcome.decisions:
         device = decision.device
@@ -160,8 +254,35 @@ def do_nova_config(conf):
                 choice.mdev_type, choice.why)
         errors.append('GPU %s: no mdev type configured: %s; choose one with '
                       '--mdev-type %s=TYPE' % (address, why, address))
+    keep, notes = classes_to_keep(chosen, mdev_config, told or {},
+                                  host_empty)
+    specs = mdev_config.device_specs if mdev_config else ()
+    if mdev_config is None and any(
+            d.kind == nvc_devices.KIND_PCI for d in chosen):
+        notes.append(
+            'no Nova configuration was given (--nova-config): VFs that are '
+            'Neutron SR-IOV ports (a [pci] device_spec with '
+            'physical_network) cannot be recognised; do not merge a '
+            'device_spec printed here for such a VF')
     data, config_errors = nova_config.nova_conf_data(
-        chosen, conf.traits.max_traits_per_provider)
+        chosen, max_traits, specs, keep)
+    return data, errors + config_errors, notes, configured
+
+
+def do_nova_config(conf):
+    operator, errors = _operator_choices(conf.command.mdev_type)
+    told, told_errors = _told_classes(conf.command.resource_class)
+    errors.extend(told_errors)
+    if errors:
+        return _report(errors)
+    try:
+        outcome, errors, nova = _decided(conf, operator)
+    except sources.NoDeviceSource as e:
+        return _report([e])
+    data, config_errors, notes, configured = configuration(
+        outcome, nova.mdev_config, told, conf.command.host_empty,
+        conf.traits.max_traits_per_provider)
+    _notes(notes)
     errors.extend(config_errors)
     if conf.command.json:
         print(json.dumps({
@@ -192,7 +313,7 @@ def _write_atomically(path, text):
 
 def do_provider_config(conf):
     try:
-        outcome, errors = _decided(conf)
+        outcome, errors, _nova = _decided(conf)
     except sources.NoDeviceSource as e:
         return _report([e])
     nodename = conf.command.nodename or hostname.root_provider_name(conf)

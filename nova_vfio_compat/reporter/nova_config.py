@@ -39,6 +39,7 @@ import json
 import yaml
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import nova_devices
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat import traits as nvc_traits
@@ -47,55 +48,95 @@ PROVIDER_CONFIG_SCHEMA_VERSION = '1.0'
 COMPUTE_NODE = '$COMPUTE_NODE'
 
 
-def pci_device_specs(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+def _pci_spec(device, max_traits, resource_classes):
+    """``(device_spec dict, error)`` of one PCI device, alone."""
+    if device.document is not None and not publication.live_migratable(
+            device):
+        # Nova must not try to live-migrate it, and its traits would
+        # claim a stream it does not have: the resource class only.
+        rc = nvc_traits.resource_class(device.document.emits)
+        return {'address': device.address,
+                'resource_class': resource_classes.get(device.address,
+                                                       rc)}, None
+    try:
+        names, rc = nvc_plan.device_traits(device, max_traits)
+    except ValueError as e:
+        return None, str(e)
+    # A migratable driver, or a document from the kernel, the vendor or
+    # the operator: it can migrate.
+    return {'address': device.address,
+            'live_migratable': 'yes',
+            'resource_class': resource_classes.get(device.address, rc),
+            'traits': ','.join(sorted(names))}, None
+
+
+def pci_device_specs(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
+                     existing_specs=(), resource_classes=None):
     """``([device_spec dict, ...], errors)`` for the PCI devices.
 
-    Nova counts the VFs of one PF on the PF's provider, so they must agree
-    on traits and resource class; VFs of one PF that do not are reported
-    and left out.
+    Nova counts the VFs of one PF on the PF's provider and refuses to
+    start when they differ in resource class or traits
+    (``PlacementPciMixedResourceClassException``,
+    ``PlacementPciMixedTraitsException``; ``live_migratable`` is a trait
+    there): a PF whose VFs differ is reported, naming the PF and each VF,
+    and none of its VFs is configured.  A device that one of
+    ``existing_specs`` (Nova's ``[pci] device_spec``) with a
+    ``physical_network`` may match is a Neutron port: no spec is made for
+    it (one without the physical network would take it from Neutron).
+    ``resource_classes`` maps an address to the class to keep.
     """
-    specs, errors, by_pf = [], [], {}
+    resource_classes = resource_classes or {}
+    made, errors, by_pf = [], [], {}
     for device in devices:
         if device.kind != nvc_devices.KIND_PCI:
             continue
-        if device.document is not None and not publication.live_migratable(
-                device):
-            # Nova must not try to live-migrate it, and its traits would
-            # claim a stream it does not have: the resource class only.
-            specs.append({'address': device.address,
-                          'resource_class': nvc_traits.resource_class(
-                              device.document.emits)})
+        neutron = nova_devices.neutron_spec(device, existing_specs)
+        if neutron is not None:
+            errors.append(
+                'device %s: %s (physical_network %s) may match it: a '
+                'Neutron SR-IOV port, which Nova does not report in '
+                'Placement; no device_spec is printed for it (keep that '
+                'entry)' % (device.name, neutron.where,
+                            neutron.physical_network))
             continue
-        try:
-            names, rc = nvc_plan.device_traits(device, max_traits)
-        except ValueError as e:
-            errors.append(str(e))
+        spec, error = _pci_spec(device, max_traits, resource_classes)
+        if error is not None:
+            errors.append(error)
             continue
+        made.append((device, spec))
         if device.physfn:
-            first = by_pf.setdefault(device.physfn, (device, names, rc))
-            if (first[1], first[2]) != (names, rc):
-                errors.append(
-                    'device %s: its traits differ from those of %s, a VF '
-                    'of the same PF %s; Nova keeps one set per PF, so it '
-                    'is left out' % (device.name, first[0].name,
-                                     device.physfn))
-                continue
-        specs.append({'address': device.address,
-                      # A variant driver, or a document from the kernel,
-                      # the vendor or the operator: it can migrate.
-                      'live_migratable': 'yes',
-                      'resource_class': rc,
-                      'traits': ','.join(sorted(names))})
-    return specs, errors
+            by_pf.setdefault(device.physfn, []).append((device, spec))
+    mixed = set()
+    for pf, vfs in sorted(by_pf.items()):
+        kinds = {(s['resource_class'], s.get('traits'),
+                  s.get('live_migratable')) for _d, s in vfs}
+        if len(kinds) > 1:
+            mixed.add(pf)
+            errors.append(
+                'PF %s: its VFs cannot share one resource class and trait '
+                'set, which Nova requires of the VFs of one PF '
+                '(PlacementPciMixedResourceClassException or '
+                'PlacementPciMixedTraitsException at start): %s; none of '
+                'them is configured' % (pf, '; '.join(
+                    '%s: class %s, %s' % (
+                        d.name, s['resource_class'],
+                        'live-migratable, %d traits' % len(
+                            s['traits'].split(','))
+                        if s.get('live_migratable') else
+                        'not live-migratable')
+                    for d, s in vfs)))
+    return [s for d, s in made if d.physfn not in mixed], errors
 
 
-def mdev_types(devices):
+def mdev_types(devices, resource_classes=None):
     """``({mdev_type: (addresses, resource class)}, errors)``.
 
     ``devices`` should hold one mdev type per GPU; a GPU seen again under
     another type is reported and left out there, so that no address is
-    ever listed under two types.
+    ever listed under two types.  ``resource_classes`` maps a GPU's
+    address to the class to keep.
     """
+    resource_classes = resource_classes or {}
     types, errors, seen = {}, [], {}
     for device in devices:
         if device.kind != nvc_devices.KIND_MDEV_TYPE:
@@ -118,6 +159,7 @@ def mdev_types(devices):
             errors.append('device %s: %s; not configured'
                           % (device.name, e))
             continue
+        rc = resource_classes.get(device.address, rc)
         addresses, known_rc = types.setdefault(device.mdev_type, ([], rc))
         if known_rc != rc:
             errors.append(
@@ -129,14 +171,17 @@ def mdev_types(devices):
     return types, errors
 
 
-def nova_conf_data(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+def nova_conf_data(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
+                   existing_specs=(), resource_classes=None):
     """``({section: {option: value}}, errors)`` configuring ``devices``.
 
     What ``nova-config --json`` prints; list values are lists
-    (``device_spec`` one JSON object per entry).
+    (``device_spec`` one JSON object per entry).  ``existing_specs`` and
+    ``resource_classes``: see :func:`pci_device_specs`.
     """
-    specs, errors = pci_device_specs(devices, max_traits)
-    types, type_errors = mdev_types(devices)
+    specs, errors = pci_device_specs(devices, max_traits, existing_specs,
+                                     resource_classes)
+    types, type_errors = mdev_types(devices, resource_classes)
     errors.extend(type_errors)
     data = {}
     if specs:

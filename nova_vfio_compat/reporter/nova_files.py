@@ -149,17 +149,29 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
     conf.register_opt(cfg.StrOpt('pybasedir',
                                  default=nova_pybasedir() or _NO_PYBASEDIR))
     conf.register_opt(cfg.StrOpt('state_path', default='$pybasedir'))
+    conf.register_opt(cfg.MultiStrOpt(
+        'device_spec', default=[], deprecated_opts=[
+            cfg.DeprecatedOpt('passthrough_whitelist', group='pci'),
+            cfg.DeprecatedOpt('pci_passthrough_whitelist',
+                              group='DEFAULT')]), group='pci')
     try:
         conf([], project='nova', default_config_files=files,
              default_config_dirs=[], use_env=False)
         enabled = tuple(conf.devices.enabled_mdev_types)
-        addresses = {}
+        addresses, classes = {}, {}
         for mdev_type in enabled:
             group = 'mdev_%s' % mdev_type
             conf.register_opt(cfg.ListOpt(
                 'device_addresses', default=[],
                 deprecated_group='vgpu_%s' % mdev_type), group=group)
+            conf.register_opt(cfg.StrOpt('mdev_class'), group=group)
             addresses[mdev_type] = tuple(conf[group].device_addresses)
+            if conf[group].mdev_class:
+                classes[mdev_type] = conf[group].mdev_class
+        specs, spec_errors = nova_devices.parse_device_specs(
+            conf.pci.device_spec, source)
+        if spec_errors:
+            raise ValueError('; '.join(spec_errors))
         state_path = conf.state_path
         if state_path is not None and _NO_PYBASEDIR in state_path:
             # Nova would use its own install directory, unknown here.
@@ -175,7 +187,7 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
             enabled_types=enabled, device_addresses=addresses,
             source=source, virtual_parents=virtual_parents(
                 [a for listed in addresses.values() for a in listed],
-                sysfs_root)),
+                sysfs_root), mdev_classes=classes, device_specs=specs),
         state_path=state_path, modified=_modified(files))
 
 

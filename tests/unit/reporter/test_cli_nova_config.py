@@ -93,3 +93,74 @@ def test_bad_device_list_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert str(path) in err and 'Traceback' not in err
+
+
+def _nova_conf(tmp_path, text):
+    path = tmp_path / 'nova.conf'
+    path.write_text(text)
+    return str(path)
+
+
+def _gvt_class():
+    return traits.resource_class(publication.typed_document(
+        rd.gvt().document, 'i915-GVTg_V5_8')[0].emits)
+
+
+def test_nova_config_keeps_the_class_nova_uses_today(tmp_path, capsys):
+    nova = _nova_conf(tmp_path, '[devices]\n'
+                      'enabled_mdev_types = i915-GVTg_V5_8\n'
+                      '[pci]\n'
+                      'device_spec = {"address": "0000:81:00.2", '
+                      '"resource_class": "old-class"}\n')
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path), '--nova-config', nova])
+    captured = capsys.readouterr()
+    assert status == 0
+    # VGPU: [mdev_<type>] mdev_class's default; the spec's class as Nova
+    # normalises it.
+    assert 'mdev_class = VGPU' in captured.out
+    assert '"resource_class": "CUSTOM_OLD_CLASS"' in captured.out
+    assert captured.err.count('keeps resource class') == 2
+    assert 'drain' in captured.err and '--host-empty' in captured.err
+
+
+def test_nova_config_on_an_empty_host_changes_the_class(tmp_path, capsys):
+    nova = _nova_conf(tmp_path, '[devices]\n'
+                      'enabled_mdev_types = i915-GVTg_V5_8\n')
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path), '--nova-config', nova,
+                       '--host-empty'])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert 'mdev_class = %s' % _gvt_class() in captured.out
+    assert 'replaces VGPU' in captured.err
+
+
+def test_nova_config_keeps_a_class_it_is_told(tmp_path, capsys):
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path),
+                       '--resource-class', '0000:00:02.0=CUSTOM_TOLD'])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert 'mdev_class = CUSTOM_TOLD' in captured.out
+    assert 'given with --resource-class' in captured.err
+
+
+def test_nova_config_refuses_a_bad_class(tmp_path, capsys):
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path),
+                       '--resource-class', '0000:00:02.0=lower'])
+    assert status == 2
+    assert '--resource-class 0000:00:02.0=lower' in capsys.readouterr().err
+
+
+def test_nova_config_leaves_neutron_ports_alone(tmp_path, capsys):
+    nova = _nova_conf(tmp_path, '[pci]\n'
+                      'device_spec = {"address": "0000:81:00.2", '
+                      '"physical_network": "physnet1"}\n')
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path), '--nova-config', nova])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert 'device_spec' not in captured.out
+    assert '0000:81:00.2' in captured.err and 'physnet1' in captured.err

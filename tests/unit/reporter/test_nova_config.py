@@ -23,6 +23,8 @@ from nova.conf import devices as nova_devices_conf
 from oslo_config import cfg
 import yaml
 
+from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import nova_devices
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan
@@ -94,13 +96,137 @@ def test_device_specs_through_novas_pci_code(tmp_path):
     assert rc == _rc(rd.vf())
 
 
+# Nova's own code, in a process of its own (nova.pci and eventlet):
+# the [pci] device_spec lines as nova-compute parses them (whitelist),
+# each device's matching spec, and the PCI providers nova-compute builds
+# from them at start (pci_placement_translator), or the exception that
+# stops it.
+_NOVA_PCI = """
+import json, sys, types
+from nova import exception
+from nova.compute import pci_placement_translator as t
+from nova.pci import whitelist
+given = json.load(sys.stdin)
+wl = whitelist.Whitelist([json.dumps(s) for s in given['specs']])
+out = {'tags': {}, 'start': 'ok'}
+providers = {}
+try:
+    for d in given['devices']:
+        dev = types.SimpleNamespace(card_serial_number=None, **d)
+        spec = wl.get_devspec(dev)
+        tags = dict(spec.get_tags()) if spec else None
+        out['tags'][d['address']] = tags
+        if tags is None or tags.get('physical_network'):
+            continue
+        rp = providers.setdefault(d['parent_addr'],
+                                  t.PciResourceProvider(d['parent_addr']))
+        rp.add_child(dev, tags)
+except exception.NovaException as e:
+    out['start'] = type(e).__name__
+print(json.dumps(out))
+"""
+
+
+def _nova_pci(specs, devices):
+    """What Nova makes of ``specs`` (dicts) for ``devices`` (VFs)."""
+    given = {'specs': specs, 'devices': [
+        {'address': d.address, 'parent_addr': d.physfn,
+         'vendor_id': '%04x' % d.pci_ids[0],
+         'product_id': '%04x' % d.pci_ids[1]} for d in devices]}
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
+    done = subprocess.run([sys.executable, '-c', _NOVA_PCI], env=env,
+                          input=json.dumps(given), capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def _plain_vf(address):
+    """A VF of rd.vf()'s PF bound to plain vfio-pci (derived document)."""
+    return dataclasses.replace(
+        rd.vf(address), driver='vfio-pci',
+        provenance=nvc_devices.SOURCE_DERIVED)
+
+
 def test_vfs_of_one_pf_must_agree():
     a = rd.vf('0000:81:00.2')
     b = rd.vf('0000:81:00.3', sample='mlx5-vf-fw28.43.yaml')
     c = rd.vf('0000:81:00.4')
-    specs, errors = nova_config.pci_device_specs([a, b, c])
-    assert [s['address'] for s in specs] == [a.address, c.address]
-    assert len(errors) == 1 and b.address in errors[0]
+    other_pf = dataclasses.replace(rd.vf('0000:82:00.2'),
+                                   physfn='0000:82:00.0')
+    specs, errors = nova_config.pci_device_specs([a, b, c, other_pf])
+    # No VF of the mixed PF is configured: which one would win is not
+    # for the order of the device list to decide.
+    assert [s['address'] for s in specs] == [other_pf.address]
+    (error,) = errors
+    assert 'PF 0000:81:00.0' in error
+    assert all(d.address in error for d in (a, b, c))
+    assert _nova_pci(specs, [a, b, c, other_pf])['start'] == 'ok'
+
+
+def test_a_plain_vfio_pci_vf_never_mixes_with_a_variant_one():
+    # One VF bound to the variant driver, one to plain vfio-pci, on one
+    # PF: one is live-migratable with traits, the other a class only.
+    # Each path groups by PF, or nova-compute refuses to start.
+    variant, plain = rd.vf('0000:81:00.2'), _plain_vf('0000:81:00.3')
+    specs, errors = nova_config.pci_device_specs([variant, plain])
+    assert specs == []
+    (error,) = errors
+    assert 'PF 0000:81:00.0' in error
+    assert variant.address in error and plain.address in error
+    assert _nova_pci(specs, [variant, plain])['start'] == 'ok'
+
+
+def test_nova_refuses_what_mixed_vfs_would_give_it():
+    # What nova-config must never print: the two specs above, each valid
+    # alone, stop nova-compute at start.
+    variant, plain = rd.vf('0000:81:00.2'), _plain_vf('0000:81:00.3')
+    alone = (nova_config.pci_device_specs([variant])[0] +
+             nova_config.pci_device_specs([plain])[0])
+    assert _nova_pci(alone, [variant, plain])['start'].startswith(
+        'PlacementPciMixed')
+
+
+PHYSNET = nova_devices.DeviceSpec(
+    {'vendor_id': '15b3', 'product_id': '101e',
+     'physical_network': 'physnet1'}, 'nova.conf: [pci] device_spec #1')
+
+
+def test_neutron_ports_keep_their_physical_network():
+    vf = rd.vf()
+    specs, errors = nova_config.pci_device_specs(
+        [vf], existing_specs=(PHYSNET,))
+    assert specs == []
+    (error,) = errors
+    assert vf.address in error and 'physnet1' in error
+    # Merged before or after the existing entry, Nova still binds the
+    # VF to Neutron's physical network.
+    for merged in ([PHYSNET.tags] + specs, specs + [PHYSNET.tags]):
+        tags = _nova_pci(merged, [vf])['tags'][vf.address]
+        assert tags['physical_network'] == 'physnet1'
+
+
+def test_todays_spec_takes_a_neutron_port_from_its_physical_network():
+    # Without the existing entry, the spec printed for the VF wins when
+    # merged first, and the VF loses its physical network.
+    vf = rd.vf()
+    specs, _ = nova_config.pci_device_specs([vf])
+    tags = _nova_pci(specs + [PHYSNET.tags], [vf])['tags'][vf.address]
+    assert 'physical_network' not in tags
+
+
+def test_specs_of_other_devices_are_not_neutron_ports():
+    vf = rd.vf()
+    others = (
+        nova_devices.DeviceSpec({'vendor_id': '8086', 'physical_network':
+                                 'p'}, 'x'),
+        nova_devices.DeviceSpec({'address': '0000:82:00.2',
+                                 'physical_network': 'p'}, 'x'))
+    specs, errors = nova_config.pci_device_specs([vf],
+                                                 existing_specs=others)
+    assert errors == [] and [s['address'] for s in specs] == [vf.address]
+    tags = _nova_pci([o.tags for o in others] + specs,
+                     [vf])['tags'][vf.address]
+    assert 'physical_network' not in tags
 
 
 def test_one_mdev_class_per_type():
