@@ -37,6 +37,7 @@ from nova_vfio_compat.planning import report
 from nova_vfio_compat.planning import server_names
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
+from nova_vfio_compat import traits
 
 EXIT_OK = 0
 EXIT_STRANDED = 1
@@ -121,13 +122,10 @@ def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
     return out
 
 
-def _prepare(conf):
-    """``(assumptions, connection, view)``."""
-    assumptions = load_assumptions(conf.command.assume)
-    conn = client.connect(conf, cloud=conf.command.os_cloud)
+def _view(conn):
     get = placement_view.sdk_get(conn)
     placement_version.check(get('/', None))
-    return assumptions, conn, placement_view.PlacementView(get)
+    return placement_view.PlacementView(get)
 
 
 # What a command line, a document or the cloud can get wrong; anything
@@ -136,16 +134,21 @@ _INPUT_ERRORS = (BadOption, records.InvalidDocument,
                  nvc_assume.AssumptionError, placement_view.UnknownHost,
                  placement_get.PlacementUnavailable,
                  client.ConfigurationError, placement_version.PlacementTooOld)
+# The openstack client's commands catch the same.
+INPUT_ERRORS = _INPUT_ERRORS
 
 
-def do_drain(conf):
-    host = conf.command.host
-    try:
-        assumptions, conn, view = _prepare(conf)
-        inputs = placement_view.read_drain(
-            view, host, assumptions, conf.traits.max_traits_per_provider)
-    except _INPUT_ERRORS as e:
-        return _error(e)
+def drain_data(conn, host, assumptions=(),
+               max_traits=traits.DEFAULT_MAX_TRAITS):
+    """The drain pre-flight of ``host`` as :func:`report.drain` data.
+
+    What ``drain --json`` prints and ``openstack vfio drain`` shows.
+
+    :raises: one of :data:`INPUT_ERRORS` for a host, an assumption or a
+        Placement that cannot be used.
+    """
+    inputs = placement_view.read_drain(_view(conn), host, assumptions,
+                                       max_traits)
     names = server_names.lookup(
         conn, host, [s.consumer for s in inputs.servers] +
         list(inputs.unchecked))
@@ -154,13 +157,35 @@ def do_drain(conf):
                for s in inputs.servers]
     plan, stranded = nvc_drain.plan_and_explain(
         servers, inputs.options, inputs.free, inputs.acceptors, inputs.names)
-    result = report.drain(inputs, servers, plan, stranded, names,
-                          assumptions)
+    return report.drain(inputs, servers, plan, stranded, names,
+                        assumptions)
+
+
+def fleet_data(conn, assumptions=(), max_traits=traits.DEFAULT_MAX_TRAITS):
+    """The fleet map as :func:`report.fleet` data, and its families.
+
+    :returns: ``(data, [fleet.Family])``.
+    :raises: one of :data:`INPUT_ERRORS`.
+    """
+    providers = placement_view.read_fleet(_view(conn), assumptions,
+                                          max_traits)
+    families = nvc_fleet.build(providers)
+    return report.fleet(families, assumptions), families
+
+
+def do_drain(conf):
+    try:
+        assumptions = load_assumptions(conf.command.assume)
+        conn = client.connect(conf, cloud=conf.command.os_cloud)
+        result = drain_data(conn, conf.command.host, assumptions,
+                            conf.traits.max_traits_per_provider)
+    except INPUT_ERRORS as e:
+        return _error(e)
     if conf.command.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
         print_drain(result)
-    return EXIT_STRANDED if stranded else EXIT_OK
+    return EXIT_STRANDED if result['stranded'] else EXIT_OK
 
 
 def print_drain(result):
@@ -209,19 +234,18 @@ def print_drain(result):
 
 def do_fleet(conf):
     try:
-        assumptions, _conn, view = _prepare(conf)
-        providers = placement_view.read_fleet(
-            view, assumptions, conf.traits.max_traits_per_provider)
-    except _INPUT_ERRORS as e:
+        assumptions = load_assumptions(conf.command.assume)
+        conn = client.connect(conf, cloud=conf.command.os_cloud)
+        result, families = fleet_data(conn, assumptions,
+                                      conf.traits.max_traits_per_provider)
+    except INPUT_ERRORS as e:
         return _error(e)
-    families = nvc_fleet.build(providers)
     if conf.command.dot:
         sys.stdout.write(nvc_fleet.to_dot(families))
     elif conf.command.json:
-        print(json.dumps(report.fleet(families, assumptions), indent=2,
-                         sort_keys=True))
+        print(json.dumps(result, indent=2, sort_keys=True))
     else:
-        print_fleet(report.fleet(families, assumptions))
+        print_fleet(result)
     return EXIT_OK
 
 

@@ -111,6 +111,36 @@ def test_common_options_are_documented(capsys):
     assert not missing, 'Common options do not document %s' % missing
 
 
+def osc_commands():
+    """``{"vfio compat check": parser, ...}`` from the installed plugin."""
+    from importlib import metadata
+    out = {}
+    for ep in metadata.entry_points(group='openstack.vfio_compat.v1'):
+        command = ep.load()(None, None)
+        out[ep.name.replace('_', ' ')] = command.get_parser(ep.name)
+    return out
+
+
+def test_every_openstack_command_and_option_is_documented():
+    from nova_vfio_compat.cmd import osc
+    commands = osc_commands()
+    assert set(commands) == {'vfio compat check', 'vfio compat traits',
+                             'vfio compat matrix', 'vfio drain',
+                             'vfio fleet'}, (
+        'reinstall the package (pip install -e .) to register its entry '
+        'points')
+    text = sections()['openstack vfio commands']
+    for name, parser in commands.items():
+        assert documented(text, 'openstack %s' % name) or documented(
+            text, name.split(' ', 1)[1]), name
+        own = {s for a in parser._actions for s in a.option_strings
+               if s == '--assume'}
+        assert all(documented(text, o) for o in own)
+    # matrix's columns are those of "nova-vfio-compat matrix --json".
+    for columns in (osc.DRAIN_COLUMNS, osc.FLEET_COLUMNS):
+        assert all(documented(text, c) for c in columns), columns
+
+
 def test_reporter_options_are_documented(capsys):
     options = help_options(reporter_cmd.main, capsys)
     for opt in reporter_cmd.cli_opts:

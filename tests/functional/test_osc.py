@@ -1,0 +1,165 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``openstack vfio ...``: the real openstack client, with the plugin as
+installed (its entry points), against a real Placement on loopback
+reached through clouds.yaml.
+
+Each answer is compared with what ``nova-vfio-compat`` prints for the
+same input: one implementation, two front ends.
+"""
+
+import contextlib
+import importlib.metadata
+import io
+import json
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+import yaml
+
+from nova_vfio_compat.cmd import cli
+from nova_vfio_compat.demo import local_placement
+from nova_vfio_compat import samples
+from tests.functional.planning import conftest as planning
+
+CLOUD = 'vfc-local'
+GVT_AGGR = samples.path('gvt-i915-v1.2-aggr3.yaml')
+GVT_TYPE4 = samples.path('gvt-i915-v1.3-type4.yaml')
+MLX5_OLD = samples.path('mlx5-vf-fw28.41.yaml')
+
+
+def _registered():
+    names = {ep.name for ep in importlib.metadata.entry_points(
+        group='openstack.cli.extension')}
+    if 'vfio_compat' not in names:
+        pytest.fail('the openstack client plugin is not registered in this '
+                    'environment: install the package again (pip install '
+                    '-e .) so that its entry points are')
+
+
+@pytest.fixture(scope='module')
+def cloud(tmp_path_factory):
+    _registered()
+    workdir = tmp_path_factory.mktemp('osc')
+    with local_placement.LocalPlacement() as placement:
+        path = workdir / 'clouds.yaml'
+        path.write_text(yaml.safe_dump({'clouds': {CLOUD: {
+            'auth_type': 'admin_token',
+            'auth': {'endpoint': placement.endpoint,
+                     'token': local_placement.TOKEN}}}}))
+        env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(path),
+                   HOME=str(workdir))
+        for name in list(env):
+            if name.startswith('OS_') and name != 'OS_CLIENT_CONFIG_FILE':
+                del env[name]
+        yield types.SimpleNamespace(placement=placement, env=env,
+                                    clouds=str(path))
+
+
+def openstack(cloud, *argv, cloud_name=CLOUD):
+    """``openstack --os-cloud CLOUD ARGV`` in a child process."""
+    prefix = ('--os-cloud', cloud_name) if cloud_name else ()
+    return subprocess.run(
+        [sys.executable, '-m', 'openstackclient.shell', *prefix, *argv],
+        env=cloud.env, capture_output=True, text=True, timeout=120)
+
+
+def nvc_json(*argv):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.main(list(argv) + ['--json'])
+    assert status in (0, 1)
+    return json.loads(out.getvalue())
+
+
+def test_check_json_is_check_json(cloud):
+    got = openstack(cloud, 'vfio', 'compat', 'check', GVT_AGGR, GVT_TYPE4,
+                    '-f', 'json', cloud_name=None)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == nvc_json('check', GVT_AGGR, GVT_TYPE4)
+
+
+def test_traits_yaml_and_value(cloud):
+    got = openstack(cloud, 'vfio', 'compat', 'traits', MLX5_OLD, '-f',
+                    'yaml', cloud_name=None)
+    assert got.returncode == 0, got.stderr
+    assert yaml.safe_load(got.stdout) == nvc_json('traits', MLX5_OLD)
+    got = openstack(cloud, 'vfio', 'compat', 'traits', MLX5_OLD, '-f',
+                    'value', '-c', 'resource_class', cloud_name=None)
+    assert got.stdout.strip() == nvc_json('traits', MLX5_OLD)[
+        'resource_class']
+
+
+def test_matrix_rows_are_matrix_cells(cloud):
+    got = openstack(cloud, 'vfio', 'compat', 'matrix', GVT_AGGR, GVT_TYPE4,
+                    '-f', 'json', cloud_name=None)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == nvc_json('matrix', GVT_AGGR, GVT_TYPE4)
+
+
+def test_a_bad_document_is_one_line_naming_it(cloud, tmp_path):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('emits: [')
+    got = openstack(cloud, 'vfio', 'compat', 'traits', str(bad),
+                    cloud_name=None)
+    assert got.returncode == 1
+    assert str(bad) in got.stderr
+    assert 'Traceback' not in got.stderr
+
+
+@pytest.fixture(scope='module')
+def fleet(cloud):
+    placement = types.SimpleNamespace(conn=cloud.placement.sdk)
+    f = planning.Fleet(placement)
+    src = f.host('osc-src', planning.gpu(1))
+    f.host('osc-new', planning.gpu(2))
+    f.host('osc-other', planning.gpu(0, major=2))
+    f.allocate('osc-vm1', src[0])
+    return f
+
+
+def test_drain_through_clouds_yaml(cloud, fleet, monkeypatch):
+    got = openstack(cloud, 'vfio', 'drain', 'osc-src', '-f', 'json')
+    assert got.returncode == 0, got.stderr
+    (row,) = json.loads(got.stdout)
+    assert row['status'] == 'placed'
+    assert row['plan'].startswith('osc-new ')
+    assert row['can_go'] == ['osc-new']
+    # The same answer as nova-vfio-compat's, from the same cloud.
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
+    (server,) = nvc_json('drain', 'osc-src', '--os-cloud', CLOUD)['servers']
+    assert server['consumer'] == row['consumer']
+    assert server['plan']['host'] == 'osc-new'
+
+
+def test_drain_of_an_unknown_host_is_one_line(cloud, fleet):
+    got = openstack(cloud, 'vfio', 'drain', 'no-such-host')
+    assert got.returncode == 1
+    assert 'no-such-host' in got.stderr
+    assert 'Traceback' not in got.stderr
+
+
+def test_fleet_table_and_json(cloud, fleet):
+    got = openstack(cloud, 'vfio', 'fleet', '-f', 'json')
+    assert got.returncode == 0, got.stderr
+    rows = {r['host']: r for r in json.loads(got.stdout)}
+    assert rows['osc-src']['emits'] == '1.1'
+    assert rows['osc-new']['accepts'] == '1.1-1.2'
+    assert rows['osc-src']['can_move_to'] == ['osc-new']
+    assert rows['osc-new']['group'] != rows['osc-src']['group']
+    got = openstack(cloud, 'vfio', 'fleet')
+    assert got.returncode == 0, got.stderr
+    assert '| family' in got.stdout and 'osc-new' in got.stdout
