@@ -34,6 +34,7 @@ from nova_vfio_compat.cmd import documents
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
+from nova_vfio_compat.cmd import validate
 from nova_vfio_compat import records
 from nova_vfio_compat import traits
 
@@ -52,6 +53,7 @@ COMMAND_MODULES = (
     maintenance,
     matrix,
     nova_config,
+    validate,
 )
 
 

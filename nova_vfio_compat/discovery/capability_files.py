@@ -314,6 +314,29 @@ def _listing(directories):
     return found, errors
 
 
+def load_file(path, order=(), max_bytes=files.DEFAULT_MAX_BYTES):
+    """``(entries, errors)`` of one capability file, as discovery reads it.
+
+    ``errors`` are the messages of a file that cannot be used (then there
+    are no entries) or of its entries whose structure or ``match`` is
+    invalid; an entry whose document alone is invalid has its ``error``
+    set and is only reported to the devices it claims.  Never raises
+    because of the file.
+    """
+    try:
+        data = records.parse_text(files.read_bounded(path, max_bytes),
+                                  path, max_bytes)
+        entries = parse_file(data, path, order)
+    except records.InvalidDocument as e:
+        return [], [str(e)]
+    except Exception as e:
+        # Whatever else a hostile file can provoke (a validator or
+        # parser limit) must not hide the other files.
+        return [], ['%s: cannot be used: %s' % (path, e)]
+    return entries, ['%s; entry ignored' % e.match_error
+                     for e in entries if e.match_error]
+
+
 def load(directories, max_bytes=files.DEFAULT_MAX_BYTES):
     """The :class:`Catalogue` of the capability files in ``directories``.
 
@@ -323,17 +346,47 @@ def load(directories, max_bytes=files.DEFAULT_MAX_BYTES):
     listing, errors = _listing(directories)
     entries = []
     for order, path in listing:
-        try:
-            data = records.parse_text(files.read_bounded(path, max_bytes),
-                                      path, max_bytes)
-            file_entries = parse_file(data, path, order)
-            entries.extend(file_entries)
-            errors.extend('%s; entry ignored' % e.match_error
-                          for e in file_entries if e.match_error)
-        except records.InvalidDocument as e:
-            errors.append(str(e))
-        except Exception as e:
-            # Whatever else a hostile file can provoke (a validator or
-            # parser limit) must not hide the other files.
-            errors.append('%s: cannot be used: %s' % (path, e))
+        file_entries, file_errors = load_file(path, order, max_bytes)
+        entries.extend(file_entries)
+        errors.extend(file_errors)
     return Catalogue(entries=tuple(entries), errors=tuple(errors))
+
+
+def check_paths(paths, max_bytes=files.DEFAULT_MAX_BYTES):
+    """Every problem discovery would find in these files and directories.
+
+    A directory is listed as ``[discovery] capability_dirs`` are (hidden
+    files and other suffixes skipped); a file given by name must have a
+    name discovery reads.  Unlike discovery, an entry whose document is
+    invalid is a problem even when no device claims it, and a path that
+    does not exist is one.
+
+    :returns: ``([(path, number of entries)] of the valid files,
+        [message naming the file and the place]``).
+    """
+    valid, problems = [], []
+    for path in paths:
+        if os.path.isdir(path):
+            listing, errors = _listing([path])
+            problems.extend(errors)
+            names = [p for _, p in listing]
+        elif not os.path.lexists(path):
+            problems.append('%s: no such file or directory' % path)
+            continue
+        else:
+            name = os.path.basename(path)
+            if name.startswith('.') or not name.endswith(SUFFIXES):
+                problems.append(
+                    '%s: discovery never reads this file: a capability '
+                    'file\'s name ends in %s and does not start with "."'
+                    % (path, ', '.join(SUFFIXES)))
+                continue
+            names = [path]
+        for name in names:
+            entries, errors = load_file(name, max_bytes=max_bytes)
+            errors = errors + [e.error for e in entries
+                               if e.error and not e.match_error]
+            problems.extend(errors)
+            if not errors:
+                valid.append((name, len(entries)))
+    return valid, problems
