@@ -23,9 +23,11 @@ Pure: devices and Nova's mdev configuration in, decisions out.
   several types and no mdevs publishes nothing.
 * **Accepts Nova can carry out.**  Nova creates a destination mdev with a
   type and a UUID only, never with attributes, and only of the type it
-  uses on that GPU.  An accept record that needs ``mdev_attrs`` (e.g.
+  uses on that GPU, and reuses any unassigned mdev of that type whatever
+  its attributes.  An accept record that needs ``mdev_attrs`` (e.g.
   ``aggregation=3``) is dropped unless the site pre-creates such devices
-  (``[nova] precreated_mdev_attrs``); one that names another mdev type
+  (``[nova] precreated_mdev_attrs``) and every mdev the GPU can hold
+  exists (:func:`precreated_refusal`); one that names another mdev type
   than the one Nova uses on the GPU is dropped.
 * **A vGPU stream is typed.**  Nova live-migrates an mdev only into an
   mdev of the *same type*: the libvirt driver's
@@ -275,6 +277,30 @@ def stream_document(device):
     return document
 
 
+def precreated_refusal(device):
+    """Why Nova may give ``device``'s GPU an mdev without the attributes.
+
+    Nova reuses *any* unassigned mdev of the GPU's type, whatever its
+    attributes, and creates a plain one when none is left
+    (``_allocate_mdevs`` in ``nova/virt/libvirt/driver.py``).  So only
+    where every mdev the GPU can hold exists (mdevs exist and
+    ``available_instances`` is 0) can Nova hand out nothing but the
+    pre-created ones; ``[nova] precreated_mdev_attrs`` is the site's word
+    that each was created with the attributes.  None when that holds.
+    """
+    if device.kind != nvc_devices.KIND_MDEV_TYPE:
+        return 'Nova creates no mdev for a PCI device'
+    if not device.mdevs:
+        return 'no mdev of this type exists on the GPU'
+    if device.available_instances != 0:
+        return ('%s more mdev(s) of this type can be created on the GPU '
+                '(available_instances), and Nova creates them without '
+                'attributes when no unassigned one is left' % (
+                    'unknown' if device.available_instances is None
+                    else device.available_instances))
+    return None
+
+
 def _accept_notes(device, nova_type, precreated_mdev_attrs):
     """``(accept records kept, notes on those left out)``."""
     kept, notes = [], []
@@ -285,13 +311,28 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
                 '%s needs the destination mdev created with %s; Nova '
                 'creates mdevs without attributes, so it is not published '
                 '(set [nova] precreated_mdev_attrs if this site creates '
-                'such mdevs itself)' % (
+                'every mdev of the GPU itself)' % (
                     where, records.mdev_attrs_text(record.mdev_attrs)))
             continue
         refusal = nova_type and _type_refusal(record, nova_type)
         if refusal:
             notes.append('%s %s, so it is not published' % (where, refusal))
             continue
+        if record.mdev_attrs:
+            refusal = precreated_refusal(device)
+            attrs = records.mdev_attrs_text(record.mdev_attrs)
+            if refusal:
+                notes.append(
+                    '%s needs the destination mdev created with %s, but %s; '
+                    'Nova reuses any unassigned mdev of the type whatever '
+                    'its attributes, so it is not published' % (
+                        where, attrs, refusal))
+                continue
+            notes.append(
+                '%s is published: every mdev of this type the GPU can hold '
+                'exists (%d, none more can be created) and [nova] '
+                'precreated_mdev_attrs says the site created each with %s'
+                % (where, len(device.mdevs), attrs))
         kept.append(record)
     return tuple(kept), tuple(notes)
 

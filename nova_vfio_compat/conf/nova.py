@@ -51,7 +51,10 @@ ALL_OPTS = [
              'record is not published: the migration would fail at the '
              'destination. Enable only where the site pre-creates such '
              'mdevs (e.g. with mdevctl) on the GPUs of this host, which '
-             'Nova then reuses.'),
+             'Nova then reuses. Nova reuses any unassigned mdev of the '
+             'type whatever its attributes and creates plain ones when '
+             'none is left, so even then such a record is published only '
+             'on a GPU whose every mdev exists (available_instances 0).'),
 ]
 
 

@@ -64,6 +64,16 @@ def load(path):
         if kind == nvc_devices.KIND_MDEV_TYPE and not entry.get('mdev_type'):
             raise records.InvalidDocument(
                 path, 'an mdev_type device needs "mdev_type"', where)
+        mdevs = entry.get('mdevs', [])
+        available = entry.get('available_instances')
+        if not isinstance(mdevs, list) or not all(
+                isinstance(m, str) for m in mdevs):
+            raise records.InvalidDocument(
+                path, '"mdevs" must be a list of mdev UUIDs', where)
+        if available is not None and (
+                type(available) is not int or available < 0):
+            raise records.InvalidDocument(
+                path, '"available_instances" must be a whole number', where)
         document, errors, provenance = None, (), None
         if entry.get('document'):
             doc_path = os.path.join(base, str(entry['document']))
@@ -78,5 +88,6 @@ def load(path):
             address=entry['address'], kind=kind,
             driver=entry.get('driver'), document=document,
             provenance=provenance, mdev_type=entry.get('mdev_type'),
-            physfn=entry.get('physfn'), errors=errors))
+            physfn=entry.get('physfn'), errors=errors,
+            mdevs=tuple(mdevs), available_instances=available))
     return out

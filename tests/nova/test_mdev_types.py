@@ -91,8 +91,13 @@ class MdevTypesTest(base.VFIOCompatTestBase):
             with open(path, 'w') as f:
                 yaml.safe_dump(document, f)
             for address in (base.GPU0, base.GPU1):
-                entries.append({'address': address, 'kind': 'mdev_type',
-                                'mdev_type': mdev_type, 'document': path})
+                entry = {'address': address, 'kind': 'mdev_type',
+                         'mdev_type': mdev_type, 'document': path}
+                if precreated:
+                    # The site created every mdev the GPU can hold.
+                    entry.update(mdevs=['%s-%s' % (hostname, address)],
+                                 available_instances=0)
+                entries.append(entry)
         device_list = '%s/%s-devices.yaml' % (self.work, hostname)
         with open(device_list, 'w') as f:
             yaml.safe_dump({'devices': entries}, f)

@@ -132,6 +132,11 @@ def test_fallback_never_publishes_two_types_of_a_gpu(gpus):
             assert mine == []
 
 
+def _full(device):
+    """``device`` with every mdev its GPU can hold created."""
+    return dataclasses.replace(device, mdevs=('m1',), available_instances=0)
+
+
 def test_accepts_needing_mdev_attrs_are_published_only_when_precreated():
     gvt = rd.gvt()   # accepts its stream on V5_8 with aggregation=3
     config_ = config(gvt.mdev_type)
@@ -142,22 +147,45 @@ def test_accepts_needing_mdev_attrs_are_published_only_when_precreated():
     assert traits.document_traits(default.published.document) == {
         traits.emit_trait(default.published.document.emits)}
 
+    # Every mdev the GPU can hold exists: Nova can only reuse them.
+    full = dataclasses.replace(gvt, mdevs=('m1', 'm2'),
+                               available_instances=0)
     (allowed,) = publication.decide(
-        [gvt], config_, precreated_mdev_attrs=True).decisions
-    assert allowed.notes == ()
+        [full], config_, precreated_mdev_attrs=True).decisions
+    (note,) = allowed.notes
+    assert 'is published' in note and 'aggregation=3' in note
     assert allowed.published.document == publication.typed_document(
         gvt.document, gvt.mdev_type)[0]
     assert len(allowed.published.document.accepts) == 1
 
 
+def test_precreated_mdev_attrs_needs_every_mdev_of_the_gpu():
+    # Nova reuses any unassigned mdev of the type whatever its attributes
+    # and creates plain ones when none is left: the site's word is not
+    # enough while Nova can still create one, or before any exists.
+    gvt = rd.gvt()
+    for mdevs, available, why in (
+            ((), 0, 'no mdev of this type exists'),
+            (('m1',), 2, '2 more mdev(s)'),
+            (('m1',), None, 'unknown more mdev(s)')):
+        device = dataclasses.replace(gvt, mdevs=mdevs,
+                                     available_instances=available)
+        (decision,) = publication.decide(
+            [device], config(gvt.mdev_type),
+            precreated_mdev_attrs=True).decisions
+        assert decision.published.document.accepts == ()
+        (note,) = decision.notes
+        assert why in note and 'whatever its attributes' in note
+
+
 def test_accepts_naming_another_mdev_type_are_dropped():
     type4 = rd.gvt(sample='gvt-i915-v1.3-type4.yaml')  # V5_4 parent
     (decision,) = publication.decide(
-        [type4], config('i915-GVTg_V5_4'),
+        [_full(type4)], config('i915-GVTg_V5_4'),
         precreated_mdev_attrs=True).decisions
     assert decision.published.document == publication.typed_document(
         type4.document, 'i915-GVTg_V5_4')[0]
-    other = dataclasses.replace(type4, mdev_type='i915-GVTg_V5_8')
+    other = dataclasses.replace(_full(type4), mdev_type='i915-GVTg_V5_8')
     (decision,) = publication.decide(
         [other], config('i915-GVTg_V5_8'),
         precreated_mdev_attrs=True).decisions

@@ -74,7 +74,10 @@ def _write_devices(path, *entries):
         lines += ["  - address: '%s'" % address, '    kind: %s' % kind,
                   '    document: %s' % os.path.join(rd.SAMPLES, sample)]
         if mdev_type:
-            lines.append('    mdev_type: %s' % mdev_type)
+            # Every mdev the GPU can hold exists (precreated_mdev_attrs).
+            lines += ['    mdev_type: %s' % mdev_type,
+                      '    mdevs: [%s-mdev]' % address,
+                      '    available_instances: 0']
     path.write_text('\n'.join(lines) + '\n')
 
 
@@ -83,8 +86,8 @@ OLD = [(rd.GVT_PARENT, 'mdev_type', 'i915-GVTg_V5_8',
        (rd.VF, 'pci', None, 'mlx5-vf-fw28.41.yaml')]
 NEW = [OLD[0], (rd.VF, 'pci', None, 'mlx5-vf-fw28.43.yaml')]
 # The GVT-g sample accepts its stream only on an mdev created with
-# aggregation=3, which is published only where the site pre-creates such
-# mdevs; these tests publish whole documents.
+# aggregation=3, which is published only where the site pre-creates every
+# mdev of the GPU; these tests publish whole documents.
 PRECREATED = '[nova]\nprecreated_mdev_attrs = true\n'
 
 

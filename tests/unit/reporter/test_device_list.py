@@ -45,6 +45,11 @@ def test_loads_devices_with_relative_documents(tmp_path):
     ("devices: [{address: 'x', kind: usb}]", 'kind must be one of'),
     ("devices: [{address: 'x', kind: mdev_type}]", 'needs "mdev_type"'),
     ('devices: [', 'not valid YAML'),
+    ("devices: [{address: 'x', mdevs: 'u'}]", '"mdevs" must be a list'),
+    ("devices: [{address: 'x', available_instances: -1}]",
+     '"available_instances" must be a whole number'),
+    ("devices: [{address: 'x', available_instances: true}]",
+     '"available_instances" must be a whole number'),
 ])
 def test_malformed_lists_are_refused_naming_the_file(tmp_path, text,
                                                      message):
@@ -63,3 +68,12 @@ def test_a_device_list_with_a_duplicate_key_is_refused(tmp_path):
         device_list.load(str(path))
     assert str(e.value).startswith(str(path))
     assert "duplicate key 'address'" in str(e.value)
+
+
+def test_an_entry_says_which_mdevs_its_gpu_holds(tmp_path):
+    path = tmp_path / 'devices.yaml'
+    path.write_text("devices: [{address: '0000:00:02.0', kind: mdev_type, "
+                    "mdev_type: t, mdevs: [u1, u2], "
+                    "available_instances: 0}]")
+    (device,) = device_list.load(str(path))
+    assert device.mdevs == ('u1', 'u2') and device.available_instances == 0
