@@ -216,6 +216,8 @@ def print_drain(result):
                 server['plan']['providers'])))
         else:
             print('  plan     STRANDED: %s' % server['stranded']['reason'])
+        for unused in server['not_used']:
+            print('  not to   %s: %s' % (unused['host'], unused['reason']))
     for entry in result['unchecked']:
         print()
         print('Not checked: %s holds resources on %s, which publish no '

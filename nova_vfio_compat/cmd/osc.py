@@ -182,7 +182,7 @@ def _assumptions(parsed_args):
 
 
 DRAIN_COLUMNS = ('name', 'consumer', 'status', 'devices', 'can_go',
-                 'plan', 'reason')
+                 'plan', 'reason', 'not_used')
 
 
 class Drain(command.Lister):
@@ -226,12 +226,14 @@ def drain_rows(result):
             _list([d['provider_name'] for d in server['devices']]),
             _list(sorted({d['host'] for d in server['destinations']})),
             where,
-            server['stranded'] and server['stranded']['reason']))
+            server['stranded'] and server['stranded']['reason'],
+            _list(['%s: %s' % (u['host'], u['reason'])
+                   for u in server['not_used']])))
     for entry in result['unchecked']:
         rows.append((entry['name'], entry['consumer'], 'not checked',
                      _list(entry['providers']), _list([]), None,
                      'its devices publish no stream (not reported by '
-                     'nova-vfio-compat-reporter)'))
+                     'nova-vfio-compat-reporter)', _list([])))
     return rows
 
 

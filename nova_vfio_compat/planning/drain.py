@@ -259,3 +259,66 @@ def explain(stranded, acceptors, names=None):
             ', '.join(sorted(names.get(p, p) for p in acceptors[d.provider])),
             ', '.join('%d %s' % (amount, rc) for rc, amount in d.resources))
         for d in server.devices))
+
+
+FULL = 'full'
+PARTIAL = 'partial'
+NOT_CHOSEN = 'not-chosen'
+NOT_OFFERED = 'not-offered'
+
+
+def _amounts(device):
+    return ', '.join('%d %s' % (amount, rc) for rc, amount in
+                     device.resources)
+
+
+def unused_hosts(server, chosen, options, acceptors, roomy, hosts,
+                 names=None):
+    """Why each host that accepts a device of ``server`` is not its plan.
+
+    :param chosen: the server's :class:`Option` in the plan, or None.
+    :param options: the server's admissible options.
+    :param acceptors: ``{device provider: {destination provider}}`` that
+        accept its streams, whatever their capacity.
+    :param roomy: the same, limited to those with room for the device now.
+    :param hosts: ``{provider: host name}``.
+    :returns: ``[(host, why, reason)]`` sorted by host; ``why`` is
+        :data:`FULL` (no accepting device there has room now),
+        :data:`PARTIAL` (it accepts only some of the server's devices),
+        :data:`NOT_CHOSEN` (an option the plan did not take) or
+        :data:`NOT_OFFERED` (Placement offered no allocation there).
+    """
+    names = names or {}
+    per_host = collections.defaultdict(lambda: collections.defaultdict(set))
+    for device in server.devices:
+        for uuid in acceptors.get(device.provider, ()):
+            per_host[hosts.get(uuid, uuid)][device.provider].add(uuid)
+    offered = {o.host for o in options}
+    out = []
+    for host in sorted(per_host):
+        if chosen is not None and host == chosen.host:
+            continue
+        found = per_host[host]
+        missing = [d for d in server.devices if d.provider not in found]
+        full = [d for d in server.devices if d.provider in found and not (
+            found[d.provider] & roomy.get(d.provider, set()))]
+        if missing:
+            out.append((host, PARTIAL, 'accepts only some of its devices: '
+                        'nothing there accepts %s' % ', '.join(
+                            d.describe() for d in missing)))
+        elif full:
+            out.append((host, FULL, 'full: %s' % '; '.join(
+                'no device accepting %s has %s free now (%s)' % (
+                    d.describe(), _amounts(d), ', '.join(sorted(
+                        names.get(p, p) for p in found[d.provider])))
+                for d in full)))
+        elif host in offered:
+            out.append((host, NOT_CHOSEN, (
+                'has room, but the plan sends it to %s' % chosen.host)
+                if chosen else 'its room is given to other servers by '
+                               'this plan'))
+        else:
+            out.append((host, NOT_OFFERED, 'its accepting devices have room '
+                        'one by one, but Placement offers no allocation of '
+                        'all of them there now'))
+    return out

@@ -116,15 +116,20 @@ class PlacementView:
                 for rp in self._get('/resource_providers',
                                     MICROVERSION)['resource_providers']}
 
-    def carrying(self, query):
+    def carrying(self, query, resources=()):
         """``[uuid]`` of the providers with the traits ``query`` requires.
 
         :param query: a list of ``required`` values (a trait or
             ``in:a,b``), all of which a provider must satisfy.
+        :param resources: ``((resource class, amount), ...)`` a provider
+            must have free now, if any.
         """
+        params = [('required', q) for q in query]
+        if resources:
+            params.append(('resources', ','.join(
+                '%s:%d' % r for r in resources)))
         return [rp['uuid'] for rp in self._get(
-            '/resource_providers?%s' % parse.urlencode(
-                [('required', q) for q in query]),
+            '/resource_providers?%s' % parse.urlencode(params),
             MICROVERSION)['resource_providers']]
 
     def candidates(self, demand, required, in_tree=None):
@@ -172,7 +177,7 @@ class DrainInputs:
     """Everything the drain plan needs, read from Placement."""
 
     def __init__(self, host, servers, unchecked, options, free, providers,
-                 acceptors, names):
+                 acceptors, names, roomy=None, hosts=None):
         self.host = host
         self.servers = servers          # [drain.Server]
         self.unchecked = unchecked      # {consumer: [provider name]}
@@ -181,6 +186,9 @@ class DrainInputs:
         self.providers = providers      # {uuid: compatibility.Provider}
         self.acceptors = acceptors      # {source uuid: {dest uuid}}
         self.names = names              # {uuid: name}
+        # {source uuid: {dest uuid}}: the acceptors with room for it now
+        self.roomy = roomy or {}
+        self.hosts = hosts or {}        # {uuid: host name}
 
 
 def _assumed_hosts(view, assumptions, hosts):
@@ -271,7 +279,7 @@ def read_drain(view, host, assumptions=(),
     known = view.known(n for s in streams
                        for n in compatibility.accept_names(s))
     names = view.names() if servers else {}
-    free, providers, options, acceptors = {}, {}, {}, {}
+    free, providers, options, acceptors, roomy = {}, {}, {}, {}, {}
     by_demand = {}
     for server in servers:
         by_demand.setdefault(server.demand(), []).append(server)
@@ -300,7 +308,9 @@ def read_drain(view, host, assumptions=(),
         if device.provider in acceptors:
             continue
         query = required_for(device.streams, known)
-        found = set()
+        found, with_room = set(), set()
+        if query is not None:
+            with_room = set(view.carrying(query, device.resources))
         for uuid in view.carrying(query) if query is not None else ():
             owner = names.get(uuid, (uuid, uuid))[1]
             # Roots carry their devices' union, not a device; assumed
@@ -312,10 +322,17 @@ def read_drain(view, host, assumptions=(),
                                                           device.streams):
                 found.add(uuid)
         acceptors[device.provider] = found
+        # An assumed acceptor's capacity is Placement's, as for the others.
+        roomy[device.provider] = {
+            u for u in found if u in with_room or (u in assumed and all(
+                free.get((u, rc), amount) >= amount
+                for rc, amount in device.resources))}
 
     provider_names = {uuid: name for uuid, (name, _) in names.items()}
+    hosts = {uuid: names.get(root, (root,))[0]
+             for uuid, (_, root) in names.items()}
     return DrainInputs(host, servers, unchecked, options, free, providers,
-                       acceptors, provider_names)
+                       acceptors, provider_names, roomy, hosts)
 
 
 def _in_trees(request, summaries, roots):

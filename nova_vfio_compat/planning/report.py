@@ -13,6 +13,8 @@
 """The planning results as plain data: what ``--json`` prints and what the
 demo returns.  Pure: no I/O."""
 
+from nova_vfio_compat.planning import drain as nvc_drain
+
 
 def assumptions(values):
     return [{'host': a.host, 'document': a.document.source,
@@ -49,6 +51,10 @@ def drain(inputs, servers, plan, stranded, names, assumed=()):
             'plan': chosen and {'host': chosen.host, 'providers': [
                 label(p, p) for p in chosen.providers]},
             'stranded': None,
+            'not_used': [{'host': host, 'why': why, 'reason': reason}
+                         for host, why, reason in nvc_drain.unused_hosts(
+                             server, chosen, options, inputs.acceptors,
+                             inputs.roomy, inputs.hosts, inputs.names)],
         }
         if server.consumer in stranded:
             why = stranded[server.consumer]

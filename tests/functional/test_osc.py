@@ -127,6 +127,7 @@ def fleet(cloud):
     src = f.host('osc-src', planning.gpu(1))
     f.host('osc-new', planning.gpu(2))
     f.host('osc-other', planning.gpu(0, major=2))
+    f.host('osc-full', planning.gpu(1, total=1, used=1))
     f.allocate('osc-vm1', src[0])
     return f
 
@@ -138,6 +139,8 @@ def test_drain_through_clouds_yaml(cloud, fleet, monkeypatch):
     assert row['status'] == 'placed'
     assert row['plan'].startswith('osc-new ')
     assert row['can_go'] == ['osc-new']
+    (full,) = row['not_used']
+    assert full.startswith('osc-full: full: ')
     # The same answer as nova-vfio-compat's, from the same cloud.
     monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
     (server,) = nvc_json('drain', 'osc-src', '--os-cloud', CLOUD)['servers']
@@ -158,7 +161,7 @@ def test_fleet_table_and_json(cloud, fleet):
     rows = {r['host']: r for r in json.loads(got.stdout)}
     assert rows['osc-src']['emits'] == '1.1'
     assert rows['osc-new']['accepts'] == '1.1-1.2'
-    assert rows['osc-src']['can_move_to'] == ['osc-new']
+    assert rows['osc-src']['can_move_to'] == ['osc-full', 'osc-new']
     assert rows['osc-new']['group'] != rows['osc-src']['group']
     got = openstack(cloud, 'vfio', 'fleet')
     assert got.returncode == 0, got.stderr

@@ -110,6 +110,48 @@ def test_accepted_only_where_there_is_no_free_capacity(fleet, nova_conf):
     assert server['devices'][0]['accepted_by'] == ['h-full_pci_0000_81_00_0']
 
 
+def test_every_accepting_host_not_used_says_why(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(3))
+    fleet.host('h-full', gpu(3, total=2, used=2))
+    fleet.host('h-room', gpu(3, total=4))
+    fleet.host('h-room2', gpu(3, total=4))
+    fleet.host('h-refuses', gpu(2, total=4))
+    vm = fleet.allocate('vm', src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 0
+    server = _by_consumer(result)[vm]
+    chosen = server['plan']['host']
+    other = ({'h-room', 'h-room2'} - {chosen}).pop()
+    not_used = {u['host']: u for u in server['not_used']}
+    # Every accepting host but the chosen one, and no refusing host.
+    assert set(not_used) == {'h-full', other}
+    assert not_used['h-full']['why'] == drain.FULL
+    assert not_used['h-full']['reason'].startswith('full: ')
+    assert '1 VGPU free now' in not_used['h-full']['reason']
+    assert 'h-full_pci_0000_81_00_0' in not_used['h-full']['reason']
+    assert not_used[other]['why'] == drain.NOT_CHOSEN
+    assert chosen in not_used[other]['reason']
+
+    status, out, _ = run(nova_conf, 'drain', SOURCE)
+    assert '  not to   h-full: full: ' in out
+
+
+def test_a_stranded_server_says_why_for_each_full_host(fleet, nova_conf):
+    (src,) = fleet.host(SOURCE, gpu(3))
+    fleet.host('h-full1', gpu(3, total=1, used=1))
+    fleet.host('h-full2', gpu(3, total=2, used=2))
+    vm = fleet.allocate('vm', src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 1
+    server = _by_consumer(result)[vm]
+    assert [(u['host'], u['why']) for u in server['not_used']] == [
+        ('h-full1', drain.FULL), ('h-full2', drain.FULL)]
+
+
 def test_a_stream_nobody_accepts(fleet, nova_conf):
     (src,) = fleet.host(SOURCE, gpu(0, major=2))
     fleet.host('h1', gpu(3))

@@ -158,6 +158,35 @@ def test_explain_tells_incompatible_from_full():
     assert drain.explain(taken, {}) is taken
 
 
+def test_unused_hosts_one_reason_each():
+    server = _server('vm', 1, 1)
+    a, b = server.devices
+    hosts = {'pa1': 'h-partial', 'pa2': 'h-full', 'pb2': 'h-full',
+             'pa3': 'h-offered', 'pb3': 'h-offered', 'pa4': 'h-odd',
+             'pb4': 'h-odd', 'pa5': 'h-chosen', 'pb5': 'h-chosen'}
+    acceptors = {a.provider: {'pa1', 'pa2', 'pa3', 'pa4', 'pa5'},
+                 b.provider: {'pb2', 'pb3', 'pb4', 'pb5'}}
+    roomy = {a.provider: {'pa1', 'pa2', 'pa3', 'pa4', 'pa5'},
+             b.provider: {'pb3', 'pb4', 'pb5'}}
+    options = [drain.Option('h-offered', ('pa3', 'pb3')),
+               drain.Option('h-chosen', ('pa5', 'pb5'))]
+    got = drain.unused_hosts(server, options[1], options, acceptors, roomy,
+                             hosts, {'pb2': 'h-full_gpu'})
+    assert [(h, why) for h, why, _ in got] == [
+        ('h-full', drain.FULL), ('h-odd', drain.NOT_OFFERED),
+        ('h-offered', drain.NOT_CHOSEN), ('h-partial', drain.PARTIAL)]
+    reasons = {h: r for h, _, r in got}
+    assert 'no device accepting src-vm-1 has 1 VGPU free now (h-full_gpu)' \
+        in reasons['h-full']
+    assert reasons['h-offered'] == 'has room, but the plan sends it to ' \
+        'h-chosen'
+    assert 'nothing there accepts src-vm-1' in reasons['h-partial']
+    # Stranded because the plan gave the room away.
+    got = drain.unused_hosts(server, None, options, acceptors, roomy, hosts)
+    assert ('h-chosen', drain.NOT_CHOSEN, 'its room is given to other '
+            'servers by this plan') in got
+
+
 family_documents = st.builds(
     lambda major, minor, low: bench_fleet.document(major, minor,
                                                    min(low, minor)),
