@@ -49,8 +49,9 @@ ALL_OPTS = [
              'capability traits are not checked.'),
             (policy.POLICY_STRICT,
              'Like check, and a server holding a device provider that has '
-             'no capability traits cannot be live-migrated by the '
-             'scheduler at all.'),
+             'no capability traits, or flavor PCI devices with no '
+             'provider at all, cannot be live-migrated by the scheduler '
+             'at all. Neutron ports are left alone.'),
             (policy.POLICY_SKIP,
              'Do not check: every host passes.'),
         ],
@@ -65,10 +66,12 @@ ALL_OPTS = [
              'PCI in Placement) and CUSTOM_VFC_* (this project\'s). Name '
              'here the classes you gave devices yourself in [pci] '
              'device_spec resource_class or [mdev_<type>] mdev_class. '
-             'Only providers in the source compute node\'s tree on which '
-             'the server holds one of these classes are checked (and, '
-             'under the strict policy, must be described); network '
-             'bandwidth, sharing storage and other providers are '
+             'A provider in the source compute node\'s tree on which the '
+             'server holds one of these classes is a device, as is one '
+             'carrying an emit trait of this project or one of Nova\'s '
+             'own GPU and PCI providers, whatever its class; devices are '
+             'checked (and, under the strict policy, must be described). '
+             'Network bandwidth, sharing storage and other providers are '
              'ignored.'),
 ]
 

@@ -31,10 +31,16 @@ What passes:
   device that could receive any of them must accept all of them);
 * a candidate with no device provider leaves the decision to the host.
 
-Only device providers are the server's devices (:func:`is_device_class`):
-a network bandwidth provider, a sharing storage provider or any other
+Only device providers are the server's devices (:func:`is_device`): a
+network bandwidth provider, a sharing storage provider or any other
 provider the server holds resources on is neither a source nor a
 destination device.
+
+Where Nova claims any device of a matching PCI pool rather than the one
+Placement chose (flavor PCI requests without ``[filter_scheduler]
+pci_in_placement``), pruning candidates chooses nothing: a host passes
+only if every pool Nova may claim from accepts the streams
+(:meth:`Streams.pool_rejections`).
 
 Which providers accept a stream is Placement's answer to "any of
 :func:`nova_vfio_compat.traits.accept_traits_for`", the names the rest of
@@ -61,6 +67,33 @@ DEVICE_RESOURCE_CLASSES = frozenset([
     orc.VGPU, orc.VGPU_DISPLAY_HEAD, orc.PGPU, orc.PCI_DEVICE,
     orc.SRIOV_NET_VF, orc.FPGA])
 DEVICE_RESOURCE_CLASS_PREFIXES = ('CUSTOM_PCI_', nvc_traits.PREFIX)
+
+
+# Nova's traits on the providers it creates: its PCI devices ([pci]
+# report_in_placement), and every provider it owns (the root, GPUs, PCI
+# devices, the memory encryption context).
+NOVA_PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
+NOVA_OWNER_TRAIT = 'OWNER_NOVA'
+# Classes of non-root providers Nova owns that are not devices.
+NOT_DEVICE_CLASSES = frozenset([orc.MEM_ENCRYPTION_CONTEXT])
+
+
+def is_device(traits, classes, extra=()):
+    """Whether a non-root provider a server holds ``classes`` on is a device.
+
+    It is one when it holds a device class (:func:`is_device_class`),
+    carries a stream this project publishes (an emit trait, whatever its
+    resource class: a GPU with a custom ``[mdev_<type>] mdev_class``), is
+    one of Nova's PCI device providers (whatever ``[pci] device_spec``
+    ``resource_class`` says), or is another provider Nova owns (a GPU)
+    that is not its memory encryption context.
+    """
+    if any(is_device_class(rc, extra) for rc in classes):
+        return True
+    if nvc_traits.emitted(traits) or NOVA_PCI_TRAIT in traits:
+        return True
+    return NOVA_OWNER_TRAIT in traits and not (
+        frozenset(classes) <= NOT_DEVICE_CLASSES)
 
 
 def is_device_class(name, extra=()):
@@ -93,8 +126,56 @@ class SourceDevice:
         """The emit traits of this device: the streams it sends."""
         return nvc_traits.emitted(self.traits)
 
+    @property
+    def nova_pci(self):
+        """Whether this is one of Nova's PCI device providers."""
+        return NOVA_PCI_TRAIT in self.traits
+
     def describe(self):
         return '%s (%s)' % (self.name, self.uuid) if self.name else self.uuid
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimablePool:
+    """A PCI device pool of a host Nova may claim a server's device from.
+
+    ``provider`` is the pool's resource provider (its PF or device), None
+    when the host does not report it to Placement; ``address`` the
+    pool's PF or device address; ``resource_class`` the class of the PCI
+    request it may serve (Nova's ``[pci] alias`` ``resource_class``, or
+    its default ``CUSTOM_PCI_<vendor>_<product>``).
+    """
+
+    provider: str
+    address: str
+    resource_class: str = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolRejection:
+    """A pool Nova may claim from that refuses a stream.
+
+    Or whose devices cannot be shown to accept it (no provider).
+    """
+
+    pool: ClaimablePool
+    source: SourceDevice
+    stream: str = None
+
+    def __str__(self):
+        return self.describe()
+
+    def describe(self):
+        if self.pool.provider is None:
+            return ('PCI device pool %s, which Nova may claim from, has no '
+                    'resource provider ([pci] report_in_placement is off '
+                    'on the host): whether it accepts streams of source '
+                    'provider %s cannot be checked'
+                    % (self.pool.address, self.source.describe()))
+        return ('PCI device pool %s (provider %s), which Nova may claim '
+                'from, does not accept stream %s emitted by source '
+                'provider %s' % (self.pool.address, self.pool.provider,
+                                 self.stream, self.source.describe()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +227,14 @@ class Reason:
     """
 
     streams: tuple = ()
+    pools: bool = False
 
     def describe(self):
+        if self.pools:
+            return ('a PCI device pool Nova may claim from does not accept '
+                    'the streams (without [filter_scheduler] '
+                    'pci_in_placement Nova claims any device of a matching '
+                    'pool)')
         if self.streams:
             return 'no provider of the host accepts stream%s %s' % (
                 's' if len(self.streams) > 1 else '',
@@ -157,6 +244,7 @@ class Reason:
 
 
 CANDIDATES_REFUSE = Reason()
+POOLS_REFUSE = Reason(pools=True)
 
 
 class Streams:
@@ -274,6 +362,31 @@ class Streams:
             found = self._reasons[accepted] = Reason(tuple(sorted(
                 self._all_needed - accepted)))
         return found
+
+    def pool_rejections(self, pools):
+        """Why Nova may claim a device that does not accept a stream.
+
+        For the source devices Nova claims by pool (its PCI providers,
+        when the request has no Placement group for them): every pool in
+        ``pools`` (:class:`ClaimablePool`) must accept every stream of the
+        source devices of its resource class (of every such source device
+        when none has its class).  An empty list when they all do.
+        """
+        pci_sources = [s for s in self.sources if s.nova_pci]
+        rejections = []
+        for pool in pools:
+            served = [s for s in pci_sources
+                      if pool.resource_class in s.resource_classes]
+            for source in served or pci_sources:
+                if pool.provider is None:
+                    rejections.append(PoolRejection(pool, source))
+                    continue
+                accepted = self._provider_accepts.get(pool.provider,
+                                                      frozenset())
+                rejections.extend(
+                    PoolRejection(pool, source, stream)
+                    for stream in sorted(source.streams - accepted))
+        return rejections
 
     def accepting_count(self, stream):
         """How many providers accept ``stream`` (an emit trait)."""

@@ -62,26 +62,21 @@ class RequestReads:
         """The device providers ``consumer`` holds resources on.
 
         Only providers in the tree of ``root`` (the source compute node)
-        other than the root, on which the consumer holds a device resource
-        class (:func:`decision.is_device_class`, with ``device_classes``
-        as the operator's own), are the server's devices: a bandwidth
-        provider of a QoS port or a sharing storage provider is not.
+        other than the root that are devices (:func:`decision.is_device`:
+        a device resource class, with ``device_classes`` as the
+        operator's own, an emit trait, or a Nova PCI or GPU provider) are
+        the server's devices: a bandwidth provider of a QoS port or a
+        sharing storage provider is not.
 
         :returns: a list of :class:`decision.SourceDevice`, with each
-            provider's name, whole trait set and the device resource
-            classes the consumer holds on it (whether or not it emits a
-            stream).
+            provider's name, whole trait set and the resource classes the
+            consumer holds on it (whether or not it emits a stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
                                 ALLOCATIONS_MICROVERSION,
                                 placement_answers.ALLOCATIONS)['allocations']
-        held = {}
-        for uuid, alloc in allocations.items():
-            classes = frozenset(
-                rc for rc in alloc.get('resources', {})
-                if decision.is_device_class(rc, device_classes))
-            if uuid != root and classes:
-                held[uuid] = classes
+        held = {uuid: frozenset(alloc.get('resources', {}))
+                for uuid, alloc in allocations.items() if uuid != root}
         if not held:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
@@ -94,8 +89,9 @@ class RequestReads:
                 '/resource_providers/%s/traits' % uuid,
                 placement_get.TRAITS_MICROVERSION,
                 placement_answers.PROVIDER_TRAITS)['traits'])
-            sources.append(decision.SourceDevice(
-                uuid, names[uuid], traits, held[uuid]))
+            if decision.is_device(traits, held[uuid], device_classes):
+                sources.append(decision.SourceDevice(
+                    uuid, names[uuid], traits, held[uuid]))
         return sources
 
     def accepting(self, emits):

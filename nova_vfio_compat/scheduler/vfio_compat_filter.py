@@ -43,6 +43,11 @@ traits, one per batch of accept trait names (which exist), and one per
 stream some of whose accept names exist (any of them, ``required=in:``).
 None of that depends on the number of hosts.
 
+Where Nova claims any device of a matching PCI pool (flavor PCI requests
+without ``[filter_scheduler] pci_in_placement``), the per-host step also
+asks the host's pools, from Nova's ``HostState.pci_stats``: no Placement
+call.
+
 Logging: one INFO line per checked live migration (hosts passed, hosts
 rejected by reason with counts and example host names, candidates
 pruned, the streams and how many providers accept each), written when
@@ -59,12 +64,14 @@ and the benchmarks do.
 """
 
 import collections
+import functools
 import logging as std_logging
 
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 
+from nova.compute import pci_placement_translator
 from nova.compute import task_states
 import nova.conf
 from nova import context as nova_context
@@ -117,11 +124,24 @@ class RequestCheck:
     """
 
     def __init__(self, instance_uuid, streams=None, reject_all=None,
-                 migration=None):
+                 migration=None, pools=None):
         self.instance_uuid = instance_uuid
         self.streams = streams
         self.reject_all = reject_all
         self.migration = migration
+        # pools(host_state): the decision.ClaimablePool s Nova may claim
+        # the server's pool-claimed PCI devices from on that host; None
+        # when Nova claims every device where Placement allocates it.
+        self.pools = pools
+
+    def _check(self, host_state, candidates):
+        """``(passes, kept, pool_rejections)`` for one host."""
+        passes, kept = self.streams.check(host_state.uuid, candidates)
+        if passes and self.pools is not None:
+            refused = self.streams.pool_rejections(self.pools(host_state))
+            if refused:
+                return False, None, refused
+        return passes, kept, None
 
     @property
     def passes_all(self):
@@ -150,14 +170,13 @@ class RequestCheck:
             if summary is not None:
                 summary.log(len(seen))
             return
-        check = self.streams.check
         passed = 0
         for host_state in host_states:
             seen.append(host_state)
             candidates = host_state.allocation_candidates or []
-            passes, kept = check(host_state.uuid, candidates)
+            passes, kept, refused = self._check(host_state, candidates)
             if debug:
-                self._log_host(host_state, candidates, passes, kept)
+                self._log_host(host_state, candidates, passes, kept, refused)
             if passes:
                 if kept is not None:
                     # What CandidateFilterMixin.filter_candidates does,
@@ -170,6 +189,7 @@ class RequestCheck:
                 yield host_state
             elif summary is not None:
                 summary.rejected(host_state.host,
+                                 decision.POOLS_REFUSE if refused else
                                  self.streams.reason(host_state.uuid))
         if summary is not None:
             summary.hosts_passed = passed
@@ -191,9 +211,9 @@ class RequestCheck:
         if self.streams is None:
             return True
         candidates = host_state.allocation_candidates or []
-        passes, kept = self.streams.check(host_state.uuid, candidates)
+        passes, kept, refused = self._check(host_state, candidates)
         if debug:
-            self._log_host(host_state, candidates, passes, kept)
+            self._log_host(host_state, candidates, passes, kept, refused)
         if passes and kept is not None:
             host_state.allocation_candidates = kept
         return passes
@@ -206,8 +226,11 @@ class RequestCheck:
                   {'host': host_state.host, 'instance': self.instance_uuid,
                    'why': why})
 
-    def _log_host(self, host_state, candidates, passes, kept):
+    def _log_host(self, host_state, candidates, passes, kept, refused):
         if passes and kept is None:
+            return
+        if refused:
+            self._log_rejected(host_state, _Reasons(refused))
             return
         # The reasons, worked out only for this line.
         result = self.streams.decide(host_state.uuid, candidates)
@@ -491,27 +514,106 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         devices = reads.source_devices(
             migration.consumer, migration.source_root,
             frozenset(CONF.vfio_compat_filter.device_resource_classes))
-        if not devices:
-            return _PASS_ALL
-        sources = [d for d in devices if d.streams]
+        requests = _flavor_pci_requests(spec_obj)
+        unseen = None
+        if requests and not any(d.nova_pci for d in devices):
+            # Flavor PCI devices with no provider to read: [pci]
+            # report_in_placement is off on the source.  Neutron ports
+            # are not flavor requests: left alone.
+            unseen = ('its flavor PCI device(s) (alias %s) have no resource '
+                      'provider on %s ([pci] report_in_placement is off '
+                      'there), so nothing says which streams they emit'
+                      % (', '.join(sorted({r.alias_name or r.request_id
+                                           for r in requests})),
+                         migration.source_host))
         undescribed = [d for d in devices if not d.streams]
-        if undescribed and policy == nvc_policy.POLICY_STRICT:
-            why = ('flavor policy %s and source device provider(s) %s have '
-                   'no capability traits (is the reporter running on %s?)'
-                   % (policy, ', '.join(s.describe() for s in undescribed),
-                      migration.source_host))
+        if policy == nvc_policy.POLICY_STRICT and (undescribed or unseen):
+            why = '; '.join(filter(None, [
+                'flavor policy %s' % policy,
+                undescribed and (
+                    'source device provider(s) %s have no capability '
+                    'traits (is the reporter running on %s?)'
+                    % (', '.join(s.describe() for s in undescribed),
+                       migration.source_host)),
+                unseen]))
             LOG.warning('VFIOCompatFilter: instance %(instance)s cannot be '
                         'live-migrated by the scheduler: %(why)s',
                         {'instance': spec_obj.instance_uuid, 'why': why})
             return RequestCheck(spec_obj.instance_uuid, reject_all=why,
                                 migration=migration)
+        if unseen:
+            LOG.warning('VFIOCompatFilter: the live migration of instance '
+                        '%(instance)s is not checked for %(why)s',
+                        {'instance': spec_obj.instance_uuid,
+                         'why': unseen.replace('its flavor', 'the flavor',
+                                               1)})
+        sources = [d for d in devices if d.streams]
         if not sources:
             return _PASS_ALL
         emitted = frozenset().union(*(s.streams for s in sources))
+        pooled = _pool_claimed(spec_obj, requests)
+        pools = None
+        if pooled and any(s.nova_pci for s in sources):
+            pools = functools.partial(_claimable_pools, requests=pooled)
         return RequestCheck(spec_obj.instance_uuid,
                             decision.Streams(sources,
                                              reads.accepting(emitted)),
-                            migration=migration)
+                            migration=migration, pools=pools)
+
+
+def _flavor_pci_requests(spec_obj):
+    """The server's PCI requests from its flavor (not Neutron ports).
+
+    A Neutron SR-IOV port's VF is unplugged before a live migration and a
+    destination VF plugged after it: no device stream moves, and Placement
+    has no provider for it.  It is left alone.
+    """
+    if not spec_obj.obj_attr_is_set('pci_requests') or \
+            not spec_obj.pci_requests:
+        return []
+    return [r for r in spec_obj.pci_requests.requests
+            if r.source != objects.InstancePCIRequest.NEUTRON_PORT]
+
+
+def _pool_claimed(spec_obj, requests):
+    """The flavor PCI requests Nova claims from any matching pool.
+
+    Those without a Placement request group (``[filter_scheduler]
+    pci_in_placement`` off where the conductor built the request): the
+    PCI claim then takes any device of a pool that matches
+    (``nova.pci.stats.PciDeviceStats.consume_requests``), not the one of
+    the allocation candidate.
+    """
+    groups = [g.requester_id for g in (
+        spec_obj.requested_resources
+        if spec_obj.obj_attr_is_set('requested_resources') and
+        spec_obj.requested_resources else ())
+        if g.requester_id]
+    return [r for r in requests
+            if not any(g.startswith('%s-' % r.request_id) for g in groups)]
+
+
+def _claimable_pools(host_state, requests):
+    """The :class:`decision.ClaimablePool` s of ``host_state`` for requests.
+
+    Nova's own pool matching (the scheduler's copy of the host's pools,
+    each with its PF or device address and, where the host reports PCI
+    devices to Placement, its provider), without the NUMA constraint: a
+    superset of the devices the claim may take.
+    """
+    stats = host_state.pci_stats
+    if not stats:
+        return []
+    pools = []
+    for request in requests:
+        rc = pci_placement_translator.get_resource_class(
+            request.spec[0].get('resource_class'),
+            request.spec[0].get('vendor_id'),
+            request.spec[0].get('product_id')) if request.spec else None
+        for pool in stats._filter_pools(stats.pools, request, None, []) or ():
+            pools.append(decision.ClaimablePool(
+                pool.get('rp_uuid'), pool.get('address'), rc))
+    return pools
 
 
 class _Reasons:

@@ -15,6 +15,7 @@
 
 from placement.tests.unit import policy_fixture as placement_policy
 
+import nova.conf
 from nova.filters import BaseFilter
 from nova.tests.functional.api import client
 
@@ -179,3 +180,59 @@ class CachePerHostTest(CacheTest):
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_vfio_compat.scheduler.vfio_compat_filter.'
             'VFIOCompatFilter.filter_all', BaseFilter.filter_all))
+
+
+class CustomMdevClassTest(base.VFIOCompatTestBase):
+    """GPUs whose vGPUs Nova inventories under ``[mdev_<type>] mdev_class``.
+
+    A custom class is not a device class the filter knows by name: the
+    GPU is a device because it carries an emit trait (or, undescribed,
+    because it is a provider Nova owns).
+    """
+
+    MDEV_CLASS = 'CUSTOM_VGPU_T4'
+
+    def setUp(self):
+        super().setUp()
+        nova.conf.devices.register_dynamic_opts(base.CONF)
+        # Nova applies a class to the GPUs a type names only.
+        self.flags(mdev_class=self.MDEV_CLASS,
+                   device_addresses=[base.GPU0, base.GPU1],
+                   group='mdev_%s' % base.MDEV_TYPE)
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('C', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+
+    def _flavor(self, policy):
+        return self._create_flavor(extra_spec={
+            'resources:%s' % self.MDEV_CLASS: '1',
+            'vfio_compat:policy': policy})
+
+    def test_described_gpu_is_checked(self):
+        self._boot('A', flavor=self._flavor('check'))
+        self.assertEqual([{self.MDEV_CLASS: 1}], list(
+            self._device_allocations(self.server).values()))
+        self._assert_refused_from('A')
+        self.assertTrue([line for line in self._filter_log()
+                         if '0 of 1 hosts passed' in line])
+
+    def test_strict_refuses_an_undescribed_gpu(self):
+        # The reporter describes none of D's GPUs.
+        self._start_host('D')
+        self._boot('D', flavor=self._flavor('strict'))
+        self._assert_refused_from('D')
+        (line,) = [line for line in self._filter_log()
+                   if 'cannot be live-migrated' in line]
+        self.assertIn('have no capability traits', line)
+        self.assertIn('D_%s' % base.GPU0_RP if self._on_gpu0() else
+                      'D_%s' % base.GPU1_RP, line)
+
+    def _on_gpu0(self):
+        (rp,) = self._device_allocations(self.server)
+        return rp == self._rp('D', base.GPU0_RP)
+
+    def _assert_refused_from(self, host):
+        ex = self.assertRaises(client.OpenStackApiException,
+                               self._live_migrate, self.server, 'error')
+        self.assertIn('NoValidHost', str(ex))
+        self.assertEqual(host, self._host_of(
+            self._wait_for_state_change(self.server, 'ACTIVE')))

@@ -340,3 +340,93 @@ def test_check_agrees_with_decide(request):
         assert (candidates if kept is None else kept) == result.keep
     else:
         assert streams.reason(root).describe()
+
+
+# Which providers are devices ---------------------------------------------
+
+def test_providers_that_are_devices_whatever_their_class():
+    emits = traits.document_traits(SOURCE_DOC)
+    custom = frozenset(['CUSTOM_VGPU_T4'])
+    # A GPU under a custom [mdev_<type>] mdev_class, described ...
+    assert decision.is_device(emits, custom)
+    # ... or not: Nova owns it.
+    assert decision.is_device({'OWNER_NOVA'}, custom)
+    # A VF with a custom [pci] device_spec resource_class.
+    assert decision.is_device({'COMPUTE_MANAGED_PCI_DEVICE'}, custom)
+    # A device class, whatever its traits.
+    assert decision.is_device(frozenset(), {'VGPU'})
+    # Not devices: a QoS port's bandwidth provider, Nova's memory
+    # encryption context, a provider nobody describes.
+    assert not decision.is_device(
+        {'CUSTOM_PHYSNET_PHYSNET0', 'CUSTOM_VNIC_TYPE_DIRECT'},
+        {'NET_BW_EGR_KILOBIT_PER_SEC'})
+    assert not decision.is_device({'OWNER_NOVA'}, {'MEM_ENCRYPTION_CONTEXT'})
+    assert not decision.is_device(frozenset(), custom)
+    assert decision.is_device(frozenset(), custom, custom)
+
+
+# PCI pools Nova claims any device of --------------------------------------
+
+def _vf_source(doc=SOURCE_DOC, classes=('CUSTOM_VF',)):
+    return decision.SourceDevice(
+        'src-pf', 'src_0000:81:00.0',
+        traits.document_traits(doc) | {'COMPUTE_MANAGED_PCI_DEVICE'},
+        frozenset(classes))
+
+
+def test_a_host_with_one_refusing_pool_is_refused_naming_it():
+    source = _vf_source()
+    streams = decision.Streams([source], _accepting({
+        ('pf-b', ROOT_A): NEWER, ('pf-a', ROOT_A): OTHER_MAJOR,
+        (ROOT_A, ROOT_A): NEWER}))
+    # The tree (and so the candidates, which hold no VF) passes ...
+    assert streams.check(ROOT_A, [_candidate(ROOT_A)]) == (True, None)
+    # ... but Nova may claim a VF of PF A.
+    pool_a = decision.ClaimablePool('pf-a', '0000:82:00.0', 'CUSTOM_VF')
+    pool_b = decision.ClaimablePool('pf-b', '0000:82:01.0', 'CUSTOM_VF')
+    (refused,) = streams.pool_rejections([pool_a, pool_b])
+    assert refused.describe() == (
+        'PCI device pool 0000:82:00.0 (provider pf-a), which Nova may claim '
+        'from, does not accept stream %s emitted by source provider '
+        'src_0000:81:00.0 (src-pf)' % traits.emit_trait(SOURCE_DOC.emits))
+    assert streams.pool_rejections([pool_b]) == []
+    # A pool the host does not report to Placement cannot be checked.
+    (unknown,) = streams.pool_rejections([
+        decision.ClaimablePool(None, '0000:82:02.0', 'CUSTOM_VF')])
+    assert 'has no resource provider' in unknown.describe()
+    assert decision.POOLS_REFUSE.describe().startswith(
+        'a PCI device pool Nova may claim from does not accept')
+
+
+def test_a_pool_serves_the_sources_of_its_class():
+    vf = _vf_source(SOURCE_DOC, ['CUSTOM_VF'])
+    nvme = decision.SourceDevice(
+        'src-nvme', 'src_0000:85:00.0',
+        traits.document_traits(OTHER_MAJOR) | {'COMPUTE_MANAGED_PCI_DEVICE'},
+        frozenset(['CUSTOM_NVME']))
+    gpu = _source()    # not Nova's PCI provider: claimed where allocated
+    streams = decision.Streams([vf, nvme, gpu], _accepting({
+        ('pf', ROOT_A): NEWER, ('nvme', ROOT_A): OTHER_MAJOR}))
+    assert streams.pool_rejections([
+        decision.ClaimablePool('pf', 'a', 'CUSTOM_VF'),
+        decision.ClaimablePool('nvme', 'b', 'CUSTOM_NVME')]) == []
+    # A pool of a class no source has may serve any of them.
+    assert {r.source.uuid for r in streams.pool_rejections([
+        decision.ClaimablePool('pf', 'a', 'CUSTOM_OTHER')])} == {'src-nvme'}
+
+
+@given(strategies.related_pairs(), st.lists(st.booleans(), min_size=1,
+                                            max_size=3))
+def test_pools_pass_exactly_when_every_one_accepts(pair, compatible_pools):
+    """Pools of documents the rules accept or refuse, as drawn."""
+    source, other = _doc(pair[0], 'source'), _doc(pair[1], 'dest')
+    # Each pool is the source's own document (which accepts its own
+    # stream) or the drawn one, whatever the rules say of it.
+    docs = [source if same else other for same in compatible_pools]
+    providers = {('pf-%d' % i, ROOT_A): doc for i, doc in enumerate(docs)}
+    streams = decision.Streams([_vf_source(source)],
+                               _accepting(providers, [source]))
+    pools = [decision.ClaimablePool('pf-%d' % i, 'pf-%d' % i, 'CUSTOM_VF')
+             for i in range(len(docs))]
+    expected = all(rules.check(source, doc).compatible for doc in docs)
+    assert (streams.pool_rejections(pools) == []) is expected
