@@ -148,6 +148,26 @@ ALLOCATIONS = {
     },
 }
 
+# GET /allocation_candidates (1.36, Nova's microversion): what the filter
+# counts to tell a truncated answer.
+ALLOCATION_CANDIDATES = {
+    'type': 'object',
+    'required': ['allocation_requests', 'provider_summaries'],
+    'properties': {
+        'allocation_requests': {'type': 'array',
+                                'items': {'type': 'object'}},
+        'provider_summaries': {
+            'type': 'object',
+            'propertyNames': UUID,
+            'additionalProperties': {
+                'type': 'object',
+                'required': ['root_provider_uuid'],
+                'properties': {'root_provider_uuid': UUID},
+            },
+        },
+    },
+}
+
 _UUID_PART = '[0-9a-fA-F-]{32,36}'
 # (method, path pattern, schema): which answers are checked, by request.
 ROUTES = (

@@ -38,6 +38,8 @@ ALLOCATIONS_MICROVERSION = '1.28'
 PROVIDERS_MICROVERSION = '1.18'
 # required=in:<trait>,<trait>... (any of them) from 1.39.
 ANY_TRAIT_MICROVERSION = '1.39'
+# What Nova asks allocation candidates at (its SAME_SUBTREE_VERSION).
+CANDIDATES_MICROVERSION = '1.36'
 
 
 class RequestReads:
@@ -127,3 +129,17 @@ class RequestReads:
             result[emit] = {rp['uuid']: rp['root_provider_uuid']
                             for rp in providers}
         return result
+
+    def candidates(self, querystring):
+        """``(allocation requests, root providers)`` of a candidates query.
+
+        What Placement answers ``GET /allocation_candidates?<querystring>``
+        (Nova's own query string, limit included): how many allocation
+        requests, and the roots of the providers they use.
+        """
+        body = self._get('/allocation_candidates?%s' % querystring,
+                         CANDIDATES_MICROVERSION,
+                         placement_answers.ALLOCATION_CANDIDATES)
+        return len(body['allocation_requests']), frozenset(
+            summary['root_provider_uuid']
+            for summary in body['provider_summaries'].values())

@@ -40,8 +40,10 @@ per-host step is the set test in
 Placement calls per request: one for the migration's allocations, one
 for the source tree's provider names, one per source device for its
 traits, one per batch of accept trait names (which exist), and one per
-stream some of whose accept names exist (any of them, ``required=in:``).
-None of that depends on the number of hosts.
+stream some of whose accept names exist (any of them, ``required=in:``),
+and, only when no host passed while an accepting host was not handed
+over, Nova's own allocation candidates query once more (to tell a
+truncated answer).  None of that depends on the number of hosts.
 
 Where Nova claims any device of a matching PCI pool (flavor PCI requests
 without ``[filter_scheduler] pci_in_placement``), the per-host step also
@@ -124,11 +126,15 @@ class RequestCheck:
     """
 
     def __init__(self, instance_uuid, streams=None, reject_all=None,
-                 migration=None, pools=None):
+                 migration=None, pools=None, nova_candidates=None):
         self.instance_uuid = instance_uuid
         self.streams = streams
         self.reject_all = reject_all
         self.migration = migration
+        # nova_candidates(): [(allocation requests, root providers)] of
+        # Nova's own candidates queries for the request, asked only when
+        # no host passed (see _warn_if_truncated).
+        self.nova_candidates = nova_candidates
         # pools(host_state): the decision.ClaimablePool s Nova may claim
         # the server's pool-claimed PCI devices from on that host; None
         # when Nova claims every device where Placement allocates it.
@@ -250,33 +256,45 @@ class RequestCheck:
         Nova asks Placement for at most ``[scheduler]
         max_placement_results`` candidates and Placement returns the same
         first ones every time unless it randomizes them.  The filter sees
-        the candidates of the hosts it is handed (not the source host's,
-        nor those of hosts earlier filters removed): the ignored hosts
-        are counted at the average number of candidates per host.
+        only the hosts earlier filters left, so it cannot count what Nova
+        got: when no host passed and a host whose tree accepts the
+        streams was not handed over, it asks Placement Nova's own query
+        again (once, on this path only).  It warns when that answer is at
+        the limit and leaves out an accepting host; an accepting host in
+        the answer was removed by an earlier filter, not by the limit.
         """
         roots = {h.uuid for h in seen}
         roots.add(self.migration.source_root)
         outside = self.streams.accepting_roots - roots
-        if not outside:
+        if not outside or self.nova_candidates is None:
+            return
+        try:
+            answers = self.nova_candidates()
+        except (PlacementUnavailable, exception.NovaException) as e:
+            LOG.debug('VFIOCompatFilter: cannot tell whether Placement '
+                      'truncated the candidates for instance %(instance)s: '
+                      '%(error)s', {'instance': self.instance_uuid,
+                                    'error': e})
             return
         limit = CONF.scheduler.max_placement_results
-        handed = sum(len(h.allocation_candidates or ()) for h in seen)
-        per_host = handed / len(seen) if seen else 0
-        estimate = handed + per_host * (len(roots) - len(seen))
-        if estimate < limit:
+        returned = sum(count for count, _ in answers)
+        if not any(count >= limit for count, _ in answers):
+            return
+        beyond = outside - frozenset().union(*(r for _, r in answers))
+        if not beyond:
             return
         LOG.warning('VFIOCompatFilter: no host passed for the live '
                     'migration of instance %(instance)s, but %(outside)d '
                     'host(s) whose devices accept its streams were not '
-                    'among the %(handed)d allocation candidates Nova '
-                    'handed over: Nova asks Placement for at most '
-                    '[scheduler] max_placement_results = %(limit)d '
-                    'candidates, and Placement returns the same first ones '
-                    'every time unless its [placement] '
-                    'randomize_allocation_candidates is true. Raise the '
-                    'one or enable the other.',
+                    'among the %(returned)d allocation candidates '
+                    'Placement returned for Nova\'s query: Nova asks '
+                    'Placement for at most [scheduler] '
+                    'max_placement_results = %(limit)d candidates, and '
+                    'Placement returns the same first ones every time '
+                    'unless its [placement] randomize_allocation_candidates '
+                    'is true. Raise the one or enable the other.',
                     {'instance': self.instance_uuid,
-                     'outside': len(outside), 'handed': handed,
+                     'outside': len(beyond), 'returned': returned,
                      'limit': limit})
 
 
@@ -558,7 +576,34 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         return RequestCheck(spec_obj.instance_uuid,
                             decision.Streams(sources,
                                              reads.accepting(emitted)),
-                            migration=migration, pools=pools)
+                            migration=migration, pools=pools,
+                            nova_candidates=functools.partial(
+                                _nova_candidates, self._context(spec_obj),
+                                spec_obj, reads))
+
+
+def _nova_candidates(ctxt, spec_obj, reads):
+    """What Placement answers Nova's candidates queries for ``spec_obj``.
+
+    Built with Nova's own code from the request spec its request filters
+    already adjusted, as ``SchedulerManager.select_destinations`` does
+    (with its second, VCPU instead of PCPU, query when it makes one).  A
+    named destination is one host: nothing to truncate.
+    """
+    destination = (spec_obj.requested_destination
+                   if spec_obj.obj_attr_is_set('requested_destination')
+                   else None)
+    if destination is not None and (
+            'host' in destination and destination.host or
+            'node' in destination and destination.node):
+        return []
+    queries = [scheduler_utils.resources_from_request_spec(
+        ctxt, spec_obj, None, enable_pinning_translate=True)]
+    if (queries[0].cpu_pinning_requested and
+            not CONF.workarounds.disable_fallback_pcpu_query):
+        queries.append(scheduler_utils.resources_from_request_spec(
+            ctxt, spec_obj, None, enable_pinning_translate=False))
+    return [reads.candidates(q.to_querystring()) for q in queries]
 
 
 def _flavor_pci_requests(spec_obj):

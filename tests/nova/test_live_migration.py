@@ -132,20 +132,11 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
                          'allocation candidate(s) pruned on 1 host(s) '
                          '(e.g. B)' in line], self._filter_log())
 
-    def test_accepting_hosts_beyond_the_candidates_get_a_warning(self):
-        # C accepts A's stream but Placement leaves it out of the
-        # candidates: here because its GPUs are full, in a large cloud
-        # because it lies beyond [scheduler] max_placement_results (the
-        # filter cannot tell the two apart: it sees which accepting hosts
-        # it was not handed, and how many candidates it was).  A's and
-        # B's two candidates each make four, the limit set here.
-        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
-        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
-        self._start_host('C', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
-        self._boot('A')
+    def _fill(self, host):
+        """Other servers take every vGPU of ``host``'s GPUs."""
         full = {}
         for gpu in (base.GPU0_RP, base.GPU1_RP):
-            rp = self._rp('C', gpu)
+            rp = self._rp(host, gpu)
             full[rp] = {'resources': {'VGPU': self._get_provider_inventory(
                 rp)['VGPU']['total']}}
         resp = self.placement.put('/allocations/%s' % uuids.other_servers, {
@@ -153,15 +144,30 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
             'user_id': uuids.user, 'consumer_generation': None},
             version='1.28')
         self.assertEqual(204, resp.status, resp.body)
+
+    def _warnings(self, since=0):
+        return [line for line in self._filter_log()[since:]
+                if 'WARNING' in line]
+
+    def test_accepting_hosts_beyond_the_candidates_get_a_warning(self):
+        # C accepts A's stream but Placement leaves it out of the
+        # candidates: here because its GPUs are full, in a large cloud
+        # because it lies beyond [scheduler] max_placement_results.  A's
+        # and B's two candidates each make four, the limit set here.
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._start_host('C', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._boot('A')
+        self._fill('C')
         self.flags(max_placement_results=4, group='scheduler')
 
         self._assert_no_valid_host()
 
-        (warning,) = [line for line in self._filter_log()
-                      if 'WARNING' in line]
+        (warning,) = self._warnings()
         self.assertIn('no host passed for the live migration of instance '
                       '%s, but 1 host(s) whose devices accept its streams '
-                      'were not among the 2 allocation candidates'
+                      'were not among the 4 allocation candidates '
+                      'Placement returned for Nova\'s query'
                       % self.server['id'], warning)
         self.assertIn('[scheduler] max_placement_results = 4', warning)
         self.assertIn('[placement] randomize_allocation_candidates',
@@ -173,3 +179,41 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
         self._assert_no_valid_host()
         self.assertEqual([], [line for line in self._filter_log()[before:]
                               if 'WARNING' in line])
+
+    def test_candidates_of_hosts_earlier_filters_removed_are_counted(self):
+        # Placement returns six candidates (A's, B's and D's two each:
+        # the limit); ComputeFilter removes D (its service is down) before
+        # this filter sees it, so only B's two are handed over.  C, which
+        # accepts, is full: beyond the limit as far as Nova can tell.
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._start_host('C', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._start_host('D', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._boot('A')
+        self._fill('C')
+        self.api.put_service(self.computes['D'].service_ref.uuid,
+                             {'forced_down': True})
+        self.flags(max_placement_results=6, group='scheduler')
+
+        self._assert_no_valid_host()
+
+        (warning,) = self._warnings()
+        self.assertIn('but 1 host(s) whose devices accept its streams were '
+                      'not among the 6 allocation candidates Placement '
+                      'returned', warning)
+        self.assertIn('[scheduler] max_placement_results = 6', warning)
+
+    def test_an_accepting_host_earlier_filters_removed_is_no_truncation(self):
+        # C accepts and has room: it is among Placement's candidates, at
+        # the limit, but ComputeFilter removes it.  Not a truncation.
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.REFUSES_1_2, gpu1=base.REFUSES_1_2)
+        self._start_host('C', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._boot('A')
+        self.api.put_service(self.computes['C'].service_ref.uuid,
+                             {'forced_down': True})
+        self.flags(max_placement_results=6, group='scheduler')
+
+        self._assert_no_valid_host()
+
+        self.assertEqual([], self._warnings())
