@@ -55,14 +55,15 @@ def document_text(major, minor, minor_min=0, subsys=0x12a2):
 def document(major, minor, minor_min=0, subsys=0x12a2):
     """A bare-record capability document of the benchmark's GPU family.
 
-    It emits ``major.minor`` and accepts ``minor_min``..``minor``; typed
-    with :data:`MDEV_TYPE`, as the reporter publishes it.
+    It emits ``major.minor`` and accepts ``minor_min``..``minor``; its
+    streams typed with :data:`MDEV_TYPE`, as the reporter publishes them
+    (:func:`publication.published_document`).
     """
     raw = records.loads(
         document_text(major, minor, minor_min, subsys),
         'benchmark document %d.%d (from %d, %04x)'
         % (major, minor, minor_min, subsys))
-    return publication.typed_document(raw, MDEV_TYPE)[0]
+    return publication.published_document(raw).streams
 
 
 def parent_address(index):

@@ -898,9 +898,7 @@ def _device_traits(host):
         gpu = next(d for d in published
                    if d.kind == nvc_devices.KIND_MDEV_TYPE)
         vf = next(d for d in published if d.kind == nvc_devices.KIND_PCI)
-        _traits_cache[key] = {
-            VGPU: frozenset(nvc_traits.document_traits(gpu.document)),
-            VF: frozenset(nvc_traits.document_traits(vf.document))}
+        _traits_cache[key] = {VGPU: gpu.traits, VF: vf.traits}
     return _traits_cache[key]
 
 

@@ -12,7 +12,11 @@
 
 """What is published: only what Nova will really do with each device.
 
-Pure: devices and Nova's mdev configuration in, decisions out.
+Pure: devices and Nova's mdev configuration in, one
+:class:`PublishedDevice` per device out, made here once: the device, its
+typed document, its traits and resource class, and why what was left out
+was left out.  Everything that publishes or shows what is published reads
+these values; no other module types a document or checks its type.
 
 * **One mdev type per GPU.**  Nova uses exactly one type on a GPU
   (:mod:`nova_vfio_compat.nova_devices`); the other types the GPU offers
@@ -52,6 +56,7 @@ import dataclasses
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import nova_devices
 from nova_vfio_compat import records
+from nova_vfio_compat import traits as nvc_traits
 
 VFIO_PCI = 'vfio-pci'
 
@@ -71,25 +76,76 @@ class Choice:
 
 
 @dataclasses.dataclass(frozen=True)
-class Decision:
-    """What happens to one device.
+class PublishedDevice:
+    """One device as it is published: made once, here, read by everyone.
 
-    ``published`` is the device as published (its document narrowed to
-    the accept records Nova can carry out), None when it is not published
-    at all; ``reason`` then says why.  ``notes`` name the accept records
-    left out.
+    ``device`` is the device as found, its document as its source gave
+    it.  ``streams`` is the document of the streams the device emits and
+    accepts: for an mdev type, its document typed with its type
+    (:func:`typed_document`); None when it has no document, or when the
+    document names another mdev type (``type_conflict`` then says so).
+    ``document`` is what is published: ``streams`` narrowed to the accept
+    records Nova can carry out; None when the device is not published.
+    ``traits`` are the names the reporter publishes for it (empty when it
+    is not published) and ``resource_class`` the class of its streams
+    (None without them).
+
+    ``reason`` says why the device is left out on purpose (Nova does not
+    use it, it cannot migrate); ``problem`` why it cannot be published
+    although nothing left it out (no usable document, too many traits),
+    which the reporter reports as an error.  ``notes`` say why each accept
+    record left out was left out.  ``live_migratable``: Nova may
+    live-migrate it (a PCI device's ``live_migratable = yes``).
+
+    Only this module makes these values (:func:`decide`,
+    :func:`as_published`, :func:`published_document`); the reporter, the
+    commands, the demo and the benchmarks read them, and none of them
+    types a document itself (``tests/unit/test_publication_only.py``).
     """
 
     device: nvc_devices.Device
-    published: nvc_devices.Device = None
+    streams: records.Document = None
+    document: records.Document = None
+    traits: frozenset = frozenset()
+    resource_class: str = None
     reason: str = None
+    problem: str = None
+    type_conflict: str = None
     notes: tuple = ()
     live_migratable: bool = False
+
+    @property
+    def published(self):
+        """Are its traits published?"""
+        return self.reason is None and self.problem is None
+
+    @property
+    def name(self):
+        return self.device.name
+
+    @property
+    def address(self):
+        return self.device.address
+
+    @property
+    def kind(self):
+        return self.device.kind
+
+    @property
+    def mdev_type(self):
+        return self.device.mdev_type
+
+    @property
+    def physfn(self):
+        return self.device.physfn
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """The decisions of one host, and messages about the whole host."""
+    """Every device of one host, published or not, and host messages.
+
+    ``decisions`` holds a :class:`PublishedDevice` per device.
+    """
 
     decisions: tuple
     messages: tuple = ()
@@ -97,9 +153,12 @@ class Outcome:
 
     @property
     def published(self):
-        """The devices to publish, as published."""
-        return [d.published for d in self.decisions
-                if d.published is not None]
+        """The devices to publish: those not left out on purpose.
+
+        Those with a ``problem`` are among them, so that the reporter
+        reports it.
+        """
+        return [d for d in self.decisions if d.reason is None]
 
 
 def is_variant_driver(driver):
@@ -301,6 +360,13 @@ def precreated_refusal(device):
     return None
 
 
+def _own_type(device):
+    """The type ``device``'s streams are typed with (None: untyped)."""
+    if device.kind == nvc_devices.KIND_MDEV_TYPE and device.mdev_type:
+        return device.mdev_type
+    return None
+
+
 def _accept_notes(device, nova_type, precreated_mdev_attrs):
     """``(accept records kept, notes on those left out)``."""
     kept, notes = [], []
@@ -337,78 +403,198 @@ def _accept_notes(device, nova_type, precreated_mdev_attrs):
     return tuple(kept), tuple(notes)
 
 
-def _narrowed(device, nova_type, precreated_mdev_attrs):
-    """``(device as published, notes)``.
+def _class_of(document):
+    """The resource class of ``document``'s streams (None: unknown)."""
+    try:
+        return nvc_traits.resource_class(document.emits)
+    except Exception:
+        return None
 
-    The notes name each accept record left out by its index in the
-    device's document; what is kept is then typed (nothing more is left
-    out by :func:`typed_document`).
 
-    :raises TypeConflict: see :func:`typed_document`.
+def _compiled(document, max_traits):
+    """``(traits, problem)`` of a published document."""
+    try:
+        return nvc_traits.document_traits(document, max_traits), None
+    except nvc_traits.TraitLimitExceeded as e:
+        return frozenset(), str(e)
+    except Exception as e:
+        # A document built around the validation (no parser makes one)
+        # must spoil only its own device.
+        return frozenset(), 'its traits cannot be computed (%s: %s)' % (
+            type(e).__name__, e)
+
+
+def _streams(device):
+    """``(streams, type conflict)`` of ``device``: see PublishedDevice."""
+    try:
+        return stream_document(device), None
+    except TypeConflict as e:
+        return None, str(e)
+
+
+def _made(device, narrow=True, precreated_mdev_attrs=False,
+          max_traits=nvc_traits.DEFAULT_MAX_TRAITS, live=False):
+    """The :class:`PublishedDevice` of ``device``, published.
+
+    ``narrow``: leave out the accept records Nova cannot carry out (the
+    notes name each by its index in the device's document); what is kept
+    is then typed (nothing more is left out by :func:`typed_document`).
     """
+    streams, conflict = _streams(device)
     if device.document is None:
-        return device, ()
-    kept, notes = _accept_notes(device, nova_type, precreated_mdev_attrs)
-    document = device.document
-    if kept != document.accepts:
-        document = dataclasses.replace(document, accepts=kept)
-    if nova_type is not None:
-        document, _ = typed_document(document, nova_type)
-    if document == device.document:
-        return device, notes
-    return dataclasses.replace(device, document=document), notes
+        why = '; '.join(device.errors) or 'no source gave one'
+        return PublishedDevice(
+            device, problem='no usable capability document (%s)' % why,
+            live_migratable=live)
+    if conflict is not None:
+        return PublishedDevice(device, problem=conflict,
+                               type_conflict=conflict, live_migratable=live)
+    document, notes = streams, ()
+    if narrow:
+        mdev_type = _own_type(device)
+        kept, notes = _accept_notes(device, mdev_type, precreated_mdev_attrs)
+        document = device.document
+        if kept != document.accepts:
+            document = dataclasses.replace(document, accepts=kept)
+        if mdev_type is not None:
+            document, _ = typed_document(document, mdev_type)
+    names, problem = _compiled(document, max_traits)
+    return PublishedDevice(
+        device, streams=streams, document=None if problem else document,
+        traits=names, resource_class=_class_of(streams), problem=problem,
+        notes=notes, live_migratable=live)
+
+
+def _left_out(device, reason):
+    """The :class:`PublishedDevice` of a device left out on purpose."""
+    streams, conflict = _streams(device)
+    return PublishedDevice(
+        device, streams=streams, type_conflict=conflict,
+        resource_class=streams and _class_of(streams), reason=reason)
+
+
+def _decided(device, choice, precreated_mdev_attrs, max_traits):
+    """The :class:`PublishedDevice` of one device (``choice``: its GPU's)."""
+    if device.kind == nvc_devices.KIND_MDEV_TYPE:
+        if choice.mdev_type != device.mdev_type:
+            if choice.mdev_type is None:
+                reason = ('not enabled: Nova uses no mdev type on this '
+                          'GPU (%s)' % choice.why)
+            else:
+                reason = ('not enabled: Nova uses mdev type %s on this '
+                          'GPU (%s)' % (choice.mdev_type, choice.why))
+            if device.mdevs:
+                # Nova counts and reuses only mdevs of the GPU's type.
+                reason += ('; Nova ignores the %d existing mdev(s) of '
+                           'this type' % len(device.mdevs))
+            return _left_out(device, reason)
+        _, conflict = _streams(device)
+        if conflict is not None:
+            return _left_out(device, 'not published: %s' % conflict)
+        return _made(device, True, precreated_mdev_attrs, max_traits)
+    if device.document is not None and not live_migratable(device):
+        return _left_out(
+            device, 'not live-migratable: %s is plain vfio-pci '
+            'with a derived document (only VFIO variant drivers '
+            'support migration, or a compatibility attribute or '
+            'capability file must describe it)'
+            % (device.driver or 'its driver'))
+    return _made(device, True, precreated_mdev_attrs, max_traits,
+                 live=device.document is not None)
 
 
 def decide(devices, mdev_config=None, config_error=None,
-           precreated_mdev_attrs=False, operator=None):
+           precreated_mdev_attrs=False, operator=None,
+           max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     """The :class:`Outcome` for ``devices``.
+
+    One :class:`PublishedDevice` per device, in their order.
 
     :param mdev_config: Nova's :class:`nova_devices.MdevConfig`, or None
         when no Nova configuration was given (the fallback rule applies).
     :param config_error: why the given Nova configuration cannot be used.
     :param precreated_mdev_attrs: publish accept records that need mdev
         attributes (the site pre-creates such mdevs).
+    :param max_traits: a device with more traits has a ``problem``.
     """
     messages = []
     if mdev_config is None and config_error is None:
         if any(d.kind == nvc_devices.KIND_MDEV_TYPE for d in devices):
             messages.append(NO_NOVA_CONFIG)
     choices = choose_types(devices, mdev_config, config_error, operator)
-    out = []
-    for device in devices:
-        if device.kind == nvc_devices.KIND_MDEV_TYPE:
-            choice = choices[device.address]
-            if choice.mdev_type != device.mdev_type:
-                if choice.mdev_type is None:
-                    reason = ('not enabled: Nova uses no mdev type on this '
-                              'GPU (%s)' % choice.why)
-                else:
-                    reason = ('not enabled: Nova uses mdev type %s on this '
-                              'GPU (%s)' % (choice.mdev_type, choice.why))
-                if device.mdevs:
-                    # Nova counts and reuses only mdevs of the GPU's type.
-                    reason += ('; Nova ignores the %d existing mdev(s) of '
-                               'this type' % len(device.mdevs))
-                out.append(Decision(device, reason=reason))
-                continue
-            try:
-                published, notes = _narrowed(device, choice.mdev_type,
-                                             precreated_mdev_attrs)
-            except TypeConflict as e:
-                out.append(Decision(device, reason='not published: %s' % e))
-                continue
-            out.append(Decision(device, published, notes=notes))
-            continue
-        if device.document is not None and not live_migratable(device):
-            out.append(Decision(
-                device, reason='not live-migratable: %s is plain vfio-pci '
-                'with a derived document (only VFIO variant drivers '
-                'support migration, or a compatibility attribute or '
-                'capability file must describe it)'
-                % (device.driver or 'its driver')))
-            continue
-        published, notes = _narrowed(device, None, precreated_mdev_attrs)
-        out.append(Decision(device, published, notes=notes,
-                            live_migratable=device.document is not None))
-    return Outcome(decisions=tuple(out), messages=tuple(messages),
-                   choices=choices)
+    out = tuple(_decided(device, choices.get(device.address),
+                         precreated_mdev_attrs, max_traits)
+                for device in devices)
+    return Outcome(decisions=out, messages=tuple(messages), choices=choices)
+
+
+def as_published(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """``device`` as a :class:`PublishedDevice`, taken as it is.
+
+    A :class:`PublishedDevice` is returned unchanged.  A bare
+    :class:`~nova_vfio_compat.devices.Device` (a device list or a test
+    given to the reporter directly, the demo's simulated hosts) is
+    published whole, with no decision of :func:`decide`: only typed (an
+    mdev type's document with its type), its traits compiled.
+    """
+    if isinstance(device, PublishedDevice):
+        return device
+    live = (device.kind == nvc_devices.KIND_PCI and
+            live_migratable(device))
+    return _made(device, narrow=False, max_traits=max_traits, live=live)
+
+
+class UntypedDocument(ValueError):
+    """A vGPU document that does not say which mdev type it is of."""
+
+
+def published_document(document, mdev_type=None,
+                       precreated_mdev_attrs=False,
+                       max_traits=nvc_traits.DEFAULT_MAX_TRAITS, narrow=True):
+    """What the reporter publishes for a device described by ``document``.
+
+    The document alone, with no host: the device is an mdev type (a vGPU)
+    of ``mdev_type``, else of the type its own record names (``self:
+    {mdev_type: ...}``), on a GPU where Nova uses that type; a document
+    that names no type at all is a PCI device's, described by a
+    capability file (so live-migratable).  Either way the device is
+    published exactly as :func:`decide` publishes it (a GPU with no mdevs
+    yet); with ``narrow`` False it is only typed, every accept record its
+    type allows kept (:func:`as_published`).
+
+    :raises UntypedDocument: when no type is given or named by the
+        document's own record but its accept records name one: it
+        describes a vGPU, whose streams the reporter types with the mdev
+        type Nova uses on the GPU, and that type is not known.
+    :raises TypeConflict: when ``mdev_type`` is not the type the
+        document's own record names.
+    """
+    mdev_type = mdev_type or document.emits.mdev_type
+    if mdev_type is None:
+        named = sorted({r.mdev_type for r in document.accepts
+                        if r.mdev_type is not None})
+        if named:
+            raise UntypedDocument(
+                '%s: its accept records create mdevs (of type %s) but its '
+                'own record (self) names no mdev type: the reporter '
+                'publishes a vGPU\'s streams typed with the mdev type Nova '
+                'uses on the GPU; name it (self: {mdev_type: ...}) or give '
+                'it (--mdev-type)' % (document.source, ', '.join(named)))
+        device = nvc_devices.Device(
+            address=document.source, kind=nvc_devices.KIND_PCI,
+            driver=document.emits.vendor, document=document,
+            provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source))
+        if not narrow:
+            return as_published(device, max_traits)
+        return _decided(device, None, precreated_mdev_attrs, max_traits)
+    device = nvc_devices.Device(
+        address=document.source, kind=nvc_devices.KIND_MDEV_TYPE,
+        driver=document.emits.vendor, document=document, mdev_type=mdev_type,
+        provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source))
+    _, conflict = _streams(device)
+    if conflict is not None:
+        raise TypeConflict('%s: %s' % (document.source, conflict))
+    if not narrow:
+        return as_published(device, max_traits)
+    return _decided(device, Choice(mdev_type, 'the document\'s type'),
+                    precreated_mdev_attrs, max_traits)

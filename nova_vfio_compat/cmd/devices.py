@@ -27,7 +27,6 @@ import sys
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import sources
 from nova_vfio_compat import traits
@@ -87,50 +86,48 @@ def _plain(device, pci_ids=None, document=None, names=(), rc=None,
     }
 
 
-def describe(device, max_traits, decision=None):
+def describe(published, max_traits):
     """The plain-data form of a device, as ``--json`` prints it.
 
-    ``decision`` is its :class:`publication.Decision`.
+    ``published`` is its :class:`publication.PublishedDevice`.
     """
+    device = published.device
     errors = list(device.errors)
     names, rc, document = [], None, None
     if device.document is not None:
         document = records.document_to_dict(device.document)
         # What the device's streams are (an mdev type's are typed), and the
         # class Nova is configured with.
-        try:
-            streams = publication.stream_document(device)
-            rc = traits.resource_class(streams.emits)
-            names = sorted(traits.document_traits(streams, max_traits))
-        except (publication.TypeConflict, traits.TraitLimitExceeded) as e:
-            errors.append('%s: %s' % (device.name, e))
+        if published.type_conflict is not None:
+            errors.append('%s: %s' % (device.name, published.type_conflict))
+        else:
+            rc = published.resource_class
+            try:
+                names = sorted(traits.document_traits(published.streams,
+                                                      max_traits))
+            except traits.TraitLimitExceeded as e:
+                errors.append('%s: %s' % (device.name, e))
     out = _plain(device, _ids(device.pci_ids), document, names, rc, errors)
     if device.kind == nvc_devices.KIND_MDEV_TYPE:
         out['mdevs'] = list(device.mdevs)
         out['available_instances'] = device.available_instances
-    if decision is not None:
-        published = decision.published
-        out['published'] = published is not None and names != []
-        out['not_published'] = decision.reason
-        out['notes'] = list(decision.notes)
-        out['published_traits'] = []
-        if out['published']:
-            try:
-                out['published_traits'] = sorted(traits.document_traits(
-                    published.document, max_traits))
-            except traits.TraitLimitExceeded:
-                out['published'] = False
+    out['published'] = published.published and names != []
+    out['not_published'] = published.reason
+    out['notes'] = list(published.notes)
+    out['published_traits'] = (sorted(published.traits)
+                               if out['published'] else [])
     return out
 
 
-def _describe_or_name(device, max_traits, decision=None):
+def _describe_or_name(published, max_traits):
     """:func:`describe`, or the device named with the error that stopped it.
 
     One device that cannot be described must not hide the others.
     """
     try:
-        return describe(device, max_traits, decision)
+        return describe(published, max_traits)
     except Exception as e:
+        device = published.device
         return _plain(device, errors=list(device.errors) + [
             '%s: cannot be described (%s: %s)'
             % (device.name, type(e).__name__, e)])
@@ -201,8 +198,7 @@ def do_devices(conf):
     messages = list(outcome.messages)
     if nova.error:
         messages.append(nova.error)
-    items = [_describe_or_name(d.device, max_traits, d)
-             for d in outcome.decisions]
+    items = [_describe_or_name(d, max_traits) for d in outcome.decisions]
     if conf.command.json:
         print(json.dumps(items, indent=2, sort_keys=True))
         for message in messages:

@@ -22,7 +22,6 @@ import tempfile
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import sources
@@ -170,14 +169,6 @@ def _told_classes(values):
     return told, errors
 
 
-def _project_class(device):
-    try:
-        return nvc_traits.resource_class(
-            publication.stream_document(device).emits)
-    except publication.TypeConflict:
-        return None
-
-
 def classes_to_keep(chosen, mdev_config, told, host_empty):
     """``({address: class to keep}, notes)``.
 
@@ -195,10 +186,11 @@ def classes_to_keep(chosen, mdev_config, told, host_empty):
             'project\'s; where a server holds a device whose class this '
             'changes, nova-compute will not start. Give Nova\'s files or '
             '--resource-class')
-    for device in chosen:
+    for published in chosen:
+        device = published.device
         if device.document is None:
             continue
-        ours = _project_class(device)
+        ours = published.resource_class
         today = told.get(device.address.lower())
         why = 'given with --resource-class'
         if today is None:
@@ -234,14 +226,10 @@ def configuration(outcome, mdev_config, told=None, host_empty=False,
     :param host_empty: no server holds a device (--host-empty).
     """
     errors = []
-    chosen = []
-    for decision in outcome.decisions:
-        device = decision.device
-        if device.kind == nvc_devices.KIND_PCI:
-            chosen.append(device if decision.published is None
-                          else decision.published)
-        elif decision.published is not None:
-            chosen.append(decision.published)
+    # Every PCI device (one that cannot migrate gets its resource class
+    # only), and the mdev type Nova uses on each GPU.
+    chosen = [d for d in outcome.decisions
+              if d.kind == nvc_devices.KIND_PCI or d.reason is None]
     configured = {d.address for d in chosen
                   if d.kind == nvc_devices.KIND_MDEV_TYPE}
     for address, choice in sorted(outcome.choices.items()):

@@ -60,26 +60,32 @@ from nova_vfio_compat import traits as nvc_traits
 
 
 def host_devices(host, spec):
-    """The devices discovery would report for one simulated host."""
+    """The devices discovery would report for one simulated host.
+
+    As :class:`publication.PublishedDevice` values, taken as they are
+    (:func:`publication.as_published`): a GPU's stream typed with its mdev
+    type, so the rules the demo shows are Nova's.
+    """
     found = []
     for address, sample in spec['gpus']:
         doc = files.load_document(samples.path(sample))
-        gpu = nvc_devices.Device(
+        found.append(nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_MDEV_TYPE,
             driver=doc.emits.vendor, document=doc,
             provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample),
-            mdev_type=doc.emits.mdev_type)
-        # As the reporter publishes it: the stream typed with the GPU's
-        # mdev type, so the rules the demo shows are Nova's.
-        found.append(dataclasses.replace(
-            gpu, document=publication.stream_document(gpu)))
+            mdev_type=doc.emits.mdev_type))
     for address, pf, sample in spec['vfs']:
         doc = files.load_document(samples.path(sample))
         found.append(nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_PCI,
             driver=doc.emits.vendor, document=doc, physfn=pf,
             provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample)))
-    return found
+    return [publication.as_published(d) for d in found]
+
+
+def _sample_of(published):
+    """The sample file a simulated device's document came from."""
+    return published.device.provenance.split(':', 1)[1]
 
 
 def _pci_device_specs(host_devs):
@@ -159,7 +165,7 @@ class Demo(object):
                 src_traits = traits_by_provider[src_name]
                 row = {'host': host, 'device': device.address,
                        'stream': nvc_traits.emit_trait(device.document.emits),
-                       'document': device.provenance.split(':', 1)[1],
+                       'document': _sample_of(device),
                        'targets': {}}
                 for other, other_devs in sorted(self.devices.items()):
                     if other == host:
@@ -332,7 +338,7 @@ def run():
             'placement': placement.endpoint,
             'hosts': {host: [{'address': d.address, 'kind': d.kind,
                               'mdev_type': d.mdev_type,
-                              'document': d.provenance.split(':', 1)[1],
+                              'document': _sample_of(d),
                               'stream': nvc_traits.emit_trait(
                                   d.document.emits)}
                              for d in devs]

@@ -19,11 +19,13 @@ project's own traits by those :func:`traits.document_traits` computes for
 the document, the way the reporter would publish them after the upgrade.
 Traits that are not the project's are kept.  Nothing is written.
 
-A document whose own record names an mdev type (``self: {mdev_type:
-...}``, as vendors' vGPU documents do) is typed the way the reporter types
-the document of a GPU that Nova uses with that type
-(:func:`publication.typed_document`); Placement does not say which type a
-GPU provider uses, so a vGPU document must name it.
+The document is published as the reporter publishes it
+(:func:`publication.published_document`, a
+:class:`publication.PublishedDevice`): one whose own record names an mdev
+type (``self: {mdev_type: ...}``, as vendors' vGPU documents do) as on a
+GPU that Nova uses with that type.  Placement does not say which type a
+GPU provider uses, so a vGPU document must name it: one whose accept
+records name a type while its own record names none is refused.
 """
 
 import dataclasses
@@ -48,6 +50,20 @@ class Assumption:
 
     def describe(self):
         return '--assume %s=%s' % (self.host, self.document.source)
+
+    def published(self, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+        """The :class:`publication.PublishedDevice` of the document.
+
+        Typed as the reporter types it on a GPU of the type it names, or
+        a PCI device's document (:func:`publication.published_document`);
+        the accept records that need mdev attributes are kept (whether
+        the host's site pre-creates such mdevs is not in Placement).
+
+        :raises ValueError: a vGPU document that names no type of its
+            own, or names two.
+        """
+        return publication.published_document(
+            self.document, max_traits=max_traits, narrow=False)
 
     @property
     def family(self):
@@ -82,15 +98,15 @@ def apply(assumptions, host_providers,
     result = {}
     claimed = {}
     for assumption in assumptions:
-        document = assumption.document
         try:
-            if document.emits.mdev_type is not None:
-                document, _ = publication.typed_document(
-                    document, document.emits.mdev_type)
-            doc_traits = nvc_traits.document_traits(document, max_traits)
-        except (nvc_traits.TraitLimitExceeded,
-                publication.TypeConflict) as e:
+            published = assumption.published(max_traits)
+        except ValueError as e:
             raise AssumptionError('%s: %s' % (assumption.describe(), e))
+        if not published.published:
+            raise AssumptionError('%s: %s' % (
+                assumption.describe(),
+                published.problem or published.reason))
+        doc_traits = published.traits
         providers = host_providers.get(assumption.host, {})
         matched = sorted(
             uuid for uuid, (_, names) in providers.items()

@@ -49,12 +49,14 @@ COMPUTE_NODE = '$COMPUTE_NODE'
 
 
 def _pci_spec(device, max_traits, resource_classes):
-    """``(device_spec dict, error)`` of one PCI device, alone."""
-    if device.document is not None and not publication.live_migratable(
-            device):
+    """``(device_spec dict, error)`` of one PCI device, alone.
+
+    ``device`` is a :class:`publication.PublishedDevice`.
+    """
+    if device.streams is not None and not device.live_migratable:
         # Nova must not try to live-migrate it, and its traits would
         # claim a stream it does not have: the resource class only.
-        rc = nvc_traits.resource_class(device.document.emits)
+        rc = device.resource_class
         return {'address': device.address,
                 'resource_class': resource_classes.get(device.address,
                                                        rc)}, None
@@ -74,6 +76,8 @@ def pci_device_specs(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
                      existing_specs=(), resource_classes=None):
     """``([device_spec dict, ...], errors)`` for the PCI devices.
 
+    ``devices`` are :class:`publication.PublishedDevice` values (bare
+    devices are taken as they are, :func:`publication.as_published`).
     Nova counts the VFs of one PF on the PF's provider and refuses to
     start when they differ in resource class or traits
     (``PlacementPciMixedResourceClassException``,
@@ -88,9 +92,10 @@ def pci_device_specs(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
     resource_classes = resource_classes or {}
     made, errors, by_pf = [], [], {}
     for device in devices:
+        device = publication.as_published(device, max_traits)
         if device.kind != nvc_devices.KIND_PCI:
             continue
-        neutron = nova_devices.neutron_spec(device, existing_specs)
+        neutron = nova_devices.neutron_spec(device.device, existing_specs)
         if neutron is not None:
             errors.append(
                 'device %s: %s (physical_network %s) may match it: a '
@@ -131,7 +136,8 @@ def pci_device_specs(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
 def mdev_types(devices, resource_classes=None):
     """``({mdev_type: (addresses, resource class)}, errors)``.
 
-    ``devices`` should hold one mdev type per GPU; a GPU seen again under
+    ``devices`` (:class:`publication.PublishedDevice` values) should hold
+    one mdev type per GPU; a GPU seen again under
     another type is reported and left out there, so that no address is
     ever listed under two types.  ``resource_classes`` maps a GPU's
     address to the class to keep.
@@ -139,6 +145,7 @@ def mdev_types(devices, resource_classes=None):
     resource_classes = resource_classes or {}
     types, errors, seen = {}, [], {}
     for device in devices:
+        device = publication.as_published(device)
         if device.kind != nvc_devices.KIND_MDEV_TYPE:
             continue
         if seen.setdefault(device.address,
@@ -148,18 +155,15 @@ def mdev_types(devices, resource_classes=None):
                 '%s; Nova uses one type per GPU, so it is left out'
                 % (device.name, seen[device.address]))
             continue
-        if device.document is None:
+        if device.device.document is None:
             errors.append('device %s: no usable capability document; not '
                           'configured' % device.name)
             continue
-        try:
-            rc = nvc_traits.resource_class(
-                publication.stream_document(device).emits)
-        except publication.TypeConflict as e:
+        if device.type_conflict is not None:
             errors.append('device %s: %s; not configured'
-                          % (device.name, e))
+                          % (device.name, device.type_conflict))
             continue
-        rc = resource_classes.get(device.address, rc)
+        rc = resource_classes.get(device.address, device.resource_class)
         addresses, known_rc = types.setdefault(device.mdev_type, ([], rc))
         if known_rc != rc:
             errors.append(

@@ -87,36 +87,36 @@ def mdev_parent_provider_name(nodename, address):
 def device_traits(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     """The traits and resource class of one device.
 
-    The document of an mdev type is typed
-    (:func:`publication.stream_document`): Nova migrates an mdev only into
-    one of the same type.
+    ``device`` is a :class:`publication.PublishedDevice` (a bare device is
+    taken as it is, :func:`publication.as_published`).
 
     :raises ValueError: naming the device when it has no document or its
         document expands to more than ``max_traits`` traits.
     """
-    if device.document is None:
-        why = '; '.join(device.errors) or 'no source gave one'
-        raise ValueError('device %s: no usable capability document (%s); '
-                         'not published' % (device.name, why))
-    try:
-        # Typed already when the device comes from publication; typed here
-        # too so that no path to Placement publishes an untyped vGPU stream.
-        document = publication.stream_document(device)
-        names = nvc_traits.document_traits(document, max_traits)
-    except (nvc_traits.TraitLimitExceeded, publication.TypeConflict) as e:
+    published = publication.as_published(device, max_traits)
+    if published.problem is not None:
         raise ValueError('device %s: %s; not published'
-                         % (device.name, e)) from e
-    return names, nvc_traits.resource_class(document.emits)
+                         % (published.name, published.problem))
+    try:
+        nvc_traits.check_limit(published.traits, published.document.source,
+                               max_traits)
+    except nvc_traits.TraitLimitExceeded as e:
+        raise ValueError('device %s: %s; not published'
+                         % (published.name, e)) from e
+    return published.traits, published.resource_class
 
 
 def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     """The :class:`Plan` for ``devices`` under root provider ``nodename``.
 
-    A device without a document, or over ``max_traits``, is reported in
-    ``errors`` and left out; the others are still planned.  A provider
-    whose union goes over ``max_traits`` is reported and planned with no
-    owned traits: publishing a truncated set would make claims that are
-    not true, and none is the conservative answer.
+    ``devices`` are :class:`publication.PublishedDevice` values (bare
+    devices are taken as they are); those left out on purpose (a
+    ``reason``) are not planned.  A device without a document, or over
+    ``max_traits``, is reported in ``errors`` and left out; the others are
+    still planned.  A provider whose union goes over ``max_traits`` is
+    reported and planned with no owned traits: publishing a truncated set
+    would make claims that are not true, and none is the conservative
+    answer.
     """
     errors = []
     root = set()
@@ -124,14 +124,16 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     classes = set()
     for device in devices:
         try:
-            names, rc = device_traits(device, max_traits)
+            published = publication.as_published(device, max_traits)
+            if published.reason is not None:
+                continue
+            names, rc = device_traits(published, max_traits)
         except ValueError as e:
             errors.append(str(e))
             continue
         except Exception as e:
-            # One device whose document cannot be compiled (a bug, or a
-            # document built around the validation) must not stop the
-            # others being published.
+            # One device that cannot be planned (a bug, or a document
+            # built around the validation) must not stop the others.
             errors.append('device %s: its traits cannot be computed (%s: '
                           '%s); not published' % (
                               getattr(device, 'name', device),
@@ -139,8 +141,8 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
             continue
         root.update(names)
         classes.add(rc)
-        if device.kind == nvc_devices.KIND_MDEV_TYPE:
-            name = mdev_parent_provider_name(nodename, device.address)
+        if published.kind == nvc_devices.KIND_MDEV_TYPE:
+            name = mdev_parent_provider_name(nodename, published.address)
             parents.setdefault(name, set()).update(names)
     providers = {}
     for name, names in [(nodename, root)] + sorted(parents.items()):

@@ -48,7 +48,7 @@ def decide(conf, devices, nova, operator=None):
     return publication.decide(
         devices, mdev_config=nova.mdev_config, config_error=nova.error,
         precreated_mdev_attrs=conf.nova.precreated_mdev_attrs,
-        operator=operator)
+        operator=operator, max_traits=conf.traits.max_traits_per_provider)
 
 
 class _Changes:

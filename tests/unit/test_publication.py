@@ -62,7 +62,7 @@ def test_only_the_enabled_type_is_published():
     devices = [mdev('nvidia-11'), mdev('nvidia-12', subsystem=2)]
     outcome = publication.decide(devices, config('nvidia-11'))
     assert published(outcome) == {(GPU, 'nvidia-11')}
-    (skipped,) = [d for d in outcome.decisions if d.published is None]
+    (skipped,) = [d for d in outcome.decisions if not d.published]
     assert skipped.device.mdev_type == 'nvidia-12'
     assert skipped.reason.startswith('not enabled: Nova uses mdev type '
                                      'nvidia-11 on this GPU')
@@ -141,11 +141,11 @@ def test_accepts_needing_mdev_attrs_are_published_only_when_precreated():
     gvt = rd.gvt()   # accepts its stream on V5_8 with aggregation=3
     config_ = config(gvt.mdev_type)
     (default,) = publication.decide([gvt], config_).decisions
-    assert default.published.document.accepts == ()
+    assert default.document.accepts == ()
     (note,) = default.notes
     assert 'aggregation=3' in note and 'precreated_mdev_attrs' in note
-    assert traits.document_traits(default.published.document) == {
-        traits.emit_trait(default.published.document.emits)}
+    assert traits.document_traits(default.document) == {
+        traits.emit_trait(default.document.emits)}
 
     # Every mdev the GPU can hold exists: Nova can only reuse them.
     full = dataclasses.replace(gvt, mdevs=('m1', 'm2'),
@@ -154,9 +154,9 @@ def test_accepts_needing_mdev_attrs_are_published_only_when_precreated():
         [full], config_, precreated_mdev_attrs=True).decisions
     (note,) = allowed.notes
     assert 'is published' in note and 'aggregation=3' in note
-    assert allowed.published.document == publication.typed_document(
+    assert allowed.document == publication.typed_document(
         gvt.document, gvt.mdev_type)[0]
-    assert len(allowed.published.document.accepts) == 1
+    assert len(allowed.document.accepts) == 1
 
 
 def test_precreated_mdev_attrs_needs_every_mdev_of_the_gpu():
@@ -173,7 +173,7 @@ def test_precreated_mdev_attrs_needs_every_mdev_of_the_gpu():
         (decision,) = publication.decide(
             [device], config(gvt.mdev_type),
             precreated_mdev_attrs=True).decisions
-        assert decision.published.document.accepts == ()
+        assert decision.document.accepts == ()
         (note,) = decision.notes
         assert why in note and 'whatever its attributes' in note
 
@@ -183,13 +183,13 @@ def test_accepts_naming_another_mdev_type_are_dropped():
     (decision,) = publication.decide(
         [_full(type4)], config('i915-GVTg_V5_4'),
         precreated_mdev_attrs=True).decisions
-    assert decision.published.document == publication.typed_document(
+    assert decision.document == publication.typed_document(
         type4.document, 'i915-GVTg_V5_4')[0]
     other = dataclasses.replace(_full(type4), mdev_type='i915-GVTg_V5_8')
     (decision,) = publication.decide(
         [other], config('i915-GVTg_V5_8'),
         precreated_mdev_attrs=True).decisions
-    assert decision.published.document.accepts == ()
+    assert decision.document.accepts == ()
     assert all('Nova creates i915-GVTg_V5_8' in n for n in decision.notes)
 
 
@@ -220,7 +220,7 @@ def _gpu_with(document, mdev_type, address=GPU):
 def _published_traits(device):
     (decision,) = publication.decide(
         [device], config(device.mdev_type)).decisions
-    return decision, traits.document_traits(decision.published.document)
+    return decision, traits.document_traits(decision.document)
 
 
 def test_a_vgpu_stream_is_received_only_by_a_gpu_of_the_same_type():
@@ -240,12 +240,12 @@ def test_a_vgpu_stream_is_received_only_by_a_gpu_of_the_same_type():
     (source_published,) = publication.decide(
         [_gpu_with(source, 'nvidia-11')], config('nvidia-11')).published
     verdict = rules.check(source_published.document,
-                          other.published.document)
+                          other.document)
     assert not verdict.compatible
     assert 'mdev_type' in ' '.join(verdict.reasons)
     # What the destination creates is its own type.
     assert rules.check(source_published.document,
-                       same.published.document).create.mdev_type == \
+                       same.document).create.mdev_type == \
         'nvidia-11'
 
 
@@ -255,7 +255,7 @@ def test_an_accept_of_a_stream_of_another_type_is_dropped():
     document = records.parse_document(
         {'self': own, 'compatible': [own, record]}, 'two.yaml')
     decision, _ = _published_traits(_gpu_with(document, 'nvidia-11'))
-    assert len(decision.published.document.accepts) == 1
+    assert len(decision.document.accepts) == 1
     (note,) = decision.notes
     assert 'compatible[1]' in note and 'nvidia-12' in note
 
@@ -271,7 +271,7 @@ def test_notes_name_accept_records_by_their_index_in_the_document():
                                      _record(1, 0, bus_type='nvidia-12')]},
         'three.yaml')
     decision, _ = _published_traits(_gpu_with(document, 'nvidia-11'))
-    assert len(decision.published.document.accepts) == 1
+    assert len(decision.document.accepts) == 1
     attrs_note, type_note = decision.notes
     assert 'compatible[0]' in attrs_note and 'aggregation=3' in attrs_note
     assert 'compatible[2]' in type_note and 'nvidia-12' in type_note
@@ -284,7 +284,7 @@ def test_a_document_emitting_another_type_is_not_published():
         [_gpu_with(document, 'nvidia-11'),
          _gpu_with(_untyped(), 'nvidia-11', OTHER_GPU)],
         config('nvidia-11')).decisions[:1]
-    assert decision.published is None
+    assert not decision.published
     assert 'nvidia-12' in decision.reason and 'nvidia-11' in decision.reason
 
 
@@ -304,13 +304,13 @@ def test_published_vgpu_traits_agree_with_the_rules_and_nova(
     dst = publication.decide([_gpu_with(dest, dest_type, OTHER_GPU)],
                              config(dest_type),
                              precreated_mdev_attrs=True).decisions[0]
-    if src.published is None or dst.published is None:
+    if not (src.published and dst.published):
         return
     passes = traits.can_migrate(
-        traits.document_traits(src.published.document),
-        traits.document_traits(dst.published.document))
-    assert passes is rules.check(src.published.document,
-                                 dst.published.document).compatible
+        traits.document_traits(src.document),
+        traits.document_traits(dst.document))
+    assert passes is rules.check(src.document,
+                                 dst.document).compatible
     if passes:
         assert source_type == dest_type
         assert rules.check(source, dest).compatible

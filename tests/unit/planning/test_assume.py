@@ -66,3 +66,23 @@ def test_over_the_trait_limit_is_an_error():
     wide = bench_fleet.document(1, 50)
     with pytest.raises(assume.AssumptionError, match='limit'):
         assume.apply([assume.Assumption('h1', wide)], hosts, max_traits=3)
+
+
+def test_a_vgpu_document_that_names_no_type_of_its_own_is_refused():
+    # Its accept record creates nvidia-222, its own record names no type:
+    # the type the reporter would type it with is not known.
+    untyped = records.loads(
+        'self:\n  device_api: vfio-pci\n  vendor: nvidia\n'
+        '  version: {major: 1, minor: 2}\n'
+        '  vfio-pci: {vendor: 0x10de, device: 0x1eb8, subsystem_vendor: '
+        '0x10de, subsystem_device: 0x12a2}\n'
+        'compatible:\n  - device_api: vfio-pci\n    vendor: nvidia\n'
+        '    version: {major: 1, minor: 2}\n'
+        '    vfio-pci: {vendor: 0x10de, device: 0x1eb8, subsystem_vendor: '
+        '0x10de, subsystem_device: 0x12a2}\n    mdev_type: nvidia-222\n',
+        'untyped.yaml')
+    hosts = {'h1': _host(bench_fleet.document(1, 2))}
+    with pytest.raises(assume.AssumptionError) as e:
+        assume.apply([assume.Assumption('h1', untyped)], hosts)
+    assert '--assume h1=untyped.yaml' in str(e.value)
+    assert 'names no mdev type' in str(e.value)
