@@ -270,7 +270,10 @@ class RequestCheck:
             return
         try:
             answers = self.nova_candidates()
-        except (PlacementUnavailable, exception.NovaException) as e:
+        except Exception as e:
+            # Advisory only: whatever fails here (Placement, a request
+            # spec Nova's code cannot build a query from) must not change
+            # the decision already made.
             LOG.debug('VFIOCompatFilter: cannot tell whether Placement '
                       'truncated the candidates for instance %(instance)s: '
                       '%(error)s', {'instance': self.instance_uuid,
