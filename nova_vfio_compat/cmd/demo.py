@@ -13,6 +13,7 @@
 """``demo``: the whole system on a laptop, printed readably."""
 
 import json
+import sys
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import maintenance
@@ -70,7 +71,14 @@ def do_demo(conf):
         return common.fail(common.CLI_PROG,
                            'the demo needs openstack-placement and nova '
                            '(pip install "nova-vfio-compat[demo]"): %s' % e)
-    out = run.run()
+    # As it goes: on standard output before the report, on standard error
+    # when standard output is for the JSON.
+    stream = sys.stderr if conf.command.json else sys.stdout
+
+    def progress(text):
+        print('... %s' % text, file=stream, flush=True)
+
+    out = run.run(progress)
     if conf.command.json:
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
@@ -80,8 +88,9 @@ def do_demo(conf):
 
 def _print(out):
     hosts = sorted(out['hosts'])
-    print('nova-vfio-compat demo: a real Placement at %s (sqlite), %d '
-          'simulated compute hosts' % (out['placement'], len(hosts)))
+    print()
+    print('nova-vfio-compat demo: a real Placement (sqlite, stopped now), %d '
+          'simulated compute hosts' % len(hosts))
     print()
     print('1. Devices (what discovery would find) and their documents')
     for host in hosts:

@@ -326,14 +326,34 @@ class _CallCounter(object):
             sync.PLACEMENT_ERRORS)
 
 
-def run():
-    """Run the demo; returns everything it found as plain data."""
+def run(progress=None):
+    """Run the demo; returns everything it found as plain data.
+
+    :param progress: called with a line of text as each step starts, so
+        that a person sees the demo advance (it takes seconds to half a
+        minute); nothing by default.
+    """
+    say = progress or (lambda text: None)
     started = time.monotonic()
+    say('Starting a real Placement on a temporary sqlite database...')
     with local_placement.LocalPlacement() as placement:
         demo = Demo(placement.sdk)
+        say('Placement answers at %s; laying out %d simulated compute '
+            'hosts as nova-compute would...' % (placement.endpoint,
+                                                len(fleet.HOSTS)))
         demo.build_fleet()
+        say('Publishing their devices with the reporter (two syncs per '
+            'host)...')
         first, second = demo.report()
         traits_by_provider = demo.provider_traits()
+        say('Checking every device against every host...')
+        matrix = demo.matrix(traits_by_provider)
+        migrations = []
+        for server in fleet.SERVERS:
+            say('Choosing live-migration targets for %s with the real '
+                'filter...' % server[0])
+            migrations.append(demo.migrate(*server))
+        say('Drain pre-flight and fleet map...')
         out = {
             'placement': placement.endpoint,
             'hosts': {host: [{'address': d.address, 'kind': d.kind,
@@ -348,10 +368,10 @@ def run():
                             'second_writes': second[host].writes,
                             'errors': first[host].errors}
                      for host in sorted(first)},
-            'matrix': demo.matrix(traits_by_provider),
-            'migrations': [demo.migrate(*server)
-                           for server in fleet.SERVERS],
+            'matrix': matrix,
+            'migrations': migrations,
             'maintenance': demo.maintenance(),
         }
+        say('Stopping Placement...')
     out['seconds'] = round(time.monotonic() - started, 2)
     return out

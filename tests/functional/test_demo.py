@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -26,9 +27,28 @@ from nova_vfio_compat.demo import run
 from nova_vfio_compat import traits
 
 
+STEPS = []
+
+
 @pytest.fixture(scope='module')
 def demo():
-    return run.run()
+    started = time.monotonic()
+    out = run.run(lambda text: STEPS.append((time.monotonic(), text)))
+    STEPS.insert(0, (started, None))
+    STEPS.append((time.monotonic(), None))
+    return out
+
+
+def test_progress_is_shown_as_it_goes(demo):
+    texts = [text for _, text in STEPS[1:-1]]
+    assert texts[0].startswith('Starting a real Placement')
+    assert any(t.startswith('Placement answers at http') for t in texts)
+    assert texts[-1] == 'Stopping Placement...'
+    assert len(texts) >= 6
+    # Never a silence of more than half the run.
+    times = [t for t, _ in STEPS]
+    total = times[-1] - times[0]
+    assert max(b - a for a, b in zip(times, times[1:])) < total / 2
 
 
 def _chosen(migration):
@@ -145,8 +165,9 @@ def test_drain_pre_flight_strands_one_server_until_an_upgrade(demo):
     # accept traits exist (2: 34 names per stream in trait encoding 2, 36
     # per request), the providers' names (1), one allocation candidates
     # query per distinct demand (2: the two GPU servers ask for the same)
-    # and who accepts each device's streams (2).
-    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2
+    # who accepts each device's streams (2) and which of those have room for
+    # it now (2).
+    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2 + 2
     # compute-c assumed: its root and tree (2), the traits of its two
     # device providers (2), a candidates query per demand in its tree (2)
     assert assumed['placement_calls'] == drain['placement_calls'] + 6
@@ -206,8 +227,13 @@ def test_the_command_prints_json_and_human_output():
         _command() + ['demo'],
         capture_output=True, text=True, timeout=300, check=True)
     # A first run shows the demo's output alone: no library's warning,
-    # no log line.
+    # no log line; the progress, then the report, which names no URL
+    # (Placement is gone by then).
     assert out.stderr == ''
+    assert out.stdout.startswith('... Starting a real Placement')
+    report = out.stdout.split('\nnova-vfio-compat demo: ', 1)[1]
+    assert 'http://' not in report
+    assert out.stdout.rstrip().endswith('nothing left running.')
     assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out.stdout
     assert ('compute-e 0000:00:02.0 -> compute-f 0000:00:02.0: accepted '
             'record 1: vfio-pci.mdev_type i915-GVTg_V5_8 is not '
