@@ -10,10 +10,20 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Reading capability documents from files, with a size limit.
+"""Reading files: every file the project reads is opened here.
 
 The one place the pure core meets the file system: everything after the
-read is :func:`nova_vfio_compat.records.loads`.
+read is pure (:func:`nova_vfio_compat.records.loads` for documents).
+A file is opened without blocking and checked to be a regular file before
+anything is read from it, so that a FIFO, a device node or a directory
+in its place can neither hang the caller nor be read.
+
+Two kinds of failure are told apart.  :exc:`Unreadable`: what the file
+says is not known (missing, not a regular file, a permission or I/O
+error, not UTF-8 text).  Any other :exc:`records.InvalidDocument`: the
+file was read and what it says cannot be used.  The reporter keeps what
+it published while one of its inputs is unreadable (see
+:mod:`nova_vfio_compat.reporter.sources`).
 """
 
 import errno
@@ -34,11 +44,53 @@ _KINDS = (
 )
 
 
+class Unreadable(records.InvalidDocument):
+    """A file that could not be read; the message names it and says why."""
+
+
 def _kind(mode):
     for test, name in _KINDS:
         if test(mode):
             return name
     return 'not a regular file'
+
+
+def _open_regular(path):
+    """A read-only descriptor of the regular file ``path``.
+
+    :raises Unreadable: naming ``path``.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise Unreadable(
+                str(path), 'cannot be read: a loop of symbolic links')
+        raise Unreadable(
+            str(path), 'cannot be read: %s' % (e.strerror or e))
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as e:
+        os.close(fd)
+        raise Unreadable(str(path), 'cannot be read: %s' % (e.strerror or e))
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise Unreadable(
+            str(path), 'is %s, not a regular file; only regular files '
+            'are read' % _kind(mode))
+    return fd
+
+
+def check_regular(path):
+    """Check that ``path`` is a regular file that can be opened.
+
+    For files another library reads (oslo.config's configuration files):
+    checked here first, so that a FIFO in their place cannot block it.
+
+    :raises Unreadable: naming ``path``.
+    """
+    os.close(_open_regular(path))
 
 
 def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
@@ -50,24 +102,12 @@ def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
     neither hang the caller nor be read; a symlink loop fails at open().
     A larger file is refused without reading the rest of it.
 
-    :raises InvalidDocument: naming ``path`` when it cannot be read, is not
-        a regular file or is too large.
+    :raises Unreadable: naming ``path`` when it cannot be read or is not a
+        regular file.
+    :raises InvalidDocument: naming ``path`` when it is too large.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = _open_regular(path)
     try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise records.InvalidDocument(
-                str(path), 'cannot be read: a loop of symbolic links')
-        raise records.InvalidDocument(
-            str(path), 'cannot be read: %s' % (e.strerror or e))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise records.InvalidDocument(
-                str(path), 'is %s, not a regular file; only regular files '
-                'are read' % _kind(mode))
         chunks, size = [], 0
         while size <= max_bytes:
             chunk = os.read(fd, max_bytes + 1 - size)
@@ -76,7 +116,7 @@ def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
             chunks.append(chunk)
             size += len(chunk)
     except OSError as e:
-        raise records.InvalidDocument(
+        raise Unreadable(
             str(path), 'cannot be read: %s' % (e.strerror or e))
     finally:
         os.close(fd)
@@ -90,3 +130,17 @@ def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
 def load_document(path, max_bytes=DEFAULT_MAX_BYTES):
     """Read, parse and validate the capability document in ``path``."""
     return records.loads(read_bounded(path, max_bytes), str(path))
+
+
+def read_text(path, max_bytes=DEFAULT_MAX_BYTES):
+    """The UTF-8 text of the regular file ``path`` (see :func:`read_bounded`).
+
+    :raises Unreadable: naming ``path``, also for text that is not UTF-8.
+    :raises InvalidDocument: naming ``path`` when it is too large.
+    """
+    data = read_bounded(path, max_bytes)
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise Unreadable(str(path), 'is not UTF-8 text (byte 0x%02x at '
+                         'offset %d)' % (data[e.start], e.start))

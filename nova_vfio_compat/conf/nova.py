@@ -41,7 +41,9 @@ ALL_OPTS = [
         default=[],
         help='nova-compute\'s configuration directories (its --config-dir; '
              'their .conf files are read after config_files, in sorted '
-             'order).'),
+             'order). A directory that does not exist or cannot be read '
+             'is an error, as for nova-compute: the reporter then '
+             'publishes and withdraws nothing.'),
     cfg.BoolOpt(
         'precreated_mdev_attrs',
         default=False,

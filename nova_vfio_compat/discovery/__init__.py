@@ -38,13 +38,15 @@ class Result:
     """What one discovery pass found.
 
     ``devices`` sorted by name; ``file_errors`` one line per capability
-    file (or directory) that could not be used at all; ``warnings`` one
-    line per tie between capability files.
+    file (or directory) that could not be used at all, ``unreadable``
+    those of them that could not even be read; ``warnings`` one line per
+    tie between capability files.
     """
 
     devices: tuple
     file_errors: tuple = ()
     warnings: tuple = ()
+    unreadable: tuple = ()
 
 
 class _OncePerProblem:
@@ -111,7 +113,7 @@ def scan(conf, context=None):
     devices.sort(key=lambda d: d.name)
     _reported.log(ties + log_warnings, list(catalogue.errors) + log_errors)
     return Result(devices=tuple(devices), file_errors=catalogue.errors,
-                  warnings=tuple(ties))
+                  warnings=tuple(ties), unreadable=catalogue.unreadable)
 
 
 def discover(conf, context=None):

@@ -269,11 +269,14 @@ class Catalogue:
     """Every entry of every capability file, and the unusable files.
 
     ``entries`` are in precedence order, lowest first; ``errors`` has one
-    message per file (or directory) that could not be used.
+    message per file (or directory) that could not be used; ``unreadable``
+    those of them that could not be read at all (what they say is not
+    known, so no device's document can be trusted to be the right one).
     """
 
     entries: tuple = ()
     errors: tuple = ()
+    unreadable: tuple = ()
 
     def claim(self, device):
         """The :class:`Claim` on ``device``."""
@@ -314,19 +317,25 @@ def _listing(directories):
     return found, errors
 
 
-def load_file(path, order=(), max_bytes=files.DEFAULT_MAX_BYTES):
+def load_file(path, order=(), max_bytes=files.DEFAULT_MAX_BYTES,
+              unreadable=None):
     """``(entries, errors)`` of one capability file, as discovery reads it.
 
     ``errors`` are the messages of a file that cannot be used (then there
     are no entries) or of its entries whose structure or ``match`` is
     invalid; an entry whose document alone is invalid has its ``error``
     set and is only reported to the devices it claims.  Never raises
-    because of the file.
+    because of the file.  The message of a file that cannot be read at
+    all is also appended to the list ``unreadable`` when one is given.
     """
     try:
         data = records.parse_text(files.read_bounded(path, max_bytes),
                                   path, max_bytes)
         entries = parse_file(data, path, order)
+    except files.Unreadable as e:
+        if unreadable is not None:
+            unreadable.append(str(e))
+        return [], [str(e)]
     except records.InvalidDocument as e:
         return [], [str(e)]
     except Exception as e:
@@ -344,12 +353,15 @@ def load(directories, max_bytes=files.DEFAULT_MAX_BYTES):
     :attr:`Catalogue.errors` naming it.
     """
     listing, errors = _listing(directories)
+    unreadable = list(errors)
     entries = []
     for order, path in listing:
-        file_entries, file_errors = load_file(path, order, max_bytes)
+        file_entries, file_errors = load_file(path, order, max_bytes,
+                                              unreadable=unreadable)
         entries.extend(file_entries)
         errors.extend(file_errors)
-    return Catalogue(entries=tuple(entries), errors=tuple(errors))
+    return Catalogue(entries=tuple(entries), errors=tuple(errors),
+                     unreadable=tuple(unreadable))
 
 
 def check_paths(paths, max_bytes=files.DEFAULT_MAX_BYTES):

@@ -23,8 +23,15 @@ The reporter's alternative to udev discovery (``[reporter] device_list``)::
         kind: pci
         document: /etc/nova-vfio-compat/capabilities/mlx5-fw28.43.yaml
 
-An entry whose document cannot be loaded becomes a device with ``errors``
-(reported, not published); the other entries are still used.
+Every entry is checked like a capability document (:data:`ENTRY`: types,
+PCI address syntax, the characters of names) and a malformed entry
+refuses the list, naming the file and the entry.  An entry whose
+document is invalid becomes a device with ``errors`` (reported, not
+published); the other entries are still used.  A list that cannot be
+read at all raises :exc:`files.Unreadable`; so does a document that
+cannot be read when the caller holds on unreadable inputs (the reporter:
+what such a document says is not known, which is not the same as the
+device having none).
 """
 
 import os
@@ -32,12 +39,45 @@ import os
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
 from nova_vfio_compat import records
+from nova_vfio_compat import schema
 
 MAX_BYTES = 1024 * 1024
 
+PCI_ADDRESS = {
+    'type': 'string',
+    'pattern': '^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]\\Z',
+    'description': 'is not a PCI address (domain:bus:slot.function, '
+                   'e.g. 0000:3b:00.0)',
+}
 
-def load(path):
+ENTRY = {
+    'type': 'object',
+    'required': ['address'],
+    'properties': {
+        'address': PCI_ADDRESS,
+        'kind': {'enum': list(nvc_devices.KINDS)},
+        'mdev_type': schema.MDEV_TYPE,
+        'document': {'type': 'string', 'minLength': 1, 'maxLength': 4096,
+                     'pattern': schema.TEXT_PATTERN,
+                     'description': 'must not contain control characters'},
+        'driver': schema.NAME,
+        'physfn': PCI_ADDRESS,
+        'mdevs': {'type': 'array', 'items': {
+            'type': 'string', 'maxLength': 64,
+            'pattern': schema.TEXT_PATTERN,
+            'description': 'must not contain control characters'}},
+        'available_instances': {'type': 'integer', 'minimum': 0,
+                                'maximum': schema.MAX_INT},
+    },
+    'additionalProperties': False,
+}
+
+
+def load(path, hold_unreadable=False):
     """The :class:`devices.Device` list of the file at ``path``.
+
+    :param hold_unreadable: raise :exc:`files.Unreadable` for a document
+        that cannot be read, instead of a device with ``errors``.
 
     :raises records.InvalidDocument: naming the file when the list itself
         is unreadable or malformed.
@@ -74,13 +114,19 @@ def load(path):
                 type(available) is not int or available < 0):
             raise records.InvalidDocument(
                 path, '"available_instances" must be a whole number', where)
+        records.check_plain(entry, path, where)
+        records.validate(entry, ENTRY, path, where)
         document, errors, provenance = None, (), None
         if entry.get('document'):
             doc_path = os.path.join(base, str(entry['document']))
             provenance = '%s:%s' % (nvc_devices.SOURCE_FILE, doc_path)
             try:
                 document = files.load_document(doc_path)
-            except (records.InvalidDocument, OSError) as e:
+            except files.Unreadable as e:
+                if hold_unreadable:
+                    raise
+                errors = (str(e),)
+            except records.InvalidDocument as e:
                 errors = (str(e),)
         else:
             errors = ('%s: %s: no "document"' % (path, where),)

@@ -41,11 +41,14 @@ import uuid
 
 from oslo_config import cfg
 
+from nova_vfio_compat import files
 from nova_vfio_compat import nova_devices
+from nova_vfio_compat import records
 
 # nova/virt/node.py COMPUTE_ID_FILE; Nova reads 40 characters of it.
 COMPUTE_ID_FILE = 'compute_id'
 _COMPUTE_ID_READ = 40
+_COMPUTE_ID_MAX_BYTES = 4096
 # What $pybasedir is where Nova is not installed beside the reporter: a
 # state_path built on it is then unknown.
 _NO_PYBASEDIR = '\x00unknown pybasedir\x00'
@@ -93,15 +96,26 @@ class NovaFiles:
         return ', '.join(self.files) or 'no Nova configuration file'
 
 
+class Unavailable(ValueError):
+    """A file or directory of Nova's configuration cannot be read."""
+
+
 def _files(config_files, config_dirs):
+    """The files oslo.config reads, in its order.
+
+    :raises Unavailable: for a directory that cannot be listed.  A missing
+        ``--config-dir`` is an error for oslo.config too
+        (``ConfigDirNotFoundError``): nova-compute does not start.
+    """
     out = list(config_files or ())
     for directory in config_dirs or ():
         # oslo.config reads a config dir's *.conf files in sorted order,
         # after the config files.
         try:
             names = sorted(os.listdir(directory))
-        except OSError:
-            continue
+        except OSError as e:
+            raise Unavailable('%s: Nova configuration directory cannot be '
+                              'read: %s' % (directory, e.strerror or e))
         out.extend(os.path.join(directory, n) for n in names
                    if n.endswith('.conf'))
     return out
@@ -132,15 +146,21 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
     Never raises: a missing or unparseable file ends up in ``error``,
     naming it.
     """
-    files = _files(config_files, config_dirs)
-    if not files:
+    try:
+        paths = _files(config_files, config_dirs)
+    except Unavailable as e:
+        return NovaFiles(files=tuple(config_files or ()) +
+                         tuple(config_dirs or ()), error=str(e))
+    if not paths:
         return NovaFiles()
-    source = ', '.join(files)
-    for path in files:
-        if not os.path.isfile(path):
-            return NovaFiles(files=tuple(files),
-                             error='%s: Nova configuration file not found'
-                             % path)
+    source = ', '.join(paths)
+    for path in paths:
+        try:
+            # oslo.config opens them itself: no FIFO may block it.
+            files.check_regular(path)
+        except files.Unreadable as e:
+            return NovaFiles(files=tuple(paths),
+                             error='%s (a Nova configuration file)' % e)
     conf = cfg.ConfigOpts()
     conf.register_opt(cfg.ListOpt('enabled_mdev_types', default=[],
                                   deprecated_name='enabled_vgpu_types'),
@@ -155,7 +175,7 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
             cfg.DeprecatedOpt('pci_passthrough_whitelist',
                               group='DEFAULT')]), group='pci')
     try:
-        conf([], project='nova', default_config_files=files,
+        conf([], project='nova', default_config_files=paths,
              default_config_dirs=[], use_env=False)
         enabled = tuple(conf.devices.enabled_mdev_types)
         addresses, classes = {}, {}
@@ -177,18 +197,18 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
             # Nova would use its own install directory, unknown here.
             state_path = None
     except (cfg.Error, ValueError) as e:
-        return NovaFiles(files=tuple(files),
+        return NovaFiles(files=tuple(paths),
                          config_files=tuple(config_files or ()),
                          error='%s: cannot be read as Nova configuration: %s'
                          % (source, e))
     return NovaFiles(
-        files=tuple(files), config_files=tuple(config_files or ()),
+        files=tuple(paths), config_files=tuple(config_files or ()),
         mdev_config=nova_devices.MdevConfig(
             enabled_types=enabled, device_addresses=addresses,
             source=source, virtual_parents=virtual_parents(
                 [a for listed in addresses.values() for a in listed],
                 sysfs_root), mdev_classes=classes, device_specs=specs),
-        state_path=state_path, modified=_modified(files))
+        state_path=state_path, modified=_modified(paths))
 
 
 class InvalidNodeIdentity(ValueError):
@@ -212,14 +232,16 @@ def read_node_uuid(nova_files):
     found = []
     for location in locations:
         path = os.path.join(location, COMPUTE_ID_FILE)
-        try:
-            with open(path) as f:
-                content = f.read(_COMPUTE_ID_READ)
-        except FileNotFoundError:
+        if not os.path.exists(path):
+            # Nova skips it too (FileNotFoundError), a dangling link too.
             continue
-        except OSError as e:
-            raise InvalidNodeIdentity('%s: cannot be read: %s'
-                                      % (path, e.strerror or e))
+        try:
+            # Nova reads 40 characters; a file that is not a UUID is
+            # refused whatever its size, so a small bound is enough.
+            content = files.read_text(path, _COMPUTE_ID_MAX_BYTES)
+        except records.InvalidDocument as e:
+            raise InvalidNodeIdentity(str(e))
+        content = content[:_COMPUTE_ID_READ]
         try:
             node_uuid = str(uuid.UUID(content.strip()))
         except ValueError:

@@ -25,6 +25,10 @@ unreachable, erroring or answering malformed bodies, and after any
 unexpected error in a sync, it waits with exponential backoff (1 s
 doubling up to ``max_backoff``) and keeps going; only
 :meth:`Service.stop` (SIGTERM) ends it, between syncs.
+
+While an input the reporter trusts cannot be read
+(:mod:`.sources`), nothing is synced: what Placement has is kept, and the
+error is logged once per change, not at every attempt.
 """
 
 import threading
@@ -79,6 +83,8 @@ class Service:
         self.syncs = 0
         self.last_result = None
         self.failure = None     # why the last sync is to be retried
+        # The input error last logged (logged again only when it changes).
+        self.input_error = None
         self._stopping = threading.Event()
 
     def stop(self):
@@ -117,8 +123,11 @@ class Service:
                 backoff = min(max(backoff * 2, INITIAL_BACKOFF),
                               self.max_backoff)
                 wait = backoff
-                LOG.warning('Sync incomplete (%s); retrying in %.0fs',
-                            self.failure, wait)
+                # An unreadable input was logged once when it appeared.
+                log = LOG.debug if self._devices is None and \
+                    self.input_error is not None else LOG.warning
+                log('Sync incomplete (%s); retrying in %.0fs',
+                    self.failure, wait)
             changed = False
             try:
                 changed = self._wait_for_change(wait)
@@ -147,12 +156,18 @@ class Service:
             try:
                 self._devices = list(self.device_source())
             except Exception as e:
-                # A discovery failure must not end the service: the
-                # devices are read again at the next attempt.
-                LOG.error('Could not list the devices of this host: %s', e)
-                self.failure = 'device discovery failed'
+                # An input that cannot be read (Nova's configuration, the
+                # device list, a capability file) or a discovery failure:
+                # nothing is synced, so Placement keeps what was
+                # published, and the service goes on; the devices are read
+                # again at the next attempt.
                 self._devices = None
+                self._input_failed(e)
                 return False
+            if self.input_error is not None:
+                LOG.info('The inputs of this host can be read again; '
+                         'publishing resumes')
+                self.input_error = None
         else:
             self.checks += 1
         try:
@@ -184,6 +199,16 @@ class Service:
         else:
             self.failure = None
         return self.failure is None
+
+    def _input_failed(self, error):
+        """Log ``error`` once per change; keep what was published."""
+        message = ' '.join(str(error).split()) or type(error).__name__
+        self.failure = 'the devices of this host cannot be read; what ' \
+            'Placement has is kept'
+        if message == self.input_error:
+            return
+        self.input_error = message
+        LOG.error('Nothing published or withdrawn: %s', message)
 
     def _wait_for_change(self, timeout):
         deadline = time.monotonic() + timeout

@@ -15,12 +15,23 @@
 The devices found (a device list or udev discovery) go through
 :mod:`nova_vfio_compat.publication` with Nova's own configuration
 (:mod:`.nova_files`), so that only what Nova will really use is published.
+
+One rule for the inputs the reporter trusts (Nova's configuration files
+and directories, the device list and the documents it names, the
+capability directories and files): when one cannot be read, what it says
+is not known, and that is not the same as it saying nothing.  Getting the
+devices then raises :exc:`InputUnavailable` (or
+:exc:`records.InvalidDocument` for a device list that cannot be used):
+nothing is published from that pass and Placement keeps what it has.
+The service logs it once per change and retries
+(:meth:`.service.Service.sync_once`); ``--once`` exits non-zero.
 """
 
 import threading
 
 from oslo_log import log as logging
 
+from nova_vfio_compat import files
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import device_list
 from nova_vfio_compat.reporter import nova_files
@@ -30,6 +41,10 @@ LOG = logging.getLogger(__name__)
 
 class NoDeviceSource(ValueError):
     """Neither a device list nor discovery is available."""
+
+
+class InputUnavailable(ValueError):
+    """An input the reporter trusts cannot be read; the message names it."""
 
 
 def nova_view(conf, config_files=None):
@@ -85,13 +100,18 @@ def published_source(conf, device_list_path=None):
     each call (it is small, and nova-compute may have been reconfigured
     and restarted since) and :mod:`publication` applied.
     """
-    source, change_signal = device_source(conf, device_list_path)
+    source, change_signal = device_source(conf, device_list_path,
+                                          hold=True)
     changes = _Changes()
 
     def devices():
         nova = nova_view(conf)
         if nova.error:
-            LOG.error('%s', nova.error)
+            # Never "Nova uses no type": that would withdraw every vGPU
+            # trait published while the file was readable.
+            raise InputUnavailable(
+                '%s; nothing is published or withdrawn until it can be '
+                'read' % nova.error)
         outcome = decide(conf, source(), nova)
         changes.log(outcome)
         return outcome.published
@@ -99,16 +119,21 @@ def published_source(conf, device_list_path=None):
     return devices, change_signal
 
 
-def device_source(conf, device_list_path=None):
+def device_source(conf, device_list_path=None, hold=False):
     """``(callable returning the devices, change signal or None)``.
 
     ``device_list_path`` (or ``[reporter] device_list``) names a static
     device list; otherwise udev discovery is used, with its hotplug monitor
-    as the change signal when it has one.
+    as the change signal when it has one.  With ``hold`` (the reporter)
+    a file that cannot be read raises :exc:`InputUnavailable`; without
+    (the commands that show the devices) it is reported with the devices
+    it concerns, and the others are shown.
     """
     path = device_list_path or conf.reporter.device_list
     if path:
-        return (lambda: device_list.load(path)), None
+        if not hold:
+            return (lambda: device_list.load(path)), None
+        return (lambda: _listed(path)), None
     try:
         # Imported here: discovery needs libudev, which the rest of the
         # reporter (and hosts with a device list) do not.
@@ -119,4 +144,21 @@ def device_source(conf, device_list_path=None):
             'device_list' % e)
     monitor = getattr(discovery, 'monitor', None)
     change_signal = monitor(conf) if monitor is not None else None
-    return (lambda: discovery.discover(conf)), change_signal
+
+    def discovered():
+        result = discovery.scan(conf)
+        if hold and result.unreadable:
+            raise InputUnavailable(
+                '%s; nothing is published or withdrawn until it can be '
+                'read' % '; '.join(result.unreadable))
+        return list(result.devices)
+
+    return discovered, change_signal
+
+
+def _listed(path):
+    try:
+        return device_list.load(path, hold_unreadable=True)
+    except files.Unreadable as e:
+        raise InputUnavailable('%s; nothing is published or withdrawn '
+                               'until it can be read' % e)

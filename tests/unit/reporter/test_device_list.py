@@ -16,6 +16,7 @@ import shutil
 import pytest
 
 from nova_vfio_compat import devices
+from nova_vfio_compat import files
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import device_list
 from tests import reporter_devices as rd
@@ -77,3 +78,48 @@ def test_an_entry_says_which_mdevs_its_gpu_holds(tmp_path):
                     "available_instances: 0}]")
     (device,) = device_list.load(str(path))
     assert device.mdevs == ('u1', 'u2') and device.available_instances == 0
+
+
+@pytest.mark.parametrize('entry, where, says', [
+    # A newline and a section header in a type: it would reach nova.conf.
+    ("{address: '0000:3b:00.0', kind: mdev_type, "
+     "mdev_type: \"nvidia-222\\n[DEFAULT]\\ndebug = true\", document: d}",
+     'devices[0].mdev_type', 'must be letters'),
+    ("{address: '0000:3b:00.0\\n[DEFAULT]', document: d}",
+     'devices[0].address', 'not a PCI address'),
+    ("{address: 'x', document: d}", 'devices[0].address',
+     'not a PCI address'),
+    ("{address: '0000:81:00.2', document: [a, b]}", 'devices[0].document',
+     'is not of type'),
+    ("{address: '0000:81:00.2', document: d, physfn: 7}",
+     'devices[0].physfn', 'is not of type'),
+    ("{address: '0000:81:00.2', document: d, driver: {a: 1}}",
+     'devices[0].driver', 'is not of type'),
+    ("{address: '0000:81:00.2', document: d, mdev_typ: x}", 'devices[0]',
+     'mdev_typ'),
+    ("{address: '0000:81:00.2', document: d, driver: \"a\\tb\"}",
+     'devices[0].driver', 'control characters'),
+])
+def test_entries_are_type_checked_like_documents(tmp_path, entry, where,
+                                                 says):
+    path = tmp_path / 'devices.yaml'
+    path.write_text('devices:\n  - %s\n' % entry)
+    with pytest.raises(records.InvalidDocument) as e:
+        device_list.load(str(path))
+    message = str(e.value)
+    assert message.startswith('%s: at %s' % (path, where)), message
+    assert says in message
+    assert '\n' not in message
+
+
+def test_an_unreadable_document_is_held_for_the_reporter(tmp_path):
+    path = tmp_path / 'devices.yaml'
+    path.write_text("devices:\n  - {address: '0000:81:00.2', "
+                    "document: fifo.yaml}\n")
+    os.mkfifo(tmp_path / 'fifo.yaml')
+    # The commands show the device with its error ...
+    (device,) = device_list.load(str(path))
+    assert 'FIFO' in device.errors[0]
+    # ... the reporter publishes nothing from the list.
+    with pytest.raises(files.Unreadable, match='fifo.yaml'):
+        device_list.load(str(path), hold_unreadable=True)

@@ -17,7 +17,9 @@ The resolver's answers are given as functions: a test cannot change this
 machine's host name or /etc/hosts (``127.0.0.1 localhost compute1``).
 """
 
+import os
 import socket
+import threading
 import uuid
 
 from oslo_config import cfg
@@ -107,3 +109,58 @@ def test_a_broken_compute_id_is_named(tmp_path, conf):
     with pytest.raises(nova_files.InvalidNodeIdentity,
                        match='compute_id: not a UUID'):
         hostname.root_identity(conf, nova)
+
+
+def _in_thread(func, timeout=5):
+    """``func()``'s outcome; fails if it blocks for ``timeout`` seconds."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome['value'] = func()
+        except Exception as e:
+            outcome['error'] = e
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return worker.is_alive(), outcome
+
+
+def test_a_fifo_compute_id_is_refused_without_blocking(tmp_path, conf):
+    nova = _nova(tmp_path, str(uuid.uuid4()))
+    fifo = tmp_path / 'state' / nova_files.COMPUTE_ID_FILE
+    fifo.unlink()
+    os.mkfifo(fifo)
+    blocked, outcome = _in_thread(lambda: hostname.root_identity(conf, nova))
+    if blocked:
+        # Release the reader stuck on the FIFO, then fail.
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        pytest.fail('reading a FIFO compute_id blocked')
+    error = outcome.get('error')
+    assert isinstance(error, nova_files.InvalidNodeIdentity), outcome
+    assert str(fifo) in str(error) and 'FIFO' in str(error)
+
+
+@pytest.mark.parametrize('content', [
+    b'\xff\xfe' + str(uuid.uuid4()).encode(),
+    str(uuid.uuid4()).encode() + b'\n\x80',
+])
+def test_a_compute_id_that_is_not_utf8_is_named(tmp_path, conf, content):
+    nova = _nova(tmp_path, 'placeholder')
+    path = tmp_path / 'state' / nova_files.COMPUTE_ID_FILE
+    path.write_bytes(content)
+    with pytest.raises(nova_files.InvalidNodeIdentity) as e:
+        hostname.root_identity(conf, nova)
+    assert str(path) in str(e.value) and 'UTF-8' in str(e.value)
+
+
+def test_a_dangling_compute_id_link_is_skipped_as_by_nova(tmp_path, conf):
+    # nova.virt.node.read_local_node_uuid: FileNotFoundError, next place.
+    nova = _nova(tmp_path, 'placeholder')
+    path = tmp_path / 'state' / nova_files.COMPUTE_ID_FILE
+    path.unlink()
+    path.symlink_to(tmp_path / 'nowhere')
+    conf.set_override('root_provider_name', 'cmp1', group='reporter')
+    assert hostname.root_identity(conf, nova).name == 'cmp1'
