@@ -18,19 +18,33 @@ clouds.yaml cloud) and this project's own options.
 Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or, with ``--once`` /
 ``--dry-run``, everything published (or planned); 1 with ``--once`` /
 ``--dry-run``, something could not be published (a device, a provider,
-Placement); 2 invalid configuration; 3 an internal error (a bug: one line,
-the traceback with ``--debug``).  The service itself survives any error in
-a sync (it logs it and retries with backoff).
+Placement); 2 invalid configuration, or an input it trusts (Nova's
+configuration, the device list, a capability directory or file) that
+cannot be read: nothing is then published or withdrawn; 3 an internal
+error (a bug: one line, the traceback with ``--debug``).  The service
+itself survives any error in a sync (it logs it and retries with
+backoff).
+
+Signals: SIGTERM and SIGINT end the service within
+:data:`STOP_GRACE` seconds whatever it is waiting on (a sync still in
+progress then, a stalled Placement request, is abandoned: the next start
+syncs again).  SIGHUP reloads the configuration files and restarts the
+service with them, as oslo.service's launchers do; a configuration that
+cannot be parsed or is invalid is logged and the service keeps running
+with the one it had.
 """
 
 import signal
 import sys
+import threading
+import time
 
 from openstack import exceptions as sdk_exceptions
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import common
+from nova_vfio_compat.conf import validation
 from nova_vfio_compat import placement_version
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
@@ -47,6 +61,11 @@ EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_INVALID = common.EXIT_INVALID
 EXIT_INTERNAL = common.EXIT_INTERNAL
+
+# Seconds between SIGTERM and the end of the process at most (the unit
+# file's TimeoutStopSec leaves room for it).
+STOP_GRACE = 5.0
+_JOIN_SLICE = 0.2
 
 cli_opts = [
     cfg.BoolOpt('once', default=False,
@@ -104,7 +123,8 @@ def main(argv=None):
     return common.run(PROG, conf, _serve)
 
 
-def _serve(conf):
+def _setup(conf):
+    """``(reporter, device source, change signal)``, or an exit status."""
     try:
         connection = client.connect(conf)
         source, change_signal = sources.published_source(conf)
@@ -133,37 +153,149 @@ def _serve(conf):
         max_traits=conf.traits.max_traits_per_provider,
         dry_run=conf.dry_run,
         conflict_retries=conf.reporter.conflict_retries)
+    return reporter, source, change_signal
+
+
+def _serve(conf):
     if conf.once or conf.dry_run:
-        try:
-            devices = source()
-        except records.InvalidDocument as e:
-            return _fail(e)
-        except Exception as e:
-            return _fail('cannot list the devices of this host: %s' % e)
-        result = reporter.sync(devices)
-        if conf.dry_run:
-            print_plan(result)
-        return EXIT_OK if result.ok else EXIT_INCOMPLETE
-    svc = service.Service(
-        reporter, source, signal=change_signal,
-        resync_interval=conf.reporter.resync_interval,
-        check_interval=conf.reporter.provider_check_interval,
-        debounce=conf.reporter.debounce,
-        max_backoff=conf.reporter.max_backoff)
+        return _once(conf)
+    signals = _Signals()
+    signal.signal(signal.SIGTERM, signals.on_stop)
+    signal.signal(signal.SIGINT, signals.on_stop)
+    signal.signal(signal.SIGHUP, signals.on_reload)
+    # The set-up asks Placement its version: it may stall too.
+    done, built = _waited(lambda: _setup(conf), signals)
+    if not done or signals.stop:
+        return EXIT_OK
+    signals.reload = False      # the configuration was just read
+    if isinstance(built, int):
+        return built
+    reporter, source, change_signal = built
+    while True:
+        svc = service.Service(
+            reporter, source, signal=change_signal,
+            resync_interval=conf.reporter.resync_interval,
+            check_interval=conf.reporter.provider_check_interval,
+            debounce=conf.reporter.debounce,
+            max_backoff=conf.reporter.max_backoff)
+        done, _ = _waited(svc.run, signals, stop=svc.stop)
+        if not done or signals.stop:
+            _close(change_signal)
+            return EXIT_OK
+        if not signals.reload:
+            _close(change_signal)
+            LOG.error('The reporter service ended unexpectedly')
+            return EXIT_INTERNAL
+        signals.reload = False
+        done, built = _waited(lambda: _reload(conf), signals)
+        if not done or signals.stop:
+            _close(change_signal)
+            return EXIT_OK
+        if built is not None:
+            _close(change_signal)
+            reporter, source, change_signal = built
 
-    def _stop(signum, frame):
-        LOG.info('Signal %d received, stopping', signum)
-        svc.stop()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+def _once(conf):
+    built = _setup(conf)
+    if isinstance(built, int):
+        return built
+    reporter, source, _signal = built
     try:
-        svc.run()
-    finally:
-        close = getattr(change_signal, 'close', None)
-        if close is not None:
-            close()
-    return EXIT_OK
+        devices = source()
+    except (records.InvalidDocument, sources.InputUnavailable) as e:
+        return _fail(e)
+    except Exception as e:
+        return _fail('cannot list the devices of this host: %s' % e)
+    result = reporter.sync(devices)
+    if conf.dry_run:
+        print_plan(result)
+    return EXIT_OK if result.ok else EXIT_INCOMPLETE
+
+
+def _close(change_signal):
+    close = getattr(change_signal, 'close', None)
+    if close is not None:
+        close()
+
+
+class _Signals:
+    """What the signal handlers asked for (set from the main thread)."""
+
+    def __init__(self):
+        self.stop = False
+        self.reload = False
+
+    def on_stop(self, signum, frame):
+        LOG.info('Signal %d received, stopping', signum)
+        self.stop = True
+
+    def on_reload(self, signum, frame):
+        LOG.info('Signal %d (SIGHUP) received, reloading the '
+                 'configuration', signum)
+        self.reload = True
+
+
+def _waited(func, signals, stop=None):
+    """``(True, func())``, or ``(False, None)`` when abandoned.
+
+    ``func`` runs in a daemon thread; the main thread only waits, so that
+    the signal handlers run whatever ``func`` is blocked on.  On SIGTERM
+    (and, with ``stop``, on SIGHUP) ``stop()`` is called; after SIGTERM
+    ``func`` gets :data:`STOP_GRACE` seconds and is then abandoned (a
+    Placement request still in progress; the next start syncs again).
+    """
+    outcome = []
+
+    def target():
+        try:
+            outcome.append((True, func()))
+        except BaseException as e:
+            outcome.append((False, e))
+
+    worker = threading.Thread(target=target, name='reporter', daemon=True)
+    worker.start()
+    deadline = None
+    while worker.is_alive():
+        worker.join(_JOIN_SLICE)
+        if stop is not None and (signals.stop or signals.reload):
+            stop()
+        if signals.stop and deadline is None:
+            deadline = time.monotonic() + STOP_GRACE
+        if deadline is not None and time.monotonic() >= deadline:
+            LOG.warning('What the reporter was doing did not end within '
+                        '%.0fs of the signal; stopping without it',
+                        STOP_GRACE)
+            return False, None
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return True, value
+
+
+def _reload(conf):
+    """Reload the configuration files; the new set-up, or None to keep.
+
+    As oslo.service does on SIGHUP: ``reload_config_files()``, which
+    keeps the configuration it had when a file cannot be parsed.
+    """
+    if not conf.reload_config_files():
+        LOG.error('The configuration files could not be reloaded; the '
+                  'service goes on with the configuration it had')
+        return None
+    try:
+        validation.check(conf)
+    except validation.InvalidOption as e:
+        LOG.error('The reloaded configuration is invalid (%s); the service '
+                  'goes on with the set-up it had', e)
+        return None
+    built = _setup(conf)
+    if isinstance(built, int):
+        LOG.error('The reloaded configuration cannot be used; the service '
+                  'goes on with the set-up it had')
+        return None
+    LOG.info('Configuration reloaded')
+    return built
 
 
 if __name__ == '__main__':

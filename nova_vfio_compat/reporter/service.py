@@ -23,7 +23,9 @@ provider Nova deleted and recreated (a type change, inventory to zero)
 within that interval instead of at the next resync.  While Placement is
 unreachable, erroring or answering malformed bodies, and after any
 unexpected error in a sync, it waits with exponential backoff (1 s
-doubling up to ``max_backoff``) and keeps going; only
+doubling up to ``max_backoff``, each wait drawn at random from its upper
+half so that the reporters of a cloud do not all retry in lockstep after
+a Placement outage: :func:`backoff_wait`) and keeps going; only
 :meth:`Service.stop` (SIGTERM) ends it, between syncs.
 
 While an input the reporter trusts cannot be read
@@ -31,6 +33,7 @@ While an input the reporter trusts cannot be read
 error is logged once per change, not at every attempt.
 """
 
+import random
 import threading
 import time
 
@@ -47,6 +50,22 @@ _WAIT_SLICE = 0.5
 # A steady stream of change events may delay a sync this many debounce
 # periods at most, counted from the first change.
 MAX_DEBOUNCE_PERIODS = 10
+
+
+def backoff_wait(failures, max_backoff, rand=random.random):
+    """Seconds to wait after ``failures`` failed syncs in a row (>= 1).
+
+    The ceiling doubles from :data:`INITIAL_BACKOFF` up to
+    ``max_backoff``; the wait is drawn uniformly from the upper half of
+    it ("equal jitter"): never less than half the ceiling, so a failing
+    Placement is not hammered, and spread so that reporters that failed
+    together do not retry together.  tenacity's wait strategies compute
+    the same thing for a retried call; this loop retries no single call
+    (it waits on the device signal and on stop as well), so the rule is
+    here, in one line.
+    """
+    ceiling = min(INITIAL_BACKOFF * 2 ** min(failures - 1, 32), max_backoff)
+    return ceiling / 2 + rand() * ceiling / 2
 
 
 class Service:
@@ -100,7 +119,7 @@ class Service:
         LOG.info('Reporting the devices of %s to Placement (resync every '
                  '%ds, check every %ss)', self.reporter.nodename,
                  self.resync_interval, self.check_interval or 'never')
-        backoff = 0.0
+        failures = 0
         discover = True
         next_resync = 0.0
         while not self.stopping:
@@ -113,20 +132,19 @@ class Service:
                 self.failure = 'the sync failed: %s' % type(e).__name__
                 synced = False
             if synced:
-                backoff = 0.0
+                failures = 0
                 if discover:
                     next_resync = time.monotonic() + self.resync_interval
                 wait = max(next_resync - time.monotonic(), 0)
                 if self.check_interval:
                     wait = min(wait, self.check_interval)
             else:
-                backoff = min(max(backoff * 2, INITIAL_BACKOFF),
-                              self.max_backoff)
-                wait = backoff
+                failures += 1
+                wait = backoff_wait(failures, self.max_backoff)
                 # An unreadable input was logged once when it appeared.
                 log = LOG.debug if self._devices is None and \
                     self.input_error is not None else LOG.warning
-                log('Sync incomplete (%s); retrying in %.0fs',
+                log('Sync incomplete (%s); retrying in %.1fs',
                     self.failure, wait)
             changed = False
             try:

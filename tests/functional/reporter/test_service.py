@@ -151,7 +151,24 @@ def test_backoff_doubles_up_to_the_cap_while_placement_fails():
     with Running(svc):
         c.wait(lambda: len(results) >= 5)
     assert all(r.placement_failed for r in results[:5])
-    assert waits[:5] == [1.0, 2.0, 4.0, 4.0, 4.0]
+    # Each wait is drawn from the upper half of its ceiling (jitter).
+    for wait, ceiling in zip(waits[:5], [1.0, 2.0, 4.0, 4.0, 4.0]):
+        assert ceiling / 2 <= wait <= ceiling
+
+
+def test_backoff_is_spread_so_reporters_do_not_retry_in_lockstep():
+    # A thousand reporters that failed together, at each step of the
+    # backoff: their waits cover the upper half of the ceiling evenly.
+    for failures, ceiling in [(1, 1.0), (3, 4.0), (9, 60.0), (40, 60.0)]:
+        waits = [service.backoff_wait(failures, 60.0) for _ in range(1000)]
+        assert min(waits) >= ceiling / 2 and max(waits) <= ceiling
+        spread = max(waits) - min(waits)
+        assert spread > 0.45 * ceiling
+        # No two reporters in lockstep: a quarter of the range holds about
+        # a quarter of them, never all.
+        low = sum(1 for w in waits if w < ceiling * 5 / 8)
+        assert 150 < low < 350
+        assert len(set(waits)) > 990
 
 
 def test_retries_soon_while_nova_has_not_created_the_providers(placement):
