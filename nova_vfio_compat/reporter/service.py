@@ -200,8 +200,6 @@ class Service:
             return False
         self.syncs += 1
         self.last_result = result
-        if self.on_result is not None:
-            self.on_result(result)
         if not result.placement_failed:
             # A check that changed nothing is not worth a line every few
             # seconds.
@@ -216,6 +214,9 @@ class Service:
                             % ', '.join(result.missing))
         else:
             self.failure = None
+        # After failure is set: a watcher of the results sees both agree.
+        if self.on_result is not None:
+            self.on_result(result)
         return self.failure is None
 
     def _input_failed(self, error):
