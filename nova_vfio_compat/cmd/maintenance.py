@@ -256,6 +256,14 @@ def _versions(texts):
         tuple(int(n) for n in text.split('.')) for text in texts) or '-'
 
 
+def _ambiguous(family):
+    return any(len(names) > 1 for names in family['streams'].values())
+
+
+def _stream_ids(emits):
+    return ' '.join(sorted({nvc_fleet.stream_id(e) for e in emits}))
+
+
 def print_fleet(result):
     """Print :func:`report.fleet`'s data for people."""
     for a in result['assumptions']:
@@ -266,16 +274,30 @@ def print_fleet(result):
     for family in result['families']:
         print('Family %s' % family['family'])
         hosts = family['hosts']
+        # Streams of one version that differ (a vGPU's mdev type, other
+        # subsystem IDs): each host's stream ids tell them apart.
+        ids = _ambiguous(family)
         width = max(len(h) for h in hosts)
-        print('  %-*s  %-12s %s' % (width, 'host', 'emits',
-                                    'accepts (of the versions emitted)'))
+        print('  %-*s  %-12s %s%s' % (width, 'host', 'emits',
+                                      'accepts (of the versions emitted)',
+                                      '  stream' if ids else ''))
         for host, versions in sorted(hosts.items()):
-            print('  %-*s  %-12s %s' % (width, host,
-                                        _versions(versions['emits']),
-                                        _versions(versions['accepts'])))
+            print('  %-*s  %-12s %s%s' % (
+                width, host, _versions(versions['emits']),
+                _versions(versions['accepts']),
+                '  %s' % _stream_ids(versions.get('emit_traits', ()))
+                if ids else ''))
+        if ids:
+            print('  (several streams share a version: stream is the start '
+                  'of the emit trait\'s hash, which covers the mdev type '
+                  'of a vGPU stream; "nova-vfio-compat traits DOC" shows a '
+                  'document\'s)')
         print('  Groups (servers can move both ways within a group):')
         for i, group in enumerate(family['groups'], 1):
-            print('    %d: %s' % (i, ', '.join(group)))
+            streams = _stream_ids(e for h in group for e in hosts.get(
+                h, {}).get('emit_traits', ()))
+            print('    %d: %s%s' % (i, ', '.join(group), (
+                '  [stream %s]' % streams) if ids and streams else ''))
         if family['group_edges']:
             print('  One way only, from group to group:')
             for a, b in family['group_edges']:

@@ -238,7 +238,7 @@ def drain_rows(result):
 
 
 FLEET_COLUMNS = ('family', 'host', 'emits', 'accepts', 'group',
-                 'can_move_to')
+                 'can_move_to', 'stream')
 
 
 class Fleet(command.Lister):
@@ -279,5 +279,7 @@ def fleet_rows(result):
                          _versions(versions['emits']),
                          _versions(versions['accepts']),
                          group_of.get(host),
-                         _list(family['can_move_to'].get(host, []))))
+                         _list(family['can_move_to'].get(host, [])),
+                         ' '.join(sorted({nvc_fleet.stream_id(e) for e in
+                                          versions['emit_traits']}))))
     return rows

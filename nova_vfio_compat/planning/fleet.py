@@ -33,6 +33,7 @@ import collections
 import dataclasses
 
 from nova_vfio_compat.planning import compatibility
+from nova_vfio_compat import traits as nvc_traits
 
 
 @dataclasses.dataclass
@@ -41,7 +42,10 @@ class Family:
 
     ``emits`` and ``accepts`` map a host to the versions ``(major,
     minor)`` it emits, and the versions some host emits that it accepts;
-    ``streams`` maps each version to its emit traits; ``can_move_to``
+    ``streams`` maps each version to its emit traits; ``host_streams``
+    maps a host to the emit traits of the family it emits, which tell
+    apart two streams of one version (vGPU streams typed by different
+    mdev types, other subsystem IDs); ``can_move_to``
     maps a host to the set of hosts it can move to; ``groups`` is a list of
     sorted host lists and ``group_edges`` the ``(from, to)`` group indexes.
     """
@@ -53,6 +57,11 @@ class Family:
     can_move_to: dict
     groups: list
     group_edges: list
+    host_streams: dict = dataclasses.field(default_factory=dict)
+
+    def ambiguous(self):
+        """Do several streams of the family share one version?"""
+        return any(len(names) > 1 for names in self.streams.values())
 
     def to_dict(self):
         return {
@@ -60,7 +69,9 @@ class Family:
             'hosts': {host: {'emits': [format_version(v) for v in
                                        self.emits.get(host, ())],
                              'accepts': [format_version(v) for v in
-                                         self.accepts.get(host, ())]}
+                                         self.accepts.get(host, ())],
+                             'emit_traits': sorted(
+                                 self.host_streams.get(host, ()))}
                       for host in sorted(set(self.emits) |
                                          set(self.accepts))},
             'streams': {format_version(v): sorted(s)
@@ -70,6 +81,18 @@ class Family:
             'groups': [list(g) for g in self.groups],
             'group_edges': [list(e) for e in self.group_edges],
         }
+
+
+def stream_id(emit):
+    """The first 8 hex digits of an emit trait's identity hash.
+
+    What tells apart two streams of one family and version: the hash
+    covers the whole identity (subsystem IDs, a vGPU stream's mdev type).
+    """
+    parsed = nvc_traits.parse(emit)
+    if not parsed:
+        return emit
+    return parsed.stream.rpartition('_')[2][:8]
 
 
 def format_version(version):
@@ -166,12 +189,15 @@ def build(providers):
     families = []
     for name in sorted(streams):
         versions = streams[name]
-        emits, accepts = {}, {}
+        emits, accepts, host_streams = {}, {}, {}
+        family_streams = frozenset().union(*versions.values())
         for host, members in by_host.items():
             emitted = {v for v, names in versions.items()
                        if any(names & p.streams for p in members)}
             if emitted:
                 emits[host] = sorted(emitted)
+                host_streams[host] = sorted(family_streams & {
+                    s for p in members for s in p.streams})
             accepted = {v for v, names in versions.items()
                         if any(compatibility.accepts(p.traits, [s])
                                for s in names for p in members)}
@@ -187,7 +213,7 @@ def build(providers):
                         if group_of[a] != group_of[b]})
         families.append(Family(name, emits, accepts,
                                {v: frozenset(s) for v, s in versions.items()},
-                               relation, groups, edges))
+                               relation, groups, edges, host_streams))
     return families
 
 
@@ -211,6 +237,10 @@ def to_dot(families):
                               for v in family.emits.get(h, ())})
             label = '\\n'.join(group) + '\\nemits %s' % (
                 format_versions(emitted) or 'nothing')
+            if family.ambiguous():
+                label += '\\nstream %s' % ' '.join(sorted({
+                    stream_id(e) for h in group
+                    for e in family.host_streams.get(h, ())}))
             lines.append('    %s [label=%s];' % (
                 _quote('%d.%d' % (number, i)), '"%s"' % label.replace(
                     '"', '\\"')))

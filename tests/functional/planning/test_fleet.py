@@ -38,8 +38,9 @@ def test_groups_and_one_way_moves_of_a_fleet(fleet, nova_conf):
 
     family = _family(nova_conf)
 
-    assert family['hosts']['new'] == {'emits': ['1.2'],
-                                      'accepts': ['1.1', '1.2']}
+    new = dict(family['hosts']['new'])
+    assert new.pop('emit_traits') == family['streams']['1.2']
+    assert new == {'emits': ['1.2'], 'accepts': ['1.1', '1.2']}
     assert family['hosts']['mixed']['emits'] == ['1.1', '1.2']
     assert family['groups'] == [['mixed', 'new'], ['old1', 'old2'],
                                 ['other-major']]

@@ -116,8 +116,9 @@ def test_rolling_upgrade_order_shows_as_one_way_edges():
     assert gpu.accepts['c'] == [(1, 1), (1, 2)]
     assert i915.groups == [['d']]
     as_dict = gpu.to_dict()
-    assert as_dict['hosts']['c'] == {'emits': ['1.2'],
-                                     'accepts': ['1.1', '1.2']}
+    assert as_dict['hosts']['c'] == {
+        'emits': ['1.2'], 'accepts': ['1.1', '1.2'],
+        'emit_traits': sorted(gpu.streams[(1, 2)])}
     assert as_dict['can_move_to'] == {'a': ['b', 'c'], 'b': ['a', 'c'],
                                       'c': []}
 
@@ -139,3 +140,47 @@ def test_format_versions():
     assert fleet.format_versions([(1, 0), (1, 1), (1, 2), (2, 0), (1, 4)]) \
         == '1.0-1.2, 1.4, 2.0'
     assert fleet.format_versions([]) == ''
+
+
+def test_two_groups_that_differ_only_by_mdev_type_look_different(capsys):
+    from nova_vfio_compat.cmd import maintenance
+    from nova_vfio_compat.planning import report
+    from nova_vfio_compat import publication
+
+    raw = records.loads(bench_fleet.document_text(1, 2), 'gpu 1.2')
+    placed = []
+    for host, mdev_type in (('a1', 'nvidia-222'), ('a2', 'nvidia-222'),
+                            ('b1', 'nvidia-223')):
+        document, _ = publication.typed_document(raw, mdev_type)
+        placed.append((host, document))
+    (family,) = fleet.build(_providers(placed))
+    # The same family and version, two streams: two groups.
+    assert family.groups == [['a1', 'a2'], ['b1']]
+    assert family.ambiguous()
+    data = family.to_dict()
+    a_ids = {fleet.stream_id(e) for e in data['hosts']['a1']['emit_traits']}
+    b_ids = {fleet.stream_id(e) for e in data['hosts']['b1']['emit_traits']}
+    assert len(a_ids) == len(b_ids) == 1 and a_ids != b_ids
+
+    maintenance.print_fleet(report.fleet([family]))
+    out = capsys.readouterr().out
+    groups = [line for line in out.splitlines()
+              if line.startswith(('    1: ', '    2: '))]
+    # Without the host names, the two group lines still differ.
+    assert len(groups) == 2
+    assert groups[0].split('[')[1] != groups[1].split('[')[1]
+    assert 'stream %s' % a_ids.pop() in groups[0]
+    dot = fleet.to_dot([family])
+    assert dot.count('\\nstream ') == 2
+
+
+def test_one_stream_per_version_shows_no_stream_ids(capsys):
+    from nova_vfio_compat.cmd import maintenance
+    from nova_vfio_compat.planning import report
+    placed = [('a', bench_fleet.document(1, 2)),
+              ('b', bench_fleet.document(1, 3))]
+    (family,) = fleet.build(_providers(placed))
+    assert not family.ambiguous()
+    maintenance.print_fleet(report.fleet([family]))
+    assert 'stream' not in capsys.readouterr().out
+    assert 'stream' not in fleet.to_dot([family])
