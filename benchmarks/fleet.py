@@ -57,13 +57,15 @@ def document(major, minor, minor_min=0, subsys=0x12a2):
 
     It emits ``major.minor`` and accepts ``minor_min``..``minor``; its
     streams typed with :data:`MDEV_TYPE`, as the reporter publishes them
-    (:func:`publication.published_document`).
+    (:func:`publication.as_published`, whatever their trait count).
     """
     raw = records.loads(
         document_text(major, minor, minor_min, subsys),
         'benchmark document %d.%d (from %d, %04x)'
         % (major, minor, minor_min, subsys))
-    return publication.published_document(raw).streams
+    return publication.as_published(nvc_devices.Device(
+        address=parent_address(0), kind=nvc_devices.KIND_MDEV_TYPE,
+        mdev_type=MDEV_TYPE, document=raw)).streams
 
 
 def parent_address(index):

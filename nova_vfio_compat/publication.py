@@ -544,8 +544,23 @@ def as_published(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     return _made(device, narrow=False, max_traits=max_traits, live=live)
 
 
-class UntypedDocument(ValueError):
-    """A vGPU document that does not say which mdev type it is of."""
+class Unpublishable(records.InvalidDocument):
+    """A document alone that the reporter would not publish, and why."""
+
+    def __init__(self, source, message):
+        prefix = '%s: ' % source
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+        super().__init__(source, message)
+
+
+def _document_device(document, mdev_type):
+    kind = (nvc_devices.KIND_MDEV_TYPE if mdev_type else
+            nvc_devices.KIND_PCI)
+    return nvc_devices.Device(
+        address=document.source, kind=kind, driver=document.emits.vendor,
+        document=document, mdev_type=mdev_type,
+        provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source))
 
 
 def published_document(document, mdev_type=None,
@@ -562,39 +577,37 @@ def published_document(document, mdev_type=None,
     yet); with ``narrow`` False it is only typed, every accept record its
     type allows kept (:func:`as_published`).
 
-    :raises UntypedDocument: when no type is given or named by the
-        document's own record but its accept records name one: it
-        describes a vGPU, whose streams the reporter types with the mdev
-        type Nova uses on the GPU, and that type is not known.
-    :raises TypeConflict: when ``mdev_type`` is not the type the
-        document's own record names.
+    :returns: its :class:`PublishedDevice`, published.
+    :raises Unpublishable: naming the document, when the reporter would
+        not publish it: no type is given or named by its own record but
+        its accept records name one (it describes a vGPU, whose streams
+        the reporter types with the type Nova uses on the GPU, and that
+        type is not known); it emits a stream of another type than
+        ``mdev_type``; it has too many traits.
     """
     mdev_type = mdev_type or document.emits.mdev_type
     if mdev_type is None:
         named = sorted({r.mdev_type for r in document.accepts
                         if r.mdev_type is not None})
         if named:
-            raise UntypedDocument(
-                '%s: its accept records create mdevs (of type %s) but its '
-                'own record (self) names no mdev type: the reporter '
-                'publishes a vGPU\'s streams typed with the mdev type Nova '
-                'uses on the GPU; name it (self: {mdev_type: ...}) or give '
-                'it (--mdev-type)' % (document.source, ', '.join(named)))
-        device = nvc_devices.Device(
-            address=document.source, kind=nvc_devices.KIND_PCI,
-            driver=document.emits.vendor, document=document,
-            provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source))
-        if not narrow:
-            return as_published(device, max_traits)
-        return _decided(device, None, precreated_mdev_attrs, max_traits)
-    device = nvc_devices.Device(
-        address=document.source, kind=nvc_devices.KIND_MDEV_TYPE,
-        driver=document.emits.vendor, document=document, mdev_type=mdev_type,
-        provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source))
-    _, conflict = _streams(device)
-    if conflict is not None:
-        raise TypeConflict('%s: %s' % (document.source, conflict))
+            raise Unpublishable(
+                document.source,
+                'its accept records create mdevs (of type %s) but its own '
+                'record (self) names no mdev type: the reporter publishes '
+                'a vGPU\'s streams typed with the mdev type Nova uses on '
+                'the GPU; name it (self: {mdev_type: ...}) or give it '
+                '(--mdev-type)' % ', '.join(named))
+    device = _document_device(document, mdev_type)
     if not narrow:
-        return as_published(device, max_traits)
-    return _decided(device, Choice(mdev_type, 'the document\'s type'),
-                    precreated_mdev_attrs, max_traits)
+        published = as_published(device, max_traits)
+    elif mdev_type is None:
+        published = _decided(device, None, precreated_mdev_attrs,
+                             max_traits)
+    else:
+        published = _decided(device, Choice(mdev_type, 'the document\'s '
+                                            'type'),
+                             precreated_mdev_attrs, max_traits)
+    if not published.published:
+        raise Unpublishable(document.source,
+                            published.problem or published.reason)
+    return published

@@ -18,6 +18,7 @@ import json
 import sys
 
 from nova_vfio_compat import files
+from nova_vfio_compat import publication
 from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat import traits
@@ -43,12 +44,26 @@ def register(subparsers):
 
     p = subparsers.add_parser(
         'traits',
-        help='The traits and resource class of a device described by DOC.',
-        description='Print the traits that the resource provider holding '
-                    'this device carries, and its resource class.')
+        help='The traits and resource class the reporter publishes for a '
+             'device described by DOC.',
+        description='Print the traits that the reporter publishes on the '
+                    'resource provider holding this device, and its '
+                    'resource class: for a vGPU, its streams typed with '
+                    'the mdev type (the one its own record names, or '
+                    '--mdev-type), and only the accept records Nova can '
+                    'carry out. Exit status 2 for a document the reporter '
+                    'would not publish (a vGPU document of no known type, '
+                    'too many traits).')
     p.add_argument('doc', help='capability document file (JSON or YAML)')
+    p.add_argument('--mdev-type', metavar='TYPE',
+                   help='the mdev type Nova uses on the GPU (default: the '
+                        'one the document\'s own record names, self: '
+                        '{mdev_type: ...}; a document that names none is a '
+                        'PCI device\'s)')
     p.add_argument('--json', action='store_true',
-                   help='print {"traits": [...], "resource_class": ...}')
+                   help='print {"traits": [...], "resource_class": ..., '
+                        '"mdev_type": ... (null for a PCI device), '
+                        '"notes": [...] (accept records left out)}')
     p.set_defaults(func=do_traits)
 
 
@@ -112,10 +127,24 @@ def check_data(source, dest):
     return verdict, out
 
 
-def traits_data(doc, max_traits=traits.DEFAULT_MAX_TRAITS):
-    """``traits``' answer: ``{"traits": [...], "resource_class": ...}``."""
-    return {'traits': sorted(traits.document_traits(doc, max_traits)),
-            'resource_class': traits.resource_class(doc.emits)}
+def traits_data(doc, max_traits=traits.DEFAULT_MAX_TRAITS, mdev_type=None,
+                precreated_mdev_attrs=False):
+    """``traits``' answer: what the reporter publishes for ``doc``.
+
+    ``{"traits": [...], "resource_class": ..., "mdev_type": ...,
+    "notes": [...]}`` of :func:`publication.published_document`: a vGPU
+    document typed with its mdev type, only the accept records Nova can
+    carry out.
+
+    :raises publication.Unpublishable: naming the document.
+    """
+    published = publication.published_document(
+        doc, mdev_type=mdev_type,
+        precreated_mdev_attrs=precreated_mdev_attrs, max_traits=max_traits)
+    return {'traits': sorted(published.traits),
+            'resource_class': published.resource_class,
+            'mdev_type': published.mdev_type,
+            'notes': list(published.notes)}
 
 
 def do_check(conf):
@@ -158,14 +187,25 @@ def _print_verdict(verdict, source, dest):
         print('  - %s' % reason)
 
 
+# A vGPU's streams are typed with its GPU's mdev type: say so, as a
+# vGPU document that names no type is published as a PCI device's.
+UNTYPED = ('none (a PCI device; a vGPU document names its type in self: '
+           '{mdev_type: ...}, or give --mdev-type)')
+
+
 def do_traits(conf):
     doc = files.load_document(conf.command.doc)
-    out = traits_data(doc, conf.traits.max_traits_per_provider)
+    out = traits_data(doc, conf.traits.max_traits_per_provider,
+                      conf.command.mdev_type,
+                      conf.nova.precreated_mdev_attrs)
     if conf.command.json:
         print(json.dumps(out, indent=2))
         return 0
     print('resource class: %s' % out['resource_class'])
+    print('mdev type: %s' % (out['mdev_type'] or UNTYPED))
     print('traits:')
     for name in out['traits']:
         print('  %s' % name)
+    for note in out['notes']:
+        print('note: %s' % note)
     return 0

@@ -127,8 +127,9 @@ class CompatTraits(_Offline, command.ShowOne):
             answer = documents.traits_data(_load(parsed_args.doc))
         except _ERRORS as e:
             raise exceptions.CommandError(str(e))
-        return (('resource_class', 'traits'),
-                (answer['resource_class'], _list(answer['traits'])))
+        return (('mdev_type', 'notes', 'resource_class', 'traits'),
+                (answer['mdev_type'], _list(answer['notes']),
+                 answer['resource_class'], _list(answer['traits'])))
 
 
 MATRIX_COLUMNS = ('source', 'dest', 'compatible', 'nova_can_create',

@@ -59,8 +59,8 @@ class Assumption:
         the accept records that need mdev attributes are kept (whether
         the host's site pre-creates such mdevs is not in Placement).
 
-        :raises ValueError: a vGPU document that names no type of its
-            own, or names two.
+        :raises publication.Unpublishable: a vGPU document that names no
+            type of its own, or too many traits.
         """
         return publication.published_document(
             self.document, max_traits=max_traits, narrow=False)
@@ -99,14 +99,9 @@ def apply(assumptions, host_providers,
     claimed = {}
     for assumption in assumptions:
         try:
-            published = assumption.published(max_traits)
-        except ValueError as e:
+            doc_traits = assumption.published(max_traits).traits
+        except publication.Unpublishable as e:
             raise AssumptionError('%s: %s' % (assumption.describe(), e))
-        if not published.published:
-            raise AssumptionError('%s: %s' % (
-                assumption.describe(),
-                published.problem or published.reason))
-        doc_traits = published.traits
         providers = host_providers.get(assumption.host, {})
         matched = sorted(
             uuid for uuid, (_, names) in providers.items()

@@ -120,9 +120,11 @@ def test_traits_json(capsys):
     assert status == 0
     result = json.loads(out)
     doc = records.loads(open(MLX5_NEW).read(), MLX5_NEW)
+    # A PCI device's document (it names no mdev type): untyped.
     assert result == {
         'traits': sorted(traits.document_traits(doc)),
-        'resource_class': traits.resource_class(doc.emits)}
+        'resource_class': traits.resource_class(doc.emits),
+        'mdev_type': None, 'notes': []}
     # 28.43 emits one stream and accepts 28.39..28.43: blocks 39 and
     # 40..43.
     assert len(result['traits']) == 1 + 2
