@@ -301,6 +301,11 @@ def validate(data, json_schema, source, base=''):
         if (error.validator in ('pattern', 'oneOf') and
                 'description' in error.schema):
             message = '%r %s' % (error.instance, error.schema['description'])
+        elif (error.validator in ('minItems', 'minLength') and
+                error.validator_value == 1):
+            # jsonschema words this so from 4.21 on; the older ones of the
+            # releases this project supports say "is too short".
+            message = '%r should be non-empty' % (error.instance,)
         raise InvalidDocument(source, message,
                               json_path(base, error.absolute_path))
 

@@ -12,10 +12,13 @@
 
 """One sync of a host's desired state (:mod:`.plan`) into Placement.
 
-Every call goes through openstacksdk's placement proxy; the one raw call
-(``PUT /resource_classes/{name}``, idempotent from microversion 1.7, which
-the SDK's typed ``create_resource_class`` does not use) goes through the
-same proxy's adapter.
+Every call goes through openstacksdk's placement proxy.  Three are raw
+calls through the proxy's adapter: ``PUT /resource_classes/{name}``
+(idempotent from microversion 1.7, which the SDK's typed
+``create_resource_class`` does not use) and ``GET``/``PUT
+/resource_providers/{uuid}/traits`` (the SDK has typed calls for them only
+from openstacksdk 4.18, newer than the upper-constraints of the oldest
+OpenStack release this project supports).
 
 Ownership: a traits PUT replaces a provider's whole set, so each provider
 is read, only owned (``CUSTOM_VFC_``) traits are changed, and the set is
@@ -61,6 +64,17 @@ PLACEMENT_ERRORS = (sdk_exceptions.SDKException,
                     ks_exceptions.ClientException,
                     requests.exceptions.RequestException,
                     placement_answers.MalformedAnswer)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderTraits:
+    """A provider's traits and generation, as one answer had them.
+
+    The answer of ``GET`` or ``PUT /resource_providers/{uuid}/traits``.
+    """
+
+    traits: frozenset
+    resource_provider_generation: int
 
 
 @dataclasses.dataclass
@@ -332,17 +346,35 @@ class Reporter:
         result.placement_failed = True
         result.errors.append(message)
 
+    def _traits_call(self, method, rp, body=None):
+        """``GET`` or ``PUT /resource_providers/{uuid}/traits`` of ``rp``.
+
+        :returns: :class:`ProviderTraits` of the answer.
+        :raises openstack.exceptions.SDKException: on an error answer
+            (``ConflictException`` for 409), or an answer without traits
+            or generation: writing back from that would be a guess.
+        """
+        url = '/resource_providers/%s/traits' % rp.id
+        kwargs = {} if body is None else {'json': body}
+        # Raw calls through the proxy do not raise on HTTP errors.
+        response = getattr(self._placement, method.lower())(
+            url, microversion=placement_get.TRAITS_MICROVERSION, **kwargs)
+        sdk_exceptions.raise_from_response(
+            response, error_message='resource provider %s: %s %s'
+            % (rp.name, method, url))
+        answer = response.json()
+        traits = answer.get('traits') if isinstance(answer, dict) else None
+        generation = (answer.get('resource_provider_generation')
+                      if isinstance(answer, dict) else None)
+        if not isinstance(traits, list) or not isinstance(generation, int):
+            raise sdk_exceptions.SDKException(
+                'resource provider %s: the answer to %s %s has no traits '
+                'or generation' % (rp.name, method, url))
+        return ProviderTraits(frozenset(traits), generation)
+
     def _read_traits(self, rp):
         """The provider's traits and generation, as Placement has them."""
-        current = self._placement.get_resource_provider_trait(rp.id)
-        # The SDK fills nothing in from an answer that is not Placement's
-        # (e.g. a proxy's page); writing back from that would be a guess.
-        if current.traits is None or \
-                current.resource_provider_generation is None:
-            raise sdk_exceptions.SDKException(
-                'resource provider %s: the answer to GET /resource_providers'
-                '/%s/traits has no traits or generation' % (rp.name, rp.id))
-        return current
+        return self._traits_call('GET', rp)
 
     def _missing_traits(self, names):
         existing = placement_get.existing_traits(
@@ -389,7 +421,6 @@ class Reporter:
 
     def _write_traits(self, rp, desired, current, result):
         """Read-modify-write of ``rp``'s traits, retried on 409."""
-        pl = self._placement
         for attempt in range(self.conflict_retries + 1):
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if not to_add and not to_remove:
@@ -401,8 +432,10 @@ class Reporter:
                 self.before_write(rp.name)
             result.writes += 1
             try:
-                written = pl.set_resource_provider_trait(
-                    current, traits=sorted(new))
+                written = self._traits_call('PUT', rp, {
+                    'traits': sorted(new),
+                    'resource_provider_generation':
+                        current.resource_provider_generation})
             except sdk_exceptions.ConflictException:
                 # PUT /resource_providers/{uuid}/traits only conflicts on
                 # the generation: someone wrote in between.
@@ -412,8 +445,8 @@ class Reporter:
                          attempt + 1, self.conflict_retries)
                 current = self._read_traits(rp)
                 continue
-            self._remember(rp.id, getattr(
-                written, 'resource_provider_generation', None), desired)
+            self._remember(rp.id, written.resource_provider_generation,
+                           desired)
             change = result.changes.setdefault(rp.name, Change())
             change.added = change.added | frozenset(to_add)
             change.removed = change.removed | frozenset(to_remove)
