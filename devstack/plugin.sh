@@ -3,11 +3,17 @@
 # clean.sh as "plugin.sh <mode> [phase]".
 #
 # stack install      install the package into Nova's Python environment
-#                    (nova-api loads the flavor extra spec validators and
-#                    nova-scheduler the filter from it)
+#                    under the upper-constraints (setup_develop applies
+#                    them; nova-api loads the flavor extra spec validators
+#                    and nova-scheduler the filter from it)
 # stack post-config  add VFIOCompatFilter to nova.conf [filter_scheduler];
+#                    write [pci] and [devices] from the plugin's variables;
 #                    write the reporter's configuration file
-# stack extra        start nova-vfio-compat-reporter on compute hosts
+# stack extra        add the filter again if local.conf's post-config
+#                    merge (which runs after our post-config phase) dropped
+#                    it, and restart nova-scheduler; start
+#                    nova-vfio-compat-reporter on compute hosts
+# stack test-config  fail if the filter is not enabled by then
 # unstack            stop the reporter
 # clean              remove the reporter's configuration and the filter
 
@@ -57,6 +63,10 @@ function _nova_vfio_compat_has_filter {
     return 1
 }
 
+function _nova_vfio_compat_filter_wanted {
+    [[ "$(trueorfalse True NOVA_VFIO_COMPAT_ENABLE_FILTER)" == "True" ]]
+}
+
 # configure_nova_vfio_compat_filter <nova.conf> - make the scheduler load
 # and run VFIOCompatFilter, keeping every filter already configured.
 # Running it again changes nothing.
@@ -85,6 +95,89 @@ function configure_nova_vfio_compat_filter {
     fi
     if ! _nova_vfio_compat_has_filter "$enabled"; then
         iniset "$conf" filter_scheduler enabled_filters "${enabled},${NOVA_VFIO_COMPAT_FILTER_NAME}"
+    fi
+}
+
+# nova_vfio_compat_filter_configured <nova.conf> - does the scheduler load
+# and run VFIOCompatFilter?
+function nova_vfio_compat_filter_configured {
+    local conf=$1
+    local available
+    available=" $(iniget_multiline "$conf" filter_scheduler available_filters) "
+    [[ "$available" == *" $NOVA_VFIO_COMPAT_FILTER_CLASS "* ]] &&
+        _nova_vfio_compat_has_filter "$(iniget "$conf" filter_scheduler enabled_filters)"
+}
+
+# ensure_nova_vfio_compat_filter <nova.conf> - after local.conf's
+# post-config merge: stack.sh merges [[post-config|$NOVA_CONF]] after the
+# plugins' post-config phase, so an enabled_filters (or available_filters)
+# line there replaces the list configure_nova_vfio_compat_filter wrote,
+# and nova-scheduler started without the filter. Add it again to what
+# local.conf asked for and restart nova-scheduler.
+function ensure_nova_vfio_compat_filter {
+    local conf=$1
+    if nova_vfio_compat_filter_configured "$conf"; then
+        return 0
+    fi
+    warn $LINENO "local.conf's [filter_scheduler] settings dropped $NOVA_VFIO_COMPAT_FILTER_NAME; adding it to them again and restarting nova-scheduler (set NOVA_VFIO_COMPAT_ENABLE_FILTER=False to run without it)"
+    configure_nova_vfio_compat_filter "$conf"
+    restart_service devstack@n-sch.service
+}
+
+# _nova_vfio_compat_json_values <variable name> - the JSON objects of a
+# variable holding one object or a list of them, one per line, or fail
+# naming the variable.
+function _nova_vfio_compat_json_values {
+    local name=$1
+    "${PYTHON:-python3}" -c '
+import json, sys
+name, text = sys.argv[1], sys.argv[2]
+try:
+    value = json.loads(text)
+except ValueError as e:
+    sys.exit("%s is not JSON: %s" % (name, e))
+values = value if isinstance(value, list) else [value]
+if not values or not all(isinstance(v, dict) for v in values):
+    sys.exit("%s must be a JSON object or a list of objects" % name)
+for v in values:
+    print(json.dumps(v, sort_keys=True))
+' "$name" "${!name}"
+}
+
+# configure_nova_vfio_compat_devices <nova.conf> - [pci] device_spec and
+# alias, [devices] enabled_mdev_types and [mdev_<type>] device_addresses
+# from the plugin's variables, for the devices the reporter publishes and
+# the filter checks. lib/nova copies nova.conf into nova-cpu.conf when it
+# starts nova-compute, so nova-api, nova-scheduler and nova-compute all
+# get them. Variables left empty change nothing.
+function configure_nova_vfio_compat_devices {
+    local conf=$1
+    local pair
+    local var
+    local values
+    local lines
+    local entry
+    local types=""
+
+    for pair in NOVA_VFIO_COMPAT_PCI_DEVICE_SPEC:device_spec NOVA_VFIO_COMPAT_PCI_ALIAS:alias; do
+        var=${pair%%:*}
+        [[ -n "${!var:-}" ]] || continue
+        if ! values=$(_nova_vfio_compat_json_values "$var"); then
+            die $LINENO "$var is not valid (see the message above)"
+        fi
+        mapfile -t lines <<< "$values"
+        iniset_multiline "$conf" pci "${pair#*:}" "${lines[@]}"
+    done
+
+    # "TYPE[=ADDRESS[,ADDRESS...]] ...": the types, and the GPUs of each.
+    for entry in $NOVA_VFIO_COMPAT_MDEV_TYPES; do
+        types="${types:+$types,}${entry%%=*}"
+        if [[ "$entry" == *=* ]]; then
+            iniset "$conf" "mdev_${entry%%=*}" device_addresses "${entry#*=}"
+        fi
+    done
+    if [[ -n "$types" ]]; then
+        iniset "$conf" devices enabled_mdev_types "$types"
     fi
 }
 
@@ -166,17 +259,29 @@ if [[ "$1" == "stack" && "$2" == "install" ]]; then
 
 elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
     echo_summary "Configuring nova-vfio-compat"
-    if is_service_enabled n-sch && [[ "$(trueorfalse True NOVA_VFIO_COMPAT_ENABLE_FILTER)" == "True" ]]; then
+    if is_service_enabled n-sch && _nova_vfio_compat_filter_wanted; then
         configure_nova_vfio_compat_filter "$NOVA_CONF"
     fi
+    configure_nova_vfio_compat_devices "$NOVA_CONF"
     if is_service_enabled n-cpu && is_service_enabled "$NOVA_VFIO_COMPAT_SERVICE"; then
         configure_nova_vfio_compat_reporter
     fi
 
 elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+    if is_service_enabled n-sch && _nova_vfio_compat_filter_wanted; then
+        ensure_nova_vfio_compat_filter "$NOVA_CONF"
+    fi
     if is_service_enabled n-cpu && is_service_enabled "$NOVA_VFIO_COMPAT_SERVICE"; then
         echo_summary "Starting nova-vfio-compat-reporter"
         start_nova_vfio_compat_reporter
+    fi
+
+elif [[ "$1" == "stack" && "$2" == "test-config" ]]; then
+    # Something after the extra phase ([[extra|...]] or
+    # [[post-extra|...]] sections of local.conf) dropped the filter again.
+    if is_service_enabled n-sch && _nova_vfio_compat_filter_wanted &&
+            ! nova_vfio_compat_filter_configured "$NOVA_CONF"; then
+        die $LINENO "$NOVA_VFIO_COMPAT_FILTER_NAME is not in $NOVA_CONF [filter_scheduler] enabled_filters/available_filters: a local.conf section merged after the plugin's extra phase replaced them; add it there, or set NOVA_VFIO_COMPAT_ENABLE_FILTER=False"
     fi
 fi
 

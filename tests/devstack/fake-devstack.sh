@@ -183,6 +183,12 @@ run_process() {
 }
 
 stop_process() { _fake_log stop_process "$@"; }
+restart_service() { _fake_log restart_service "$@"; }
+
+# warn line message / die line message: devstack prints the message (die
+# then exits 1); the tests read stderr and the log.
+warn() { _fake_log warn "$2"; echo "WARNING: $2" >&2; }
+die() { _fake_log die "$2"; echo "ERROR: $2" >&2; exit 1; }
 
 # --- inc/python ----------------------------------------------------------
 

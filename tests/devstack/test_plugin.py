@@ -21,6 +21,7 @@ own options.
 """
 
 import importlib.util
+import json
 import os
 import shlex
 import shutil
@@ -113,14 +114,25 @@ class Stack:
         }
         self.env.update(env)
 
-    def run(self, *phase):
+    def run(self, *phase, check=True):
         result = subprocess.run(
             ['bash', '-c', RUN, 'plugin', *phase], env=self.env,
             capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, (
-            'plugin.sh %s failed:\n%s%s'
-            % (' '.join(phase), result.stdout, result.stderr))
+        if check:
+            assert result.returncode == 0, (
+                'plugin.sh %s failed:\n%s%s'
+                % (' '.join(phase), result.stdout, result.stderr))
         return result
+
+    def merge_local_conf(self, section, option, value):
+        """Merge one option of a local.conf section into nova.conf.
+
+        What stack.sh's merge_config_group does with it: iniset.
+        """
+        subprocess.run(
+            ['bash', '-c', 'source "$REPO/tests/devstack/fake-devstack.sh"; '
+             'iniset "$NOVA_CONF" "$1" "$2" "$3"', 'merge', section, option,
+             value], env=self.env, check=True)
 
     def calls(self, name=None):
         if not self.log.exists():
@@ -390,12 +402,153 @@ def test_clean_removes_what_post_config_added(stack):
 
 
 def test_unknown_phases_do_nothing(stack):
-    for phase in ('pre-install', 'test-config'):
+    for phase in ('pre-install', 'override_defaults'):
         stack.run('stack', phase)
 
     assert stack.calls() == []
     assert stack.nova_conf.read_text() == NOVA_CONF
     assert not stack.conf_dir.exists()
+
+
+# stack.sh runs the plugins' post-config phase, then merges local.conf's
+# [[post-config|$NOVA_CONF]] sections, then starts nova-scheduler; the
+# usual SR-IOV devstack local.conf sets enabled_filters there.
+SRIOV_LOCAL_CONF_FILTERS = 'ComputeFilter,PciPassthroughFilter'
+
+
+def test_local_conf_enabled_filters_do_not_drop_the_filter(stack):
+    stack.run('stack', 'post-config')
+    stack.merge_local_conf('filter_scheduler', 'enabled_filters',
+                           SRIOV_LOCAL_CONF_FILTERS)
+
+    result = stack.run('stack', 'extra')
+
+    assert scheduler_filters(stack.nova_conf)[1] == [
+        'ComputeFilter', 'PciPassthroughFilter', 'VFIOCompatFilter']
+    # nova-scheduler started with local.conf's list: it is restarted, and
+    # the operator is told why.
+    assert stack.calls('restart_service') == [
+        ['restart_service', 'devstack@n-sch.service']]
+    assert 'dropped VFIOCompatFilter' in result.stderr
+    # The stack then passes the last check.
+    stack.run('stack', 'test-config')
+
+
+def test_local_conf_available_filters_do_not_drop_the_filter(stack):
+    stack.run('stack', 'post-config')
+    stack.merge_local_conf('filter_scheduler', 'available_filters',
+                           ALL_FILTERS)
+
+    stack.run('stack', 'extra')
+
+    # iniset rewrites every line of the option, as devstack's does.
+    available = scheduler_filters(stack.nova_conf)[0]
+    assert set(available) == {ALL_FILTERS, FILTER_CLASS}
+    assert available[-1] == FILTER_CLASS
+    assert len(stack.calls('restart_service')) == 1
+
+
+def test_extra_restarts_nothing_when_the_filter_is_still_there(stack):
+    stack.run('stack', 'post-config')
+    configured = stack.nova_conf.read_text()
+
+    stack.run('stack', 'extra')
+
+    assert stack.calls('restart_service') == []
+    assert stack.nova_conf.read_text() == configured
+    stack.run('stack', 'test-config')
+
+
+def test_a_filter_dropped_after_the_extra_phase_fails_the_stack(stack):
+    stack.run('stack', 'post-config')
+    stack.run('stack', 'extra')
+    # A [[post-extra|$NOVA_CONF]] section of local.conf.
+    stack.merge_local_conf('filter_scheduler', 'enabled_filters',
+                           SRIOV_LOCAL_CONF_FILTERS)
+
+    result = stack.run('stack', 'test-config', check=False)
+
+    assert result.returncode != 0
+    assert 'VFIOCompatFilter is not in' in result.stderr
+    assert 'NOVA_VFIO_COMPAT_ENABLE_FILTER=False' in result.stderr
+
+
+@pytest.mark.parametrize('phase', ['extra', 'test-config'])
+def test_a_disabled_filter_is_not_enforced(tmp_path, phase):
+    stack = Stack(tmp_path, NOVA_VFIO_COMPAT_ENABLE_FILTER='False')
+
+    stack.run('stack', 'post-config')
+    stack.run('stack', phase)
+
+    assert stack.calls('restart_service') == []
+    assert stack.nova_conf.read_text() == NOVA_CONF
+
+
+VF_SPEC = {'address': '0000:81:00.*', 'physical_network': None,
+           'live_migratable': 'yes'}
+ALIASES = [{'name': 'mlx5-vf', 'vendor_id': '15b3', 'product_id': '101e',
+            'device_type': 'type-VF', 'live_migratable': 'yes'},
+           {'name': 't4', 'vendor_id': '10de', 'product_id': '1eb8'}]
+
+
+def test_post_config_configures_novas_devices(tmp_path):
+    stack = Stack(
+        tmp_path, NOVA_VFIO_COMPAT_PCI_DEVICE_SPEC=json.dumps(VF_SPEC),
+        NOVA_VFIO_COMPAT_PCI_ALIAS=json.dumps(ALIASES),
+        NOVA_VFIO_COMPAT_MDEV_TYPES=(
+            'nvidia-222=0000:3b:00.0,0000:3c:00.0 nvidia-223=0000:3d:00.0'))
+
+    stack.run('stack', 'post-config')
+    stack.run('stack', 'post-config')
+
+    raw = raw_options(stack.nova_conf)
+    assert [json.loads(v) for v in raw['pci']['device_spec']] == [VF_SPEC]
+    assert [json.loads(v) for v in raw['pci']['alias']] == ALIASES
+    assert raw['devices'] == {'enabled_mdev_types': ['nvidia-222,nvidia-223']}
+    assert raw['mdev_nvidia-222'] == {
+        'device_addresses': ['0000:3b:00.0,0000:3c:00.0']}
+    assert raw['mdev_nvidia-223'] == {'device_addresses': ['0000:3d:00.0']}
+    # Nova's own parsers take what was written.
+    script = textwrap.dedent("""\
+        import sys
+        import nova.conf
+        from nova.pci import request
+        from nova.pci import whitelist
+        CONF = nova.conf.CONF
+        CONF([], default_config_files=[sys.argv[1]])
+        specs = whitelist.Whitelist(CONF.pci.device_spec).specs
+        aliases = request.get_alias_from_config()
+        nova.conf.devices.register_dynamic_opts(CONF)
+        print(len(specs), sorted(aliases),
+              CONF['mdev_nvidia-222'].device_addresses)
+        """)
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
+    result = subprocess.run(
+        [sys.executable, '-c', script, str(stack.nova_conf)],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(None, 1) == [
+        '1', "['mlx5-vf', 't4'] ['0000:3b:00.0', '0000:3c:00.0']\n"]
+
+
+def test_post_config_leaves_novas_devices_alone_by_default(stack):
+    stack.run('stack', 'post-config')
+
+    raw = raw_options(stack.nova_conf)
+    assert 'pci' not in raw and 'devices' not in raw
+
+
+@pytest.mark.parametrize('value, message', [
+    ('{"address": ', 'is not JSON'),
+    ('["0000:81:00.1"]', 'must be a JSON object or a list of objects'),
+])
+def test_a_bad_device_variable_fails_naming_it(tmp_path, value, message):
+    stack = Stack(tmp_path, NOVA_VFIO_COMPAT_PCI_DEVICE_SPEC=value)
+
+    result = stack.run('stack', 'post-config', check=False)
+
+    assert result.returncode != 0
+    assert 'NOVA_VFIO_COMPAT_PCI_DEVICE_SPEC %s' % message in result.stderr
 
 
 @pytest.mark.skipif(
