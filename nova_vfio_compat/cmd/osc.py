@@ -43,7 +43,8 @@ from nova_vfio_compat import traits
 API_NAME = 'vfio_compat'
 API_VERSION_OPTION = 'os_vfio_compat_api_version'
 DEFAULT_API_VERSION = '1'
-API_VERSIONS = ('1',)
+# A dict, not a tuple: python-openstackclient before 6.x calls .keys().
+API_VERSIONS = {'1': None}
 
 # What a document, a command line or the cloud can get wrong: one line
 # (openstack's error), never a traceback.
