@@ -149,8 +149,11 @@ def drain_data(conn, host, assumptions=(),
     """
     inputs = placement_view.read_drain(_view(conn), host, assumptions,
                                        max_traits)
+    hosts = server_names.service_hosts(conn) if (
+        inputs.servers or inputs.unchecked) else {}
+    # Nova lists a host's servers by its service host, not the node name.
     names = server_names.lookup(
-        conn, host, [s.consumer for s in inputs.servers] +
+        conn, hosts.get(host, host), [s.consumer for s in inputs.servers] +
         list(inputs.unchecked))
     servers = [nvc_drain.Server(s.consumer, s.devices,
                                 names.get(s.consumer))
@@ -158,7 +161,7 @@ def drain_data(conn, host, assumptions=(),
     plan, stranded = nvc_drain.plan_and_explain(
         servers, inputs.options, inputs.free, inputs.acceptors, inputs.names)
     return report.drain(inputs, servers, plan, stranded, names,
-                        assumptions)
+                        assumptions, hosts)
 
 
 def fleet_data(conn, assumptions=(), max_traits=traits.DEFAULT_MAX_TRAITS):
@@ -191,7 +194,7 @@ def do_drain(conf):
 def print_drain(result):
     """Print :func:`report.drain`'s data for people."""
     print('Drain pre-flight of %s (read-only): %d server%s with device '
-          'resources' % (result['host'], len(result['servers']),
+          'resources' % (_host(result), len(result['servers']),
                          '' if len(result['servers']) == 1 else 's'))
     for a in result['assumptions']:
         print('Assuming %s has %s (family %s)'
@@ -208,30 +211,48 @@ def print_drain(result):
                     sorted(device['resources'].items())),
                 ', '.join(compatibility.short(s)
                           for s in device['streams'])))
-        hosts = sorted({d['host'] for d in server['destinations']})
+        hosts = sorted({_host(d) for d in server['destinations']})
         print('  can go   %s' % (', '.join(hosts) or
                                  'nowhere with free capacity now'))
         if server['plan']:
-            print('  plan     -> %s (%s)' % (server['plan']['host'], ', '.join(
+            print('  plan     -> %s (%s)' % (_host(server['plan']), ', '.join(
                 server['plan']['providers'])))
         else:
             print('  plan     STRANDED: %s' % server['stranded']['reason'])
         for unused in server['not_used']:
-            print('  not to   %s: %s' % (unused['host'], unused['reason']))
+            print('  not to   %s: %s' % (_host(unused), unused['reason']))
     for entry in result['unchecked']:
         print()
         print('Not checked: %s holds resources on %s, which publish no '
               'stream (not reported by nova-vfio-compat-reporter)' % (
                   entry['name'] or entry['consumer'],
                   ', '.join(entry['providers'])))
+    if result['disabled']:
+        print()
+        print('Disabled, not destinations: %s' % ', '.join(
+            _host(h) for h in result['disabled']))
+    print()
+    print('Not checked (Nova\'s scheduler and the live migration still '
+          'decide): %s.' % '; '.join(result['not_checked']))
+    if result['servers'] and result['host_names'] != 'service':
+        print('Hosts are named by compute node: Nova\'s API did not give '
+              'their service hosts, which "openstack server migrate '
+              '--live-migration --host" takes.')
     print()
     if not result['servers']:
-        print('No server holds device resources on %s.' % result['host'])
+        print('No server holds device resources on %s.' % _host(result))
     elif result['stranded']:
         print('%d of %d servers placed, %d stranded.' % (
             result['placed'], len(result['servers']), result['stranded']))
     else:
         print('Every server has a destination (%d).' % result['placed'])
+
+
+def _host(entry):
+    """A host as :func:`report.drain` names it, for people."""
+    if entry['host'] == entry['node']:
+        return entry['host']
+    return '%s (node %s)' % (entry['host'], entry['node'])
 
 
 def do_fleet(conf):

@@ -42,6 +42,18 @@ import dataclasses
 
 from nova_vfio_compat.planning import compatibility
 
+# What a plan does not check: Nova's scheduler and the live migration's
+# pre-checks still decide on these, so a planned destination may still be
+# refused for them.
+NOT_CHECKED = (
+    'CPU (vCPUs, CPU model and flags)',
+    'RAM and disk',
+    'NUMA topology, huge pages and CPU pinning',
+    'server group (anti-)affinity',
+    'hypervisor type and version',
+    'resources other than the devices\' (PCPU, VCPU, MEMORY_MB, ...)',
+)
+
 INCOMPATIBLE = 'incompatible'
 NO_CAPACITY = 'no-capacity'
 TAKEN = 'taken'

@@ -24,7 +24,9 @@ its servers and the assumed hosts, never on the size of the fleet:
   resource amounts of a server's devices) with ``required<N>=in:`` over
   the accept trait names of each stream, one ``GET /resource_providers``
   per distinct device (streams) for who accepts it whatever its capacity,
-  and one listing of the providers' names;
+  one listing of the providers' names and one of the disabled compute
+  nodes (``COMPUTE_STATUS_DISABLED``: never a destination, as in Nova's
+  scheduler, which asks with ``root_required``);
 * ``fleet``: the project's traits (1), the providers (1), and per stream
   the providers that emit it and those that carry each of its accept
   trait names.
@@ -46,8 +48,13 @@ from nova_vfio_compat import traits as nvc_traits
 
 # 1.39: required=in: and repeated required(N) in GET /resource_providers
 # and /allocation_candidates; from 1.29 the provider summaries have the
-# traits, parent and root of every provider in a candidate's tree.
+# traits, parent and root of every provider in a candidate's tree; from
+# 1.35 root_required.
 MICROVERSION = '1.39'
+# Nova's trait on the root provider of a disabled compute service; the
+# scheduler asks Placement for roots without it (nova/scheduler/utils.py,
+# ResourceRequest root_required, microversion 1.35).
+DISABLED = 'COMPUTE_STATUS_DISABLED'
 TRAITS_MICROVERSION = placement_get.TRAITS_MICROVERSION
 
 
@@ -132,6 +139,12 @@ class PlacementView:
             '/resource_providers?%s' % parse.urlencode(params),
             MICROVERSION)['resource_providers']]
 
+    def disabled_roots(self):
+        """``{uuid}`` of the compute nodes whose service is disabled."""
+        return {rp['uuid'] for rp in self._get(
+            '/resource_providers?required=%s' % DISABLED,
+            MICROVERSION)['resource_providers']}
+
     def candidates(self, demand, required, in_tree=None):
         """Placement's allocation candidates for one demand.
 
@@ -150,6 +163,8 @@ class PlacementView:
                 query.append(('in_tree%d' % n, in_tree))
         if len(demand) > 1:
             query.append(('group_policy', 'none'))
+        # As Nova's scheduler asks: never a disabled host.
+        query.append(('root_required', '!' + DISABLED))
         body = self._get('/allocation_candidates?%s' % parse.urlencode(
             query), MICROVERSION)
         return body['allocation_requests'], body['provider_summaries']
@@ -177,7 +192,7 @@ class DrainInputs:
     """Everything the drain plan needs, read from Placement."""
 
     def __init__(self, host, servers, unchecked, options, free, providers,
-                 acceptors, names, roomy=None, hosts=None):
+                 acceptors, names, roomy=None, hosts=None, disabled=()):
         self.host = host
         self.servers = servers          # [drain.Server]
         self.unchecked = unchecked      # {consumer: [provider name]}
@@ -189,6 +204,7 @@ class DrainInputs:
         # {source uuid: {dest uuid}}: the acceptors with room for it now
         self.roomy = roomy or {}
         self.hosts = hosts or {}        # {uuid: host name}
+        self.disabled = disabled        # [host]: not destinations
 
 
 def _assumed_hosts(view, assumptions, hosts):
@@ -279,6 +295,7 @@ def read_drain(view, host, assumptions=(),
     known = view.known(n for s in streams
                        for n in compatibility.accept_names(s))
     names = view.names() if servers else {}
+    disabled = view.disabled_roots() if servers else set()
     free, providers, options, acceptors, roomy = {}, {}, {}, {}, {}
     by_demand = {}
     for server in servers:
@@ -314,12 +331,15 @@ def read_drain(view, host, assumptions=(),
         for uuid in view.carrying(query) if query is not None else ():
             owner = names.get(uuid, (uuid, uuid))[1]
             # Roots carry their devices' union, not a device; assumed
-            # providers are tested with their assumed traits below.
-            if owner not in (uuid, root) and uuid not in assumed:
+            # providers are tested with their assumed traits below; a
+            # disabled host is no destination.
+            if owner not in (uuid, root) and uuid not in assumed and \
+                    owner not in disabled:
                 found.add(uuid)
         for uuid, assumed_traits in assumed.items():
-            if uuid not in tree and compatibility.accepts(assumed_traits,
-                                                          device.streams):
+            owner = names.get(uuid, (uuid, uuid))[1]
+            if uuid not in tree and owner not in disabled and \
+                    compatibility.accepts(assumed_traits, device.streams):
                 found.add(uuid)
         acceptors[device.provider] = found
         # An assumed acceptor's capacity is Placement's, as for the others.
@@ -332,7 +352,9 @@ def read_drain(view, host, assumptions=(),
     hosts = {uuid: names.get(root, (root,))[0]
              for uuid, (_, root) in names.items()}
     return DrainInputs(host, servers, unchecked, options, free, providers,
-                       acceptors, provider_names, roomy, hosts)
+                       acceptors, provider_names, roomy, hosts, sorted(
+                           provider_names.get(r, r) for r in disabled
+                           if r != root))
 
 
 def _in_trees(request, summaries, roots):

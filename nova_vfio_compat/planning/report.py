@@ -21,16 +21,26 @@ def assumptions(values):
              'family': a.family} for a in values]
 
 
-def drain(inputs, servers, plan, stranded, names, assumed=()):
+def drain(inputs, servers, plan, stranded, names, assumed=(), hosts=None):
     """The drain of ``inputs.host`` as plain data.
+
+    Hosts are named by their compute service host (what ``openstack
+    server migrate --live-migration --host`` takes) when ``hosts`` has
+    it, else by the compute node name Placement has; ``node`` is always
+    the latter.
 
     :param inputs: :class:`placement_view.DrainInputs`.
     :param servers: the servers, with their names where Nova gave them.
     :param plan: the :class:`drain.Plan`.
     :param stranded: ``{consumer: drain.Stranded}`` with the reasons.
     :param names: ``{consumer: server name}``.
+    :param hosts: ``{compute node name: service host}`` from Nova's API.
     """
     label = inputs.names.get
+    hosts = hosts or {}
+
+    def where(node):
+        return {'host': hosts.get(node, node), 'node': node}
     out = []
     for server in sorted(servers, key=lambda s: (s.label, s.consumer)):
         options = inputs.options.get(server.consumer, [])
@@ -46,12 +56,12 @@ def drain(inputs, servers, plan, stranded, names, assumed=()):
                              label(p, p) for p in
                              inputs.acceptors.get(d.provider, ()))}
                         for d in server.devices],
-            'destinations': [{'host': o.host, 'providers': [
-                label(p, p) for p in o.providers]} for o in options],
-            'plan': chosen and {'host': chosen.host, 'providers': [
-                label(p, p) for p in chosen.providers]},
+            'destinations': [dict(where(o.host), providers=[
+                label(p, p) for p in o.providers]) for o in options],
+            'plan': chosen and dict(where(chosen.host), providers=[
+                label(p, p) for p in chosen.providers]),
             'stranded': None,
-            'not_used': [{'host': host, 'why': why, 'reason': reason}
+            'not_used': [dict(where(host), why=why, reason=reason)
                          for host, why, reason in nvc_drain.unused_hosts(
                              server, chosen, options, inputs.acceptors,
                              inputs.roomy, inputs.hosts, inputs.names)],
@@ -61,7 +71,11 @@ def drain(inputs, servers, plan, stranded, names, assumed=()):
             entry['stranded'] = {'why': why.why, 'reason': why.reason}
         out.append(entry)
     return {
-        'host': inputs.host,
+        'host': hosts.get(inputs.host, inputs.host),
+        'node': inputs.host,
+        'host_names': 'service' if inputs.host in hosts else 'node',
+        'disabled': [where(h) for h in inputs.disabled],
+        'not_checked': list(nvc_drain.NOT_CHECKED),
         'assumptions': assumptions(assumed),
         'servers': out,
         'unchecked': [{'consumer': c, 'name': names.get(c),

@@ -10,17 +10,46 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Server names from Nova's API, when the credentials allow it.
+"""Server names and service hosts from Nova's API, when allowed.
 
-A GET of Nova's server list, nothing else.  When the connection has no
-compute endpoint, or its user may not list every project's servers, the
-planning commands show consumer UUIDs instead: a name is a convenience,
+GETs of Nova's server and hypervisor lists, nothing else.  When the
+connection has no compute endpoint, or its user may not list every
+project's servers or the hypervisors, the planning commands show
+consumer UUIDs and compute node names instead: a name is a convenience,
 not a reason to fail a pre-flight.
+
+Placement names a compute node's root provider after the hypervisor
+hostname (the node); Nova's server list filter ``host`` and a live
+migration's ``--host`` take the compute *service* host, which may differ
+(``[DEFAULT] host`` versus libvirt's hostname).
 """
 
 from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
+
+
+_COMPUTE = {'service_type': 'compute', 'interface': ['internal', 'public']}
+# GET /os-hypervisors/detail with the service host in every entry.
+HYPERVISORS_MICROVERSION = '2.53'
+
+
+def service_hosts(conn):
+    """``{compute node name: service host}`` from Nova's hypervisor list.
+
+    Empty when Nova's API cannot give it (logged at INFO).
+    """
+    try:
+        response = conn.session.get(
+            '/os-hypervisors/detail', endpoint_filter=_COMPUTE,
+            headers={'OpenStack-API-Version':
+                     'compute %s' % HYPERVISORS_MICROVERSION})
+        return {h['hypervisor_hostname']: h['service']['host']
+                for h in response.json()['hypervisors']}
+    except Exception as e:
+        LOG.info('Service hosts are not available from Nova (%s); '
+                 'showing compute node names', e)
+        return {}
 
 
 def lookup(conn, host, consumers):
@@ -31,16 +60,14 @@ def lookup(conn, host, consumers):
     limited to Placement, as the reporter's is).
 
     :param conn: an openstacksdk connection.
-    :param host: the compute host, to list only its servers.
+    :param host: the compute service host, to list only its servers.
     """
     consumers = set(consumers)
     if not consumers:
         return {}
-    endpoint_filter = {'service_type': 'compute',
-                       'interface': ['internal', 'public']}
     try:
         response = conn.session.get(
-            '/servers/detail', endpoint_filter=endpoint_filter,
+            '/servers/detail', endpoint_filter=_COMPUTE,
             params={'all_tenants': 1, 'host': host})
         servers = response.json()['servers']
         return {s['id']: s['name'] for s in servers if s['id'] in consumers}

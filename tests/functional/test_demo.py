@@ -163,11 +163,11 @@ def test_drain_pre_flight_strands_one_server_until_an_upgrade(demo):
     # None of the drain's reads is per host: the host and its tree (2),
     # allocations and traits of its two device providers (4), which
     # accept traits exist (2: 34 names per stream in trait encoding 2, 36
-    # per request), the providers' names (1), one allocation candidates
-    # query per distinct demand (2: the two GPU servers ask for the same)
-    # who accepts each device's streams (2) and which of those have room for
-    # it now (2).
-    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2 + 2
+    # per request), the providers' names (1), the disabled compute nodes
+    # (1), one allocation candidates query per distinct demand (2: the
+    # two GPU servers ask for the same) who accepts each device's streams
+    # (2) and which of those have room for it now (2).
+    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 1 + 2 + 2 + 2
     # compute-c assumed: its root and tree (2), the traits of its two
     # device providers (2), a candidates query per demand in its tree (2)
     assert assumed['placement_calls'] == drain['placement_calls'] + 6

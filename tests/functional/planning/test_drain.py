@@ -20,6 +20,7 @@ from tests.functional.planning.conftest import document_file
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run
 from tests.functional.planning.conftest import run_json
+from tests.functional.reporter.conftest import set_traits as c_set_traits
 
 SOURCE = 'src'
 
@@ -335,3 +336,34 @@ def test_placement_not_answering_exits_2(tmp_path):
         assert status == 2, err
         assert 'Placement GET /' in err
         assert 'Traceback' not in err
+
+
+def test_a_disabled_host_is_no_destination(fleet, nova_conf):
+    # Nova's COMPUTE_STATUS_DISABLED on the root of a disabled compute
+    # service: its scheduler never picks it (root_required).
+    (src,) = fleet.host(SOURCE, gpu(2))
+    fleet.host('h-off', gpu(2))
+    fleet.host('h-on', gpu(2, total=1))
+    off = next(iter(fleet.conn.placement.resource_providers(name='h-off')))
+    c_set_traits(fleet.conn, off, ('COMPUTE_NODE', 'OWNER_NOVA',
+                                   'COMPUTE_STATUS_DISABLED'))
+    fleet.allocate('vm0', src)
+    fleet.allocate('vm1', src)
+
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+
+    assert status == 1
+    assert result['disabled'] == [{'host': 'h-off', 'node': 'h-off'}]
+    for server in result['servers']:
+        assert {d['host'] for d in server['destinations']} == {'h-on'}
+        for device in server['devices']:
+            assert not [p for p in device['accepted_by']
+                        if p.startswith('h-off')]
+    assert result['placed'] == 1 and result['stranded'] == 1
+    assert result['not_checked'] == list(drain.NOT_CHECKED)
+
+    status, out, _ = run(nova_conf, 'drain', SOURCE)
+    assert status == 1
+    assert 'Disabled, not destinations: h-off' in out
+    assert 'Not checked' in out and 'server group' in out
+    assert 'NUMA' in out and 'hypervisor' in out and 'RAM' in out
