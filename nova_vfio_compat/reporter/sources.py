@@ -35,6 +35,7 @@ from nova_vfio_compat import files
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import device_list
 from nova_vfio_compat.reporter import nova_files
+from nova_vfio_compat.reporter import nova_running
 
 LOG = logging.getLogger(__name__)
 
@@ -93,19 +94,28 @@ class _Changes:
             level('%s', message)
 
 
-def published_source(conf, device_list_path=None):
+def published_source(conf, device_list_path=None,
+                     started=nova_running.compute_started):
     """``(callable returning the devices to publish, change signal)``.
 
     Like :func:`device_source`, with Nova's configuration read again at
     each call (it is small, and nova-compute may have been reconfigured
-    and restarted since) and :mod:`publication` applied.
+    and restarted since), the one in force chosen
+    (:class:`.nova_running.InForce`: a change takes effect once
+    nova-compute restarted) and :mod:`publication` applied.
+
+    :param started: when nova-compute started, for
+        :class:`.nova_running.InForce`.
     """
     source, change_signal = device_source(conf, device_list_path,
                                           hold=True)
     changes = _Changes()
+    # nova-compute runs with what it loaded at start, not what the files
+    # say now.
+    in_force = nova_running.InForce(started)
 
     def devices():
-        nova = nova_view(conf)
+        nova = in_force.choose(nova_view(conf))
         if nova.error:
             # Never "Nova uses no type": that would withdraw every vGPU
             # trait published while the file was readable.
