@@ -33,6 +33,7 @@ plan or a diff.
 import dataclasses
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import nova_devices
 from nova_vfio_compat import publication
 from nova_vfio_compat import traits as nvc_traits
 
@@ -64,10 +65,13 @@ class Plan:
         """Does this plan decide the owned traits of ``provider_name``?
 
         True for the root and for every mdev parent provider of it, even
-        one whose devices are gone, so that their traits are removed.
+        one whose devices are gone, so that their traits are removed; a
+        virtual parent's only while it is planned (its name does not tell
+        it from another agent's provider).
         """
         return (provider_name == self.nodename or
-                provider_name.startswith(mdev_parent_prefix(self.nodename)))
+                provider_name.startswith(mdev_parent_prefix(self.nodename))
+                or provider_name in self.providers)
 
 
 def mdev_parent_prefix(nodename):
@@ -78,8 +82,12 @@ def mdev_parent_provider_name(nodename, address):
     """Nova's name for the provider of mdev parent ``address``.
 
     libvirt ``_ensure_pgpu_providers`` names it ``<nodename>_<pgpu_dev_id>``,
-    the dev id being ``pci_`` plus the address with ':' and '.' as '_'.
+    the dev id being ``pci_`` plus the address with ':' and '.' as '_';
+    for a virtual parent (``mtty_mtty``, configured by its libvirt name)
+    the address itself (``_get_device_address``).
     """
+    if not nova_devices.is_pci_address(address):
+        return '%s_%s' % (nodename, address)
     return mdev_parent_prefix(nodename) + address.replace(
         ':', '_').replace('.', '_')
 

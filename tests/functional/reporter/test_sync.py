@@ -12,6 +12,8 @@
 
 """The reporter against the real Placement, next to Nova's providers."""
 
+import dataclasses
+
 from openstack import connection
 
 from nova_vfio_compat import publication
@@ -273,3 +275,19 @@ def test_placement_errors_are_reported_not_raised(placement):
     assert any('403' in e for e in result.errors)
     assert placement.app.writes() == []
     assert _owned(c.traits_of(placement.conn, HOST)) == frozenset()
+
+
+def test_a_virtual_mdev_parent_gets_its_traits_on_novas_provider(placement):
+    # Nova names a virtual parent's provider after its libvirt name
+    # (mtty_mtty), with no "pci_" in it.
+    conn = placement.conn
+    root = c.nova_layout(conn)
+    name = '%s_mtty_mtty' % HOST
+    conn.placement.create_resource_provider(name=name,
+                                            parent_provider_uuid=root.id)
+    device = dataclasses.replace(rd.gvt(), address='mtty_mtty')
+
+    result = sync.Reporter(conn, HOST).sync([device])
+
+    assert result.ok and result.absent == [], result.errors
+    assert _owned(c.traits_of(conn, name)) == _traits(device)

@@ -34,6 +34,12 @@ def test_mdev_parent_name_is_novas():
             'host1_pci_0000_3b_00_0')
 
 
+def test_a_virtual_parent_is_named_by_its_libvirt_name():
+    # nova/virt/libvirt/driver.py _get_device_address: unchanged.
+    assert plan.mdev_parent_provider_name(HOST, 'mtty_mtty') == (
+        HOST + '_mtty_mtty')
+
+
 def test_root_has_the_union_and_parents_their_own_types():
     gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
     p = plan.build([gvt, vgpu, vf], HOST)
