@@ -13,8 +13,11 @@
 """The YAML examples of the capability document reference are valid input
 for the code that reads each kind, and mean what the page says."""
 
+import glob
 import os
 import re
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -94,3 +97,104 @@ def test_device_list_example_is_valid(tmp_path):
     # which is reported on that device alone.
     assert (vf.kind, vf.physfn) == (nvc_devices.KIND_PCI, '0000:81:00.0')
     assert vf.document is None and vf.errors
+
+
+# Every example command line of the documentation names a command and
+# options the console scripts have: "nova-vfio-compat[-reporter] ..." in a
+# literal block or an inline literal.
+DOCS = [os.path.join(REPO, 'README.rst'),
+        os.path.join(REPO, 'devstack', 'README.rst')] + sorted(
+    glob.glob(os.path.join(REPO, 'doc', 'source', '**', '*.rst'),
+              recursive=True))
+PROGRAMS = {'nova-vfio-compat': 'nova_vfio_compat.cmd.cli',
+            'nova-vfio-compat-reporter': 'nova_vfio_compat.cmd.reporter'}
+COMMAND = re.compile(r'(?:^|[\s$])(nova-vfio-compat(?:-reporter)?)'
+                     r'((?:[ \t]+[^\s`|;&>]+)*)')
+
+
+def literal_texts(text):
+    """The inline literals and the literal blocks of a page."""
+    out = re.findall(r'``(.+?)``', text.replace('\n', ' '))
+    lines = text.split('\n')
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.rstrip().endswith('::') or re.search(
+                r'code-block:: (yaml|ini|json)', line):
+            continue
+        block = []
+        while i < len(lines) and (not lines[i].strip() or
+                                  lines[i].startswith(' ')):
+            block.append(lines[i])
+            i += 1
+        if any(b.strip() for b in block):
+            indent = len(line) - len(line.lstrip())
+            if all(not b.strip() or len(b) - len(b.lstrip()) > indent
+                   for b in block):
+                out.append('\n'.join(block).replace('\\\n', ' '))
+    return out
+
+
+def example_commands():
+    out = []
+    for path in DOCS:
+        with open(path) as f:
+            text = f.read()
+        for literal in literal_texts(text):
+            for line in literal.split('\n'):
+                for m in COMMAND.finditer(line):
+                    out.append((os.path.relpath(path, REPO), m.group(1),
+                                m.group(2).split()))
+    return out
+
+
+def _help(program, words):
+    command = [sys.executable, '-m', PROGRAMS[program], *words, '--help']
+    done = subprocess.run(command, capture_output=True, text=True,
+                          timeout=120)
+    return done.returncode, done.stdout + done.stderr
+
+
+def _subcommand(words, top_help):
+    """The first word that is neither an option nor an option's value."""
+    takes_value = set(re.findall(r'(--?[\w-]+) [A-Z_]+', top_help))
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith('-'):
+            skip = word in takes_value
+        elif re.fullmatch(r'[a-z][a-z-]*', word):
+            return [word]
+        else:
+            return []
+    return []
+
+
+def test_every_example_command_has_the_command_and_options_it_uses():
+    helps = {}
+    wrong = []
+    examples = example_commands()
+    assert len(examples) > 20
+    for page, program, words in examples:
+        top = helps.setdefault((program, ()), _help(program, []))
+        sub = (_subcommand(words, top[1])
+               if program == 'nova-vfio-compat' else [])
+        key = (program, tuple(sub))
+        if key not in helps:
+            helps[key] = _help(program, sub)
+        status, text = helps[key]
+        if status != 0:
+            wrong.append('%s: %s %s: no such command' % (
+                page, program, ' '.join(sub)))
+            continue
+        text += top[1]
+        for word in words:
+            option = word.split('=', 1)[0]
+            if re.fullmatch(r'--?[a-z][a-z0-9-]*', option) and \
+                    not re.search(r'(^|[\s\[,])%s([\s\],=]|$)'
+                                  % re.escape(option), text, re.M):
+                wrong.append('%s: %s %s: no option %s' % (
+                    page, program, ' '.join(sub), option))
+    assert not wrong, '\n'.join(sorted(set(wrong)))
