@@ -21,6 +21,7 @@ naming the source and the place in it.  No I/O happens here.
 
 import dataclasses
 import json
+import re
 
 import jsonschema
 import yaml
@@ -120,13 +121,44 @@ def _refuse_duplicates(pairs):
     return out
 
 
+# Only text with such a run of digits can hold a _LongInt.
+_LONG_INT_TEXT = re.compile(r'[0-9]{%d}' % (schema.MAX_INT_DIGITS + 1))
+
+
+class _LongInt:
+    """Where JSON had an integer too long to convert (its digit count)."""
+
+    def __init__(self, digits):
+        self.digits = digits
+
+
 def _bounded_int(text):
-    """``parse_int`` for JSON: refuse absurdly long integers."""
+    """``parse_int`` for JSON: absurdly long integers are not converted.
+
+    They are marked (:class:`_LongInt`) so that the error can say where
+    they are (:func:`_long_int_at`); json's hooks know no position.
+    """
     digits = len(text.lstrip('+-'))
     if digits > schema.MAX_INT_DIGITS:
-        raise _Refused('an integer of %d digits is longer than the limit of '
-                       '%d digits' % (digits, schema.MAX_INT_DIGITS))
+        return _LongInt(digits)
     return int(text)
+
+
+def _long_int_at(data, path=()):
+    """``(path, digits)`` of the first :class:`_LongInt` in ``data``."""
+    if isinstance(data, _LongInt):
+        return json_path('', path), data.digits
+    if isinstance(data, dict):
+        children = data.items()
+    elif isinstance(data, list):
+        children = enumerate(data)
+    else:
+        return None
+    for key, value in children:
+        found = _long_int_at(value, path + (key,))
+        if found is not None:
+            return found
+    return None
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -194,12 +226,22 @@ def _decoded(text, source, max_bytes):
 def _json(text, source):
     """Strict ``json.loads``; a syntax error is left a plain ValueError."""
     try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicates,
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates,
                           parse_int=_bounded_int)
     except _Refused as e:
         raise InvalidDocument(source, str(e))
     except RecursionError:
         raise InvalidDocument(source, 'is nested too deeply')
+    if _LONG_INT_TEXT.search(text):
+        try:
+            found = _long_int_at(data)
+        except RecursionError:
+            raise InvalidDocument(source, 'is nested too deeply')
+        if found is not None:
+            raise InvalidDocument(
+                source, 'an integer of %d digits is longer than the limit '
+                'of %d digits' % (found[1], schema.MAX_INT_DIGITS), found[0])
+    return data
 
 
 def parse_json(text, source, max_bytes=None):
@@ -244,20 +286,31 @@ def parse_text(text, source, max_bytes=None):
         if json_error is not None:
             raise InvalidDocument(source, 'is not valid JSON: %s' % json_error)
         raise InvalidDocument(source,
-                              'is not valid YAML: %s' % _yaml_error(e))
+                              'is not valid YAML: %s' % _yaml_error(e, text))
     except RecursionError:
         raise InvalidDocument(source, 'is nested too deeply')
     except ValueError as e:
         # A scalar SafeLoader cannot construct (a date such as 2020-02-30).
-        raise InvalidDocument(source, 'is not valid YAML: %s' % e)
+        raise InvalidDocument(source, 'is not valid YAML: %s'
+                              % ' '.join(str(e).split()))
 
 
-def _yaml_error(error):
+def _yaml_error(error, text):
+    """One line: where the YAML error is, and what it is."""
     mark = getattr(error, 'problem_mark', None)
-    problem = getattr(error, 'problem', None) or str(error)
-    if mark is None:
-        return problem
-    return 'line %d column %d: %s' % (mark.line + 1, mark.column + 1, problem)
+    if isinstance(error, yaml.reader.ReaderError):
+        # A character YAML does not allow; it has a position, not a mark.
+        before = text[:error.position]
+        where = 'line %d column %d: ' % (
+            before.count('\n') + 1, error.position - before.rfind('\n'))
+        character = error.character
+        problem = ('character #x%04x is not allowed in YAML' % character
+                   if isinstance(character, int) else error.reason)
+    else:
+        problem = getattr(error, 'problem', None) or str(error)
+        where = ('line %d column %d: ' % (mark.line + 1, mark.column + 1)
+                 if mark is not None else '')
+    return where + ' '.join(str(problem).split())
 
 
 def loads(text, source='<input>', max_bytes=None):

@@ -132,7 +132,7 @@ def test_read_attribute_refuses_a_large_one(tmp_path):
     ('{"device_api": "vfio-pci", "device_api": "vfio-pci"}',
      "duplicate key 'device_api'"),
     ('{"version": {"major": %s}}' % ('9' * 40),
-     'an integer of 40 digits is longer than the limit'),
+     'at version.major: an integer of 40 digits is longer than the limit'),
 ])
 def test_the_attribute_is_parsed_as_strictly_as_a_file(
         tmp_path, text, reason):
