@@ -217,8 +217,19 @@ def build(providers):
     return families
 
 
+def _escaped(text):
+    """``text`` inside a DOT quoted string: as it is, on one line.
+
+    DOT escapes only ``"`` in a quoted string, and Graphviz reads ``\\``
+    and ``\\n`` (and ``\\l``, ``\\r``) in a label as escapes of its own; so
+    every backslash is doubled and a line break written as ``\\n``.
+    """
+    return (text.replace('\\', '\\\\').replace('"', '\\"')
+            .replace('\r', '\\r').replace('\n', '\\n'))
+
+
 def _quote(text):
-    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+    return '"%s"' % _escaped(text)
 
 
 def to_dot(families):
@@ -235,15 +246,16 @@ def to_dot(families):
         for i, group in enumerate(family.groups):
             emitted = sorted({v for h in group
                               for v in family.emits.get(h, ())})
-            label = '\\n'.join(group) + '\\nemits %s' % (
-                format_versions(emitted) or 'nothing')
+            # One host a line; the names escaped one by one, so that
+            # none can end the string or make an escape with the next.
+            label = [_escaped(h) for h in group] + [
+                'emits %s' % (format_versions(emitted) or 'nothing')]
             if family.ambiguous():
-                label += '\\nstream %s' % ' '.join(sorted({
+                label.append('stream %s' % _escaped(' '.join(sorted({
                     stream_id(e) for h in group
-                    for e in family.host_streams.get(h, ())}))
-            lines.append('    %s [label=%s];' % (
-                _quote('%d.%d' % (number, i)), '"%s"' % label.replace(
-                    '"', '\\"')))
+                    for e in family.host_streams.get(h, ())}))))
+            lines.append('    %s [label="%s"];' % (
+                _quote('%d.%d' % (number, i)), '\\n'.join(label)))
         for a, b in family.group_edges:
             lines.append('    %s -> %s;' % (_quote('%d.%d' % (number, a)),
                                             _quote('%d.%d' % (number, b))))
