@@ -106,6 +106,31 @@ def _error(message):
     return common.fail(common.CLI_PROG, message)
 
 
+# Placement's limit on a resource provider name.
+MAX_HOST_NAME = 200
+
+
+def check_host(host, what='HOST'):
+    """``host`` if it can name a compute node's root provider.
+
+    An empty name would match whatever Placement lists first (the
+    ``name`` filter of an empty value is no filter); blanks around it,
+    control characters or more than Placement's 200 characters cannot be
+    in a provider name either.
+
+    :raises BadOption: naming the argument.
+    """
+    if not isinstance(host, str) or not host.strip():
+        raise BadOption('%s %r: a compute node name is needed'
+                        % (what, host))
+    if (host != host.strip() or len(host) > MAX_HOST_NAME or
+            any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in host)):
+        raise BadOption('%s %r: not a compute node name (no blanks around '
+                        'it, no control characters, at most %d characters)'
+                        % (what, host, MAX_HOST_NAME))
+    return host
+
+
 def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
     """``--assume HOST=DOCUMENT`` values as :class:`assume.Assumption` s.
 
@@ -117,6 +142,7 @@ def load_assumptions(values, max_bytes=files.DEFAULT_MAX_BYTES):
         host, sep, path = value.partition('=')
         if not (sep and host and path):
             raise BadOption('--assume %s: expected HOST=DOCUMENT' % value)
+        check_host(host, '--assume %s: HOST' % value)
         out.append(nvc_assume.Assumption(
             host, files.load_document(path, max_bytes)))
     return out
@@ -147,6 +173,7 @@ def drain_data(conn, host, assumptions=(),
     :raises: one of :data:`INPUT_ERRORS` for a host, an assumption or a
         Placement that cannot be used.
     """
+    check_host(host)
     inputs = placement_view.read_drain(_view(conn), host, assumptions,
                                        max_traits)
     hosts = server_names.service_hosts(conn) if (
@@ -178,6 +205,7 @@ def fleet_data(conn, assumptions=(), max_traits=traits.DEFAULT_MAX_TRAITS):
 
 def do_drain(conf):
     try:
+        check_host(conf.command.host)
         assumptions = load_assumptions(conf.command.assume)
         conn = client.connect(conf, cloud=conf.command.os_cloud)
         result = drain_data(conn, conf.command.host, assumptions,
