@@ -124,16 +124,15 @@ def literal_texts(text):
         if not line.rstrip().endswith('::') or re.search(
                 r'code-block:: (yaml|ini|json)', line):
             continue
+        # The block: the lines indented deeper than the "::" line.
+        indent = len(line) - len(line.lstrip())
         block = []
-        while i < len(lines) and (not lines[i].strip() or
-                                  lines[i].startswith(' ')):
+        while i < len(lines) and (
+                not lines[i].strip() or
+                len(lines[i]) - len(lines[i].lstrip()) > indent):
             block.append(lines[i])
             i += 1
-        if any(b.strip() for b in block):
-            indent = len(line) - len(line.lstrip())
-            if all(not b.strip() or len(b) - len(b.lstrip()) > indent
-                   for b in block):
-                out.append('\n'.join(block).replace('\\\n', ' '))
+        out.append('\n'.join(block).replace('\\\n', ' '))
     return out
 
 
