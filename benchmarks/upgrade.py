@@ -104,6 +104,8 @@ import os_traits
 from benchmarks import scenarios
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import nova_devices
+from nova_vfio_compat import placement_get
+from nova_vfio_compat import placement_http
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import order as nvc_order
@@ -113,7 +115,6 @@ from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import rules
-from nova_vfio_compat.scheduler import placement_reads
 from nova_vfio_compat.scheduler import vfio_compat_filter
 from nova_vfio_compat import traits as nvc_traits
 
@@ -526,12 +527,9 @@ class WaveReads:
             return self._answers[key]
         self.calls += 1
         client = report.report_client_singleton()
-        resp = client.get(url, version=version)
-        if resp is None or resp.status_code != 200:
-            raise placement_reads.PlacementUnavailable(
-                'Placement GET %s answered %s' % (
-                    url, getattr(resp, 'status_code', None)))
-        body = resp.json()
+        body = placement_get.Reader.over_responses(
+            lambda u, v: client.get(u, version=v),
+            placement_http.CLIENT_ERRORS)(url, version)
         if self.cache and not url.startswith('/allocations/'):
             self._answers[key] = body
         return body

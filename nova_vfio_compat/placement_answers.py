@@ -19,11 +19,19 @@ replaces a provider's whole set, so writing back from a misread answer
 would drop traits this project does not own.  Placement's own schemas
 (``placement.schemas``) describe requests, not answers, hence these.
 
-Pure: no I/O.  The reporter checks every answer its SDK connection gets
-(:func:`nova_vfio_compat.reporter.client.check_answers`); the filter
-checks the bodies it reads (:mod:`nova_vfio_compat.scheduler.placement_reads`).
+Every route the project reads has its shape here (:data:`ROUTES`), and
+there is one policy: a GET answer of a route with no shape is refused
+(:func:`check_answer` with ``strict``), a malformed answer is a
+:exc:`MalformedAnswer`, which is a :exc:`PlacementUnavailable` naming the
+request.  Every reader goes through :mod:`nova_vfio_compat.placement_get`;
+every openstacksdk connection checks its answers as they arrive
+(:mod:`nova_vfio_compat.placement_http`).
+
+Pure: no I/O.
 """
 
+import copy
+import json
 import re
 
 import jsonschema
@@ -31,7 +39,11 @@ import jsonschema
 from nova_vfio_compat import records
 
 
-class MalformedAnswer(ValueError):
+class PlacementUnavailable(Exception):
+    """Placement could not answer a read; the message names the request."""
+
+
+class MalformedAnswer(PlacementUnavailable, ValueError):
     """A Placement answer that is not shaped as Placement documents it."""
 
     def __init__(self, what, message):
@@ -148,25 +160,122 @@ ALLOCATIONS = {
     },
 }
 
-# GET /allocation_candidates (1.36, Nova's microversion): what the filter
-# counts to tell a truncated answer.
+# GET /resource_providers/{uuid}/allocations
+PROVIDER_ALLOCATIONS = {
+    'type': 'object',
+    'required': ['allocations'],
+    'properties': {
+        'allocations': {
+            'type': 'object',
+            'propertyNames': UUID,
+            'additionalProperties': {
+                'type': 'object',
+                'required': ['resources'],
+                'properties': {'resources': ALLOCATIONS['properties'][
+                    'allocations']['additionalProperties']['properties'][
+                        'resources']},
+            },
+        },
+        'resource_provider_generation': GENERATION,
+    },
+}
+
+# GET /resource_providers/{uuid}/inventories
+INVENTORIES = {
+    'type': 'object',
+    'required': ['inventories', 'resource_provider_generation'],
+    'properties': {
+        'inventories': {
+            'type': 'object',
+            'propertyNames': NAME,
+            'additionalProperties': {
+                'type': 'object',
+                'required': ['total'],
+                'properties': {
+                    'total': {'type': 'integer', 'minimum': 1},
+                    'reserved': {'type': 'integer', 'minimum': 0},
+                    'min_unit': {'type': 'integer', 'minimum': 1},
+                    'max_unit': {'type': 'integer', 'minimum': 1},
+                    'step_size': {'type': 'integer', 'minimum': 1},
+                },
+            },
+        },
+        'resource_provider_generation': GENERATION,
+    },
+}
+
+# GET /allocation_candidates at 1.34 or later: mappings (which provider
+# satisfies which numbered group) and, from 1.29, provider summaries
+# with the traits, parent and root of every provider of a candidate
+# (the filter reads Nova's own query at 1.36 to tell a truncated answer).
 ALLOCATION_CANDIDATES = {
     'type': 'object',
     'required': ['allocation_requests', 'provider_summaries'],
     'properties': {
-        'allocation_requests': {'type': 'array',
-                                'items': {'type': 'object'}},
+        'allocation_requests': {
+            'type': 'array',
+            'items': {
+                'type': 'object',
+                'required': ['allocations', 'mappings'],
+                'properties': {
+                    'allocations': PROVIDER_ALLOCATIONS['properties'][
+                        'allocations'],
+                    'mappings': {
+                        'type': 'object',
+                        'additionalProperties': {'type': 'array',
+                                                 'items': UUID},
+                    },
+                },
+            },
+        },
         'provider_summaries': {
             'type': 'object',
             'propertyNames': UUID,
             'additionalProperties': {
                 'type': 'object',
-                'required': ['root_provider_uuid'],
-                'properties': {'root_provider_uuid': UUID},
+                'required': ['resources', 'traits', 'root_provider_uuid'],
+                'properties': {
+                    'resources': {
+                        'type': 'object',
+                        'propertyNames': NAME,
+                        'additionalProperties': {
+                            'type': 'object',
+                            'required': ['capacity', 'used'],
+                            'properties': {
+                                'capacity': {'type': 'integer',
+                                             'minimum': 0},
+                                'used': {'type': 'integer', 'minimum': 0},
+                            },
+                        },
+                    },
+                    'traits': NAMES,
+                    'parent_provider_uuid': {'oneOf': [UUID,
+                                                       {'type': 'null'}]},
+                    'root_provider_uuid': UUID,
+                },
             },
         },
     },
 }
+
+
+def _loosened(schema, path, drop):
+    """A copy of ``schema`` whose object at ``path`` requires less."""
+    schema = copy.deepcopy(schema)
+    node = schema
+    for key in path:
+        node = node[key]
+    node['required'] = [k for k in node['required'] if k not in drop]
+    return schema
+
+
+# The same before 1.34 (no mappings) and 1.29 (summaries without traits
+# and roots), for a client that asks at an older microversion.
+ALLOCATION_CANDIDATES_BEFORE_1_34 = _loosened(_loosened(
+    ALLOCATION_CANDIDATES,
+    ('properties', 'allocation_requests', 'items'), ('mappings',)),
+    ('properties', 'provider_summaries', 'additionalProperties'),
+    ('traits', 'root_provider_uuid'))
 
 _UUID_PART = '[0-9a-fA-F-]{32,36}'
 # (method, path pattern, schema): which answers are checked, by request.
@@ -180,13 +289,67 @@ ROUTES = (
     ('GET', re.compile('/traits\\Z'), TRAITS),
     ('GET', re.compile('/resource_classes\\Z'), RESOURCE_CLASSES),
     ('GET', re.compile('/allocations/%s\\Z' % _UUID_PART), ALLOCATIONS),
+    ('GET', re.compile('/resource_providers/%s/allocations\\Z' % _UUID_PART),
+     PROVIDER_ALLOCATIONS),
+    ('GET', re.compile('/resource_providers/%s/inventories\\Z' % _UUID_PART),
+     INVENTORIES),
+    ('GET', re.compile('/allocation_candidates\\Z'), ALLOCATION_CANDIDATES),
 )
 
 
-def schema_for(method, path):
-    """The schema of the answer to ``method path``, or None if unchecked."""
-    for want_method, pattern, schema in ROUTES:
+# GET / of Placement: its version document.
+VERSIONS = {
+    'type': 'object',
+    'required': ['versions'],
+    'properties': {
+        'versions': {
+            'type': 'array',
+            'items': {
+                'type': 'object',
+                'required': ['max_version'],
+                'properties': {'max_version': {
+                    'type': 'string', 'pattern': '^[0-9]+\\.[0-9]+\\Z'}},
+            },
+        },
+    },
+}
+
+# Routes the readers check but a session's response hook does not: the
+# root of every service on a shared session (Keystone's version document
+# is another shape) is "/".
+READER_ROUTES = (
+    ('GET', re.compile('^/?\\Z'), VERSIONS),
+)
+
+# Answers that have less in them when asked at an older microversion.
+_OLDER = {id(ALLOCATION_CANDIDATES): ((1, 34),
+                                      ALLOCATION_CANDIDATES_BEFORE_1_34)}
+
+
+def _version(microversion):
+    try:
+        major, minor = str(microversion).split('.')
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+def schema_for(method, path, microversion=None, reader=False):
+    """The schema of the answer to ``method path``, or None if unchecked.
+
+    :param microversion: the one asked at (``'1.39'``); None for a
+        request that did not say (Placement answers at 1.0).
+    :param reader: include :data:`READER_ROUTES` (``path`` is then
+        relative to Placement's endpoint).
+    """
+    for want_method, pattern, schema in ROUTES + (
+            READER_ROUTES if reader else ()):
         if method == want_method and pattern.search(path):
+            older = _OLDER.get(id(schema))
+            if older is not None:
+                version = _version(microversion) or (1, 0)
+                if version < older[0]:
+                    return older[1]
             return schema
     return None
 
@@ -280,12 +443,57 @@ def check(body, schema, what):
     return body
 
 
-def check_answer(method, path, body, what=None):
-    """:func:`check` with the schema of ``method path`` (if it has one)."""
-    schema = schema_for(method, path)
+def check_answer(method, path, body, what=None, strict=False,
+                 microversion=None):
+    """:func:`check` with the schema of ``method path``.
+
+    :param strict: refuse an answer of a route with no schema here (what
+        the readers do: every route the project reads has one); else
+        such an answer is returned unchecked (answers to Nova's API on
+        the same connection).
+    :raises MalformedAnswer: naming ``what`` (default ``method path``).
+    """
+    what = what or '%s %s' % (method, path)
+    schema = schema_for(method, path, microversion, reader=strict)
     if schema is None:
+        if strict:
+            raise MalformedAnswer(what, 'no shape is known for this route, '
+                                        'so the answer cannot be checked')
         return body
-    return check(body, schema, what or '%s %s' % (method, path))
+    check(body, schema, what)
+    if schema is ALLOCATION_CANDIDATES or \
+            schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
+        _candidates_consistent(body, what)
+    return body
+
+
+def _candidates_consistent(body, what):
+    """Every provider a candidate names is described by the summaries."""
+    summaries = body['provider_summaries']
+    for n, request in enumerate(body['allocation_requests']):
+        named = set(request['allocations'])
+        for uuids in request.get('mappings', {}).values():
+            named.update(uuids)
+        unknown = sorted(u for u in named if u not in summaries)
+        if unknown:
+            raise MalformedAnswer(
+                what, 'allocation_requests[%d] names provider(s) %s that '
+                      'provider_summaries does not describe'
+                      % (n, ', '.join(unknown)))
+
+
+def decode(content, what):
+    """The JSON value of an answer's body, or :exc:`MalformedAnswer`.
+
+    A body nested deeper than the interpreter can decode
+    (``RecursionError``) is malformed too.
+    """
+    try:
+        return json.loads(content)
+    except (ValueError, TypeError):
+        raise MalformedAnswer(what, 'the body is not JSON')
+    except RecursionError:
+        raise MalformedAnswer(what, 'the body is nested too deeply')
 
 
 def _plain(value, depth=0):

@@ -10,17 +10,30 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Placement reads as plain callables, shared by every reader.
+"""The one way this project reads Placement: :class:`Reader`.
 
-The scheduler filter, the planning commands and the demo read Placement
-through a ``get(url, microversion)`` callable over different clients
-(Nova's report client, openstacksdk); :func:`body_of` is how each turns
-an answer into its decoded body or one :exc:`PlacementUnavailable`
-naming the request.  :func:`existing_traits` is the one chunked
-``GET /traits?name=in:...``, used by those readers and by the reporter.
+Every reader (the scheduler filter, ``drain`` and ``fleet``, the demo,
+the benchmarks) reads Placement through a ``get(url, microversion)``
+callable that returns the decoded body *checked against the shape
+Placement documents for that route*
+(:mod:`nova_vfio_compat.placement_answers`), or raises one
+:exc:`PlacementUnavailable` naming the request: Placement unreachable,
+an error answer, a body that is not JSON or is nested too deeply, a
+malformed answer (:exc:`placement_answers.MalformedAnswer` is one), a
+route with no known shape.  :meth:`Reader.over_responses` builds one over
+any client whose ``send()`` returns a response (keystoneauth, requests,
+openstacksdk); :func:`checking` makes one of a callable that returns
+bodies (a test's or a benchmark's cache).  :func:`existing_traits` is the
+one chunked ``GET /traits?name=in:...``, used by those readers and by the
+reporter.
 
-No I/O here: the callers pass the call that does it.
+No I/O here: the callers pass the call that does it, with its deadline
+(:mod:`nova_vfio_compat.placement_http`).
 """
+
+from urllib import parse
+
+from nova_vfio_compat import placement_answers
 
 # GET /traits?name=in:... from 1.6.
 TRAITS_MICROVERSION = '1.6'
@@ -29,36 +42,94 @@ TRAITS_MICROVERSION = '1.6'
 # 34) fit in one request.
 TRAIT_QUERY_CHUNK = 36
 
-
-class PlacementUnavailable(Exception):
-    """Placement could not answer a read; the message names the request."""
+PlacementUnavailable = placement_answers.PlacementUnavailable
+MalformedAnswer = placement_answers.MalformedAnswer
 
 
 def body_of(url, send, errors=()):
     """The decoded JSON body of ``send()``, which performs ``GET url``.
 
     ``send`` returns a response with ``status_code``, ``text`` and
-    ``json()`` (requests' and keystoneauth's do).
+    ``content`` or ``json()`` (requests' and keystoneauth's do).  The
+    body is not checked here: :class:`Reader` does that.
 
     :param errors: the exception classes of the client that mean the
-        request failed (a refused connection, a timeout).
+        request failed (a refused connection, a timeout, a deadline).
     :raises PlacementUnavailable: when ``send`` raises one of ``errors``,
         or the answer is not a 200 with a JSON body.
     """
+    what = 'Placement GET %s' % url
     try:
         response = send()
+    except PlacementUnavailable:
+        raise
     except errors as e:
-        raise PlacementUnavailable('Placement GET %s failed: %s'
-                                   % (url, e)) from e
+        raise PlacementUnavailable('%s failed: %s' % (what, e)) from e
     if response is None or response.status_code != 200:
-        raise PlacementUnavailable('Placement GET %s answered %s: %s' % (
-            url, getattr(response, 'status_code', None),
+        raise PlacementUnavailable('%s answered %s: %s' % (
+            what, getattr(response, 'status_code', None),
             (getattr(response, 'text', '') or '').strip()[:200]))
+    content = getattr(response, 'content', None)
+    if isinstance(content, (bytes, str)):
+        return placement_answers.decode(content, 'GET %s' % url)
     try:
         return response.json()
     except ValueError as e:
-        raise PlacementUnavailable(
-            'Placement GET %s answered with no JSON: %s' % (url, e)) from e
+        raise MalformedAnswer('GET %s' % url, 'the body is not JSON') from e
+    except RecursionError as e:
+        raise MalformedAnswer('GET %s' % url,
+                              'the body is nested too deeply') from e
+
+
+def check(url, body, microversion=None):
+    """``body``, the answer to ``GET url``, if it has the route's shape.
+
+    The one answer-validation policy: every route the project reads has
+    a shape (a route without one is refused), allocation candidates also
+    name only providers they describe.
+
+    :raises MalformedAnswer: naming the request.
+    """
+    return placement_answers.check_answer(
+        'GET', parse.urlsplit(url).path, body, 'GET %s' % url, strict=True,
+        microversion=microversion)
+
+
+class Reader:
+    """``reader(url, microversion)``: a checked Placement answer's body.
+
+    :param get_body: ``get_body(url, microversion)`` returns the decoded
+        body or raises :exc:`PlacementUnavailable`.
+    """
+
+    checks_answers = True
+
+    def __init__(self, get_body):
+        self._get_body = get_body
+
+    def __call__(self, url, microversion):
+        return check(url, self._get_body(url, microversion), microversion)
+
+    get = __call__
+
+    @classmethod
+    def over_responses(cls, send, errors=()):
+        """A reader over ``send(url, microversion)``.
+
+        ``send`` returns a response (see :func:`body_of`).
+        """
+        return cls(lambda url, microversion: body_of(
+            url, lambda: send(url, microversion), errors))
+
+
+def checking(get):
+    """``get`` as a :class:`Reader`, unless it already is one.
+
+    :param get: ``get(url, microversion)`` returning a decoded body.
+    """
+    if getattr(get, 'checks_answers', False):
+        return get
+    return Reader(get)
 
 
 def name_filters(names):

@@ -284,8 +284,23 @@ def is_owned(name):
 
 
 def is_emit(name):
-    """Is ``name`` an emit trait (of either encoding)?"""
-    return name.startswith(EMIT_PREFIX)
+    """Is ``name`` a well-formed emit trait (of either encoding)?
+
+    A name with the emit prefix that does not parse, or names a minor
+    outside 0..MAX_MINOR (``CUSTOM_VFC_1_E_GARBAGE``: anyone allowed to
+    write traits may create one), is not: an unknown trait, ignored like
+    any trait of someone else's.
+    """
+    if not name.startswith(EMIT_PREFIX):
+        return False
+    parsed = parse(name)
+    return parsed is not None and parsed.kind == 'E'
+
+
+def is_malformed(name):
+    """Is ``name`` an emit or accept trait name that does not parse?"""
+    return (name.startswith((EMIT_PREFIX, V1_ACCEPT_PREFIX,
+                             ACCEPT_PREFIX)) and parse(name) is None)
 
 
 def accept_traits_for(emit):
@@ -342,14 +357,21 @@ def parse(name):
     if name.startswith(EMIT_PREFIX) or name.startswith(V1_ACCEPT_PREFIX):
         kind = 'E' if name.startswith(EMIT_PREFIX) else 'A'
         stream, _, minor = name[len(EMIT_PREFIX):].rpartition('_M')
-        if stream and minor.isdigit():
+        if stream and _is_minor(minor):
             return Parsed(kind, stream, int(minor), int(minor))
     elif name.startswith(ACCEPT_PREFIX):
         stream, _, block = name[len(ACCEPT_PREFIX):].rpartition('_M')
         low, _, high = block.partition('_')
-        if stream and low.isdigit() and high.isdigit():
+        if stream and _is_minor(low) and _is_minor(high) and \
+                int(low) <= int(high):
             return Parsed('A', stream, int(low), int(high))
     return None
+
+
+def _is_minor(text):
+    """Is ``text`` the decimal digits of a minor in 0..MAX_MINOR?"""
+    return (text.isascii() and text.isdigit() and len(text) <= 10 and
+            int(text) <= MAX_MINOR)
 
 
 def is_valid_name(name):

@@ -39,12 +39,12 @@ import sys
 import threading
 import time
 
-from openstack import exceptions as sdk_exceptions
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat.conf import validation
+from nova_vfio_compat import placement_http
 from nova_vfio_compat import placement_version
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
@@ -104,9 +104,7 @@ def print_plan(result, out=None):
 
 def _placement_root(connection):
     """The body of Placement's ``GET /`` (its version document)."""
-    response = connection.placement.get('/')
-    sdk_exceptions.raise_from_response(response)
-    return response.json()
+    return placement_http.sdk_reader(connection)('/', None)
 
 
 def _fail(message):

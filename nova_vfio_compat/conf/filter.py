@@ -33,13 +33,26 @@ ALL_OPTS = [
         default=False,
         help='What to do with a live migration when the filter cannot get '
              'the data it needs from Placement or the database (an error '
-             'answer, Placement unreachable). False (fail closed): reject '
+             'answer, a malformed answer, Placement unreachable or past '
+             'placement_deadline, any other error of the filter\'s own). '
+             'False (fail closed): reject '
              'every host for that request, so the migration fails with '
              'NoValidHost and the server stays where it is. True (fail '
              'open): pass every host, as if the filter were not enabled, '
              'and leave the decision to the destination\'s own checks. '
              'Either way the filter logs an error naming the failed '
              'request.'),
+    cfg.FloatOpt(
+        'placement_deadline',
+        default=30,
+        min=1,
+        help='Seconds one Placement request of the filter may take in '
+             'total, from sending it to the last byte of the answer. '
+             'Nova\'s [placement] timeout bounds each read from the socket '
+             'only, so a Placement or proxy that answers a byte at a time '
+             'would otherwise hold the scheduling request far longer. A '
+             'request past its deadline is a failed read: fail_open '
+             'decides.'),
     cfg.StrOpt(
         'default_policy',
         default=policy.POLICY_CHECK,

@@ -52,6 +52,20 @@ _ADAPTER_VERSION_OPTS = ('version', 'min_version', 'max_version')
 # filter registers none of them inside nova), so ours may differ from
 # nova's [placement] options in this default.
 DEFAULT_TIMEOUT = 60
+# The total time one request may take, however its bytes trickle in.
+DEFAULT_DEADLINE = 90
+
+DEADLINE_OPT = cfg.FloatOpt(
+    'deadline',
+    default=DEFAULT_DEADLINE,
+    min=1,
+    help='Seconds one Placement request of the reporter, drain and fleet '
+         'may take in total, from sending it to the last byte of the '
+         'answer. [placement] timeout bounds each read from the socket '
+         'only, so a Placement or proxy that answers slowly, a byte at a '
+         'time, would otherwise hold a request far longer. A request past '
+         'its deadline fails like an unreachable Placement (the reporter '
+         'retries later; drain and fleet exit with status 2).')
 
 
 def _session_opts():
@@ -83,6 +97,7 @@ def register_opts(conf):
     conf.register_opts(ks_loading.get_auth_common_conf_options(),
                        group=GROUP)
     conf.register_opts(_adapter_opts(), group=GROUP)
+    conf.register_opt(DEADLINE_OPT, group=GROUP)
 
 
 def register_version_placeholders(conf):
@@ -116,4 +131,5 @@ def list_opts():
             ks_loading.get_auth_plugin_conf_options('v2password') +
             ks_loading.get_auth_plugin_conf_options('v3password') +
             _adapter_opts())
-    return {placement_group: [_documented(opt) for opt in opts]}
+    return {placement_group: [DEADLINE_OPT] +
+            [_documented(opt) for opt in opts]}

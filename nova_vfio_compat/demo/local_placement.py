@@ -52,6 +52,9 @@ from keystoneauth1 import session
 from keystoneauth1 import token_endpoint
 from openstack import connection
 
+from nova_vfio_compat.conf import placement as placement_conf
+from nova_vfio_compat import placement_http
+
 TOKEN = 'admin'
 
 CONFIG = """[DEFAULT]
@@ -72,9 +75,11 @@ def sdk_connection(endpoint, timeout=None):
         None waits as long as the SDK does by default.
     """
     extra = {} if timeout is None else {'api_timeout': timeout}
-    return connection.Connection(
+    # Checked answers and a total deadline, as every connection has.
+    return placement_http.guard(connection.Connection(
         auth_type='admin_token',
-        auth={'endpoint': endpoint, 'token': TOKEN}, **extra)
+        auth={'endpoint': endpoint, 'token': TOKEN}, **extra),
+        placement_conf.DEFAULT_DEADLINE)
 
 
 class Counting(object):

@@ -45,6 +45,7 @@ from nova_vfio_compat.demo import scheduler as demo_scheduler
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import files
 from nova_vfio_compat import placement_get
+from nova_vfio_compat import placement_http
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
@@ -321,9 +322,9 @@ class _CallCounter(object):
 
     def get(self, url, microversion):
         self.count += 1
-        return placement_get.body_of(
-            url, lambda: self.placement.get(url, microversion=microversion),
-            sync.PLACEMENT_ERRORS)
+        return placement_get.Reader.over_responses(
+            lambda u, mv: self.placement.get(u, microversion=mv),
+            placement_http.CLIENT_ERRORS)(url, microversion)
 
 
 def run(progress=None):

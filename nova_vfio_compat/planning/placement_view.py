@@ -14,9 +14,14 @@
 
 :class:`PlacementView` is built on a ``get(url, microversion)`` callable
 that returns the decoded JSON body; it has no other way to reach
-Placement, so the planning commands cannot write to it.  The number of
-requests depends on the drained host's devices, the distinct demands of
-its servers and the assumed hosts, never on the size of the fleet:
+Placement, so the planning commands cannot write to it.  Every body is
+checked by the one policy of
+:class:`nova_vfio_compat.placement_get.Reader` (a malformed answer is
+:exc:`~nova_vfio_compat.placement_get.PlacementUnavailable` naming the
+request), and a malformed trait of this project's is skipped with a
+warning.  The number of requests depends on the drained host's devices,
+the distinct demands of its servers and the assumed hosts, never on the
+size of the fleet:
 
 * ``drain``: the host's tree (2), per device provider of the host its
   allocations and traits, which accept traits exist (1 per 36 names), one
@@ -39,12 +44,16 @@ ones assumed, so the planner tests them.
 
 from urllib import parse
 
+from oslo_log import log as logging
+
 from nova_vfio_compat import placement_get
+from nova_vfio_compat import placement_http
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
-from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import traits as nvc_traits
+
+LOG = logging.getLogger(__name__)
 
 # 1.39: required=in: and repeated required(N) in GET /resource_providers
 # and /allocation_candidates; from 1.29 the provider summaries have the
@@ -66,7 +75,7 @@ class PlacementView:
     """Placement as the planning commands read it."""
 
     def __init__(self, get):
-        self._get = get
+        self._get = placement_get.checking(get)
 
     # -- single reads -----------------------------------------------------
 
@@ -112,10 +121,24 @@ class PlacementView:
                 TRAITS_MICROVERSION)['traits'])
 
     def known_owned(self):
-        """Every trait name of this project Placement knows."""
-        return set(self._get('/traits?name=startswith:%s'
-                             % nvc_traits.PREFIX,
-                             TRAITS_MICROVERSION)['traits'])
+        """Every trait name of this project Placement knows.
+
+        An emit or accept trait that does not parse (anyone with trait
+        write access may create ``CUSTOM_VFC_1_E_GARBAGE``) is left out
+        with one warning naming it: it is no stream.
+        """
+        names = set(self._get('/traits?name=startswith:%s'
+                              % nvc_traits.PREFIX,
+                              TRAITS_MICROVERSION)['traits'])
+        malformed = sorted(n for n in names if nvc_traits.is_malformed(n))
+        if malformed:
+            LOG.warning('skipping %d malformed trait(s) of this project in '
+                        'Placement (not written by a reporter of this '
+                        'version; who may write CUSTOM_VFC_ traits is set '
+                        'by Placement\'s policy): %s', len(malformed),
+                        ', '.join(malformed[:10]) +
+                        (', ...' if len(malformed) > 10 else ''))
+        return names - set(malformed)
 
     def names(self):
         """``{uuid: (name, root uuid)}`` of every provider (one request)."""
@@ -409,11 +432,5 @@ def read_fleet(view, assumptions=(),
 
 
 def sdk_get(conn):
-    """A ``get(url, microversion)`` on an openstacksdk connection."""
-
-    def get(url, microversion):
-        return placement_get.body_of(
-            url, lambda: conn.placement.get(url, microversion=microversion),
-            sync.PLACEMENT_ERRORS)
-
-    return get
+    """The :class:`placement_get.Reader` of an openstacksdk connection."""
+    return placement_http.sdk_reader(conn)

@@ -12,14 +12,13 @@
 
 """An openstacksdk connection to Placement from the configuration.
 
-Every answer the connection gets is checked against the shape Placement
-documents (:mod:`nova_vfio_compat.placement_answers`) before openstacksdk
-turns it into objects: the SDK coerces what it reads (``"traits": "X"``
-becomes a list), and the reporter writes back what it read.
+Whichever way it is made (``[placement]`` options or a clouds.yaml
+cloud), every answer the connection gets is checked against the shape
+Placement documents before openstacksdk turns it into objects (the SDK
+coerces what it reads: ``"traits": "X"`` becomes a list, and the reporter
+writes back what it read), and every request has the total deadline
+``[placement] deadline`` (:func:`nova_vfio_compat.placement_http.guard`).
 """
-
-import json
-from urllib import parse
 
 from keystoneauth1 import loading as ks_loading
 import openstack
@@ -27,7 +26,7 @@ from openstack import connection
 import openstack.exceptions
 
 from nova_vfio_compat.conf import placement as placement_conf
-from nova_vfio_compat import placement_answers
+from nova_vfio_compat import placement_http
 
 
 class ConfigurationError(ValueError):
@@ -42,12 +41,14 @@ def connect(conf, cloud=None):
     ``[placement]`` keystoneauth options are loaded the way nova loads them
     (``nova.utils.get_sdk_adapter``): auth and session from the group, and
     the SDK reads the adapter options (interfaces, region, endpoint
-    override) from the same group.
+    override) from the same group.  Either way the connection checks its
+    answers and keeps ``[placement] deadline``.
     """
+    deadline = conf[placement_conf.GROUP].deadline
     cloud = cloud or conf.reporter.cloud
     if cloud:
         try:
-            return check_answers(openstack.connect(cloud=cloud))
+            return check_answers(openstack.connect(cloud=cloud), deadline)
         except openstack.exceptions.ConfigException as e:
             raise ConfigurationError('cloud %s: %s' % (cloud, e))
     group = placement_conf.GROUP
@@ -61,40 +62,18 @@ def connect(conf, cloud=None):
                                                         auth=auth)
     placement_conf.register_version_placeholders(conf)
     return check_answers(connection.Connection(
-        session=session, oslo_conf=conf, service_types={'placement'}))
+        session=session, oslo_conf=conf, service_types={'placement'}),
+        deadline)
 
 
-def _check_response(response, *args, **kwargs):
-    """A requests response hook: raise MalformedAnswer for a bad body."""
-    if response.status_code != 200 or response.request is None:
-        return response
-    method = response.request.method
-    path = parse.urlsplit(response.request.url).path
-    schema = placement_answers.schema_for(method, path)
-    if schema is None:
-        return response
-    what = '%s %s' % (method, path)
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        # Not JSON at all (a proxy's or a login page, a truncated body).
-        raise placement_answers.MalformedAnswer(what, 'the body is not JSON')
-    except RecursionError:
-        raise placement_answers.MalformedAnswer(what, 'nested too deeply')
-    placement_answers.check(body, schema, what)
-    return response
-
-
-def check_answers(conn):
+def check_answers(conn, deadline=None):
     """Make ``conn`` check every Placement answer it gets; return it.
 
-    The check runs as a response hook of the connection's HTTP session,
-    before keystoneauth and openstacksdk see the answer, so a malformed
-    answer raises :exc:`placement_answers.MalformedAnswer` from the SDK
-    call that read it and nothing is built (or written back) from it.
-    Idempotent.
+    :param deadline: the total deadline of each request in seconds; None
+        keeps the one ``conn`` has, or the default of ``[placement]
+        deadline``.  Idempotent.
     """
-    hooks = conn.session.session.hooks.setdefault('response', [])
-    if _check_response not in hooks:
-        hooks.append(_check_response)
-    return conn
+    if deadline is None:
+        deadline = (placement_http.deadline_of(conn) or
+                    placement_conf.DEFAULT_DEADLINE)
+    return placement_http.guard(conn, deadline)

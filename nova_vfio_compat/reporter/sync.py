@@ -59,11 +59,12 @@ RC_PUT_MICROVERSION = '1.7'
 # requests' RequestException covers a 200 answer that is not JSON (a
 # proxy or login page answering for Placement): requests.JSONDecodeError.
 # A malformed answer (placement_answers) aborts the sync before anything
-# is written from it, like an error answer.
+# is written from it, like an error answer; so does a request past its
+# deadline (placement_http).  Both are PlacementUnavailable.
 PLACEMENT_ERRORS = (sdk_exceptions.SDKException,
                     ks_exceptions.ClientException,
                     requests.exceptions.RequestException,
-                    placement_answers.MalformedAnswer)
+                    placement_get.PlacementUnavailable)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,18 +15,17 @@
 :class:`RequestReads` takes a ``get(url, microversion)`` callable that
 returns the decoded JSON body or raises
 :exc:`nova_vfio_compat.placement_get.PlacementUnavailable`: the filter
-passes one built on Nova's report client, the demo one built on
-openstacksdk (both through :func:`nova_vfio_compat.placement_get.body_of`).
-Every body is checked against the shape Placement documents
-(:mod:`nova_vfio_compat.placement_answers`) before it is used; a malformed
-one is :exc:`PlacementUnavailable` too.  Its number of requests depends
+passes a reader on Nova's report client, the demo one on openstacksdk.
+Every body is checked by the one policy of
+:class:`nova_vfio_compat.placement_get.Reader` before it is used (a
+callable that is not a reader is made one); a malformed answer is
+:exc:`PlacementUnavailable` too.  Its number of requests depends
 on the source devices and their streams, never on the number of candidate
 hosts.
 """
 
 from urllib import parse
 
-from nova_vfio_compat import placement_answers
 from nova_vfio_compat import placement_get
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat import traits as nvc_traits
@@ -46,19 +45,7 @@ class RequestReads:
     """What one live-migration request needs to know from Placement."""
 
     def __init__(self, get):
-        self._raw_get = get
-
-    def _get(self, url, microversion, schema):
-        """The body of ``GET url``, checked against ``schema``.
-
-        :raises PlacementUnavailable: for a malformed answer too: the
-            decision cannot be made from it.
-        """
-        body = self._raw_get(url, microversion)
-        try:
-            return placement_answers.check(body, schema, 'GET %s' % url)
-        except placement_answers.MalformedAnswer as e:
-            raise placement_get.PlacementUnavailable(str(e)) from e
+        self._get = placement_get.checking(get)
 
     def source_devices(self, consumer, root, device_classes=()):
         """The device providers ``consumer`` holds resources on.
@@ -75,22 +62,19 @@ class RequestReads:
             consumer holds on it (whether or not it emits a stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
-                                ALLOCATIONS_MICROVERSION,
-                                placement_answers.ALLOCATIONS)['allocations']
+                                ALLOCATIONS_MICROVERSION)['allocations']
         held = {uuid: frozenset(alloc.get('resources', {}))
                 for uuid, alloc in allocations.items() if uuid != root}
         if not held:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
-            PROVIDERS_MICROVERSION,
-            placement_answers.PROVIDERS)['resource_providers']}
+            PROVIDERS_MICROVERSION)['resource_providers']}
         sources = []
         for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
-                placement_get.TRAITS_MICROVERSION,
-                placement_answers.PROVIDER_TRAITS)['traits'])
+                placement_get.TRAITS_MICROVERSION)['traits'])
             if decision.is_device(traits, held[uuid], device_classes):
                 sources.append(decision.SourceDevice(
                     uuid, names[uuid], traits, held[uuid]))
@@ -113,8 +97,7 @@ class RequestReads:
             set().union(*wanted.values()),
             lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
-                placement_get.TRAITS_MICROVERSION,
-                placement_answers.TRAITS)['traits'])
+                placement_get.TRAITS_MICROVERSION)['traits'])
         result = {}
         for emit, accept in wanted.items():
             existing = sorted(accept & known)
@@ -124,8 +107,7 @@ class RequestReads:
             providers = self._get(
                 '/resource_providers?%s' % parse.urlencode(
                     {'required': 'in:' + ','.join(existing)}),
-                ANY_TRAIT_MICROVERSION,
-                placement_answers.PROVIDERS_WITH_ROOTS)['resource_providers']
+                ANY_TRAIT_MICROVERSION)['resource_providers']
             result[emit] = {rp['uuid']: rp['root_provider_uuid']
                             for rp in providers}
         return result
@@ -138,8 +120,7 @@ class RequestReads:
         requests, and the roots of the providers they use.
         """
         body = self._get('/allocation_candidates?%s' % querystring,
-                         CANDIDATES_MICROVERSION,
-                         placement_answers.ALLOCATION_CANDIDATES)
+                         CANDIDATES_MICROVERSION)
         return len(body['allocation_requests']), frozenset(
             summary['root_provider_uuid']
             for summary in body['provider_summaries'].values())

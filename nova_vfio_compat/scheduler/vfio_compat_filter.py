@@ -69,8 +69,6 @@ import collections
 import functools
 import logging as std_logging
 
-from keystoneauth1 import exceptions as ks_exceptions
-from openstack import exceptions as sdk_exceptions
 from oslo_log import log as logging
 
 from nova.compute import pci_placement_translator
@@ -86,6 +84,7 @@ from nova.scheduler import utils as scheduler_utils
 
 from nova_vfio_compat.conf import filter as filter_conf
 from nova_vfio_compat import placement_get as nvc_placement_get
+from nova_vfio_compat import placement_http
 from nova_vfio_compat import policy as nvc_policy
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import placement_reads
@@ -95,9 +94,6 @@ CONF = nova.conf.CONF
 # The one option group the filter reads; nothing of the reporter's.
 filter_conf.register_opts(CONF)
 
-# Nova's client is an openstacksdk adapter over keystoneauth: a failed
-# connection raises, an error answer comes back as a response.
-_CLIENT_ERRORS = (ks_exceptions.ClientException, sdk_exceptions.SDKException)
 # What a ``placement_get`` raises (see the class's parameters).
 PlacementUnavailable = nvc_placement_get.PlacementUnavailable
 
@@ -414,7 +410,17 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         """
         if scheduler_utils.request_is_rebuild(spec_obj):
             return iter(filter_obj_list)
-        return self.check_request(spec_obj).filter(filter_obj_list)
+        check = self.check_request(spec_obj)
+        if check.passes_all:
+            return iter(filter_obj_list)
+        hosts = list(filter_obj_list)
+        try:
+            # Nova drains the result at once (list()); draining it here
+            # lets an error of the decision be handled like a failed read.
+            return iter(list(check.filter(hosts)))
+        except Exception as e:
+            return iter(self._failed(spec_obj, e, check.migration).filter(
+                hosts))
 
     def host_passes(self, host_state, spec_obj):
         """The per-host path, for callers that do not use filter_all()."""
@@ -424,7 +430,12 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         else:
             check = self.check_request(spec_obj)
             self._last = (spec_obj, check)
-        return check.host_passes(host_state)
+        try:
+            return check.host_passes(host_state)
+        except Exception as e:
+            check = self._failed(spec_obj, e, check.migration)
+            self._last = (spec_obj, check)
+            return check.host_passes(host_state)
 
     # Once per request ---------------------------------------------------
 
@@ -456,10 +467,23 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
             if migration is None:
                 return _PASS_ALL
             return self._live_migration_check(spec_obj, migration, policy)
-        except PlacementUnavailable as e:
-            return self._unavailable(spec_obj, str(e), migration)
-        except exception.NovaException as e:
-            return self._unavailable(spec_obj, 'database: %s' % e, migration)
+        except Exception as e:
+            # Nothing of the filter's own escapes into nova-scheduler.
+            return self._failed(spec_obj, e, migration)
+
+    def _failed(self, spec_obj, error, migration):
+        """The check of a request whose read or decision raised ``error``.
+
+        One log line; ``fail_open`` decides.
+        """
+        if isinstance(error, PlacementUnavailable):
+            what = str(error)
+        elif isinstance(error, exception.NovaException):
+            what = 'database: %s' % error
+        else:
+            what = 'unexpected %s: %s' % (type(error).__name__,
+                                          str(error)[:300])
+        return self._unavailable(spec_obj, what, migration)
 
     def _unavailable(self, spec_obj, what, migration):
         if CONF.vfio_compat_filter.fail_open:
@@ -504,8 +528,15 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         if not mapping.cell_mapping:
             return None
         with nova_context.target_cell(ctxt, mapping.cell_mapping) as cctxt:
-            instance = objects.Instance.get_by_uuid(
-                cctxt, spec_obj.instance_uuid, expected_attrs=[])
+            try:
+                instance = objects.Instance.get_by_uuid(
+                    cctxt, spec_obj.instance_uuid, expected_attrs=[])
+            except exception.InstanceNotFound:
+                # Deleted while it moves: nothing is left to live-migrate,
+                # and a cold migration, resize or evacuation is not ours.
+                LOG.debug('VFIOCompatFilter: instance %s not found; not '
+                          'checked', spec_obj.instance_uuid)
+                return None
             if instance.task_state != task_states.MIGRATING:
                 return None
             migrations = objects.MigrationList.get_by_filters(
@@ -675,14 +706,22 @@ class _Reasons:
 
 
 class _NovaPlacement:
-    """Placement GETs through Nova's report client, for RequestReads."""
+    """Placement GETs through Nova's report client, for RequestReads.
+
+    A :class:`nova_vfio_compat.placement_get.Reader`: every answer is
+    checked; every request has ``[vfio_compat_filter]
+    placement_deadline``.
+    """
 
     def __init__(self, ctxt):
         self._client = report.report_client_singleton()
         self._global_id = ctxt.global_id
+        self.get = nvc_placement_get.Reader.over_responses(
+            self._send, placement_http.CLIENT_ERRORS)
 
-    def get(self, url, version):
-        return nvc_placement_get.body_of(
-            url, lambda: self._client.get(
-                url, version=version, global_request_id=self._global_id),
-            _CLIENT_ERRORS)
+    def _send(self, url, version):
+        return placement_http.within(
+            CONF.vfio_compat_filter.placement_deadline,
+            lambda: self._client.get(url, version=version,
+                                     global_request_id=self._global_id),
+            'Placement GET %s' % url)

@@ -50,6 +50,8 @@ LAYERS = {
     'planning.assume': 'core',
     'planning.report': 'core',
     'conf': 'options',
+    # The HTTP side of reading Placement (deadlines, checked sessions).
+    'placement_http': 'placement-http',
     'files': 'files',
     # The bundled sample documents: a directory listing.
     'samples': 'files',
@@ -68,14 +70,16 @@ MAY_IMPORT = {
     'core': {'core'},
     'options': {'core', 'options'},
     # The adapters, each of which may import those before it.
+    'placement-http': {'core', 'placement-http'},
     'files': {'core', 'options', 'files'},
     'discovery': {'core', 'options', 'files', 'discovery'},
-    'reporter': {'core', 'options', 'files', 'discovery', 'reporter'},
+    'reporter': {'core', 'options', 'files', 'discovery', 'reporter',
+                 'placement-http'},
     'planning-reads': {'core', 'options', 'files', 'discovery', 'reporter',
-                       'planning-reads'},
-    # Inside nova-scheduler: its own option group, nothing of the
-    # reporter's or of discovery.
-    'scheduler': {'core', 'conf.filter', 'scheduler'},
+                       'placement-http', 'planning-reads'},
+    # Inside nova-scheduler: its own option group and the Placement
+    # reader's HTTP side, nothing of the reporter's or of discovery.
+    'scheduler': {'core', 'conf.filter', 'placement-http', 'scheduler'},
     # Inside nova-api.
     'api': {'core', 'api'},
     'commands': None,
@@ -88,10 +92,12 @@ OUTSIDE = {
     'nova': {'scheduler', 'api', 'commands'},
     'placement': {'commands'},
     'pyudev': {'discovery'},
-    'openstack': {'reporter', 'scheduler', 'planning-reads', 'commands'},
-    'keystoneauth1': {'options', 'reporter', 'scheduler', 'planning-reads',
-                      'commands'},
-    'requests': {'reporter', 'planning-reads', 'commands'},
+    'openstack': {'placement-http', 'reporter', 'scheduler',
+                  'planning-reads', 'commands'},
+    'keystoneauth1': {'options', 'placement-http', 'reporter', 'scheduler',
+                      'planning-reads', 'commands'},
+    'requests': {'placement-http', 'reporter', 'planning-reads',
+                 'commands'},
     'oslo_config': {'options', 'reporter', 'discovery', 'commands'},
 }
 

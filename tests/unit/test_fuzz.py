@@ -217,7 +217,9 @@ ANSWER_SCHEMAS = [
     placement_answers.PROVIDERS, placement_answers.PROVIDERS_WITH_ROOTS,
     placement_answers.PROVIDER, placement_answers.PROVIDER_TRAITS,
     placement_answers.TRAITS, placement_answers.RESOURCE_CLASSES,
-    placement_answers.ALLOCATIONS,
+    placement_answers.ALLOCATIONS, placement_answers.PROVIDER_ALLOCATIONS,
+    placement_answers.INVENTORIES, placement_answers.ALLOCATION_CANDIDATES,
+    placement_answers.ALLOCATION_CANDIDATES_BEFORE_1_34,
 ]
 
 _UUID = '4e8e5957-649f-477b-9e5b-f1f75b21c03c'
@@ -231,6 +233,17 @@ VALID_ANSWERS = [
     {'resource_classes': [{'name': 'VGPU', 'links': []}]},
     {'allocations': {_UUID: {'generation': 1, 'resources': {'VGPU': 1}}},
      'consumer_generation': 1},
+    {'allocations': {_UUID: {'resources': {'VGPU': 1}}},
+     'resource_provider_generation': 2},
+    {'inventories': {'VGPU': {'total': 4, 'reserved': 0, 'min_unit': 1,
+                              'max_unit': 4, 'step_size': 1}},
+     'resource_provider_generation': 2},
+    {'allocation_requests': [{'allocations': {_UUID: {'resources': {
+        'VGPU': 1}}}, 'mappings': {'1': [_UUID]}}],
+     'provider_summaries': {_UUID: {
+         'resources': {'VGPU': {'capacity': 4, 'used': 1}},
+         'traits': ['CUSTOM_X'], 'parent_provider_uuid': None,
+         'root_provider_uuid': _UUID}}},
 ]
 
 
@@ -289,6 +302,26 @@ def test_the_filters_reads_fail_only_as_placement_unavailable(body):
             call()
         except placement_get.PlacementUnavailable as e:
             assert 'malformed answer from Placement' in str(e)
+
+
+@settings(deadline=DEADLINE)
+@given(st.one_of(json_values, _mutated_answer()))
+def test_drain_and_fleet_reads_fail_only_as_placement_unavailable(body):
+    # Every route drain and fleet read, fed any answer: a checked body or
+    # one PlacementUnavailable naming the request, never a KeyError or a
+    # TypeError (which the command would report as an internal error).
+    from nova_vfio_compat.planning import placement_view
+    view = placement_view.PlacementView(lambda url, version: body)
+    for call in (lambda: placement_view.read_drain(view, 'cn1'),
+                 lambda: placement_view.read_fleet(view),
+                 lambda: view.candidates(((((('VGPU', 1),), ()),)), [[]]),
+                 lambda: view.allocations(_UUID)):
+        try:
+            call()
+        except placement_view.UnknownHost:
+            pass
+        except placement_get.PlacementUnavailable as e:
+            assert 'GET /' in str(e)
 
 
 @settings(deadline=DEADLINE)
