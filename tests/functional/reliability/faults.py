@@ -196,6 +196,8 @@ class FaultyNetwork:
     def _malformed(self, environ, start_response, malform):
         """Placement's real answer, with ``malform`` applied to a 200 body.
 
+        ``malform`` returns the new body, or its bytes.
+
         A write is applied by Placement as usual; only its answer is
         changed.
         """
@@ -207,7 +209,11 @@ class FaultyNetwork:
         body = b''.join(self.app(environ, recording))
         status_line, headers = answer[0]
         if status_line.startswith('200') and body:
-            body = json.dumps(malform(json.loads(body))).encode()
+            body = malform(json.loads(body))
+            # bytes as they are: what json.dumps cannot make (nesting
+            # deeper than the interpreter recurses).
+            if not isinstance(body, bytes):
+                body = json.dumps(body).encode()
             headers = [(k, v) for k, v in headers
                        if k.lower() != 'content-length']
             headers.append(('Content-Length', str(len(body))))
