@@ -20,6 +20,7 @@ reader that closes standard output early (``| head -1``) ends the output
 quietly.
 """
 
+import copy
 import os
 import sys
 import traceback
@@ -54,6 +55,22 @@ verbose_opt = cfg.BoolOpt(
     'verbose', short='v', default=False,
     help='Log at INFO level. Without it (or --debug) only warnings and '
          'errors are logged, so that what the command prints stands alone.')
+
+
+def _say_the_quiet_default(conf):
+    """Make --debug's help say the default level this command has.
+
+    oslo.log's help says "instead of the default INFO level"; a quiet
+    command's default is WARNING.  The option is replaced by a copy (the
+    original object is oslo.log's, shared by every program).
+    """
+    debug = conf._opts['debug']['opt']
+    quiet_debug = copy.copy(debug)
+    quiet_debug.help = ('Log at DEBUG level (and print the traceback of '
+                        'an internal error). Without it or --verbose only '
+                        'warnings and errors are logged.')
+    conf.unregister_opt(debug)
+    conf.register_cli_opt(quiet_debug)
 
 
 # oslo.config's own options, which it adds when it parses the command line.
@@ -154,6 +171,8 @@ def configure(prog, argv, cli_opts, quiet=False, commands=None):
     if quiet:
         conf.register_cli_opt(verbose_opt)
     logging.register_options(conf)
+    if quiet:
+        _say_the_quiet_default(conf)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels())
     conf.set_default('use_stderr', True)
     if commands:

@@ -74,3 +74,13 @@ def test_a_logging_configuration_file_decides_itself(tmp_path):
         'formatter=plain\n[formatter_plain]\nformat=%(message)s\n')
     shown = _shown(['--log-config-append', str(config)])
     assert shown == {'INFO', 'WARNING'}
+
+
+def test_help_states_the_default_level_the_command_has(capsys):
+    # oslo.log's own help for --debug says INFO is the default level.
+    with pytest.raises(SystemExit):
+        common.configure('prog', ['--help'], [], quiet=True)
+    text = ' '.join(capsys.readouterr().out.split())
+    assert 'default INFO level' not in text
+    assert 'Without it or --verbose only warnings and errors' in text
+    assert _shown(['-d']) == {'DEBUG', 'INFO', 'WARNING'}
