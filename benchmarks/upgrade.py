@@ -290,7 +290,9 @@ class Host:
             address=vf_address(i), kind=nvc_devices.KIND_PCI,
             driver=VF_DRIVER, document=self.nic_document,
             provenance=nvc_devices.SOURCE_FILE + ':%s.yaml' % self.nic.name,
-            physfn=PF_ADDRESS, pci_ids=self.nic.pci)
+            physfn=PF_ADDRESS, pci_ids=self.nic.pci,
+            # mlx5: the operator made each VF's function "migratable".
+            migration_enabled=True)
             for i in range(VFS_PER_HOST)]
         return gpus + vfs
 

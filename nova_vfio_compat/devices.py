@@ -80,6 +80,11 @@ class Device:
     # are None for a device that discovery did not find.
     sys_path: str = None
     device_api: str = None
+    # The operator says the device's VFIO migration is enabled where the
+    # kernel gates it per device without showing it in sysfs (mlx5's
+    # devlink "migratable"): [discovery] migration_enabled, or a device
+    # list's migration_enabled.
+    migration_enabled: bool = False
 
     @property
     def name(self):

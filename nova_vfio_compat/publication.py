@@ -44,16 +44,16 @@ these values; no other module types a document or checks its type.
   already do, :func:`typed_document`): a stream of one type is then never
   accepted by a GPU of another, by the rules and by the traits alike.
 * **Only migratable PCI devices.**  Plain ``vfio-pci`` has no migration
-  support; only VFIO variant drivers do.  A PCI device is live-migratable
-  when its driver is a variant driver or its document came from a
-  compatibility attribute or a capability file (a statement by the kernel,
-  the vendor or the operator); a plain ``vfio-pci`` function with a
-  derived document is not, and its traits are not published.
+  support, whatever a document says, and not every variant driver has
+  it.  A PCI device is live-migratable only when its driver is in the
+  table of VFIO migration drivers (:mod:`migration_drivers`) with its
+  per-device gate enabled; otherwise its traits are not published.
 """
 
 import dataclasses
 
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import migration_drivers
 from nova_vfio_compat import nova_devices
 from nova_vfio_compat import records
 from nova_vfio_compat import traits as nvc_traits
@@ -161,26 +161,22 @@ class Outcome:
         return [d for d in self.decisions if d.reason is None]
 
 
-def is_variant_driver(driver):
-    """Is the driver of a PCI device a VFIO variant driver?
-
-    A ``KIND_PCI`` device is bound to vfio-pci or to a VFIO variant
-    driver (discovery recognises those by name or by their ``vfio-dev/``
-    directory, :mod:`nova_vfio_compat.discovery.udev`), so any driver but
-    plain vfio-pci is a variant one.
-    """
-    return bool(driver) and driver != VFIO_PCI
-
-
 def live_migratable(device):
     """Can Nova live-migrate this PCI device (``live_migratable = yes``)?"""
-    if device.document is None:
-        return False
-    if is_variant_driver(device.driver):
-        return True
-    provenance = device.provenance or ''
-    return provenance.startswith((nvc_devices.SOURCE_ATTRIBUTE + ':',
-                                  nvc_devices.SOURCE_FILE + ':'))
+    return device.document is not None and migration_refusal(device) is None
+
+
+def migration_refusal(device):
+    """Why this PCI device cannot live-migrate, or None.
+
+    Only a driver known to implement VFIO migration, with its per-device
+    gate enabled (:mod:`nova_vfio_compat.migration_drivers`); never plain
+    vfio-pci, whatever its document says.  A device-list entry that names
+    no driver is taken at its document's word.
+    """
+    if device.driver is None:
+        return None
+    return migration_drivers.refusal(device.driver, device.migration_enabled)
 
 
 def _by_gpu(devices):
@@ -493,12 +489,8 @@ def _decided(device, choice, precreated_mdev_attrs, max_traits):
             return _left_out(device, 'not published: %s' % conflict)
         return _made(device, True, precreated_mdev_attrs, max_traits)
     if device.document is not None and not live_migratable(device):
-        return _left_out(
-            device, 'not live-migratable: %s is plain vfio-pci '
-            'with a derived document (only VFIO variant drivers '
-            'support migration, or a compatibility attribute or '
-            'capability file must describe it)'
-            % (device.driver or 'its driver'))
+        return _left_out(device, 'not live-migratable: %s'
+                         % migration_refusal(device))
     return _made(device, True, precreated_mdev_attrs, max_traits,
                  live=device.document is not None)
 
@@ -560,7 +552,10 @@ def _document_device(document, mdev_type):
     return nvc_devices.Device(
         address=document.source, kind=kind, driver=document.emits.vendor,
         document=document, mdev_type=mdev_type,
-        provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source))
+        provenance='%s:%s' % (nvc_devices.SOURCE_FILE, document.source),
+        # A document alone describes a device whose migration is enabled
+        # (mlx5: devlink "migratable"); its driver is still checked.
+        migration_enabled=True)
 
 
 def published_document(document, mdev_type=None,

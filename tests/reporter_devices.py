@@ -53,7 +53,9 @@ def vf(address=VF, sample='mlx5-vf-fw28.41.yaml'):
                           driver='mlx5_vfio_pci', document=doc(sample),
                           provenance=devices.SOURCE_FILE + ':' + sample,
                           physfn='0000:81:00.0',
-                          pci_ids=(0x15b3, 0x101e, 0x15b3, 0x0016))
+                          pci_ids=(0x15b3, 0x101e, 0x15b3, 0x0016),
+                          # devlink's "migratable", as the operator says
+                          migration_enabled=True)
 
 
 def broken(address='0000:82:00.1'):

@@ -26,6 +26,7 @@ import json
 import sys
 
 from nova_vfio_compat.cmd import common
+from nova_vfio_compat.cmd import nova_config as cmd_nova_config
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import records
 from nova_vfio_compat.reporter import sources
@@ -57,6 +58,7 @@ def register(subparsers):
                         '[devices] enabled_mdev_types and [mdev_<type>] '
                         'device_addresses from (repeat for several; '
                         'default: [nova] config_files and config_dirs)')
+    cmd_nova_config.add_virsh_version(p)
     p.set_defaults(func=do_devices)
 
 
@@ -199,6 +201,11 @@ def do_devices(conf):
     if nova.error:
         messages.append(nova.error)
     items = [_describe_or_name(d, max_traits) for d in outcome.decisions]
+    if any(d.live_migratable for d in outcome.decisions):
+        warning = cmd_nova_config.version_warning(
+            conf.command.virsh_version)
+        if warning:
+            messages.append('warning: %s' % warning)
     if conf.command.json:
         print(json.dumps(items, indent=2, sort_keys=True))
         for message in messages:

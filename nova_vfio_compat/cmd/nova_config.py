@@ -21,6 +21,7 @@ import tempfile
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import migration_drivers
 from nova_vfio_compat import nova_devices
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import nova_config
@@ -45,6 +46,43 @@ def _add_nova_config(parser):
              'enabled_mdev_types and [mdev_<type>] device_addresses from '
              '(repeat for several; default: [nova] config_files and '
              'config_dirs)')
+
+
+def add_virsh_version(parser):
+    parser.add_argument(
+        '--virsh-version', metavar='FILE',
+        help='the output of "virsh version" on this host, for the libvirt '
+             'and QEMU versions that Nova\'s PCI live migration needs '
+             '(default: ask libvirt, as Nova does, when its Python binding '
+             'is installed)')
+
+
+def _libvirt_versions():
+    """``(libvirt, qemu)`` read as Nova does, or ``(None, None)``."""
+    try:
+        import libvirt
+        conn = libvirt.openReadOnly('qemu:///system')
+        try:
+            return (migration_drivers.from_libvirt_int(conn.getLibVersion()),
+                    migration_drivers.from_libvirt_int(conn.getVersion()))
+        finally:
+            conn.close()
+    except Exception:
+        # No binding, no daemon, no permission: the versions are unknown.
+        return None, None
+
+
+def version_warning(path):
+    """The libvirt/QEMU warning for this host (``--virsh-version``)."""
+    if path:
+        try:
+            with open(path) as f:
+                text = f.read(64 * 1024)
+        except OSError as e:
+            return '%s: cannot be read: %s' % (path, e.strerror or e)
+        return migration_drivers.version_warning(
+            *migration_drivers.virsh_versions(text))
+    return migration_drivers.version_warning(*_libvirt_versions())
 
 
 def register(subparsers):
@@ -82,6 +120,7 @@ def register(subparsers):
              'today. Without it those are kept: Nova cannot change the '
              'class of a provider with allocations, and nova-compute then '
              'does not start')
+    add_virsh_version(p)
     p.add_argument('--json', action='store_true',
                    help='print {"config": {section: {option: value}}, '
                         '"mdev_types": {GPU address: {"mdev_type", '
@@ -270,6 +309,11 @@ def do_nova_config(conf):
     data, config_errors, notes, configured = configuration(
         outcome, nova.mdev_config, told, conf.command.host_empty,
         conf.traits.max_traits_per_provider)
+    if any(spec.get('live_migratable') for spec in
+           data.get('pci', {}).get('device_spec', ())):
+        warning = version_warning(conf.command.virsh_version)
+        if warning:
+            notes.append('warning: %s' % warning)
     _notes(notes)
     errors.extend(config_errors)
     if conf.command.json:

@@ -44,6 +44,16 @@ ALL_OPTS = [
              'this list wins over an earlier one for equal names) and a '
              'warning names both. A directory that does not exist is '
              'skipped.'),
+    cfg.ListOpt(
+        'migration_enabled',
+        default=[],
+        help='PCI addresses of the devices (a VF, or a PF for all its VFs; '
+             '* for every device) whose VFIO migration the operator has '
+             'enabled where the kernel gates it per device and does not '
+             'show it in sysfs: mlx5_vfio_pci migrates a VF only once its '
+             'devlink port function is "migratable" (devlink port function '
+             'set pci/<PF>/<port> migratable enable). Such a device is '
+             'live-migratable only when listed here.'),
     cfg.IntOpt(
         'max_document_size',
         default=64 * 1024,

@@ -80,7 +80,10 @@ def host_devices(host, spec):
         found.append(nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_PCI,
             driver=doc.emits.vendor, document=doc, physfn=pf,
-            provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample)))
+            provenance='%s:%s' % (nvc_devices.SOURCE_FILE, sample),
+            # The simulated operator enabled each VF's migration (mlx5:
+            # devlink "migratable", [discovery] migration_enabled).
+            migration_enabled=True))
     return [publication.as_published(d) for d in found]
 
 

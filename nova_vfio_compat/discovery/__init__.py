@@ -29,6 +29,7 @@ from nova_vfio_compat.discovery import capability_files
 from nova_vfio_compat.discovery import hotplug
 from nova_vfio_compat.discovery import sources
 from nova_vfio_compat.discovery import udev
+from nova_vfio_compat import migration_drivers
 
 LOG = logging.getLogger(__name__)
 
@@ -101,6 +102,9 @@ def scan(conf, context=None):
             devices.append(sources.unresolved(found, e))
             continue
         device = resolution.device
+        if migration_drivers.enabled(device.address, device.physfn,
+                                     opts.migration_enabled):
+            device = dataclasses.replace(device, migration_enabled=True)
         devices.append(device)
         ties.extend(resolution.warnings)
         # A rejected source with a fallback is a warning; a device left

@@ -68,6 +68,7 @@ ENTRY = {
             'description': 'must not contain control characters'}},
         'available_instances': {'type': 'integer', 'minimum': 0,
                                 'maximum': schema.MAX_INT},
+        'migration_enabled': {'type': 'boolean'},
     },
     'additionalProperties': False,
 }
@@ -106,14 +107,6 @@ def load(path, hold_unreadable=False):
                 path, 'an mdev_type device needs "mdev_type"', where)
         mdevs = entry.get('mdevs', [])
         available = entry.get('available_instances')
-        if not isinstance(mdevs, list) or not all(
-                isinstance(m, str) for m in mdevs):
-            raise records.InvalidDocument(
-                path, '"mdevs" must be a list of mdev UUIDs', where)
-        if available is not None and (
-                type(available) is not int or available < 0):
-            raise records.InvalidDocument(
-                path, '"available_instances" must be a whole number', where)
         records.check_plain(entry, path, where)
         records.validate(entry, ENTRY, path, where)
         document, errors, provenance = None, (), None
@@ -135,5 +128,6 @@ def load(path, hold_unreadable=False):
             driver=entry.get('driver'), document=document,
             provenance=provenance, mdev_type=entry.get('mdev_type'),
             physfn=entry.get('physfn'), errors=errors,
-            mdevs=tuple(mdevs), available_instances=available))
+            mdevs=tuple(mdevs), available_instances=available,
+            migration_enabled=entry.get('migration_enabled', False)))
     return out

@@ -93,8 +93,9 @@ class PCILiveMigrationTest(pci._PCIServersWithMigrationTestBase):
         vf = nvc_devices.Device(
             address='0000:%02x:00.1' % bus, kind=nvc_devices.KIND_PCI,
             physfn='0000:%02x:00.0' % bus, document=DOCUMENTS[host],
-            # a VF on its VFIO variant driver: live-migratable
-            driver='igb_vfio_pci')
+            # a VF on a VFIO migration driver (no per-device gate):
+            # live-migratable
+            driver='qat_vfio_pci')
         specs, errors = nova_config.pci_device_specs([vf])
         self.assertEqual([], errors)
         # What the operator puts in this host's nova.conf.

@@ -37,6 +37,8 @@ def test_an_unreadable_capability_dir_keeps_what_was_published(
         bed, conf, caps, placement):  # noqa: F811
     bed.load('mlx5-sriov')
     bed.module_version('mlx5_vfio_pci', '6.1.0-test')
+    # The VFs' devlink "migratable" is on: they are published.
+    conf.set_override('migration_enabled', ['*'], group='discovery')
     with open(samples.path('mlx5-vf-fw28.43.yaml')) as f:
         document = f.read()
     (caps / '50-vendor.yaml').write_text(

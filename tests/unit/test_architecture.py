@@ -40,6 +40,7 @@ LAYERS = {
     'policy': 'core',
     'devices': 'core',
     'nova_devices': 'core',
+    'migration_drivers': 'core',
     'publication': 'core',
     'placement_answers': 'core',
     'placement_get': 'core',

@@ -324,16 +324,24 @@ def _pci(driver, provenance):
                               document=document, provenance=provenance)
 
 
-def test_plain_vfio_pci_with_a_derived_document_is_not_migratable():
+def test_only_known_migration_drivers_are_migratable():
     plain = _pci('vfio-pci', 'derived')
     variant = _pci('qat_vfio_pci', 'derived')
+    # A capability file cannot make plain vfio-pci migrate, and a variant
+    # driver without migration is not a migration driver.
     described = _pci('vfio-pci', 'file:/etc/caps/x.yaml#capabilities[0]')
-    assert not publication.live_migratable(plain)
+    grace = _pci('nvgrace-gpu-vfio-pci', 'file:/etc/caps/g.yaml')
+    unknown = _pci('acme_vfio_pci', 'file:/etc/caps/a.yaml')
+    for device in (plain, described, grace, unknown):
+        assert not publication.live_migratable(device)
     assert publication.live_migratable(variant)
-    assert publication.live_migratable(described)
-    outcome = publication.decide([plain])
+    outcome = publication.decide([plain, described, grace, unknown])
     assert outcome.published == []
-    assert outcome.decisions[0].reason.startswith('not live-migratable')
+    reasons = [d.reason for d in outcome.decisions]
+    assert all(r.startswith('not live-migratable') for r in reasons)
+    assert 'plain vfio-pci' in reasons[1]
+    assert 'nvgrace-gpu-vfio-pci' in reasons[2]
+    assert 'not a known VFIO migration driver' in reasons[3]
 
     specs, errors = nova_config.pci_device_specs([plain])
     assert errors == []
@@ -341,7 +349,20 @@ def test_plain_vfio_pci_with_a_derived_document_is_not_migratable():
                       'resource_class': traits.resource_class(
                           plain.document.emits)}]
     specs, _ = nova_config.pci_device_specs([variant, described])
-    assert [s['live_migratable'] for s in specs] == ['yes', 'yes']
+    assert [s.get('live_migratable') for s in specs] == ['yes', None]
+
+
+def test_mlx5_migrates_only_where_the_operator_enabled_it():
+    # mlx5_vfio_pci offers migration only once the VF's devlink port
+    # function is "migratable", which sysfs does not show.
+    vf = _pci('mlx5_vfio_pci', 'file:/etc/caps/m.yaml')
+    (decision,) = publication.decide([vf]).decisions
+    assert not decision.published
+    assert 'migratable' in decision.reason
+    assert '[discovery] migration_enabled' in decision.reason
+    enabled = dataclasses.replace(vf, migration_enabled=True)
+    (decision,) = publication.decide([enabled]).decisions
+    assert decision.published and decision.live_migratable
 
 
 def test_existing_mdevs_of_a_type_nova_does_not_use_are_named():

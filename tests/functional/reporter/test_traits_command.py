@@ -63,7 +63,8 @@ def _configure(tmp_path, placement, sample, precreated):
         nova_conf.write_text('[devices]\n')
         devices.write_text(
             "devices:\n  - {address: '%s', kind: pci, driver: "
-            "mlx5_vfio_pci,\n     document: '%s'}\n" % (rd.VF, path))
+            "mlx5_vfio_pci,\n     migration_enabled: true, "
+            "document: '%s'}\n" % (rd.VF, path))
     conf = tmp_path / 'reporter.conf'
     conf.write_text(
         '[placement]\nauth_type = admin_token\nendpoint = %s\n'

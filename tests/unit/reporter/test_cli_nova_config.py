@@ -164,3 +164,21 @@ def test_nova_config_leaves_neutron_ports_alone(tmp_path, capsys):
     assert status == 2
     assert 'device_spec' not in captured.out
     assert '0000:81:00.2' in captured.err and 'physnet1' in captured.err
+
+
+def test_nova_config_warns_below_novas_libvirt_and_qemu(tmp_path, capsys):
+    virsh = tmp_path / 'virsh-version.txt'
+    virsh.write_text('Using library: libvirt 9.0.0\n'
+                     'Running hypervisor: QEMU 8.2.2\n')
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path), '--virsh-version',
+                       str(virsh)])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert 'libvirt >= 10.0.0 and QEMU >= 8.2.2' in err
+    assert 'this host has libvirt 9.0.0' in err
+    virsh.write_text('Using library: libvirt 10.0.0\n'
+                     'Running hypervisor: QEMU 8.2.2\n')
+    cli.main(['nova-config', '--device-list', _device_list(tmp_path),
+              '--virsh-version', str(virsh)])
+    assert 'libvirt >=' not in capsys.readouterr().err

@@ -46,11 +46,12 @@ def test_loads_devices_with_relative_documents(tmp_path):
     ("devices: [{address: 'x', kind: usb}]", 'kind must be one of'),
     ("devices: [{address: 'x', kind: mdev_type}]", 'needs "mdev_type"'),
     ('devices: [', 'not valid YAML'),
-    ("devices: [{address: 'x', mdevs: 'u'}]", '"mdevs" must be a list'),
-    ("devices: [{address: 'x', available_instances: -1}]",
-     '"available_instances" must be a whole number'),
-    ("devices: [{address: 'x', available_instances: true}]",
-     '"available_instances" must be a whole number'),
+    ("devices: [{address: '0000:00:02.0', mdevs: 'u'}]",
+     "mdevs: 'u' is not of type 'array'"),
+    ("devices: [{address: '0000:00:02.0', available_instances: -1}]",
+     'available_instances: -1 is less than the minimum of 0'),
+    ("devices: [{address: '0000:00:02.0', migration_enabled: 1}]",
+     "migration_enabled: 1 is not of type 'boolean'"),
 ])
 def test_malformed_lists_are_refused_naming_the_file(tmp_path, text,
                                                      message):
