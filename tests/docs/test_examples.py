@@ -216,3 +216,17 @@ def test_every_example_command_has_the_command_and_options_it_uses():
                 wrong.append('%s: %s %s: no option %s' % (
                     page, program, ' '.join(sub), option))
     assert not wrong, '\n'.join(sorted(set(wrong)))
+
+
+def test_every_trait_prefix_in_the_documentation_is_one_the_code_has():
+    from nova_vfio_compat import traits as nvc_traits
+    known = {nvc_traits.EMIT_PREFIX, nvc_traits.ACCEPT_PREFIX,
+             nvc_traits.V1_ACCEPT_PREFIX}
+    wrong = []
+    for path in DOCS:
+        with open(path) as f:
+            for prefix in re.findall(r'CUSTOM_VFC_\d+_[A-Z]_', f.read()):
+                if prefix not in known:
+                    wrong.append('%s: %s' % (os.path.relpath(path, REPO),
+                                             prefix))
+    assert not wrong, '\n'.join(sorted(set(wrong)))
