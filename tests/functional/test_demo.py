@@ -17,36 +17,75 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from nova_vfio_compat.demo import run
 from nova_vfio_compat import traits
 
 
-STEPS = []
+def _command():
+    """``nova-vfio-compat`` as the README runs it: the console script."""
+    script = os.path.join(os.path.dirname(sys.executable), 'nova-vfio-compat')
+    if not os.path.exists(script):
+        script = shutil.which('nova-vfio-compat')
+    if script is None:
+        pytest.skip('the nova-vfio-compat console script is not installed')
+    return [script]
 
 
 @pytest.fixture(scope='module')
-def demo():
+def json_run():
+    """One run of ``nova-vfio-compat --verbose demo --json``.
+
+    Every test of what the demo does reads this one run (a run is most of
+    this module's time): its JSON, its standard error, and when each line
+    of standard error came (the progress, as it goes).
+    """
     started = time.monotonic()
-    out = run.run(lambda text: STEPS.append((time.monotonic(), text)))
-    STEPS.insert(0, (started, None))
-    STEPS.append((time.monotonic(), None))
-    return out
+    proc = subprocess.Popen(
+        _command() + ['--verbose', 'demo', '--json'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+
+    def read_stderr():
+        for line in proc.stderr:
+            lines.append((time.monotonic(), line.rstrip('\n')))
+
+    reader = threading.Thread(target=read_stderr)
+    reader.start()
+    try:
+        stdout = proc.stdout.read()
+        proc.wait(timeout=300)
+    finally:
+        proc.kill()
+        reader.join()
+    ended = time.monotonic()
+    assert proc.returncode == 0, '\n'.join(text for _, text in lines)
+    return {'started': started, 'ended': ended, 'stderr': lines,
+            'out': json.loads(stdout)}
 
 
-def test_progress_is_shown_as_it_goes(demo):
-    texts = [text for _, text in STEPS[1:-1]]
+@pytest.fixture(scope='module')
+def demo(json_run):
+    return json_run['out']
+
+
+def test_progress_is_shown_as_it_goes(json_run):
+    # With --json the progress goes to standard error, beside the log.
+    steps = [(t, text[len('... '):]) for t, text in json_run['stderr']
+             if text.startswith('... ')]
+    texts = [text for _, text in steps]
     assert texts[0].startswith('Starting a real Placement')
     assert any(t.startswith('Placement answers at http') for t in texts)
     assert texts[-1] == 'Stopping Placement...'
     assert len(texts) >= 6
     # Never a silence of more than half the run.
-    times = [t for t, _ in STEPS]
+    times = ([json_run['started']] + [t for t, _ in steps] +
+             [json_run['ended']])
     total = times[-1] - times[0]
     assert max(b - a for a, b in zip(times, times[1:])) < total / 2
 
@@ -198,24 +237,11 @@ def test_placement_is_stopped_afterwards(demo):
         urllib.request.urlopen(demo['placement'], timeout=2)
 
 
-def _command():
-    """``nova-vfio-compat`` as the README runs it: the console script."""
-    script = os.path.join(os.path.dirname(sys.executable), 'nova-vfio-compat')
-    if not os.path.exists(script):
-        script = shutil.which('nova-vfio-compat')
-    if script is None:
-        pytest.skip('the nova-vfio-compat console script is not installed')
-    return [script]
-
-
-def test_the_command_prints_json_and_human_output():
+def test_the_command_prints_json_and_human_output(json_run):
     # --verbose: the log lines go to standard error, the JSON stays whole.
-    out = subprocess.run(
-        _command() + ['--verbose', 'demo', '--json'],
-        capture_output=True, text=True, timeout=300, check=True)
-    data = json.loads(out.stdout)
+    data = json_run['out']
     assert set(data) >= {'hosts', 'providers', 'matrix', 'migrations'}
-    logged = out.stderr
+    logged = '\n'.join(text for _, text in json_run['stderr'])
     assert 'INFO oslo_service.backend' in logged
     assert 'INFO nova_vfio_compat.reporter.sync' in logged
     assert 'VFIOCompatFilter: live migration of instance' in logged
