@@ -26,6 +26,7 @@ from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat import traits
+from tests import budget
 from tests import encodings
 from tests import strategies
 
@@ -44,6 +45,7 @@ def _members(blocks):
     return sum(high - low + 1 for low, high in blocks)
 
 
+@budget.central
 @given(ranges())
 def test_cover_is_exact_disjoint_aligned_and_small(span):
     low, high = span
@@ -66,6 +68,7 @@ def test_cover_is_exact_disjoint_aligned_and_small(span):
     assert len(blocks) <= 2 * traits.MINOR_BITS - 2
 
 
+@budget.central
 @given(ranges(), MINORS)
 def test_a_minor_is_accepted_by_exactly_one_block_of_a_range_holding_it(
         span, minor):
@@ -147,6 +150,7 @@ WIDE = st.lists(st.integers(0, 2 ** 31 - 1), min_size=7, max_size=7,
                 unique=True).map(sorted)
 
 
+@budget.central
 @given(strategies.related_pairs(), WIDE, st.booleans())
 def test_traits_and_filter_agree_with_the_rules_on_wide_ranges(
         pair, minors, dest_v1):

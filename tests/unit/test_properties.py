@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat import traits
+from tests import budget
 from tests import strategies
 
 
@@ -33,6 +34,7 @@ def _doc(data, source):
     return records.parse_document(data, source)
 
 
+@budget.central
 @given(strategies.related_pairs())
 def test_rules_and_traits_agree_for_every_pair(pair):
     source, dest = _doc(pair[0], 'source'), _doc(pair[1], 'dest')

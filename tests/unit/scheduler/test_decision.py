@@ -25,6 +25,7 @@ from nova_vfio_compat import records
 from nova_vfio_compat import rules
 from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat import traits
+from tests import budget
 from tests import strategies
 
 ROOT_A, ROOT_B = 'root-a', 'root-b'
@@ -216,6 +217,7 @@ def test_options_and_policy_do_not_import_nova():
     assert out.strip() == '[]'
 
 
+@budget.central
 @given(strategies.related_pairs(), st.booleans())
 def test_decision_agrees_with_the_rule_engine(pair, via_root):
     """A one-GPU host passes exactly when rules.check says compatible."""
@@ -415,6 +417,7 @@ def test_a_pool_serves_the_sources_of_its_class():
         decision.ClaimablePool('pf', 'a', 'CUSTOM_OTHER')])} == {'src-nvme'}
 
 
+@budget.central
 @given(strategies.related_pairs(), st.lists(st.booleans(), min_size=1,
                                             max_size=3))
 def test_pools_pass_exactly_when_every_one_accepts(pair, compatible_pools):
