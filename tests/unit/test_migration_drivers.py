@@ -12,6 +12,7 @@
 
 """The table of VFIO migration drivers, its gate and Nova's minimums."""
 
+import importlib.metadata
 import re
 
 from hypothesis import given
@@ -30,6 +31,11 @@ def test_every_entry_says_since_when_and_where():
 
 
 def test_the_minimums_are_novas():
+    # Nova has them from 2025.1 (nova 31) on, the release that
+    # live-migrates PCI devices; the oldest-versions job runs 2024.1's.
+    if not hasattr(nova_libvirt, 'MIN_VFIO_PCI_VARIANT_LIBVIRT_VERSION'):
+        pytest.skip('nova %s does not live-migrate PCI devices'
+                    % importlib.metadata.version('nova'))
     assert md.MIN_LIBVIRT_VERSION == \
         nova_libvirt.MIN_VFIO_PCI_VARIANT_LIBVIRT_VERSION
     assert md.MIN_QEMU_VERSION == \
