@@ -23,8 +23,13 @@ from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
 from nova_vfio_compat import migration_drivers
 from nova_vfio_compat import nova_devices
+from nova_vfio_compat import placement_get
+from nova_vfio_compat import placement_version
+from nova_vfio_compat.planning import placement_view
+from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sources
 from nova_vfio_compat import traits as nvc_traits
 
@@ -111,7 +116,9 @@ def register(subparsers):
         '--resource-class', metavar='ADDRESS=CLASS', action='append',
         help='the resource class Nova gives device (or GPU) ADDRESS today, '
              'where Nova\'s configuration files do not say it; it is kept '
-             'unless --host-empty is given (repeat for several)')
+             'unless --host-empty is given (repeat for several). Offline '
+             'answer: where Placement can be read, its classes and usages '
+             'decide')
     p.add_argument(
         '--host-empty', action='store_true',
         help='no server holds a device of this host (drained first, see '
@@ -119,7 +126,21 @@ def register(subparsers):
              'classes even where they differ from the classes Nova uses '
              'today. Without it those are kept: Nova cannot change the '
              'class of a provider with allocations, and nova-compute then '
-             'does not start')
+             'does not start. Offline answer: where Placement can be read '
+             'and says a provider is in use, its class is kept and the '
+             'exit status is 2')
+    p.add_argument(
+        '--nodename',
+        help='the compute node\'s name, as Placement names its root '
+             'provider (default: [reporter] root_provider_name, else the '
+             'hypervisor hostname)')
+    p.add_argument(
+        '--os-cloud', metavar='CLOUD', default=os.environ.get('OS_CLOUD'),
+        help='the clouds.yaml cloud to read Placement with, for the '
+             'classes and usages of this host\'s device providers '
+             '(default: $OS_CLOUD; without either, [reporter] cloud or the '
+             '[placement] options of the configuration files; with none '
+             'of them Placement is not read)')
     add_virsh_version(p)
     p.add_argument('--json', action='store_true',
                    help='print {"config": {section: {option: value}}, '
@@ -208,8 +229,69 @@ def _told_classes(values):
     return told, errors
 
 
+def provider_name(nodename, device):
+    """Nova's name of the Placement provider of ``device``.
+
+    An mdev parent's (see :func:`plan.mdev_parent_provider_name`); with
+    ``[pci] report_in_placement`` a VF's PF provider, else the device's
+    own (``<nodename>_<ADDRESS>``, nova/compute/pci_placement_translator).
+    """
+    if device.kind == nvc_devices.KIND_MDEV_TYPE:
+        return nvc_plan.mdev_parent_provider_name(nodename, device.address)
+    return '%s_%s' % (nodename, (device.physfn or device.address).upper())
+
+
+def _placement_classes(chosen, usage, nodename, host_empty):
+    """``({address: class to keep}, notes, errors, {address: state})``.
+
+    Placement decides: a device whose provider has allocations keeps the
+    class they are in; one whose provider has none (or that has no
+    provider) may take the project's class.
+    """
+    keep, notes, errors, states = {}, [], [], {}
+    for published in chosen:
+        device = published.device
+        ours = published.resource_class
+        if device.document is None or ours is None:
+            continue
+        name = provider_name(nodename, device)
+        rp = usage.get(name)
+        if rp is None or not rp.used:
+            states[device.address] = {
+                'provider': name, 'held': False, 'resource_class': ours,
+                'used': {}}
+            notes.append(
+                '%s: free to change: %s in Placement; resource class %s'
+                % (device.name, 'no provider %s' % name if rp is None else
+                   'provider %s has no allocations' % rp.describe(), ours))
+            continue
+        today = sorted(rp.used)[0]
+        states[device.address] = {
+            'provider': name, 'held': True, 'resource_class': today,
+            'used': dict(rp.used)}
+        if today == ours:
+            notes.append('%s: held (provider %s): its resource class %s '
+                         'stays' % (device.name, rp.describe(), ours))
+            continue
+        keep[device.address] = today
+        notes.append(
+            '%s: held: provider %s, %d consumer(s) in Placement; keeps '
+            'resource class %s, not %s: Nova cannot change the class of a '
+            'provider where servers hold devices (InventoryInUse, '
+            'ReshapeFailed) and nova-compute would not start. To use %s, '
+            'empty the host first ("nova-vfio-compat drain HOST" shows '
+            'where its servers can go; live-migrate them) and rerun'
+            % (device.name, rp.describe(), rp.consumers, today, ours, ours))
+        if host_empty:
+            errors.append(
+                '--host-empty: Placement says %s is in use (provider %s, '
+                '%d consumer(s)): resource class %s kept'
+                % (device.name, rp.describe(), rp.consumers, today))
+    return keep, notes, errors, states
+
+
 def classes_to_keep(chosen, mdev_config, told, host_empty):
-    """``({address: class to keep}, notes)``.
+    """``({address: class to keep}, notes)``, offline.
 
     Where Nova gives a device another class today than the project's,
     the class stays unless the operator says the host is empty: Nova
@@ -255,7 +337,8 @@ def classes_to_keep(chosen, mdev_config, told, host_empty):
 
 
 def configuration(outcome, mdev_config, told=None, host_empty=False,
-                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+                  max_traits=nvc_traits.DEFAULT_MAX_TRAITS, usage=None,
+                  nodename=None, states=None):
     """``(data, errors, notes, configured GPUs)`` of ``nova-config``.
 
     :param outcome: the host's :class:`publication.Outcome`.
@@ -263,6 +346,10 @@ def configuration(outcome, mdev_config, told=None, host_empty=False,
         when none was given).
     :param told: ``{address: class}`` Nova uses today (--resource-class).
     :param host_empty: no server holds a device (--host-empty).
+    :param usage: ``{provider name: placement_view.ProviderUsage}`` of
+        the host ``nodename`` as Placement has it; None when Placement is
+        not read (then ``told`` and ``host_empty`` decide).
+    :param states: a dict filled with ``{address: what Placement says}``.
     """
     errors = []
     # Every PCI device (one that cannot migrate gets its resource class
@@ -281,8 +368,15 @@ def configuration(outcome, mdev_config, told=None, host_empty=False,
                 choice.mdev_type, choice.why)
         errors.append('GPU %s: no mdev type configured: %s; choose one with '
                       '--mdev-type %s=TYPE' % (address, why, address))
-    keep, notes = classes_to_keep(chosen, mdev_config, told or {},
-                                  host_empty)
+    if usage is None:
+        keep, notes = classes_to_keep(chosen, mdev_config, told or {},
+                                      host_empty)
+    else:
+        keep, notes, held, found = _placement_classes(
+            chosen, usage, nodename, host_empty)
+        errors.extend(held)
+        if states is not None:
+            states.update(found)
     specs = mdev_config.device_specs if mdev_config else ()
     if mdev_config is None and any(
             d.kind == nvc_devices.KIND_PCI for d in chosen):
@@ -296,19 +390,70 @@ def configuration(outcome, mdev_config, told=None, host_empty=False,
     return data, errors + config_errors, notes, configured
 
 
+class PlacementUnread(Exception):
+    """Placement is configured but could not be read."""
+
+
+# What reading this host's providers can meet that is not a bug.
+_PLACEMENT_ERRORS = (placement_get.PlacementUnavailable,
+                     placement_view.UnknownHost,
+                     placement_version.PlacementTooOld)
+
+
+def placement_usage(conf, nodename):
+    """``{provider name: ProviderUsage}`` of ``nodename``, or None.
+
+    None when no way to reach Placement is configured (no --os-cloud,
+    $OS_CLOUD, [reporter] cloud or [placement] auth_type).
+
+    :raises PlacementUnread: naming the request (or the cloud) when
+        Placement is configured but cannot be read: that is never
+        "nothing in use".
+    """
+    try:
+        conn = client.connect(conf, cloud=conf.command.os_cloud)
+    except client.ConfigurationError as e:
+        if conf.command.os_cloud or conf.reporter.cloud:
+            raise PlacementUnread(str(e))
+        return None
+    try:
+        get = placement_view.sdk_get(conn)
+        placement_version.check(get('/', None))
+        return placement_view.read_host_usage(
+            placement_view.PlacementView(get), nodename)
+    except _PLACEMENT_ERRORS as e:
+        raise PlacementUnread(str(e))
+
+
 def do_nova_config(conf):
     operator, errors = _operator_choices(conf.command.mdev_type)
     told, told_errors = _told_classes(conf.command.resource_class)
     errors.extend(told_errors)
     if errors:
         return _report(errors)
+    nodename = conf.command.nodename or hostname.root_provider_name(conf)
+    offline = bool(told) or conf.command.host_empty
+    try:
+        usage = placement_usage(conf, nodename)
+    except PlacementUnread as e:
+        if not offline:
+            return _report([
+                'the resource classes in use on %s cannot be read from '
+                'Placement: %s; give the offline answer instead '
+                '(--resource-class ADDRESS=CLASS, or --host-empty on an '
+                'empty host)' % (nodename, e)])
+        usage = None
+        _notes(['warning: Placement cannot be read (%s): the classes '
+                'printed follow --resource-class/--host-empty, which '
+                'Placement has not confirmed' % e])
     try:
         outcome, errors, nova = _decided(conf, operator)
     except sources.NoDeviceSource as e:
         return _report([e])
+    states = {}
     data, config_errors, notes, configured = configuration(
         outcome, nova.mdev_config, told, conf.command.host_empty,
-        conf.traits.max_traits_per_provider)
+        conf.traits.max_traits_per_provider, usage, nodename, states)
     if any(spec.get('live_migratable') for spec in
            data.get('pci', {}).get('device_spec', ())):
         warning = version_warning(conf.command.virsh_version)
@@ -324,6 +469,7 @@ def do_nova_config(conf):
                           if address in configured else None,
                           'why': choice.why}
                 for address, choice in sorted(outcome.choices.items())},
+            'placement': None if usage is None else states,
             'errors': [str(e) for e in errors]}, indent=2, sort_keys=True))
     else:
         sys.stdout.write(nova_config.nova_conf_text(data))

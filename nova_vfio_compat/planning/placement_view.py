@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What ``drain`` and ``fleet`` read from Placement: GET requests only.
+"""What ``drain``, ``fleet`` and ``nova-config`` read from Placement: GETs
+only.
 
 :class:`PlacementView` is built on a ``get(url, microversion)`` callable
 that returns the decoded JSON body; it has no other way to reach
@@ -34,7 +35,9 @@ size of the fleet:
   scheduler, which asks with ``root_required``);
 * ``fleet``: the project's traits (1), the providers (1), and per stream
   the providers that emit it and those that carry each of its accept
-  trait names.
+  trait names;
+* ``nova-config``: the host's tree (2) and per device provider its
+  inventories and allocations (:func:`read_host_usage`).
 
 An assumed host (``--assume``) adds its tree and traits, and for
 ``drain`` one allocation-candidates request per distinct demand limited
@@ -108,6 +111,12 @@ class PlacementView:
         return {consumer: alloc['resources'] for consumer, alloc in
                 self._get('/resource_providers/%s/allocations' % uuid,
                           MICROVERSION)['allocations'].items()}
+
+    def inventories(self, uuid):
+        """``{resource class: total}`` of one provider."""
+        return {rc: inventory['total'] for rc, inventory in self._get(
+            '/resource_providers/%s/inventories' % uuid,
+            MICROVERSION)['inventories'].items()}
 
     def known(self, names):
         """The trait names of ``names`` that Placement knows.
@@ -429,6 +438,45 @@ def read_fleet(view, assumptions=(),
             uuid, name, names.get(root, (root,))[0],
             frozenset(assumed.get(uuid, carried.get(uuid, ())))))
     return providers
+
+
+class ProviderUsage:
+    """One device provider of a host: its inventory and what is in use."""
+
+    def __init__(self, uuid, name, inventory, used, consumers):
+        self.uuid = uuid
+        self.name = name
+        self.inventory = inventory      # {resource class: total}
+        self.used = used                # {resource class: amount > 0}
+        self.consumers = consumers      # how many consumers hold some
+
+    def describe(self):
+        return '%s (%s)' % (self.name, ', '.join(
+            '%d of %d %s used' % (self.used.get(rc, 0), total, rc)
+            for rc, total in sorted(self.inventory.items())) or
+            'no inventory')
+
+
+def read_host_usage(view, host):
+    """``{provider name: ProviderUsage}`` under root ``host``.
+
+    For ``nova-config``: the tree (2 requests), then per non-root
+    provider its inventories and allocations (2 each).
+
+    :raises UnknownHost: when ``host`` is not a root provider (a wrong
+        name must not read as "nothing in use").
+    """
+    out = {}
+    for uuid, name in sorted(view.tree(view.root(host)).items()):
+        used, consumers = {}, 0
+        for resources in view.allocations(uuid).values():
+            held = {rc: n for rc, n in resources.items() if n > 0}
+            consumers += bool(held)
+            for rc, n in held.items():
+                used[rc] = used.get(rc, 0) + n
+        out[name] = ProviderUsage(uuid, name, view.inventories(uuid), used,
+                                  consumers)
+    return out
 
 
 def sdk_get(conn):
