@@ -88,10 +88,16 @@ def samples_for(hosts, budget=20000, low=7, high=301):
 
 def request_spec(source_host):
     """A live migration's RequestSpec as the conductor sends it."""
+    # A one-vGPU flavor and nothing else, so that Nova's own query for it
+    # (resources_from_request_spec) is the one the fleet's candidates
+    # answer: resources=VGPU:1.
     return objects.RequestSpec(
         instance_uuid=str(uuid_lib.uuid4()), ignore_hosts=[source_host],
-        flavor=objects.Flavor(extra_specs={}), scheduler_hints={},
-        num_instances=1)
+        flavor=objects.Flavor(vcpus=0, memory_mb=0, root_gb=0,
+                              ephemeral_gb=0, swap=0,
+                              extra_specs={'resources:VGPU': '1'}),
+        image=objects.ImageMeta(properties=objects.ImageMetaProps()),
+        scheduler_hints={}, num_instances=1, is_bfv=False)
 
 
 def host_states(hosts, candidates_by_root):
