@@ -16,8 +16,9 @@ With ``[pci] report_in_placement`` each PF is a Placement provider whose
 inventory has the VFs' resource class; Nova cannot change that class
 while a server holds one of its VFs, and nova-compute then does not
 start. ``nova-config`` (run through its command line, reading the host's
-nova.conf and device list) keeps the class the VF has today; the old
-advice, giving the VF the project's class, stops nova-compute.
+nova.conf and device list, or reading the harness's Placement) keeps
+the class the VF has today; the old advice, giving the VF the project's
+class, stops nova-compute.
 """
 
 import io
@@ -96,9 +97,21 @@ class BusyHostVFTest(pci._PCIServersWithMigrationTestBase):
                 self._get_allocations_by_server_uuid(
                     self.server['id']).items()}
 
-    def _nova_config(self, *options):
-        """``(config, stderr)`` of ``nova-config --json`` on this host."""
+    def _nova_config(self, *options, placement=False, status=0):
+        """``(--json output, stderr)`` of ``nova-config`` on this host.
+
+        :param placement: give it this harness's Placement, as the
+            reporter's [placement] options, and a nova.conf whose
+            device_spec has no class: Placement alone decides.
+        """
         tmp = self.useFixture(fixtures.TempDir()).path
+        own = []
+        if placement:
+            with open(os.path.join(tmp, 'reporter.conf'), 'w') as f:
+                f.write('[placement]\nauth_type = admin_token\n'
+                        'endpoint = %s\ntoken = admin\n'
+                        % self.placement_fixture.endpoint)
+            own = ['--config-file', os.path.join(tmp, 'reporter.conf')]
         with open(os.path.join(tmp, 'vf.yaml'), 'w') as f:
             f.write(DOCUMENT)
         with open(os.path.join(tmp, 'devices.yaml'), 'w') as f:
@@ -109,7 +122,8 @@ class BusyHostVFTest(pci._PCIServersWithMigrationTestBase):
         # This host's nova.conf as nova-compute runs it.
         with open(os.path.join(tmp, 'nova.conf'), 'w') as f:
             f.write('[pci]\nreport_in_placement = true\n'
-                    'device_spec = %s\n' % json.dumps(TODAY_SPEC))
+                    'device_spec = %s\n' % json.dumps(
+                        {'address': VF} if placement else TODAY_SPEC))
         # What "virsh version" says on this host (Nova's minimums).
         with open(os.path.join(tmp, 'virsh-version'), 'w') as f:
             f.write('Using library: libvirt 10.0.0\n'
@@ -120,14 +134,15 @@ class BusyHostVFTest(pci._PCIServersWithMigrationTestBase):
             'sys.stderr', io.StringIO())).new_value
         with tempfile.TemporaryDirectory() as empty:
             # No configuration file of the project's but these options.
-            status = cli.main(
-                ['--config-dir', empty, 'nova-config', '--json',
-                 '--device-list', os.path.join(tmp, 'devices.yaml'),
-                 '--nova-config', os.path.join(tmp, 'nova.conf'),
-                 '--virsh-version', os.path.join(tmp, 'virsh-version')]
+            got = cli.main(
+                ['--config-dir', empty] + own + [
+                    'nova-config', '--json', '--nodename', HOST,
+                    '--device-list', os.path.join(tmp, 'devices.yaml'),
+                    '--nova-config', os.path.join(tmp, 'nova.conf'),
+                    '--virsh-version', os.path.join(tmp, 'virsh-version')]
                 + list(options))
-        self.assertEqual(0, status, stderr.getvalue())
-        return json.loads(stdout.getvalue())['config'], stderr.getvalue()
+        self.assertEqual(status, got, stderr.getvalue())
+        return json.loads(stdout.getvalue()), stderr.getvalue()
 
     def _apply(self, config):
         """The printed device_spec in place of the host's, and restart."""
@@ -136,7 +151,9 @@ class BusyHostVFTest(pci._PCIServersWithMigrationTestBase):
         self.restart_compute_service(HOST)
 
     def test_busy_host_keeps_the_vfs_class_and_restarts(self):
-        config, err = self._nova_config()
+        result, err = self._nova_config()
+        self.assertIsNone(result['placement'])
+        config = result['config']
         (spec,) = config['pci']['device_spec']
         self.assertEqual(TODAY, spec['resource_class'])
         self.assertIn('keeps resource class %s' % TODAY, err)
@@ -153,6 +170,7 @@ class BusyHostVFTest(pci._PCIServersWithMigrationTestBase):
         # The advice as it was: the VF's resource_class becomes the
         # project's (what nova-config prints for an empty host).
         config, err = self._nova_config('--host-empty')
+        config = config['config']
         (spec,) = config['pci']['device_spec']
         self.assertEqual(PROJECT_CLASS, spec['resource_class'])
         self.assertIn('replaces %s' % TODAY, err)
@@ -163,4 +181,26 @@ class BusyHostVFTest(pci._PCIServersWithMigrationTestBase):
                                   self._apply, config)
         self.assertIn("Inventory for '%s'" % TODAY, str(error))
         self.assertIn('in use', str(error))
+        self.assertEqual(self.allocations, self._resources())
+
+    def test_placement_says_the_vf_is_held_and_it_restarts(self):
+        result, err = self._nova_config(placement=True)
+        held = result['placement'][VF]
+        self.assertEqual({'provider': '%s_%s' % (HOST, PF.upper()),
+                          'held': True, 'resource_class': TODAY,
+                          'used': {TODAY: 1}}, held)
+        self.assertIn('held: provider %s_%s (1 of 1 %s used)'
+                      % (HOST, PF.upper(), TODAY), err)
+        self._apply(result['config'])
+        self.assertEqual('up', self.api.get_services(
+            binary='nova-compute', host=HOST)[0]['state'])
+        self.assertEqual(self.allocations, self._resources())
+
+    def test_placement_overrides_host_empty(self):
+        result, err = self._nova_config('--host-empty', placement=True,
+                                        status=2)
+        (spec,) = result['config']['pci']['device_spec']
+        self.assertEqual(TODAY, spec['resource_class'])
+        self.assertIn('--host-empty: Placement says %s is in use' % VF, err)
+        self._apply(result['config'])
         self.assertEqual(self.allocations, self._resources())
