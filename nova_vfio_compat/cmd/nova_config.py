@@ -21,11 +21,13 @@ import tempfile
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat import files
 from nova_vfio_compat import migration_drivers
 from nova_vfio_compat import nova_devices
 from nova_vfio_compat import placement_get
 from nova_vfio_compat import placement_version
 from nova_vfio_compat.planning import placement_view
+from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import nova_config
@@ -81,10 +83,9 @@ def version_warning(path):
     """The libvirt/QEMU warning for this host (``--virsh-version``)."""
     if path:
         try:
-            with open(path) as f:
-                text = f.read(64 * 1024)
-        except OSError as e:
-            return '%s: cannot be read: %s' % (path, e.strerror or e)
+            text = files.read_text(path, 64 * 1024)
+        except records.InvalidDocument as e:
+            return str(e)
         return migration_drivers.version_warning(
             *migration_drivers.virsh_versions(text))
     return migration_drivers.version_warning(*_libvirt_versions())

@@ -182,3 +182,15 @@ def test_nova_config_warns_below_novas_libvirt_and_qemu(tmp_path, capsys):
     cli.main(['nova-config', '--device-list', _device_list(tmp_path),
               '--virsh-version', str(virsh)])
     assert 'libvirt >=' not in capsys.readouterr().err
+
+
+def test_a_virsh_version_fifo_is_refused_without_blocking(tmp_path, capsys):
+    # A FIFO with no writer would block an open() for reading forever.
+    virsh = tmp_path / 'virsh-version'
+    os.mkfifo(virsh)
+    status = cli.main(['nova-config', '--device-list',
+                       _device_list(tmp_path), '--virsh-version',
+                       str(virsh)])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert '%s: ' % virsh in err and 'FIFO' in err
