@@ -32,6 +32,7 @@ import threading
 from oslo_log import log as logging
 
 from nova_vfio_compat import files
+from nova_vfio_compat import nova_devices
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import device_list
 from nova_vfio_compat.reporter import nova_files
@@ -122,6 +123,15 @@ def published_source(conf, device_list_path=None,
             raise InputUnavailable(
                 '%s; nothing is published or withdrawn until it can be '
                 'read' % nova.error)
+        if nova.mdev_config is not None:
+            # A configuration nova-compute refuses to start with says
+            # nothing of the types it uses: held the same way.
+            try:
+                nova_devices.gpu_types(nova.mdev_config)
+            except nova_devices.InvalidMdevConfig as e:
+                raise InputUnavailable(
+                    '%s; nothing is published or withdrawn until it is '
+                    'fixed' % e)
         outcome = decide(conf, source(), nova)
         changes.log(outcome)
         return outcome.published

@@ -89,12 +89,22 @@ def _garbled(path):
     path.write_text('[devices\nenabled_mdev_types = nvidia-222\n')
 
 
+def _invalid_for_nova(path):
+    # Two types on one GPU: nova-compute refuses to start with it
+    # (InvalidLibvirtMdevConfig), so it says nothing of what Nova uses.
+    path.write_text('[devices]\nenabled_mdev_types = nvidia-222, '
+                    'nvidia-223\n[mdev_nvidia-222]\ndevice_addresses = '
+                    '%s\n[mdev_nvidia-223]\ndevice_addresses = %s\n'
+                    % (rd.VGPU_PARENT, rd.VGPU_PARENT))
+
+
 BREAKS = [
     ('nova.conf', os.unlink, 'Nova configuration file'),
     ('nova.conf', _replace_with_fifo, 'FIFO'),
     ('nova.conf', _replace_with_directory, 'a directory'),
     ('nova.conf', _garbled, 'cannot be read as Nova configuration'),
     ('nova.conf', _not_utf8, 'cannot be read as Nova configuration'),
+    ('nova.conf', _invalid_for_nova, 'duplicate types for PCI ID'),
     ('nova.conf.d', _remove_directory, 'configuration directory'),
     ('devices.yaml', os.unlink, 'No such file'),
     ('devices.yaml', _replace_with_fifo, 'FIFO'),
