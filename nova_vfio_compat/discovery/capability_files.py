@@ -310,8 +310,12 @@ def _listing(directories):
             path = os.path.join(directory, name)
             if name.startswith('.') or not name.endswith(SUFFIXES):
                 continue
-            if not os.path.isfile(path):
+            if os.path.isdir(path):
                 continue
+            # Any other name of a capability file that is not a regular
+            # file (a dangling link, a FIFO) is listed all the same:
+            # reading it fails with an error naming it (files.Unreadable,
+            # never blocking), as any capability file that cannot be read.
             found.append(((name, dir_index), path))
     found.sort()
     return found, errors

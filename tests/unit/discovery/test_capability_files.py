@@ -239,9 +239,24 @@ def test_an_entry_with_a_duplicate_key_voids_its_file_naming_the_key(
     assert "duplicate key 'driver'" in error
 
 
-def test_a_fifo_in_the_capability_directory_is_skipped_unread(tmp_path):
+def test_a_fifo_in_the_capability_directory_is_named_unread(tmp_path):
+    # Never read (it would block), never silently skipped: a capability
+    # file that cannot be read, and the other files still claim.
     os.mkfifo(tmp_path / 'fifo.yaml')
     write(tmp_path, 'good.yaml', entry('{driver: nvidia}'))
     catalogue = capability_files.load([str(tmp_path)])
-    assert catalogue.errors == ()
+    (error,) = catalogue.errors
+    assert error.startswith(str(tmp_path / 'fifo.yaml'))
+    assert 'FIFO' in error
+    assert catalogue.unreadable == catalogue.errors
+    assert catalogue.claim(target()).entry is not None
+
+
+def test_a_dangling_capability_link_is_named_not_skipped(tmp_path):
+    os.symlink(tmp_path / 'gone.yaml', tmp_path / 'vendor.yaml')
+    write(tmp_path, 'good.yaml', entry('{driver: nvidia}'))
+    catalogue = capability_files.load([str(tmp_path)])
+    (error,) = catalogue.errors
+    assert error.startswith(str(tmp_path / 'vendor.yaml'))
+    assert catalogue.unreadable == catalogue.errors
     assert catalogue.claim(target()).entry is not None
