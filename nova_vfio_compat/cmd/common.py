@@ -165,6 +165,29 @@ def configure(prog, argv, cli_opts, quiet=False, commands=None):
         or configured value (naming the option), or logging that cannot
         be set up.
     """
+    conf = parsed(prog, argv, cli_opts, quiet, commands)
+    try:
+        logging.setup(conf, prog)
+        # A logging configuration file of the operator's says itself
+        # what to show.
+        if quiet and not (conf.verbose or conf.debug
+                          or conf.log_config_append):
+            _log_warnings_only()
+    except (OSError, ValueError) as e:
+        # A log file that cannot be opened, a broken logging config.
+        raise ConfigurationError('cannot set up logging: %s' % e)
+    return conf
+
+
+def parsed(prog, argv, cli_opts, quiet=False, commands=None):
+    """The ConfigOpts of :func:`configure`, parsed and checked, no logging.
+
+    Also what the reporter parses on SIGHUP to check the files before it
+    reloads them into the configuration in use.
+
+    :raises ConfigurationError: for a bad command line, configuration file
+        or configured value (naming the option).
+    """
     conf = cfg.ConfigOpts()
     nvc_conf.register_all(conf)
     conf.register_cli_opts(cli_opts)
@@ -180,17 +203,8 @@ def configure(prog, argv, cli_opts, quiet=False, commands=None):
     try:
         conf(argv, project='nova-vfio-compat', prog=prog)
         validation.check(conf)
-        logging.setup(conf, prog)
-        # A logging configuration file of the operator's says itself
-        # what to show.
-        if quiet and not (conf.verbose or conf.debug
-                          or conf.log_config_append):
-            _log_warnings_only()
     except (cfg.Error, validation.InvalidOption) as e:
         raise ConfigurationError(str(e))
-    except (OSError, ValueError) as e:
-        # A log file that cannot be opened, a broken logging config.
-        raise ConfigurationError('cannot set up logging: %s' % e)
     return conf
 
 

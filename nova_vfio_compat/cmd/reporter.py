@@ -34,6 +34,7 @@ cannot be parsed or is invalid is logged and the service keeps running
 with the one it had.
 """
 
+import functools
 import signal
 import sys
 import threading
@@ -43,7 +44,6 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import common
-from nova_vfio_compat.conf import validation
 from nova_vfio_compat import placement_http
 from nova_vfio_compat import placement_version
 from nova_vfio_compat import records
@@ -118,7 +118,7 @@ def main(argv=None):
         conf = common.configure(PROG, argv, cli_opts)
     except common.ConfigurationError as e:
         return _fail(e)
-    return common.run(PROG, conf, _serve)
+    return common.run(PROG, conf, functools.partial(_serve, argv=argv))
 
 
 def _setup(conf):
@@ -154,7 +154,7 @@ def _setup(conf):
     return reporter, source, change_signal
 
 
-def _serve(conf):
+def _serve(conf, argv=()):
     if conf.once or conf.dry_run:
         return _once(conf)
     signals = _Signals()
@@ -185,7 +185,7 @@ def _serve(conf):
             LOG.error('The reporter service ended unexpectedly')
             return EXIT_INTERNAL
         signals.reload = False
-        done, built = _waited(lambda: _reload(conf), signals)
+        done, built = _waited(lambda: _reload(conf, argv), signals)
         if not done or signals.stop:
             _close(change_signal)
             return EXIT_OK
@@ -271,21 +271,24 @@ def _waited(func, signals, stop=None):
     return True, value
 
 
-def _reload(conf):
+def _reload(conf, argv):
     """Reload the configuration files; the new set-up, or None to keep.
 
     As oslo.service does on SIGHUP: ``reload_config_files()``, which
-    keeps the configuration it had when a file cannot be parsed.
+    keeps the configuration it had when a file cannot be parsed.  The
+    files are first parsed and checked on a ConfigOpts of their own, so
+    that a value that cannot be used (``resync_interval = soon``) never
+    reaches the configuration in use.
     """
+    try:
+        common.parsed(PROG, argv, cli_opts)
+    except common.ConfigurationError as e:
+        LOG.error('The configuration files could not be reloaded (%s); '
+                  'the service goes on with the configuration it had', e)
+        return None
     if not conf.reload_config_files():
         LOG.error('The configuration files could not be reloaded; the '
                   'service goes on with the configuration it had')
-        return None
-    try:
-        validation.check(conf)
-    except validation.InvalidOption as e:
-        LOG.error('The reloaded configuration is invalid (%s); the service '
-                  'goes on with the set-up it had', e)
         return None
     built = _setup(conf)
     if isinstance(built, int):

@@ -178,6 +178,17 @@ def test_sighup_reloads_the_configuration(tmp_path):
             sp._wait(lambda: 'could not be reloaded' in
                      proc.log_path.read_text(), 20, 'the reload error')
             assert proc.poll() is None
+
+            # A value that parses as a file but not as its option: never
+            # in force, the service goes on with the values it had (it
+            # resyncs every second, reading resync_interval each time).
+            proc.conf.write_text(text.replace(
+                'resync_interval = 1', 'resync_interval = soon'))
+            proc.send_signal(signal.SIGHUP)
+            sp._wait(lambda: 'resync_interval' in
+                     proc.log_path.read_text(), 20, 'the invalid value')
+            time.sleep(3)
+            assert proc.poll() is None, proc.log_path.read_text()[-2000:]
         finally:
             status, took = _stop_time(proc)
     finally:
