@@ -20,7 +20,9 @@ reader that closes standard output early (``| head -1``) ends the output
 quietly.
 """
 
+import argparse
 import copy
+import glob
 import os
 import sys
 import traceback
@@ -30,6 +32,7 @@ from oslo_log import log as logging
 
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.conf import validation
+from nova_vfio_compat import files
 
 # The program name of the CLI, which its sub-command modules print
 # errors under.
@@ -201,11 +204,39 @@ def parsed(prog, argv, cli_opts, quiet=False, commands=None):
     if commands:
         argv = options_first(argv, _global_flags(conf), commands)
     try:
+        for path in _config_files(argv, prog):
+            files.check_regular(path)
+    except files.Unreadable as e:
+        raise ConfigurationError(str(e))
+    try:
         conf(argv, project='nova-vfio-compat', prog=prog)
         validation.check(conf)
     except (cfg.Error, validation.InvalidOption) as e:
         raise ConfigurationError(str(e))
     return conf
+
+
+def _config_files(argv, prog):
+    """The existing configuration files oslo.config will open for argv.
+
+    Checked first (:func:`files.check_regular`), so that a FIFO in a
+    configuration file's place is an error naming it rather than a
+    program blocked at start.  Those of ``--config-file`` (else the
+    default ones) and the ``*.conf`` of ``--config-dir`` (else the
+    default directories), as oslo.config finds them; a missing one is
+    left to oslo.config's own error.
+    """
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument('--config-file', action='append', default=[])
+    parser.add_argument('--config-dir', action='append', default=[])
+    known, _rest = parser.parse_known_args(argv)
+    project = 'nova-vfio-compat'
+    paths = list(known.config_file or
+                 cfg.find_config_files(project=project, prog=prog))
+    for directory in (known.config_dir or
+                      cfg.find_config_dirs(project=project, prog=prog)):
+        paths.extend(sorted(glob.glob(os.path.join(directory, '*.conf'))))
+    return [p for p in paths if os.path.lexists(p)]
 
 
 def _log_warnings_only():

@@ -50,7 +50,7 @@ def _special_files(tmp_path):
             (str(loop), 'cannot be read: a loop of symbolic links')]
 
 
-def _main_unblocked(argv, fifo, wait=10):
+def _main_unblocked(argv, fifo, wait=10, main=cli.main):
     """``cli.main(argv)`` in this process, which must not block on ``fifo``.
 
     In process, not a subprocess per case: what is tested is how the
@@ -74,7 +74,7 @@ def _main_unblocked(argv, fifo, wait=10):
     helper = threading.Thread(target=unblock)
     helper.start()
     try:
-        status = cli.main(argv)
+        status = main(argv)
     finally:
         done.set()
         helper.join()
@@ -187,3 +187,19 @@ def test_a_bad_configured_value_is_exit_2_naming_the_option(
         assert fragment in err
         assert len(err.splitlines()) == 1
         assert out == ''
+
+
+@pytest.mark.parametrize('main', [cli.main, reporter_cmd.main],
+                         ids=['nova-vfio-compat', 'reporter'])
+def test_a_special_configuration_file_is_refused_without_blocking(
+        tmp_path, capsys, main):
+    # oslo.config opens its files with a plain open(): checked first.
+    fifo = str(tmp_path / 'fifo.yaml')
+    for path, message in _special_files(tmp_path):
+        argv = ['--config-file', path] + (
+            ['matrix'] if main is cli.main else ['--once'])
+        status = _main_unblocked(argv, fifo, main=main)
+        out, err = capsys.readouterr()
+        assert status == 2, err
+        assert '%s: %s' % (path, message) in err, err
+        assert len(err.splitlines()) == 1
