@@ -44,9 +44,10 @@ EXIT_STRANDED = 1
 EXIT_INVALID = common.EXIT_INVALID
 
 
-def _add_assume(parser):
+def add_assume(parser, metavar='HOST=DOCUMENT'):
+    """The ``--assume`` option, here and in the openstack commands."""
     parser.add_argument(
-        '--assume', action='append', default=[], metavar='HOST=DOCUMENT',
+        '--assume', action='append', default=[], metavar=metavar,
         help='evaluate as if the devices of HOST of DOCUMENT\'s device '
              'family had this capability document (repeatable; nothing '
              'is written)')
@@ -75,7 +76,7 @@ def register(subparsers):
                         'provider')
     p.add_argument('--json', action='store_true',
                    help='print the servers, destinations and plan as JSON')
-    _add_assume(p)
+    add_assume(p)
     _add_cloud(p)
     p.set_defaults(func=do_drain)
 
@@ -93,7 +94,7 @@ def register(subparsers):
     out.add_argument('--dot', action='store_true',
                      help='print a Graphviz digraph (dot -Tsvg makes a '
                           'picture of it)')
-    _add_assume(p)
+    add_assume(p)
     _add_cloud(p)
     p.set_defaults(func=do_fleet)
 
@@ -155,13 +156,12 @@ def _view(conn):
 
 
 # What a command line, a document or the cloud can get wrong; anything
-# else is a bug, for the top-level handler.
-_INPUT_ERRORS = (BadOption, records.InvalidDocument,
-                 nvc_assume.AssumptionError, placement_view.UnknownHost,
-                 placement_get.PlacementUnavailable,
-                 client.ConfigurationError, placement_version.PlacementTooOld)
-# The openstack client's commands catch the same.
-INPUT_ERRORS = _INPUT_ERRORS
+# else is a bug, for the top-level handler.  The openstack client's
+# commands catch the same.
+INPUT_ERRORS = (BadOption, records.InvalidDocument,
+                nvc_assume.AssumptionError, placement_view.UnknownHost,
+                placement_get.PlacementUnavailable,
+                client.ConfigurationError, placement_version.PlacementTooOld)
 
 
 def drain_data(conn, host, assumptions=(),

@@ -168,14 +168,6 @@ class CompatMatrix(_Offline, command.Lister):
         return MATRIX_COLUMNS, rows
 
 
-def _add_assume(parser):
-    parser.add_argument(
-        '--assume', action='append', default=[], metavar='<host=document>',
-        help='evaluate as if the devices of HOST of DOCUMENT\'s device '
-             'family had this capability document (repeatable; nothing '
-             'is written)')
-
-
 def _assumptions(parsed_args):
     try:
         return maintenance.load_assumptions(parsed_args.assume)
@@ -199,7 +191,8 @@ class Drain(command.Lister):
         parser.add_argument('host', metavar='<host>',
                             help='the compute node, as Placement names its '
                                  'root provider')
-        _add_assume(parser)
+        # osc's own metavar style.
+        maintenance.add_assume(parser, metavar='<host=document>')
         return parser
 
     def take_action(self, parsed_args):
@@ -252,7 +245,8 @@ class Fleet(command.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        _add_assume(parser)
+        # osc's own metavar style.
+        maintenance.add_assume(parser, metavar='<host=document>')
         return parser
 
     def take_action(self, parsed_args):
