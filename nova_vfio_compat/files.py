@@ -93,6 +93,19 @@ def check_regular(path):
     os.close(_open_regular(path))
 
 
+def config_dir_files(directory):
+    """The files oslo.config reads from a ``--config-dir``, in its order.
+
+    Its ``*.conf`` files, sorted (oslo.config globs ``*.conf``, which
+    matches no name that starts with a dot).
+
+    :raises OSError: when the directory cannot be listed.
+    """
+    return [os.path.join(directory, name)
+            for name in sorted(os.listdir(directory))
+            if name.endswith('.conf') and not name.startswith('.')]
+
+
 def read_bounded(path, max_bytes=DEFAULT_MAX_BYTES):
     """Read at most ``max_bytes`` of the regular file ``path``.
 

@@ -22,7 +22,6 @@ quietly.
 
 import argparse
 import copy
-import glob
 import os
 import sys
 import traceback
@@ -235,7 +234,10 @@ def _config_files(argv, prog):
                  cfg.find_config_files(project=project, prog=prog))
     for directory in (known.config_dir or
                       cfg.find_config_dirs(project=project, prog=prog)):
-        paths.extend(sorted(glob.glob(os.path.join(directory, '*.conf'))))
+        try:
+            paths.extend(files.config_dir_files(directory))
+        except OSError:
+            pass        # oslo.config's own error names the directory
     return [p for p in paths if os.path.lexists(p)]
 
 

@@ -109,15 +109,12 @@ def _files(config_files, config_dirs):
     """
     out = list(config_files or ())
     for directory in config_dirs or ():
-        # oslo.config reads a config dir's *.conf files in sorted order,
-        # after the config files.
+        # oslo.config reads a config dir's files after the config files.
         try:
-            names = sorted(os.listdir(directory))
+            out.extend(files.config_dir_files(directory))
         except OSError as e:
             raise Unavailable('%s: Nova configuration directory cannot be '
                               'read: %s' % (directory, e.strerror or e))
-        out.extend(os.path.join(directory, n) for n in names
-                   if n.endswith('.conf'))
     return out
 
 

@@ -51,3 +51,29 @@ def test_a_nova_conf_that_is_no_regular_file_is_refused(tmp_path, make,
     make(conf)
     nova = nova_files.load([str(conf)])
     assert str(conf) in nova.error and says in nova.error
+
+
+def test_a_config_dir_is_read_as_oslo_config_reads_it(tmp_path):
+    # oslo.config reads a --config-dir's *.conf in sorted order, and no
+    # hidden file: the last one it reads sets the type.
+    conf_d = tmp_path / 'nova.conf.d'
+    conf_d.mkdir()
+    for name, mdev_type in (('10-a.conf', 'nvidia-11'),
+                            ('20-b.conf', 'nvidia-12'),
+                            ('40-c.conf.orig', 'nvidia-14')):
+        (conf_d / name).write_text(
+            '[devices]\nenabled_mdev_types = %s\n' % mdev_type)
+    (conf_d / '.30-hidden.conf').write_text(
+        '[mdev_nvidia-12]\ndevice_addresses = 0000:84:00.0\n')
+    oslo = cfg.ConfigOpts()
+    oslo.register_opt(cfg.ListOpt('enabled_mdev_types'), group='devices')
+    oslo.register_opt(cfg.ListOpt('device_addresses', default=[]),
+                      group='mdev_nvidia-12')
+    oslo(args=['--config-dir', str(conf_d)], default_config_files=[],
+         default_config_dirs=[])
+    ours = nova_files.load(config_dirs=[str(conf_d)])
+    assert ours.error is None
+    assert ours.mdev_config.enabled_types == tuple(
+        oslo.devices.enabled_mdev_types) == ('nvidia-12',)
+    assert oslo['mdev_nvidia-12'].device_addresses == []
+    assert not ours.mdev_config.device_addresses.get('nvidia-12')
