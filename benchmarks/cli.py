@@ -31,7 +31,8 @@ from nova import objects
 
 from benchmarks import fleet
 from benchmarks import scenarios
-from benchmarks import upgrade
+from benchmarks import upgrade_report
+from benchmarks import upgrade_simulation
 from nova_vfio_compat.demo import local_placement
 
 WIDTHS = (1, 4, 16, 64, 256, 999, 2 ** 16, 2 ** 24, 2 ** 31 - 1)
@@ -138,88 +139,20 @@ def parse_args(argv):
     up.add_argument('--upgrade', action='store_true',
                     help='Run the rolling-upgrade simulation only.')
     up.add_argument('--hosts', type=int,
-                    default=upgrade.DEFAULT['hosts'],
+                    default=upgrade_simulation.DEFAULT['hosts'],
                     help='Hosts in the fleet (default %(default)s).')
     up.add_argument('--servers', type=int,
-                    default=upgrade.DEFAULT['servers'],
+                    default=upgrade_simulation.DEFAULT['servers'],
                     help='Servers, each holding a vGPU, a VF or both '
                          '(default %(default)s).')
     up.add_argument('--wave-size', type=int,
-                    default=upgrade.DEFAULT['wave_size'],
+                    default=upgrade_simulation.DEFAULT['wave_size'],
                     help='Hosts upgraded per wave (default %(default)s).')
     up.add_argument('--seed', type=int, default=0,
                     help='Seed of the fleet and of the host order.')
     up.add_argument('--plot', metavar='PNG',
                     help='Save the failures per wave to this image.')
     return parser.parse_args(argv)
-
-
-def _upgrade(args, emit):
-    fleet, results = upgrade.simulate(args.hosts, args.servers,
-                                      args.wave_size, args.seed)
-    naive_waves = upgrade.naive_waves(fleet, args.wave_size)
-    oracle = upgrade.run(fleet, upgrade.RulesOracle(), naive_waves,
-                         args.seed)
-    upgrade.check_invariants(fleet, results, oracle=oracle)
-    project = results[-1]
-    emit(table(
-        'Rolling driver upgrade: %d hosts, %d servers, %d waves' % (
-            args.hosts, args.servers, len(results[0].sequence)),
-        ['strategy', 'migrations', 'failed at the destination',
-         'of which vGPU / VF', 'possible but refused', 'servers stranded',
-         'hosts not upgraded', 'Placement calls', 'decision time (s)',
-         'wall time (s)'],
-        [(r.strategy, r.migrations, r.failed, '%d / %d' % (
-            r.failed_by_device[upgrade.VGPU],
-            r.failed_by_device[upgrade.VF]), r.needlessly_refused,
-          r.stranded, r.hosts_not_upgraded, r.placement_calls,
-          '%.1f' % r.seconds, '%.1f' % r.wall_seconds) for r in results],
-        args.rst))
-    emit('Families: %s (GPUs), %s (VFs). Servers: %s. "Possible but '
-         'refused": servers left behind although a destination the rules '
-         'accept had the free devices. Placement calls: the requests the '
-         'filter\'s reads made (%d asked, the rest answered by the cache '
-         'of the wave); the harness also made %d writes (publishing the '
-         'fleet, the moves of each wave in one request, the upgrades). '
-         'Wall time: the whole run of the strategy, publishing included. '
-         'Checked: every strategy started from the same fleet and waves; '
-         'the project\'s sent no migration the rules refuse, refused '
-         'none that was possible, and chose the destination the rules '
-         'choose for every migration.\n' % (
-             ', '.join(f.name for f in upgrade.GPU_FAMILIES),
-             ', '.join(f.name for f in upgrade.NIC_FAMILIES),
-             ', '.join('%d hold %s' % (n, kind) for kind, n in sorted(
-                 upgrade.kinds(fleet).items())),
-             project.placement_reads_asked, project.placement_writes))
-    orders = [('host name order', oracle),
-              ('pre-flight order (planning.order)', upgrade.run(
-                  fleet, upgrade.RulesOracle(),
-                  upgrade.preflight_waves(args.wave_size), args.seed))]
-    if args.hosts <= upgrade.DRAIN_ORDER_MAX_HOSTS:
-        orders.append(('previous pre-flight order (drain plan first)',
-                       upgrade.run(fleet, upgrade.RulesOracle(),
-                                   upgrade.drain_waves(args.wave_size),
-                                   args.seed)))
-    upgrade.check_order(orders[0][1], orders[1][1])
-    emit(table(
-        'Upgrade order (the project\'s decisions)',
-        ['order', 'waves', 'migrations', 'servers stranded',
-         'hosts not upgraded'],
-        [(name, len(r.sequence), r.migrations, r.stranded,
-          r.hosts_not_upgraded) for name, r in orders], args.rst))
-    emit('Run with the rules as the strategy, which makes the project\'s '
-         'decisions (checked above in host-name order). "Pre-flight '
-         'order": each wave takes the first hosts of '
-         '``nova_vfio_compat.planning.order.upgrade_order`` over the '
-         'published traits, the traits each host will publish once '
-         'upgraded and the capacity free at that point.%s\n' % (
-             '' if args.hosts <= upgrade.DRAIN_ORDER_MAX_HOSTS else
-             ' The previous order (drain plan first) is only run up to '
-             '%d hosts: its drain plans grow with the square of the '
-             'fleet.' % upgrade.DRAIN_ORDER_MAX_HOSTS))
-    if args.plot:
-        upgrade.plot(results, args.plot)
-    return 0
 
 
 def main(argv=None):
@@ -242,7 +175,7 @@ def main(argv=None):
                 args.hosts, args.servers, args.wave_size, args.seed,
                 ' --rst' if rst else '')))
         emit('')
-        return _upgrade(args, emit)
+        return upgrade_report.report(args, emit, table)
     command = 'python -m benchmarks %s%s%s%s' % (
         '--full' if args.full else '--quick',
         ' --boot-hosts %d' % args.boot_hosts if args.boot_hosts else '',

@@ -26,9 +26,16 @@ import pytest
 
 from nova import objects
 
-from benchmarks import upgrade
+from benchmarks import upgrade_fleet as fleet_lib
+from benchmarks import upgrade_ground_truth as truth
+from benchmarks import upgrade_orders as orders
+from benchmarks import upgrade_real_filter as real_filter
+from benchmarks import upgrade_report
+from benchmarks import upgrade_simulation as simulation
+from benchmarks import upgrade_strategies as strategies
+from nova_vfio_compat import rules
 
-SIZE = upgrade.SMALL
+SIZE = simulation.SMALL
 
 
 def setup_module(module):
@@ -37,22 +44,22 @@ def setup_module(module):
 
 @pytest.fixture(scope='module')
 def simulated():
-    return upgrade.simulate(SIZE['hosts'], SIZE['servers'],
-                            SIZE['wave_size'])
+    return simulation.simulate(SIZE['hosts'], SIZE['servers'],
+                               SIZE['wave_size'])
 
 
 @pytest.fixture(scope='module')
 def oracle(simulated):
     fleet, _results = simulated
-    return upgrade.run(fleet, upgrade.RulesOracle(), upgrade.naive_waves(
+    return simulation.run(fleet, strategies.RulesOracle(), orders.naive_waves(
         fleet, SIZE['wave_size']))
 
 
 def test_the_project_fails_and_refuses_nothing(simulated, oracle):
     fleet, results = simulated
-    upgrade.check_invariants(fleet, results, oracle=oracle)
+    simulation.check_invariants(fleet, results, oracle=oracle)
     by_name = {r.strategy: r for r in results}
-    project = by_name[upgrade.Project.name]
+    project = by_name[real_filter.Project.name]
     assert project.failed == 0
     assert project.needlessly_refused == 0
     # It asked Placement, and every server was moved at least once (a
@@ -64,50 +71,50 @@ def test_the_project_fails_and_refuses_nothing(simulated, oracle):
 def test_the_simpler_strategies_fail_or_refuse_on_this_fleet(simulated):
     fleet, results = simulated
     by_name = {r.strategy: r for r in results}
-    native = by_name[upgrade.NovaNative.name]
-    trying = by_name[upgrade.TryAndSee.name]
+    native = by_name[strategies.NovaNative.name]
+    trying = by_name[strategies.TryAndSee.name]
     # A major break under the same mdev type name, or the same VF PCI
     # IDs on another NIC or firmware major: Nova-native fails, on both.
-    assert native.failed_by_device[upgrade.VGPU] > 0
-    assert native.failed_by_device[upgrade.VF] > 0
+    assert native.failed_by_device[fleet_lib.VGPU] > 0
+    assert native.failed_by_device[fleet_lib.VF] > 0
     # A renamed mdev type that still receives the stream: it refuses.
     assert native.needlessly_refused > 0 or native.stranded > 0
-    assert trying.failed_by_device[upgrade.VGPU] > 0
-    assert trying.failed_by_device[upgrade.VF] > 0
+    assert trying.failed_by_device[fleet_lib.VGPU] > 0
+    assert trying.failed_by_device[fleet_lib.VF] > 0
     assert trying.placement_calls == native.placement_calls == 0
 
 
 def test_the_fleet_has_vfs_and_vgpus_and_the_project_moves_them(
         simulated):
     fleet, results = simulated
-    assert set(upgrade.kinds(fleet)) == {upgrade.VGPU, upgrade.VF,
-                                         upgrade.BOTH}
-    project = {r.strategy: r for r in results}[upgrade.Project.name]
+    assert set(fleet_lib.kinds(fleet)) == {fleet_lib.VGPU, fleet_lib.VF,
+                                           fleet_lib.BOTH}
+    project = {r.strategy: r for r in results}[real_filter.Project.name]
     moved = {name for name, host in project.decisions if host}
     kinds = {s.name: s.kind for s in fleet.servers}
-    assert {kinds[name] for name in moved} == {upgrade.VGPU, upgrade.VF,
-                                               upgrade.BOTH}
+    assert {kinds[name] for name in moved} == {fleet_lib.VGPU, fleet_lib.VF,
+                                               fleet_lib.BOTH}
 
 
 def test_the_ground_truth_is_nova_s_same_mdev_type():
-    fleet = upgrade.build_fleet(SIZE['hosts'], SIZE['servers'])
+    fleet = fleet_lib.build_fleet(SIZE['hosts'], SIZE['servers'])
     t4 = [h for h in fleet.hosts.values() if h.family.name == 'nvidia-t4']
     types = {h.branch[2] for h in t4}
     assert len(types) == 2
     a, b = (next(h for h in t4 if h.branch[2] == t) for t in sorted(types))
     # The same driver branch, so the rules alone would accept.
     b.branch = a.branch[:2] + (b.branch[2],)
-    assert upgrade.rules.check(a.document, b.document).compatible
-    assert not upgrade.gpu_compatible(a, b)
-    assert upgrade.gpu_compatible(a, dataclasses.replace(b, branch=a.branch))
+    assert rules.check(a.document, b.document).compatible
+    assert not truth.gpu_compatible(a, b)
+    assert truth.gpu_compatible(a, dataclasses.replace(b, branch=a.branch))
 
 
 def test_the_wave_cache_changes_no_decision(simulated):
     fleet, results = simulated
-    cached = {r.strategy: r for r in results}[upgrade.Project.name]
-    uncached = upgrade.run_strategy(
-        upgrade.Project, fleet, upgrade.naive_waves(fleet, SIZE['wave_size']),
-        cache=False)
+    cached = {r.strategy: r for r in results}[real_filter.Project.name]
+    uncached = simulation.run_strategy(
+        real_filter.Project, fleet,
+        orders.naive_waves(fleet, SIZE['wave_size']), cache=False)
     assert uncached.decisions == cached.decisions
     assert uncached.placement_calls == uncached.placement_reads_asked
     assert cached.placement_reads_asked == uncached.placement_reads_asked
@@ -125,43 +132,43 @@ def test_every_strategy_saw_the_same_fleet_and_waves(simulated):
 
 def test_a_strategy_ignoring_the_accept_traits_is_caught(simulated):
     fleet, results = simulated
-    broken = upgrade.run_strategy(upgrade.IgnoresAcceptTraits, fleet,
-                                  upgrade.naive_waves(
-                                      fleet, SIZE['wave_size']))
+    broken = simulation.run_strategy(
+        real_filter.IgnoresAcceptTraits, fleet,
+        orders.naive_waves(fleet, SIZE['wave_size']))
     assert broken.failed > 0
-    with pytest.raises(upgrade.InvariantError, match='rules refuse'):
-        upgrade.check_invariants(
+    with pytest.raises(simulation.InvariantError, match='rules refuse'):
+        simulation.check_invariants(
             fleet, results + [broken],
-            project=(upgrade.Project, upgrade.IgnoresAcceptTraits))
+            project=(real_filter.Project, real_filter.IgnoresAcceptTraits))
 
 
 def test_a_strategy_on_another_fleet_is_caught(simulated):
     fleet, results = simulated
-    other = upgrade.build_fleet(SIZE['hosts'], SIZE['servers'], seed=1)
-    stray = upgrade.run(other, upgrade.TryAndSee(),
-                        upgrade.naive_waves(other, SIZE['wave_size']))
-    with pytest.raises(upgrade.InvariantError, match='same fleet'):
-        upgrade.check_invariants(fleet, results + [stray])
+    other = fleet_lib.build_fleet(SIZE['hosts'], SIZE['servers'], seed=1)
+    stray = simulation.run(other, strategies.TryAndSee(),
+                           orders.naive_waves(other, SIZE['wave_size']))
+    with pytest.raises(simulation.InvariantError, match='same fleet'):
+        simulation.check_invariants(fleet, results + [stray])
 
 
 def test_the_preflight_order_keeps_the_invariants(simulated, oracle):
     fleet, _results = simulated
-    preflight = upgrade.preflight_order(fleet, SIZE['wave_size'])
+    preflight = simulation.preflight_order(fleet, SIZE['wave_size'])
     assert preflight.failed == 0 and preflight.needlessly_refused == 0
     # Every host is taken in one wave or another, once.
     hosts = [h for w in preflight.sequence for h in w]
     assert sorted(hosts) == sorted(fleet.hosts)
     # The rules, on the same waves, decide the same: the order table
     # (run with the rules) is the project's.
-    same = upgrade.run(fleet, upgrade.RulesOracle(),
-                       [list(w) for w in preflight.sequence])
+    same = simulation.run(fleet, strategies.RulesOracle(),
+                          [list(w) for w in preflight.sequence])
     assert same.decisions == preflight.decisions
 
 
 def test_the_plot_is_a_png_with_one_line_per_strategy(simulated, tmp_path):
     _fleet, results = simulated
     path = tmp_path / 'failures.png'
-    upgrade.plot(results, str(path))
+    upgrade_report.plot(results, str(path))
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
@@ -170,17 +177,17 @@ def test_the_preflight_order_is_no_worse_than_name_order():
     # each server happens to land (on a few hosts it is noise either
     # way); with the rules as the strategy, which decide what the
     # project's filter decides (checked above), so it takes seconds.
-    size = upgrade.ORDER_CHECK
-    fleet = upgrade.build_fleet(size['hosts'], size['servers'])
-    naive = upgrade.run(fleet, upgrade.RulesOracle(), upgrade.naive_waves(
+    size = simulation.ORDER_CHECK
+    fleet = fleet_lib.build_fleet(size['hosts'], size['servers'])
+    naive = simulation.run(fleet, strategies.RulesOracle(), orders.naive_waves(
         fleet, size['wave_size']))
-    preflight = upgrade.run(fleet, upgrade.RulesOracle(),
-                            upgrade.preflight_waves(size['wave_size']))
-    upgrade.check_order(naive, preflight)
+    preflight = simulation.run(fleet, strategies.RulesOracle(),
+                               orders.preflight_waves(size['wave_size']))
+    simulation.check_order(naive, preflight)
     assert preflight.stranded < naive.stranded
     # A worse order is caught.
     for worse in (dataclasses.replace(preflight, stranded=naive.stranded + 1),
                   dataclasses.replace(preflight, hosts_not_upgraded=(
                       naive.hosts_not_upgraded + 1))):
-        with pytest.raises(upgrade.InvariantError, match='pre-flight'):
-            upgrade.check_order(naive, worse)
+        with pytest.raises(simulation.InvariantError, match='pre-flight'):
+            simulation.check_order(naive, worse)

@@ -1,0 +1,316 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The project's strategy: the real filter over a real Placement.
+
+* :class:`Project`: the real :class:`VFIOCompatFilter` (through Nova's
+  ``filter_all``) over what the real reporter code published in a real
+  Placement: the mdev parents' and compute nodes' traits by
+  ``Reporter.sync`` of the devices ``publication.decide`` publishes under
+  the host's Nova mdev configuration, the PF providers' traits and
+  resource class by Nova's own PCI-in-Placement translation of the ``[pci]
+  device_spec`` the reporter generates (``nova_config.pci_device_specs``).
+  A host is republished when it is upgraded.
+* :class:`IgnoresAcceptTraits`: the project's filter made to pass every
+  host whatever the accept traits say, a deliberately broken strategy the
+  invariants must catch.
+
+The filter is told which live migration is scheduled through its
+``live_migration`` argument (no Nova database); its Placement reads go
+through its ``placement_get`` argument, a :class:`WaveReads`: Nova's
+report client with a cache of the reads that do not depend on
+allocations (trait sets, provider trees, the providers accepting a
+stream), emptied whenever the reporter or the PF translation writes
+traits (a host's upgrade).  The filter's decision code is unchanged; only
+repeated identical reads within a wave are answered from memory.  The
+server's own consumer holds the allocation the filter reads (the
+conductor would have moved it to the migration's consumer: the same
+answer); the moves of a wave are written to Placement in one
+``POST /allocations`` at the end of the wave (a server moved in a wave is
+not read again before then: its new host is outside the wave).
+"""
+
+import uuid as uuid_lib
+
+from nova.compute import pci_placement_translator as nova_pci
+from nova.scheduler.client import report
+from nova.scheduler import host_manager
+import os_traits
+
+from benchmarks import scenarios
+from benchmarks import upgrade_fleet as fleet_lib
+from nova_vfio_compat import placement_get
+from nova_vfio_compat import placement_http
+from nova_vfio_compat import publication
+from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.reporter import plan as nvc_plan
+from nova_vfio_compat.reporter import sync
+from nova_vfio_compat.scheduler import vfio_compat_filter
+
+PROVIDERS_MICROVERSION = '1.20'
+
+
+class _Ignoring(vfio_compat_filter.VFIOCompatFilter):
+    """The filter, reading all it reads, then passing every host."""
+
+    def check_request(self, spec_obj):
+        check = super().check_request(spec_obj)
+        return vfio_compat_filter.RequestCheck(check.instance_uuid)
+
+
+class WaveReads:
+    """The filter's ``placement_get``: Nova's report client, cached.
+
+    Answers that do not depend on allocations (a provider's traits, a
+    tree's providers, which trait names exist, which providers carry
+    accept traits) are kept until :meth:`clear`; ``/allocations/...`` is
+    always read.  ``cache=False`` reads everything, for the test that the
+    cache changes no decision.  ``asked`` counts the reads the filter
+    made, ``calls`` those that reached Placement.
+    """
+
+    def __init__(self, cache=True):
+        self.cache = cache
+        self._answers = {}
+        self.asked = 0
+        self.calls = 0
+
+    def clear(self):
+        self._answers.clear()
+
+    def get(self, url, version):
+        self.asked += 1
+        key = (url, version)
+        if self.cache and key in self._answers:
+            return self._answers[key]
+        self.calls += 1
+        client = report.report_client_singleton()
+        body = placement_get.Reader.over_responses(
+            lambda u, v: client.get(u, version=v),
+            placement_http.CLIENT_ERRORS)(url, version)
+        if self.cache and not url.startswith('/allocations/'):
+            self._answers[key] = body
+        return body
+
+
+class Project:
+    """The real filter, over what the real reporter put in Placement."""
+
+    name = 'nova-vfio-compat'
+    retries = False
+    filter_class = vfio_compat_filter.VFIOCompatFilter
+
+    def __init__(self, placement, cache=True):
+        self.placement = placement
+        self._pl = placement.sdk.placement
+        self.roots = {}
+        self.reads = WaveReads(cache)
+        self.writes = 0
+        self._moved = {}
+        self._states = {}
+        self._owner = None
+        self.rc = {}
+
+    @property
+    def calls(self):
+        return self.reads.calls
+
+    def _post(self, url, body):
+        self.writes += 1
+        return scenarios.post(self._pl, url, body, PROVIDERS_MICROVERSION)
+
+    def _put(self, url, body, version):
+        self.writes += 1
+        return scenarios.put(self._pl, url, body, version)
+
+    def publish(self, fleet):
+        """Lay the fleet out as nova-compute does; run the reporter."""
+        for host in fleet.hosts.values():
+            if host.name in self.roots:
+                continue
+            root = self._post('/resource_providers', {'name': host.name})
+            self.roots[host.name] = root['uuid']
+            host.gpus = []
+            for i in range(fleet_lib.GPUS_PER_HOST):
+                gpu = self._post('/resource_providers', {
+                    'name': nvc_plan.mdev_parent_provider_name(
+                        host.name, fleet_lib.parent_address(i)),
+                    'parent_provider_uuid': root['uuid']})
+                self._put('/resource_providers/%s/inventories' % gpu['uuid'],
+                          {'inventories': {'VGPU': {
+                              'total': fleet_lib.VGPUS_PER_GPU}},
+                           'resource_provider_generation':
+                               gpu['generation']}, '1.6')
+                host.gpus.append(gpu['uuid'])
+            # Nova's PCI provider of the PF (the VFs are counted on it).
+            pf = self._post('/resource_providers', {
+                'name': '%s_%s' % (host.name, fleet_lib.PF_ADDRESS.upper()),
+                'parent_provider_uuid': root['uuid']})
+            host.pf = pf['uuid']
+            self.sync(host)
+            self.states(host)
+        self.place(fleet)
+
+    def sync(self, host):
+        """What the reporter and nova-compute publish for ``host``."""
+        self.reads.clear()
+        outcome = publication.decide(
+            host.devices(), mdev_config=host.nova_mdev_config())
+        published = outcome.published
+        result = sync.Reporter(self.placement.sdk, host.name).sync(published)
+        if not result.ok:
+            raise RuntimeError('reporter failed on %s: %s'
+                               % (host.name, result.errors))
+        specs, errors = nova_config.pci_device_specs(published)
+        if errors or len({(s['resource_class'], s.get('traits'))
+                          for s in specs}) != 1:
+            raise RuntimeError('the VFs of %s have no one device_spec: %s'
+                               % (host.name, errors or specs))
+        self._translate_pf(host, specs[0])
+
+    def _translate_pf(self, host, spec):
+        """Nova's PCI-in-Placement view of the PF from its device_spec."""
+        v, d = host.nic.pci[:2]
+        rc = nova_pci.get_resource_class(
+            spec['resource_class'], '%04x' % v, '%04x' % d)
+        # What nova's _get_traits_for_dev() makes of the tags, through
+        # its public get_traits(): the benchmarks use public names only.
+        traits = nova_pci.get_traits(spec.get('traits', ''))
+        traits.add(os_traits.COMPUTE_MANAGED_PCI_DEVICE)
+        if spec.get('live_migratable') == 'yes':
+            traits.add(os_traits.HW_PCI_LIVE_MIGRATABLE)
+        traits = sorted(traits)
+        current = self._pl.get('/resource_providers/%s' % host.pf,
+                               microversion='1.14').json()
+        generation = current['generation']
+        if self.rc.get(host.name) != rc:
+            # Only ever on an empty host (the upgraded ones are).
+            generation = self._put(
+                '/resource_providers/%s/inventories' % host.pf,
+                {'inventories': {rc: {'total': fleet_lib.VFS_PER_HOST}},
+                 'resource_provider_generation': generation},
+                '1.6')['resource_provider_generation']
+            self.rc[host.name] = rc
+        self._put('/resource_providers/%s/traits' % host.pf,
+                  {'traits': traits,
+                   'resource_provider_generation': generation}, '1.6')
+
+    def upgraded(self, hosts):
+        for host in hosts:
+            self.sync(host)
+
+    def states(self, host):
+        """Nova's HostState of ``host`` (one per host, reused)."""
+        state = self._states.get(host.name)
+        if state is None:
+            state = host_manager.HostState(host.name, host.name, 'cell1')
+            state.uuid = self.roots[host.name]
+            self._states[host.name] = state
+        return state
+
+    def _allocation(self, fleet, server):
+        host = fleet.hosts[server.host]
+        out = {}
+        if server.gpu is not None:
+            out[host.gpus[server.gpu]] = {'resources': {'VGPU': 1}}
+        if server.vf:
+            out[host.pf] = {'resources': {self.rc[host.name]: 1}}
+        return out
+
+    def place(self, fleet):
+        """The servers' allocations, in one request."""
+        project, user = str(uuid_lib.uuid4()), str(uuid_lib.uuid4())
+        body = {server.consumer: {
+            'allocations': self._allocation(fleet, server),
+            'project_id': project, 'user_id': user,
+            'consumer_generation': None} for server in fleet.servers}
+        self.writes += 1
+        resp = self._pl.post('/allocations', json=body, microversion='1.28')
+        if resp.status_code != 204:
+            raise RuntimeError('cannot allocate the servers: %s %s'
+                               % (resp.status_code, resp.text))
+        self._owner = (project, user)
+
+    def moved(self, fleet, server):
+        """Note the server's new allocation; written by :meth:`flush`."""
+        self._moved[server.consumer] = {
+            'allocations': self._allocation(fleet, server),
+            'project_id': self._owner[0], 'user_id': self._owner[1]}
+
+    def flush(self):
+        """The wave's moves, in one request (before any is read again)."""
+        if not self._moved:
+            return
+        self.writes += 1
+        resp = self._pl.post('/allocations', json=self._moved,
+                             microversion='1.27')
+        if resp.status_code != 204:
+            raise RuntimeError('cannot move the allocations: %s %s'
+                               % (resp.status_code, resp.text))
+        self._moved = {}
+
+    def choose(self, fleet, server, options):
+        source = fleet.hosts[server.host]
+        # The conductor moves the server's allocation to the migration
+        # consumer before it calls the scheduler; the filter reads that
+        # consumer's allocations.  Here the server's own consumer holds
+        # them (same answer, two Placement writes fewer per migration).
+        migration = vfio_compat_filter.LiveMigration(
+            server.consumer, source.name, self.roots[source.name])
+        states = []
+        candidates = {}
+        for host, gpu in options:
+            dest = fleet.hosts[host]
+            if host not in candidates:
+                candidates[host] = []
+                states.append(self.states(dest))
+            allocations = {}
+            if gpu is not None:
+                allocations[dest.gpus[gpu]] = {'resources': {'VGPU': 1}}
+            if server.vf:
+                allocations[dest.pf] = {
+                    'resources': {self.rc[host]: 1}}
+            candidates[host].append({
+                'allocations': allocations,
+                'mappings': {'': [self.roots[host]] + list(allocations)}})
+        for state in states:
+            state.allocation_candidates = candidates[state.host]
+        flt = self.filter_class(live_migration=lambda spec: migration,
+                                placement_get=self.reads.get)
+        passed = list(flt.filter_all(states, scenarios.request_spec(
+            source.name)))
+        if not passed:
+            return None
+        state = passed[0]
+        chosen = state.allocation_candidates[0]['allocations']
+        dest = fleet.hosts[state.host]
+        gpu = next((dest.gpus.index(p) for p in chosen if p in dest.gpus),
+                   None)
+        return state.host, gpu
+
+
+class IgnoresAcceptTraits(Project):
+    """Broken on purpose: the filter passes every host it is shown."""
+
+    name = 'broken: filter ignoring accept traits'
+    filter_class = _Ignoring
+
+
+def with_placement(placement, work):
+    """Run ``work()`` with Nova's report client pointed at ``placement``."""
+    previous = report.PLACEMENTCLIENT
+    report.PLACEMENTCLIENT = report.SchedulerReportClient(
+        adapter=placement.nova_adapter())
+    try:
+        return work()
+    finally:
+        report.PLACEMENTCLIENT = previous
