@@ -22,6 +22,8 @@ it is tight.
 
 import collections
 import functools
+import heapq
+import itertools
 
 import hypothesis
 from hypothesis import strategies as st
@@ -82,7 +84,8 @@ def least_downtime(fleet):
     accepts the streams of the server's device as it is then and has
     room: no downtime) or the upgrade of a host (each server still on it
     is stopped: one downtime each, and it leaves the fleet, the most
-    favourable choice for the others).  0-1 breadth-first search.
+    favourable choice for the others).  Dijkstra's search: an upgrade
+    may stop several servers at once.
     """
     devices = fleet.devices
     hosts = sorted(fleet.upgrading)
@@ -93,9 +96,10 @@ def least_downtime(fleet):
 
     start = (frozenset(), tuple(sorted(fleet.servers)))
     best = {start: 0}
-    queue = collections.deque([(0, start)])
+    queue = [(0, 0, start)]
+    count = itertools.count(1)
     while queue:
-        cost, state = queue.popleft()
+        cost, _, state = heapq.heappop(queue)
         if best[state] < cost:
             continue
         upgraded, where = state
@@ -122,10 +126,7 @@ def least_downtime(fleet):
         for extra, nxt in steps:
             if best.get(nxt, cost + extra + 1) > cost + extra:
                 best[nxt] = cost + extra
-                if extra:
-                    queue.append((cost + extra, nxt))
-                else:
-                    queue.appendleft((cost, nxt))
+                heapq.heappush(queue, (cost + extra, next(count), nxt))
     raise AssertionError('the upgrade never ends')
 
 
