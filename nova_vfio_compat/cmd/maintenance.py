@@ -255,17 +255,9 @@ def print_drain(result):
               'stream (not reported by nova-vfio-compat-reporter)' % (
                   entry['name'] or entry['consumer'],
                   ', '.join(entry['providers'])))
-    if result['disabled']:
+    for note in drain_notes(result):
         print()
-        print('Disabled, not destinations: %s' % ', '.join(
-            _host(h) for h in result['disabled']))
-    print()
-    print('Not checked (Nova\'s scheduler and the live migration still '
-          'decide): %s.' % '; '.join(result['not_checked']))
-    if result['servers'] and result['host_names'] != 'service':
-        print('Hosts are named by compute node: Nova\'s API did not give '
-              'their service hosts, which "openstack server migrate '
-              '--live-migration --host" takes.')
+        print(note)
     print()
     if not result['servers']:
         print('No server holds device resources on %s.' % _host(result))
@@ -274,6 +266,26 @@ def print_drain(result):
             result['placed'], len(result['servers']), result['stranded']))
     else:
         print('Every server has a destination (%d).' % result['placed'])
+
+
+def drain_notes(result):
+    """What a drain answer does not say in its rows, as paragraphs.
+
+    The disabled hosts, what is not checked, and how hosts are named;
+    printed by ``drain`` after the servers and by ``openstack vfio
+    drain`` on standard error (its rows are the formatter's).
+    """
+    notes = []
+    if result['disabled']:
+        notes.append('Disabled, not destinations: %s' % ', '.join(
+            _host(h) for h in result['disabled']))
+    notes.append('Not checked (Nova\'s scheduler and the live migration '
+                 'still decide): %s.' % '; '.join(result['not_checked']))
+    if result['servers'] and result['host_names'] != 'service':
+        notes[-1] += ('\nHosts are named by compute node: Nova\'s API '
+                      'did not give their service hosts, which "openstack '
+                      'server migrate --live-migration --host" takes.')
+    return notes
 
 
 def _host(entry):

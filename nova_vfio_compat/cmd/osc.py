@@ -203,6 +203,9 @@ class Drain(command.Lister):
                                             assumptions)
         except _ERRORS as e:
             raise exceptions.CommandError(str(e))
+        # On standard error, so that -f json|yaml|csv stays the rows.
+        for note in maintenance.drain_notes(result):
+            self.app.stderr.write(note + '\n')
         return DRAIN_COLUMNS, drain_rows(result)
 
 

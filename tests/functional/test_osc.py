@@ -166,3 +166,25 @@ def test_fleet_table_and_json(cloud, fleet):
     got = openstack(cloud, 'vfio', 'fleet')
     assert got.returncode == 0, got.stderr
     assert '| family' in got.stdout and 'osc-new' in got.stdout
+
+
+def test_drain_says_what_its_rows_do_not(cloud, fleet):
+    """Disabled hosts and what is not checked go to standard error.
+
+    The rows stay the formatter's.
+    """
+    src = fleet.host('osc-src2', planning.gpu(1))
+    off = fleet.host('osc-off', planning.gpu(1))
+    root = next(iter(cloud.placement.sdk.placement.resource_providers(
+        name='osc-off')))
+    planning.reporter_conftest.set_traits(
+        cloud.placement.sdk, root,
+        ('COMPUTE_NODE', 'OWNER_NOVA', 'COMPUTE_STATUS_DISABLED'))
+    assert off
+    fleet.allocate('osc-vm2', src[0])
+    got = openstack(cloud, 'vfio', 'drain', 'osc-src2', '-f', 'json')
+    assert got.returncode == 0, got.stderr
+    (row,) = json.loads(got.stdout)
+    assert 'osc-off' not in row['can_go']
+    assert 'Disabled, not destinations: osc-off' in got.stderr
+    assert "Not checked (Nova's scheduler" in got.stderr
