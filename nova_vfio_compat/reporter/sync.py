@@ -86,6 +86,17 @@ class Change:
     removed: frozenset = frozenset()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Work:
+    """A provider whose owned traits must change, as it was read."""
+
+    rp: object
+    desired: frozenset
+    current: ProviderTraits
+    to_add: frozenset
+    to_remove: frozenset
+
+
 @dataclasses.dataclass
 class SyncResult:
     """What one sync did (or, with ``dry_run``, would do).
@@ -246,23 +257,11 @@ class Reporter:
         self._known[rp_id] = (generation, frozenset(owned))
 
     def _sync(self, plan, result, devices):
+        """Read the tree, then write what differs from ``plan``."""
         nodename = self.nodename
         tree = self._tree()
         if tree is None:
-            wanted = ('%s (UUID from Nova\'s compute_id or [reporter] '
-                      'root_provider_uuid)' % self.root_uuid
-                      if self.root_uuid else
-                      'named %s (the hypervisor hostname, or [reporter] '
-                      'root_provider_name)' % self.nodename)
-            message = ('compute node resource provider %s not found in '
-                       'Placement: nothing of this host is published; is '
-                       'nova-compute running here, and does "openstack '
-                       'resource provider list" show it?' % wanted)
-            # Every sync, at ERROR: a reporter that publishes nothing must
-            # not look healthy.
-            LOG.error('%s', message)
-            result.missing.append(self.root_uuid or self.nodename)
-            result.errors.append(message)
+            self._root_missing(result)
             return
         if self.nodename != nodename:
             # The root found by UUID has another name than the plan used.
@@ -270,14 +269,47 @@ class Reporter:
         result.absent = [name for name in plan.providers
                          if name not in tree]
         self._log_absent(result.absent)
+        work = self._changes_needed(self._managed(tree, plan), plan, result)
+        if self.dry_run:
+            self._report(work, plan, result)
+        else:
+            self._publish(work, plan, result)
+
+    def _root_missing(self, result):
+        wanted = ('%s (UUID from Nova\'s compute_id or [reporter] '
+                  'root_provider_uuid)' % self.root_uuid
+                  if self.root_uuid else
+                  'named %s (the hypervisor hostname, or [reporter] '
+                  'root_provider_name)' % self.nodename)
+        message = ('compute node resource provider %s not found in '
+                   'Placement: nothing of this host is published; is '
+                   'nova-compute running here, and does "openstack '
+                   'resource provider list" show it?' % wanted)
+        # Every sync, at ERROR: a reporter that publishes nothing must
+        # not look healthy.
+        LOG.error('%s', message)
+        result.missing.append(self.root_uuid or self.nodename)
+        result.errors.append(message)
+
+    def _managed(self, tree, plan):
+        """The providers of ``tree`` whose owned traits ``plan`` decides.
+
+        The root first.  Providers gone from the tree (deleted, or
+        recreated under a new UUID) are forgotten.
+        """
         managed = sorted((rp for rp in tree.values()
                           if plan.is_managed(rp.name)),
                          key=lambda rp: (rp.name != self.nodename, rp.name))
-        # Providers gone from the tree (deleted, or recreated under a new
-        # UUID) are forgotten.
         self._known = {rp.id: self._known[rp.id] for rp in managed
                        if rp.id in self._known}
+        return managed
 
+    def _changes_needed(self, managed, plan, result):
+        """A :class:`_Work` per provider whose owned traits must change.
+
+        Reads the traits of the providers not known to be unchanged since
+        an earlier sync; all reads come before any write.
+        """
         work = []
         for rp in managed:
             desired = plan.desired(rp.name)
@@ -290,28 +322,37 @@ class Reporter:
                 continue
             to_add, to_remove = nvc_plan.diff(current.traits, desired)
             if to_add or to_remove:
-                work.append((rp, desired, current, to_add, to_remove))
+                work.append(_Work(rp, desired, current, frozenset(to_add),
+                                  frozenset(to_remove)))
             else:
                 self._remember(rp.id, current.resource_provider_generation,
                                desired)
+        return work
 
-        if self.dry_run:
-            for rp, _desired, _current, to_add, to_remove in work:
-                result.changes[rp.name] = Change(frozenset(to_add),
-                                                 frozenset(to_remove))
-            result.created_traits = sorted(self._missing_traits(
-                set().union(*(w[3] for w in work))))
-            result.created_resource_classes = sorted(
-                self._missing_resource_classes(plan.resource_classes))
-            return
+    def _report(self, work, plan, result):
+        """Dry run: what :meth:`_publish` would do, writing nothing."""
+        for item in work:
+            result.changes[item.rp.name] = Change(item.to_add,
+                                                  item.to_remove)
+        result.created_traits = sorted(self._missing_traits(
+            set().union(*(w.to_add for w in work))))
+        result.created_resource_classes = sorted(
+            self._missing_resource_classes(plan.resource_classes))
 
-        self._ensure_traits(set().union(*(w[3] for w in work)), result)
+    def _publish(self, work, plan, result):
+        """Create the missing traits and classes, then write ``work``.
+
+        Every trait a provider write names must exist first (Placement
+        refuses a traits PUT naming an unknown one).
+        """
+        self._ensure_traits(set().union(*(w.to_add for w in work)), result)
         self._ensure_resource_classes(plan.resource_classes, result)
-        for rp, desired, current, _add, _remove in work:
+        for item in work:
             try:
-                self._write_traits(rp, desired, current, result)
+                self._write_traits(item.rp, item.desired, item.current,
+                                   result)
             except placement_answers.MalformedAnswer as e:
-                self._provider_failed(rp, e, result)
+                self._provider_failed(item.rp, e, result)
 
     def _log_absent(self, absent):
         """One INFO line when the set of absent providers changes.
