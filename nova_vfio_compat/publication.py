@@ -43,6 +43,14 @@ these values; no other module types a document or checks its type.
   of every record (the bus key ``mdev_type``, as derived documents
   already do, :func:`typed_document`): a stream of one type is then never
   accepted by a GPU of another, by the rules and by the traits alike.
+* **What fits on the compute node provider.**  Its traits are the
+  union of the host's devices' (the host-level summary), at most ``[traits]
+  max_traits_per_provider``.  Past that, :func:`fit_root` keeps every
+  whole device that fits, PCI devices first (the root is the only
+  provider the reporter writes their traits to); a PCI device that does
+  not fit is left out (``over_limit``: not published, Nova not told it
+  can live-migrate it), an mdev type that does not fit is still published
+  on its GPU's own provider and only missing from the summary (a note).
 * **Only migratable PCI devices.**  Plain ``vfio-pci`` has no migration
   support, whatever a document says, and not every variant driver has
   it.  A PCI device is live-migratable only when its driver is in the
@@ -91,11 +99,12 @@ class PublishedDevice:
     (None without them).
 
     ``reason`` says why the device is left out on purpose (Nova does not
-    use it, it cannot migrate); ``problem`` why it cannot be published
-    although nothing left it out (no usable document, too many traits),
-    which the reporter reports as an error.  ``notes`` say why each accept
-    record left out was left out.  ``live_migratable``: Nova may
-    live-migrate it (a PCI device's ``live_migratable = yes``).
+    use it, it cannot migrate, its traits do not fit on the compute node
+    provider: ``over_limit``, :func:`fit_root`); ``problem`` why it cannot
+    be published although nothing left it out (no usable document, too
+    many traits), which the reporter reports as an error.  ``notes`` say
+    why each accept record left out was left out.  ``live_migratable``:
+    Nova may live-migrate it (a PCI device's ``live_migratable = yes``).
 
     Only this module makes these values (:func:`decide`,
     :func:`as_published`, :func:`published_document`); the reporter, the
@@ -113,6 +122,7 @@ class PublishedDevice:
     type_conflict: str = None
     notes: tuple = ()
     live_migratable: bool = False
+    over_limit: bool = False
 
     @property
     def published(self):
@@ -495,6 +505,105 @@ def _decided(device, choice, precreated_mdev_attrs, max_traits):
                  live=device.document is not None)
 
 
+@dataclasses.dataclass(frozen=True)
+class RootFit:
+    """Whose traits the compute node provider carries (:func:`fit_root`).
+
+    ``traits`` is their union; ``on_root`` the devices it holds whole;
+    ``left_out`` the PCI devices that do not fit (the root is the only
+    provider the reporter gives their traits); ``off_root`` the mdev types
+    that do not fit, published on their GPU's provider only.
+    """
+
+    traits: frozenset = frozenset()
+    on_root: tuple = ()
+    left_out: tuple = ()
+    off_root: tuple = ()
+
+
+def fit_root(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """The :class:`RootFit` of the published ``devices`` of one host.
+
+    Whole devices, never part of one: a device's accept traits without
+    its emit trait (or some of its blocks) would be a claim nobody made.
+    PCI devices first, then mdev types, each group in the given order: a
+    device is on the root when its traits fit with those of the devices
+    before it.  So the union never has more than ``max_traits`` names,
+    and what is left out is left out only because it does not fit: no
+    device left out could be added (the union only grows).  Devices not
+    published (a ``reason`` or ``problem``) are not considered.
+    """
+    published = [d for d in devices if d.published]
+    ordered = ([d for d in published
+                if d.kind != nvc_devices.KIND_MDEV_TYPE] +
+               [d for d in published
+                if d.kind == nvc_devices.KIND_MDEV_TYPE])
+    root = set()
+    on_root, left_out, off_root = [], [], []
+    for device in ordered:
+        if len(root | device.traits) <= max_traits:
+            root |= device.traits
+            on_root.append(device)
+        elif device.kind == nvc_devices.KIND_MDEV_TYPE:
+            off_root.append(device)
+        else:
+            left_out.append(device)
+    return RootFit(frozenset(root), tuple(on_root), tuple(left_out),
+                   tuple(off_root))
+
+
+def _streams_named(device):
+    """The emit trait of ``device``'s stream."""
+    if device.streams is None:
+        return 'none'
+    return nvc_traits.emit_trait(device.streams.emits)
+
+
+def over_limit_reason(device, max_traits):
+    """Why ``device`` (a PCI device :func:`fit_root` left out) is."""
+    return ('left out: its %d traits (stream %s) do not fit on the compute '
+            'node provider with those of the devices before it (at most %d, '
+            '[traits] max_traits_per_provider); Nova is not told it can '
+            'live-migrate it' % (len(device.traits), _streams_named(device),
+                                 max_traits))
+
+
+def left_out_message(left_out, max_traits):
+    """One line naming the devices :func:`fit_root` left out."""
+    return ('%d device(s) left out: their traits do not fit on the compute '
+            'node provider with the others\' (at most %d, [traits] '
+            'max_traits_per_provider); everything else is published: %s'
+            % (len(left_out), max_traits, ', '.join(
+                '%s (stream %s)' % (d.name, _streams_named(d))
+                for d in left_out)))
+
+
+def off_root_note(device, max_traits):
+    """The note of an mdev type :func:`fit_root` left off the root."""
+    return ('its traits (stream %s) are published on its GPU\'s provider '
+            'only: they do not fit on the compute node provider with those '
+            'of the devices before it (at most %d, [traits] '
+            'max_traits_per_provider)' % (_streams_named(device), max_traits))
+
+
+def _fitted(decisions, max_traits):
+    """``decisions`` with :func:`fit_root` applied."""
+    fit = fit_root(decisions, max_traits)
+    left_out = {id(d) for d in fit.left_out}
+    off_root = {id(d) for d in fit.off_root}
+    out = []
+    for d in decisions:
+        if id(d) in left_out:
+            d = dataclasses.replace(
+                d, reason=over_limit_reason(d, max_traits), document=None,
+                traits=frozenset(), live_migratable=False, over_limit=True)
+        elif id(d) in off_root:
+            d = dataclasses.replace(
+                d, notes=d.notes + (off_root_note(d, max_traits),))
+        out.append(d)
+    return tuple(out)
+
+
 def decide(devices, mdev_config=None, config_error=None,
            precreated_mdev_attrs=False, operator=None,
            max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
@@ -507,16 +616,21 @@ def decide(devices, mdev_config=None, config_error=None,
     :param config_error: why the given Nova configuration cannot be used.
     :param precreated_mdev_attrs: publish accept records that need mdev
         attributes (the site pre-creates such mdevs).
-    :param max_traits: a device with more traits has a ``problem``.
+    :param max_traits: a device with more traits has a ``problem``; the
+        devices whose traits do not fit on the compute node provider
+        together are left out or noted (:func:`fit_root`).
     """
     messages = []
     if mdev_config is None and config_error is None:
         if any(d.kind == nvc_devices.KIND_MDEV_TYPE for d in devices):
             messages.append(NO_NOVA_CONFIG)
     choices = choose_types(devices, mdev_config, config_error, operator)
-    out = tuple(_decided(device, choices.get(device.address),
-                         precreated_mdev_attrs, max_traits)
-                for device in devices)
+    out = _fitted([_decided(device, choices.get(device.address),
+                            precreated_mdev_attrs, max_traits)
+                   for device in devices], max_traits)
+    left_out = [d for d in out if d.over_limit]
+    if left_out:
+        messages.append(left_out_message(left_out, max_traits))
     return Outcome(decisions=out, messages=tuple(messages), choices=choices)
 
 

@@ -98,6 +98,8 @@ def print_plan(result, out=None):
     for name in result.absent:
         print('no resource provider %s (Nova gives a GPU none while it has '
               'no capacity for its mdev type)' % name, file=out)
+    for line in result.left_out:
+        print('left out: %s' % line, file=out)
     for error in result.errors:
         print('error: %s' % error, file=out)
 

@@ -15,8 +15,10 @@
 Pure: no I/O.  Where the traits go follows who owns what in Placement:
 
 * the compute node root provider (named after the hypervisor hostname)
-  gets the union of the traits of every device of the host; Nova keeps
-  custom traits set on it by others;
+  gets the union of the traits of every device of the host that fits
+  under ``[traits] max_traits_per_provider``
+  (:func:`nova_vfio_compat.publication.fit_root`); Nova keeps custom
+  traits set on it by others;
 * an mdev parent provider, which Nova's libvirt driver creates and names
   ``<nodename>_pci_<address with ':' and '.' as '_'>``, gets the union of
   the traits of the mdev types of that parent; Nova only ever adds traits
@@ -45,13 +47,20 @@ class Plan:
     ``providers`` maps a provider name to the complete set of owned traits
     it should carry (the root first).  ``resource_classes`` are the custom
     resource classes that must exist.  ``errors`` has one line per device
-    or provider left out, naming it.  ``nodename`` is the root's name.
+    or provider that cannot be published, naming it.  ``left_out`` has
+    one line per device left out because its traits do not fit on the
+    root provider, and ``off_root`` per mdev type published on its GPU's
+    provider only for that reason (:func:`publication.fit_root`): what
+    fits is published, and these say what did not.  ``nodename`` is the
+    root's name.
     """
 
     nodename: str
     providers: dict
     resource_classes: frozenset = frozenset()
     errors: tuple = ()
+    left_out: tuple = ()
+    off_root: tuple = ()
 
     def desired(self, provider_name):
         """The owned traits ``provider_name`` should carry.
@@ -119,23 +128,26 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
 
     ``devices`` are :class:`publication.PublishedDevice` values (bare
     devices are taken as they are); those left out on purpose (a
-    ``reason``) are not planned.  A device without a document, or over
-    ``max_traits``, is reported in ``errors`` and left out; the others are
-    still planned.  A provider whose union goes over ``max_traits`` is
-    reported and planned with no owned traits: publishing a truncated set
-    would make claims that are not true, and none is the conservative
-    answer.
+    ``reason``) are not planned, and those left out for the root's limit
+    (``over_limit``) are named in ``left_out``.  A device without a
+    document, or over ``max_traits``, is reported in ``errors`` and left
+    out; the others are still planned.  The root carries the traits of
+    the devices that fit on it (:func:`publication.fit_root`), the others
+    are named in ``left_out`` and ``off_root``.  An mdev parent provider
+    whose union goes over ``max_traits`` is reported and planned with no
+    owned traits: publishing a truncated set would make claims that are
+    not true, and none is the conservative answer.
     """
-    errors = []
-    root = set()
-    parents = {}
-    classes = set()
+    errors, left_out, planned = [], [], []
     for device in devices:
         try:
             published = publication.as_published(device, max_traits)
+            if published.over_limit:
+                left_out.append('device %s: %s' % (published.name,
+                                                   published.reason))
             if published.reason is not None:
                 continue
-            names, rc = device_traits(published, max_traits)
+            device_traits(published, max_traits)
         except ValueError as e:
             errors.append(str(e))
             continue
@@ -147,13 +159,18 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
                               getattr(device, 'name', device),
                               type(e).__name__, e))
             continue
-        root.update(names)
-        classes.add(rc)
+        planned.append(published)
+    fit = publication.fit_root(planned, max_traits)
+    left_out.extend('device %s: %s' % (
+        d.name, publication.over_limit_reason(d, max_traits))
+        for d in fit.left_out)
+    providers = {nodename: fit.traits}
+    parents = {}
+    for published in planned:
         if published.kind == nvc_devices.KIND_MDEV_TYPE:
             name = mdev_parent_provider_name(nodename, published.address)
-            parents.setdefault(name, set()).update(names)
-    providers = {}
-    for name, names in [(nodename, root)] + sorted(parents.items()):
+            parents.setdefault(name, set()).update(published.traits)
+    for name, names in sorted(parents.items()):
         try:
             nvc_traits.check_limit(names, 'resource provider %s' % name,
                                    max_traits)
@@ -161,8 +178,15 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
             errors.append('%s; publishing none of its traits' % e)
             names = ()
         providers[name] = frozenset(names)
+    out = {id(d) for d in fit.left_out}
+    classes = frozenset(d.resource_class for d in planned
+                        if id(d) not in out)
     return Plan(nodename=nodename, providers=providers,
-                resource_classes=frozenset(classes), errors=tuple(errors))
+                resource_classes=classes, errors=tuple(errors),
+                left_out=tuple(left_out),
+                off_root=tuple('device %s: %s' % (
+                    d.name, publication.off_root_note(d, max_traits))
+                    for d in fit.off_root))
 
 
 def diff(current_traits, desired_owned):

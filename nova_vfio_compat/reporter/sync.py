@@ -110,9 +110,11 @@ class SyncResult:
     did not create: Nova gives a GPU no provider where it has no capacity
     for the GPU's type (``max_instances``, a full or exhausted GPU), which
     is expected and not an error; their traits are published when the
-    provider appears; ``placement_failed`` is True when Placement could
-    not be reached or answered with an error, so the caller should retry
-    later.
+    provider appears; ``left_out`` has one line per device left out
+    because its traits do not fit on the compute node provider (all that
+    fits is published: :attr:`.plan.Plan.left_out`);
+    ``placement_failed`` is True when Placement could not be reached or
+    answered with an error, so the caller should retry later.
     """
 
     dry_run: bool = False
@@ -123,6 +125,7 @@ class SyncResult:
     errors: list = dataclasses.field(default_factory=list)
     missing: list = dataclasses.field(default_factory=list)
     absent: list = dataclasses.field(default_factory=list)
+    left_out: list = dataclasses.field(default_factory=list)
     placement_failed: bool = False
 
     @property
@@ -168,9 +171,10 @@ class Reporter:
         # {provider uuid: (generation, owned traits it then carried)}
         self._known = {}
         self._classes = set()
-        # The mdev parent providers last found absent, logged once per
-        # change.
+        # The mdev parent providers last found absent, and the devices
+        # last left out for the root's limit: logged once per change.
         self._absent = None
+        self._left_out = None
 
     @property
     def _placement(self):
@@ -191,6 +195,8 @@ class Reporter:
         for error in plan.errors:
             LOG.error('%s', error)
         result.errors.extend(plan.errors)
+        result.left_out = list(plan.left_out)
+        self._log_left_out(plan)
         try:
             self._sync(plan, result, devices)
         except PLACEMENT_ERRORS as e:
@@ -353,6 +359,26 @@ class Reporter:
                                    result)
             except placement_answers.MalformedAnswer as e:
                 self._provider_failed(item.rp, e, result)
+
+    def _log_left_out(self, plan):
+        """A WARNING naming what the root's limit left out, per change.
+
+        What fits is published; the devices that do not fit on the
+        compute node provider are named (:attr:`.plan.Plan.left_out`),
+        and the mdev types published on their GPU's provider only at
+        INFO (:attr:`.plan.Plan.off_root`).
+        """
+        seen = (plan.left_out, plan.off_root)
+        if seen == self._left_out:
+            return
+        self._left_out = seen
+        if plan.left_out:
+            LOG.warning('%d device(s) of this host left out, their traits '
+                        'do not fit on the compute node provider %s (the '
+                        'others are published): %s', len(plan.left_out),
+                        plan.nodename, '; '.join(plan.left_out))
+        for line in plan.off_root:
+            LOG.info('%s', line)
 
     def _log_absent(self, absent):
         """One INFO line when the set of absent providers changes.

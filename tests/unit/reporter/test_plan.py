@@ -17,9 +17,11 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nova_vfio_compat import devices
 from nova_vfio_compat import publication
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat import traits
+from tests import encodings
 from tests import reporter_devices as rd
 
 HOST = 'compute1.example.com'
@@ -87,15 +89,52 @@ def test_device_over_the_bound_is_reported_not_truncated():
     assert p.providers[HOST] == _traits(gvt)
 
 
-def test_root_union_over_the_bound_publishes_none_there():
+def test_root_over_the_bound_carries_what_fits():
     a, b = rd.gvt(), rd.vgpu()
     limit = max(len(_traits(a)), len(_traits(b)))
+    assert len(_traits(a) | _traits(b)) > limit
     p = plan.build([a, b], HOST, max_traits=limit)
-    assert len(p.errors) == 1 and HOST in p.errors[0]
-    assert p.providers[HOST] == frozenset()
-    # the per-parent providers are within the bound and still published
+    assert p.errors == () and p.left_out == ()
+    # The first fits on the root; the second is published on its own
+    # GPU's provider only, and that is said.
+    assert p.providers[HOST] == _traits(a)
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.GVT_PARENT)] == _traits(a)
+    assert p.providers[plan.mdev_parent_provider_name(
+        HOST, rd.VGPU_PARENT)] == _traits(b)
+    assert len(p.off_root) == 1 and b.name in p.off_root[0]
+    assert 'GPU\'s provider only' in p.off_root[0]
+
+
+def _pci(index):
+    """A PCI device of its own stream (major ``index``): 2 traits."""
+    return devices.Device(
+        address='0000:c1:%02x.%d' % (index // 8, index % 8),
+        kind=devices.KIND_PCI, document=encodings.range_document(index, 0))
+
+
+def test_pci_devices_past_the_bound_are_left_out_and_named():
+    pcis = [_pci(i) for i in range(7)]
+    gvt = rd.gvt()
+    limit = 2 * 3 + 1
+    p = plan.build(pcis + [gvt], HOST, max_traits=limit)
+    assert p.errors == ()
+    on_root = set().union(*(_traits(d) for d in pcis[:3]))
+    assert p.providers[HOST] == on_root
+    assert len(p.providers[HOST]) <= limit
+    assert len(p.left_out) == 4
+    for device, line in zip(pcis[3:], p.left_out):
+        assert device.name in line
+        assert traits.emit_trait(device.document.emits) in line
+        assert 'max_traits_per_provider' in line
+    # The GPU still has its own provider; only the summary misses it.
+    assert p.providers[plan.mdev_parent_provider_name(
+        HOST, rd.GVT_PARENT)] == _traits(gvt)
+    assert len(p.off_root) == 1
+    # No class is needed for a device left out.
+    assert p.resource_classes == {
+        traits.resource_class(publication.stream_document(d).emits)
+        for d in pcis[:3] + [gvt]}
 
 
 def test_managed_providers():
