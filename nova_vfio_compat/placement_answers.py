@@ -19,6 +19,12 @@ replaces a provider's whole set, so writing back from a misread answer
 would drop traits this project does not own.  Placement's own schemas
 (``placement.schemas``) describe requests, not answers, hence these.
 
+A shape holds what the readers use of an answer (the fields they read,
+with their types and bounds), not everything Placement documents: what
+no reader uses cannot mislead one.  It is checked by code compiled from
+it (:class:`_Compiler`), at a fraction of what decoding the answer cost;
+jsonschema, the reference, writes the message of a refusal.
+
 Every route the project reads has its shape here (:data:`ROUTES`), and
 there is one policy: a GET answer of a route with no shape is refused
 (:func:`check_answer` with ``strict``), a malformed answer is a
@@ -31,7 +37,9 @@ Pure: no I/O.
 """
 
 import copy
+import itertools
 import json
+import operator
 import re
 
 import jsonschema
@@ -52,35 +60,42 @@ class MalformedAnswer(PlacementUnavailable, ValueError):
                          % (what, message))
 
 
-GENERATION = {'type': 'integer', 'minimum': 0}
+# The integers the readers use (generations, totals, amounts): no larger
+# than Placement's widest column (a SQL BIGINT).
+COUNT_MAX = 2 ** 63 - 1
+GENERATION = {'type': 'integer', 'minimum': 0, 'maximum': COUNT_MAX}
+AMOUNT = {'type': 'integer', 'minimum': 0, 'maximum': COUNT_MAX}
 UUID = {
     'type': 'string',
     'pattern': '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?'
                '[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\\Z',
 }
-# Standard and custom trait and resource class names alike.
-NAME = {'type': 'string', 'minLength': 1, 'maxLength': 255,
-        'pattern': '^[A-Z0-9_]+\\Z'}
+NULLABLE_UUID = {'oneOf': [UUID, {'type': 'null'}]}
+# Standard and custom trait and resource class names alike.  The readers
+# only compare them with names they make (of at most 255 characters), so
+# a longer one would be unknown, not harmful: the length is not checked
+# (a pass over every name of every provider summary).
+NAME = {'type': 'string', 'minLength': 1, 'pattern': '^[A-Z0-9_]+\\Z'}
 NAMES = {'type': 'array', 'items': NAME}
-LINKS = {
-    'type': 'array',
-    'items': {'type': 'object',
-              'properties': {'href': {'type': 'string'},
-                             'rel': {'type': 'string'}}},
-}
+# Text shown to an operator (a provider's name): well-formed Unicode, no
+# lone surrogate (which cannot be printed or encoded).
+TEXT_PATTERN = '^[^\\ud800-\\udfff]*\\Z'
 
 # One resource provider (GET /resource_providers/{uuid}, and each item of
-# a listing); parent and root from microversion 1.14.
+# a listing), as far as the readers use it: not its links.  Parent and
+# root are in every answer from microversion 1.14 (:data:`_OLDER`), and
+# the readers use them from there.
 PROVIDER = {
     'type': 'object',
-    'required': ['uuid', 'name', 'generation'],
+    'required': ['uuid', 'name', 'generation', 'parent_provider_uuid',
+                 'root_provider_uuid'],
     'properties': {
         'uuid': UUID,
-        'name': {'type': 'string', 'minLength': 1, 'maxLength': 200},
+        'name': {'type': 'string', 'minLength': 1, 'maxLength': 200,
+                 'pattern': TEXT_PATTERN},
         'generation': GENERATION,
-        'parent_provider_uuid': {'oneOf': [UUID, {'type': 'null'}]},
+        'parent_provider_uuid': NULLABLE_UUID,
         'root_provider_uuid': UUID,
-        'links': LINKS,
     },
 }
 
@@ -90,20 +105,6 @@ PROVIDERS = {
     'required': ['resource_providers'],
     'properties': {'resource_providers': {'type': 'array',
                                           'items': PROVIDER}},
-}
-
-# GET /resource_providers at 1.14 or later, where the filter needs each
-# provider's root.
-PROVIDERS_WITH_ROOTS = {
-    'type': 'object',
-    'required': ['resource_providers'],
-    'properties': {
-        'resource_providers': {
-            'type': 'array',
-            'items': dict(PROVIDER, required=PROVIDER['required'] + [
-                'root_provider_uuid']),
-        },
-    },
 }
 
 # GET and PUT /resource_providers/{uuid}/traits
@@ -129,61 +130,44 @@ RESOURCE_CLASSES = {
         'resource_classes': {
             'type': 'array',
             'items': {'type': 'object', 'required': ['name'],
-                      'properties': {'name': NAME, 'links': LINKS}},
+                      'properties': {'name': NAME}},
         },
     },
 }
 
-# GET /allocations/{consumer_uuid} (1.28: generations and consumer fields)
+# What a consumer holds on a provider: {resource class: amount}.
+RESOURCES = {
+    'type': 'object',
+    'propertyNames': NAME,
+    'additionalProperties': AMOUNT,
+}
+# {provider: {"resources": ...}}: a consumer's allocations, a provider's
+# (by consumer) and an allocation candidate's.
+ALLOCATED = {
+    'type': 'object',
+    'propertyNames': UUID,
+    'additionalProperties': {
+        'type': 'object',
+        'required': ['resources'],
+        'properties': {'resources': RESOURCES},
+    },
+}
+
+# GET /allocations/{consumer_uuid}: the readers use the resources (not
+# the generations or the consumer's fields of 1.28).
 ALLOCATIONS = {
     'type': 'object',
     'required': ['allocations'],
-    'properties': {
-        'allocations': {
-            'type': 'object',
-            'propertyNames': UUID,
-            'additionalProperties': {
-                'type': 'object',
-                'required': ['resources'],
-                'properties': {
-                    'generation': GENERATION,
-                    'resources': {
-                        'type': 'object',
-                        'propertyNames': NAME,
-                        'additionalProperties': {'type': 'integer',
-                                                 'minimum': 0},
-                    },
-                },
-            },
-        },
-        'consumer_generation': {'oneOf': [GENERATION, {'type': 'null'}]},
-    },
+    'properties': {'allocations': ALLOCATED},
 }
 
 # GET /resource_providers/{uuid}/allocations
-PROVIDER_ALLOCATIONS = {
-    'type': 'object',
-    'required': ['allocations'],
-    'properties': {
-        'allocations': {
-            'type': 'object',
-            'propertyNames': UUID,
-            'additionalProperties': {
-                'type': 'object',
-                'required': ['resources'],
-                'properties': {'resources': ALLOCATIONS['properties'][
-                    'allocations']['additionalProperties']['properties'][
-                        'resources']},
-            },
-        },
-        'resource_provider_generation': GENERATION,
-    },
-}
+PROVIDER_ALLOCATIONS = ALLOCATIONS
 
-# GET /resource_providers/{uuid}/inventories
+# GET /resource_providers/{uuid}/inventories: the readers use the totals.
 INVENTORIES = {
     'type': 'object',
-    'required': ['inventories', 'resource_provider_generation'],
+    'required': ['inventories'],
     'properties': {
         'inventories': {
             'type': 'object',
@@ -192,15 +176,11 @@ INVENTORIES = {
                 'type': 'object',
                 'required': ['total'],
                 'properties': {
-                    'total': {'type': 'integer', 'minimum': 1},
-                    'reserved': {'type': 'integer', 'minimum': 0},
-                    'min_unit': {'type': 'integer', 'minimum': 1},
-                    'max_unit': {'type': 'integer', 'minimum': 1},
-                    'step_size': {'type': 'integer', 'minimum': 1},
+                    'total': {'type': 'integer', 'minimum': 1,
+                              'maximum': COUNT_MAX},
                 },
             },
         },
-        'resource_provider_generation': GENERATION,
     },
 }
 
@@ -218,8 +198,7 @@ ALLOCATION_CANDIDATES = {
                 'type': 'object',
                 'required': ['allocations', 'mappings'],
                 'properties': {
-                    'allocations': PROVIDER_ALLOCATIONS['properties'][
-                        'allocations'],
+                    'allocations': ALLOCATED,
                     'mappings': {
                         'type': 'object',
                         'additionalProperties': {'type': 'array',
@@ -242,15 +221,13 @@ ALLOCATION_CANDIDATES = {
                             'type': 'object',
                             'required': ['capacity', 'used'],
                             'properties': {
-                                'capacity': {'type': 'integer',
-                                             'minimum': 0},
-                                'used': {'type': 'integer', 'minimum': 0},
+                                'capacity': AMOUNT,
+                                'used': AMOUNT,
                             },
                         },
                     },
                     'traits': NAMES,
-                    'parent_provider_uuid': {'oneOf': [UUID,
-                                                       {'type': 'null'}]},
+                    'parent_provider_uuid': NULLABLE_UUID,
                     'root_provider_uuid': UUID,
                 },
             },
@@ -276,6 +253,12 @@ ALLOCATION_CANDIDATES_BEFORE_1_34 = _loosened(_loosened(
     ('properties', 'allocation_requests', 'items'), ('mappings',)),
     ('properties', 'provider_summaries', 'additionalProperties'),
     ('traits', 'root_provider_uuid'))
+
+# Providers before 1.14: no parent, no root.
+PROVIDER_BEFORE_1_14 = _loosened(PROVIDER, (), ('parent_provider_uuid',
+                                                'root_provider_uuid'))
+PROVIDERS_BEFORE_1_14 = dict(PROVIDERS, properties={
+    'resource_providers': {'type': 'array', 'items': PROVIDER_BEFORE_1_14}})
 
 _UUID_PART = '[0-9a-fA-F-]{32,36}'
 # (method, path pattern, schema): which answers are checked, by request.
@@ -323,7 +306,9 @@ READER_ROUTES = (
 
 # Answers that have less in them when asked at an older microversion.
 _OLDER = {id(ALLOCATION_CANDIDATES): ((1, 34),
-                                      ALLOCATION_CANDIDATES_BEFORE_1_34)}
+                                      ALLOCATION_CANDIDATES_BEFORE_1_34),
+          id(PROVIDERS): ((1, 14), PROVIDERS_BEFORE_1_14),
+          id(PROVIDER): ((1, 14), PROVIDER_BEFORE_1_14)}
 
 
 def _version(microversion):
@@ -334,6 +319,24 @@ def _version(microversion):
         return None
 
 
+def _by_last_segment(routes):
+    """``{last path segment: routes}``; None for those ending in a value.
+
+    Finding a route by the word its path ends with leaves one or two
+    patterns to try instead of every one: the route of a small answer
+    cost more to find than the answer to decode.
+    """
+    found = {}
+    for route in routes:
+        word = re.search('/([a-z_]+)\\\\Z$', route[1].pattern)
+        found.setdefault(word.group(1) if word else None, []).append(route)
+    return found
+
+
+_ROUTES_BY_LAST = _by_last_segment(ROUTES)
+_READER_ROUTES_BY_LAST = _by_last_segment(ROUTES + READER_ROUTES)
+
+
 def schema_for(method, path, microversion=None, reader=False):
     """The schema of the answer to ``method path``, or None if unchecked.
 
@@ -342,8 +345,9 @@ def schema_for(method, path, microversion=None, reader=False):
     :param reader: include :data:`READER_ROUTES` (``path`` is then
         relative to Placement's endpoint).
     """
-    for want_method, pattern, schema in ROUTES + (
-            READER_ROUTES if reader else ()):
+    by_last = _READER_ROUTES_BY_LAST if reader else _ROUTES_BY_LAST
+    routes = by_last.get(path[path.rfind('/') + 1:]) or by_last.get(None, ())
+    for want_method, pattern, schema in routes:
         if method == want_method and pattern.search(path):
             older = _OLDER.get(id(schema))
             if older is not None:
@@ -354,74 +358,308 @@ def schema_for(method, path, microversion=None, reader=False):
     return None
 
 
-_TYPES = {
-    'object': lambda v: isinstance(v, dict),
-    'array': lambda v: isinstance(v, list),
-    'string': lambda v: isinstance(v, str),
-    'integer': lambda v: isinstance(v, int) and not isinstance(v, bool),
-    'null': lambda v: v is None,
-}
-_PATTERNS = {}
+# Checking an answer is compiled, not interpreted by jsonschema: a listing
+# of 4,000 providers cost jsonschema about a second and a keyword-by-
+# keyword evaluator 3.8 times its json.loads, more than Placement took to
+# answer; and a regular expression per UUID or trait name costs more than
+# decoding it.  _compile turns a schema into a check of a whole column of
+# values at once (every provider's uuid, every summary's traits), each
+# step a builtin that loops in C: the types of a column are one
+# set(map(type, ...)), the bounds one min() and max(), and the patterns
+# that carry the volume (UUIDs, names) are checked on the column joined
+# by newlines with str and bytes methods (_UUIDS, _NAMES).  jsonschema
+# stays the reference (a property test holds the two to the same
+# answers) and writes the message when the compiled check says no.
+
+_TYPES = {'object': dict, 'array': list, 'string': str, 'integer': int,
+          'null': type(None)}
+# The keywords the compiled check knows; a schema with another one is an
+# error when this module is imported, not a check that passes silently.
+_KNOWN = frozenset(['type', 'required', 'properties', 'propertyNames',
+                    'additionalProperties', 'items', 'pattern', 'minLength',
+                    'maxLength', 'minimum', 'maximum', 'oneOf'])
+_HEX = b'0123456789abcdefABCDEF'
+_NAME_CHARS = b'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'
 
 
-def _pattern(text):
-    compiled = _PATTERNS.get(text)
-    if compiled is None:
-        compiled = _PATTERNS[text] = re.compile(text)
-    return compiled
+def _joined(values):
+    """The strings of ``values`` joined by newlines, as ASCII, or None.
+
+    None when one is not a string or is not ASCII (the patterns below are
+    ASCII).  The checks below count the newlines: that none was inside a
+    value.
+    """
+    try:
+        text = '\n'.join(values)
+    except TypeError:
+        return None
+    return text.encode('ascii') if text.isascii() else None
+
+
+def _uuids(values):
+    """Are all canonical UUIDs (36 characters, hyphens at 8, 13, 18, 23)?
+
+    Placement writes them so; other spellings the pattern allows are left
+    to the regular expression.
+    """
+    data = _joined(values)
+    if data is None:
+        return False
+    n = len(values)
+    return (len(data) == 37 * n - 1 and
+            data[36::37] == b'\n' * (n - 1) and
+            data[8::37] == data[13::37] == data[18::37] ==
+            data[23::37] == b'-' * n and
+            data.translate(None, _HEX) == b'----\n' * (n - 1) + b'----')
+
+
+def _names(values):
+    """Do all match ``^[A-Z0-9_]+\\Z`` (:data:`NAME`)?"""
+    data = _joined(values)
+    # No value empty, and only name characters and the newlines between
+    # the values.
+    return (data is not None and all(values) and
+            data.translate(None, _NAME_CHARS) == b'\n' * (len(values) - 1))
+
+
+def _text(values):
+    """No lone surrogate in any (:data:`TEXT_PATTERN`)."""
+    try:
+        return _encodes('\n'.join(values))
+    except TypeError:
+        return False
+
+
+# pattern: (a check of a column that says yes only if every value is a
+# string that matches, the minimum length that implies).
+_FAST_PATTERNS = {UUID['pattern']: (_uuids, 36), NAME['pattern']: (_names, 1),
+                  TEXT_PATTERN: (_text, 0)}
+
+
+class _Compiler:
+    """Python source of one function that checks a value against a schema.
+
+    The function is generated, not a tree of closures, because a small
+    answer (one provider's traits, 150 bytes) costs json.loads a few
+    microseconds, and a call per keyword costs as much.  While the
+    generated code holds one value (the body, an object's property) it
+    tests that value (``type(v) is dict``, ``'uuid' in v``); below an
+    array or a mapping's values it tests the whole column (every
+    provider's uuid) with builtins that loop in C.
+    """
+
+    def __init__(self):
+        self.lines = []
+        self.names = {'set': set, 'map': map, 'type': type, 'len': len,
+                      'min': min, 'max': max, 'all': all, 'list': list,
+                      'contains': operator.contains,
+                      'repeat': itertools.repeat,
+                      'itemgetter': operator.itemgetter,
+                      'chain': itertools.chain.from_iterable,
+                      'values_of': dict.values}
+        self.count = 0
+
+    def const(self, value):
+        self.count += 1
+        name = 'k%d' % self.count
+        self.names[name] = value
+        return name
+
+    def var(self):
+        self.count += 1
+        return 'v%d' % self.count
+
+    def emit(self, depth, text):
+        self.lines.append('    ' * depth + text)
+
+    def fail_if(self, depth, condition):
+        self.emit(depth, 'if %s:' % condition)
+        self.emit(depth + 1, 'return False')
+
+    def function(self, schema):
+        self.emit(0, 'def check(v0):')
+        self.value(schema, 'v0', 1)
+        self.emit(1, 'return True')
+        code = compile('\n'.join(self.lines) + '\n', '<answer check>',
+                       'exec')
+        exec(code, self.names)
+        return self.names['check']
+
+    def _unknown(self, schema):
+        unknown = set(schema) - _KNOWN
+        if unknown:
+            raise ValueError('no compiled check for %s' % sorted(unknown))
+
+    def _nullable(self, schema):
+        """The shape of ``{"oneOf": [shape, {"type": "null"}]}``.
+
+        Only "this or null": a value matches exactly one of them iff it
+        is null or has the shape (which never allows null).
+        """
+        shapes = [s for s in schema['oneOf'] if s != {'type': 'null'}]
+        if (len(schema['oneOf']) != 2 or len(shapes) != 1 or
+                set(schema) != {'oneOf'} or
+                shapes[0].get('type') in (None, 'null')):
+            raise ValueError('no compiled check for %r' % schema)
+        return shapes[0]
+
+    def value(self, schema, v, depth):
+        """Code that returns False unless the value ``v`` has the shape."""
+        self._unknown(schema)
+        if 'oneOf' in schema:
+            self.emit(depth, 'if %s is not None:' % v)
+            self.value(self._nullable(schema), v, depth + 1)
+            return
+        kind = schema['type']
+        self.fail_if(depth, 'type(%s) is not %s' % (
+            v, self.const(_TYPES[kind])))
+        if kind == 'object':
+            self._object(schema, v, depth, column=False)
+        elif kind == 'array':
+            if 'items' in schema:
+                self.column(schema['items'], v, depth)
+        elif kind == 'string':
+            if 'minLength' in schema:
+                self.fail_if(depth, 'len(%s) < %d' % (v, schema['minLength']))
+            if 'maxLength' in schema:
+                self.fail_if(depth, 'len(%s) > %d' % (v, schema['maxLength']))
+            if 'pattern' in schema:
+                self.fail_if(depth, 'not %s(%s)' % (self.const(re.compile(
+                    schema['pattern']).search), v))
+        elif kind == 'integer':
+            self._bounds(schema, v, v, depth)
+
+    def column(self, schema, c, depth):
+        """Code that returns False unless every value of ``c`` has it."""
+        self._unknown(schema)
+        if 'oneOf' in schema:
+            inner = self.var()
+            self.emit(depth, '%s = [v for v in %s if v is not None]'
+                      % (inner, c))
+            self.column(self._nullable(schema), inner, depth)
+            return
+        kind = schema['type']
+        if kind == 'string':
+            self._strings(schema, c, depth)
+            return
+        self.fail_if(depth, 'not set(map(type, %s)) <= {%s}' % (
+            c, self.const(_TYPES[kind])))
+        if kind == 'object':
+            self._object(schema, c, depth, column=True)
+        elif kind == 'array':
+            if 'items' in schema:
+                inner = self.var()
+                self.emit(depth, '%s = list(chain(%s))' % (inner, c))
+                self.column(schema['items'], inner, depth)
+        elif kind == 'integer':
+            self._bounds(schema, 'min(%s)' % c, 'max(%s)' % c, depth,
+                         guard=c)
+
+    def _strings(self, schema, c, depth):
+        """Every value of ``c`` a string of the lengths and the pattern.
+
+        For the patterns that carry the volume, one pass of
+        :data:`_FAST_PATTERNS` (which also tests the type, and the
+        lengths the pattern implies) and the maximum length; the generic
+        test only when that says no.
+        """
+        low = schema.get('minLength', 0)
+        high = schema.get('maxLength')
+        pattern = schema.get('pattern')
+        each = re.compile(pattern).search if pattern else None
+
+        def exact(values):
+            return (set(map(type, values)) <= {str} and
+                    min(map(len, values)) >= low and
+                    (high is None or max(map(len, values)) <= high) and
+                    (each is None or all(map(each, values))))
+        fast, implied = _FAST_PATTERNS.get(pattern, (None, 0))
+        test = '%s(%s)' % (self.const(exact), c)
+        if fast is not None and low <= implied:
+            test = '%s(%s)%s or %s' % (
+                self.const(fast), c, '' if high is None else
+                ' and max(map(len, %s)) <= %d' % (c, high), test)
+        self.fail_if(depth, '%s and not (%s)' % (c, test))
+
+    def _bounds(self, schema, low, high, depth, guard=None):
+        tests = []
+        if 'minimum' in schema:
+            tests.append('%s < %r' % (low, schema['minimum']))
+        if 'maximum' in schema:
+            tests.append('%s > %r' % (high, schema['maximum']))
+        if tests:
+            test = ' or '.join(tests)
+            self.fail_if(depth, '%s and (%s)' % (guard, test) if guard
+                         else test)
+
+    def _object(self, schema, v, depth, column):
+        required = schema.get('required', ())
+        properties = schema.get('properties', {})
+        for key in required:
+            self.fail_if(depth, (
+                'not all(map(contains, %s, repeat(%r)))' if column else
+                '%r not in %s') % ((v, key) if column else (key, v)))
+        for key, shape in properties.items():
+            inner = self.var()
+            if column:
+                self.emit(depth, (
+                    '%s = list(map(itemgetter(%r), %s))' if key in required
+                    else '%s = [v[%r] for v in %s if %r in v]') % (
+                        (inner, key, v) if key in required
+                        else (inner, key, v, key)))
+                self.column(shape, inner, depth)
+            elif key in required:
+                self.emit(depth, '%s = %s[%r]' % (inner, v, key))
+                self.value(shape, inner, depth)
+            else:
+                self.emit(depth, 'if %r in %s:' % (key, v))
+                self.emit(depth + 1, '%s = %s[%r]' % (inner, v, key))
+                self.value(shape, inner, depth + 1)
+        if 'propertyNames' in schema:
+            inner = self.var()
+            self.emit(depth, ('%s = list(chain(%s))' if column else
+                              '%s = list(%s)') % (inner, v))
+            self.column(schema['propertyNames'], inner, depth)
+        if 'additionalProperties' in schema:
+            inner = self.var()
+            if properties:
+                known = self.const(frozenset(properties))
+                self.emit(depth, (
+                    '%s = [x for y in %s for k, x in y.items() '
+                    'if k not in %s]' if column else
+                    '%s = [x for k, x in %s.items() if k not in %s]') % (
+                        inner, v, known))
+            else:
+                self.emit(depth, (
+                    '%s = list(chain(map(values_of, %s)))' if column else
+                    '%s = list(%s.values())') % (inner, v))
+            self.column(schema['additionalProperties'], inner, depth)
+
+
+def _compile(schema):
+    """``check(value)``: does ``value`` have the shape ``schema``?
+
+    Evaluates the keywords of :data:`_KNOWN` as jsonschema does (with
+    records.Validator's exact integers).
+    """
+    return _Compiler().function(schema)
+
+
+# id(schema): (schema, its compiled check); the schema is kept so that
+# its id is never reused.
+_COMPILED = {}
+
+
+def _compiled(schema):
+    found = _COMPILED.get(id(schema))
+    if found is None:
+        found = _COMPILED[id(schema)] = (schema, _compile(schema))
+    return found[1]
 
 
 def conforms(value, schema):
-    """Does ``value`` have the shape ``schema``?  Fast, no message.
-
-    A listing of a thousand providers costs jsonschema about a millisecond
-    per provider, too much for the filter's per-request reads.  This
-    evaluates the few keywords the schemas of this module use, the way
-    jsonschema (with records.Validator's exact integers) does; a property
-    test holds the two to the same answers, and jsonschema still says what
-    is wrong when this says no.
-    """
-    for keyword, arg in schema.items():
-        if keyword == 'type':
-            if not _TYPES[arg](value):
-                return False
-        elif keyword == 'oneOf':
-            if sum(conforms(value, s) for s in arg) != 1:
-                return False
-        elif isinstance(value, dict):
-            if keyword == 'required':
-                if any(k not in value for k in arg):
-                    return False
-            elif keyword == 'properties':
-                if any(k in value and not conforms(value[k], s)
-                       for k, s in arg.items()):
-                    return False
-            elif keyword == 'propertyNames':
-                if not all(conforms(k, arg) for k in value):
-                    return False
-            elif keyword == 'additionalProperties':
-                known = schema.get('properties', {})
-                if not all(conforms(v, arg) for k, v in value.items()
-                           if k not in known):
-                    return False
-        elif isinstance(value, list):
-            if keyword == 'items':
-                if not all(conforms(v, arg) for v in value):
-                    return False
-        elif isinstance(value, str):
-            if keyword == 'pattern':
-                if not _pattern(arg).search(value):
-                    return False
-            elif keyword == 'minLength':
-                if len(value) < arg:
-                    return False
-            elif keyword == 'maxLength':
-                if len(value) > arg:
-                    return False
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            if keyword == 'minimum' and value < arg:
-                return False
-    return True
+    """Does ``value`` have the shape ``schema``?  Fast, no message."""
+    return _compiled(schema)(value)
 
 
 def check(body, schema, what):
@@ -430,10 +668,9 @@ def check(body, schema, what):
     :param what: names the request in the message (``GET /traits``).
     :raises MalformedAnswer: naming ``what`` and the place in the body.
     """
-    if _plain(body) and conforms(body, schema):
+    if conforms(body, schema):
         return body
     try:
-        records.check_plain(body, what)
         records.validate(body, schema, what)
     except records.InvalidDocument as e:
         where = ('at %s: ' % e.path) if e.path else ''
@@ -470,7 +707,16 @@ def check_answer(method, path, body, what=None, strict=False,
 def _candidates_consistent(body, what):
     """Every provider a candidate names is described by the summaries."""
     summaries = body['provider_summaries']
-    for n, request in enumerate(body['allocation_requests']):
+    requests = body['allocation_requests']
+    mappings = map(dict.get, requests, itertools.repeat('mappings'),
+                   itertools.repeat({}))
+    named = set(itertools.chain.from_iterable(map(
+        operator.itemgetter('allocations'), requests)))
+    named.update(itertools.chain.from_iterable(itertools.chain.from_iterable(
+        map(dict.values, mappings))))
+    if summaries.keys() >= named:
+        return
+    for n, request in enumerate(requests):
         named = set(request['allocations'])
         for uuids in request.get('mappings', {}).values():
             named.update(uuids)
@@ -496,21 +742,6 @@ def decode(content, what):
         raise MalformedAnswer(what, 'the body is nested too deeply')
 
 
-def _plain(value, depth=0):
-    """JSON-decoded data with well-formed text, shallow (fast path)."""
-    if isinstance(value, str):
-        return value.isascii() or _encodes(value)
-    if isinstance(value, dict):
-        return depth < 16 and all(
-            isinstance(k, str) and _plain(k) and _plain(v, depth + 1)
-            for k, v in value.items())
-    if isinstance(value, list):
-        return depth < 16 and all(_plain(v, depth + 1) for v in value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value.bit_length() <= 128
-    return value is None or isinstance(value, (bool, float))
-
-
 def _encodes(text):
     try:
         text.encode('utf-8')
@@ -522,3 +753,10 @@ def _encodes(text):
 def _short(text, limit=300):
     text = ' '.join(text.split())
     return text if len(text) <= limit else text[:limit] + '...'
+
+
+# Every schema of a route compiles when this module is imported.
+for _route in ROUTES + READER_ROUTES:
+    _compiled(_route[2])
+for _older in _OLDER.values():
+    _compiled(_older[1])

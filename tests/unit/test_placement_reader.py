@@ -119,3 +119,54 @@ def test_a_malformed_emit_trait_is_an_unknown_trait(suffix):
     assert not traits.emitted({traits.EMIT_PREFIX + 'GARBAGE'})
     assert not traits.emitted({traits.EMIT_PREFIX + 'X_V1_AB_M%d'
                                % (traits.MAX_MINOR + 1)})
+
+
+def test_a_provider_listing_without_the_roots_the_readers_use_is_refused():
+    # From 1.14 every provider of an answer has a parent and a root, and
+    # the filter reads each accepting provider's root: an answer without
+    # it is malformed (it was a KeyError in the filter), named by route
+    # and place.
+    from nova_vfio_compat.scheduler import placement_reads
+    provider = {'uuid': UUID, 'name': 'cn1', 'generation': 1,
+                'parent_provider_uuid': None}
+    (emit,) = traits.emitted(
+        {'CUSTOM_VFC_1_E_NVIDIA_10DE_1EB8_V2_84E4783A7C38FA50_M0'})
+    answers = {'/traits': {'traits': sorted(traits.accept_traits_for(emit))},
+               '/resource_providers': {'resource_providers': [provider]}}
+    reads = placement_reads.RequestReads(
+        lambda url, version: answers[url.partition('?')[0]])
+    with pytest.raises(placement_get.MalformedAnswer) as e:
+        reads.accepting([emit])
+    assert 'GET /resource_providers?required=' in str(e.value)
+    assert 'resource_providers[0]' in str(e.value)
+    assert "'root_provider_uuid' is a required property" in str(e.value)
+    # Before 1.14 neither is in an answer (the reporter's SDK listings).
+    placement_get.check('/resource_providers',
+                        {'resource_providers': [provider]}, '1.0')
+
+
+_UUID_LIKE = st.one_of(
+    st.uuids().map(str), st.uuids().map(lambda u: u.hex),
+    st.text(alphabet='0123456789abcdefABCDEF-\n', min_size=30, max_size=38),
+    st.uuids().map(str).flatmap(lambda u: st.integers(0, 35).map(
+        lambda i: u[:i] + '-' + u[i + 1:])),
+    # A hyphen moved: still 36 characters, 4 of them hyphens.
+    st.uuids().map(lambda u: str(u).replace('-', '', 1)).flatmap(
+        lambda u: st.integers(0, 35).map(lambda i: u[:i] + '-' + u[i:])),
+    st.text(max_size=40))
+_NAME_LIKE = st.one_of(
+    st.text(alphabet='ABCZ059_', min_size=1, max_size=12),
+    st.text(alphabet='ABCZ059_\n-a\u00e9', max_size=12), st.text())
+
+
+@given(st.lists(_UUID_LIKE, max_size=6), st.lists(_NAME_LIKE, max_size=6))
+def test_the_compiled_column_checks_agree_with_the_patterns(uuids, names):
+    # The compiled check tests a column of UUIDs or names joined by
+    # newlines (placement_answers._uuids, _names); jsonschema, one value
+    # at a time, is the reference.
+    from nova_vfio_compat import records
+    for values, schema in (
+            (uuids, {'type': 'array', 'items': placement_answers.UUID}),
+            (names, placement_answers.NAMES)):
+        assert (placement_answers.conforms(values, schema) ==
+                records.Validator(schema).is_valid(values)), values
