@@ -568,14 +568,31 @@ def over_limit_reason(device, max_traits):
                                  max_traits))
 
 
-def left_out_message(left_out, max_traits):
-    """One line naming the devices :func:`fit_root` left out."""
+def named_with_stream(device):
+    """``device`` and its stream, as the messages name what is left out."""
+    return '%s (stream %s)' % (device.name, _streams_named(device))
+
+
+def left_out_message(names, max_traits):
+    """One line naming what :func:`fit_root` left out.
+
+    ``names`` are :func:`named_with_stream` of the devices left out.
+    """
     return ('%d device(s) left out: their traits do not fit on the compute '
             'node provider with the others\' (at most %d, [traits] '
             'max_traits_per_provider); everything else is published: %s'
-            % (len(left_out), max_traits, ', '.join(
-                '%s (stream %s)' % (d.name, _streams_named(d))
-                for d in left_out)))
+            % (len(names), max_traits, ', '.join(names)))
+
+
+def off_root_message(names, max_traits):
+    """One line naming the mdev types :func:`fit_root` left off the root.
+
+    ``names`` are :func:`named_with_stream` of those devices.
+    """
+    return ('%d mdev type(s) published on their GPU\'s provider only, not '
+            'in the compute node provider\'s summary (at most %d traits, '
+            '[traits] max_traits_per_provider): %s'
+            % (len(names), max_traits, ', '.join(names)))
 
 
 def off_root_note(device, max_traits):
@@ -628,7 +645,7 @@ def decide(devices, mdev_config=None, config_error=None,
     out = _fitted([_decided(device, choices.get(device.address),
                             precreated_mdev_attrs, max_traits)
                    for device in devices], max_traits)
-    left_out = [d for d in out if d.over_limit]
+    left_out = [named_with_stream(d) for d in out if d.over_limit]
     if left_out:
         messages.append(left_out_message(left_out, max_traits))
     return Outcome(decisions=out, messages=tuple(messages), choices=choices)

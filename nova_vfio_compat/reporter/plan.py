@@ -47,12 +47,13 @@ class Plan:
     ``providers`` maps a provider name to the complete set of owned traits
     it should carry (the root first).  ``resource_classes`` are the custom
     resource classes that must exist.  ``errors`` has one line per device
-    or provider that cannot be published, naming it.  ``left_out`` has
-    one line per device left out because its traits do not fit on the
-    root provider, and ``off_root`` per mdev type published on its GPU's
-    provider only for that reason (:func:`publication.fit_root`): what
-    fits is published, and these say what did not.  ``nodename`` is the
-    root's name.
+    or provider that cannot be published, naming it.  ``left_out`` names
+    each device left out because its traits do not fit on the root
+    provider (with its stream), and ``off_root`` each mdev type published
+    on its GPU's provider only for that reason
+    (:func:`publication.fit_root`, under ``max_traits``): what fits is
+    published, and these say what did not.  ``nodename`` is the root's
+    name.
     """
 
     nodename: str
@@ -61,6 +62,19 @@ class Plan:
     errors: tuple = ()
     left_out: tuple = ()
     off_root: tuple = ()
+    max_traits: int = nvc_traits.DEFAULT_MAX_TRAITS
+
+    @property
+    def messages(self):
+        """``(warning, info)``: the lines naming what is not on the root.
+
+        Empty strings when nothing is left out or off the root.
+        """
+        return (
+            self.left_out and publication.left_out_message(
+                self.left_out, self.max_traits) or '',
+            self.off_root and publication.off_root_message(
+                self.off_root, self.max_traits) or '')
 
     def desired(self, provider_name):
         """The owned traits ``provider_name`` should carry.
@@ -143,8 +157,7 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
         try:
             published = publication.as_published(device, max_traits)
             if published.over_limit:
-                left_out.append('device %s: %s' % (published.name,
-                                                   published.reason))
+                left_out.append(publication.named_with_stream(published))
             if published.reason is not None:
                 continue
             device_traits(published, max_traits)
@@ -161,9 +174,7 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
             continue
         planned.append(published)
     fit = publication.fit_root(planned, max_traits)
-    left_out.extend('device %s: %s' % (
-        d.name, publication.over_limit_reason(d, max_traits))
-        for d in fit.left_out)
+    left_out.extend(publication.named_with_stream(d) for d in fit.left_out)
     providers = {nodename: fit.traits}
     parents = {}
     for published in planned:
@@ -184,9 +195,9 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     return Plan(nodename=nodename, providers=providers,
                 resource_classes=classes, errors=tuple(errors),
                 left_out=tuple(left_out),
-                off_root=tuple('device %s: %s' % (
-                    d.name, publication.off_root_note(d, max_traits))
-                    for d in fit.off_root))
+                off_root=tuple(publication.named_with_stream(d)
+                               for d in fit.off_root),
+                max_traits=max_traits)
 
 
 def diff(current_traits, desired_owned):

@@ -110,9 +110,9 @@ class SyncResult:
     did not create: Nova gives a GPU no provider where it has no capacity
     for the GPU's type (``max_instances``, a full or exhausted GPU), which
     is expected and not an error; their traits are published when the
-    provider appears; ``left_out`` has one line per device left out
-    because its traits do not fit on the compute node provider (all that
-    fits is published: :attr:`.plan.Plan.left_out`);
+    provider appears; ``left_out`` names each device (and its stream)
+    left out because its traits do not fit on the compute node provider
+    (all that fits is published: :attr:`.plan.Plan.left_out`);
     ``placement_failed`` is True when Placement could not be reached or
     answered with an error, so the caller should retry later.
     """
@@ -368,17 +368,14 @@ class Reporter:
         and the mdev types published on their GPU's provider only at
         INFO (:attr:`.plan.Plan.off_root`).
         """
-        seen = (plan.left_out, plan.off_root)
-        if seen == self._left_out:
+        warning, info = plan.messages
+        if (warning, info) == self._left_out:
             return
-        self._left_out = seen
-        if plan.left_out:
-            LOG.warning('%d device(s) of this host left out, their traits '
-                        'do not fit on the compute node provider %s (the '
-                        'others are published): %s', len(plan.left_out),
-                        plan.nodename, '; '.join(plan.left_out))
-        for line in plan.off_root:
-            LOG.info('%s', line)
+        self._left_out = (warning, info)
+        if warning:
+            LOG.warning('%s', warning)
+        if info:
+            LOG.info('%s', info)
 
     def _log_absent(self, absent):
         """One INFO line when the set of absent providers changes.

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from nova_vfio_compat.cmd import devices as cmd_devices
 from nova_vfio_compat import devices
 from nova_vfio_compat import publication
+from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat import traits
 from tests import encodings
 
@@ -124,3 +125,15 @@ def test_devices_shows_why_a_device_is_left_out():
         assert item['published_traits'] == []
         assert 'do not fit on the compute node provider' in (
             item['not_published'])
+
+
+def test_nova_is_not_told_it_can_migrate_a_device_left_out():
+    host = [_pci(i) for i in range(3)]
+    outcome = publication.decide(host, max_traits=2)
+    specs, errors = nova_config.pci_device_specs(outcome.decisions, 2)
+    assert errors == []
+    by_address = {s['address']: s for s in specs}
+    assert by_address[host[0].address]['live_migratable'] == 'yes'
+    for device in host[1:]:
+        spec = by_address[device.address]
+        assert 'live_migratable' not in spec and 'traits' not in spec

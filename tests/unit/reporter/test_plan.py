@@ -102,8 +102,12 @@ def test_root_over_the_bound_carries_what_fits():
         HOST, rd.GVT_PARENT)] == _traits(a)
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.VGPU_PARENT)] == _traits(b)
-    assert len(p.off_root) == 1 and b.name in p.off_root[0]
-    assert 'GPU\'s provider only' in p.off_root[0]
+    assert p.off_root == (publication.named_with_stream(
+        publication.as_published(b)),)
+    warning, info = p.messages
+    assert warning == ''
+    assert info.startswith('1 mdev type(s) published on their GPU\'s '
+                           'provider only') and b.name in info
 
 
 def _pci(index):
@@ -122,11 +126,13 @@ def test_pci_devices_past_the_bound_are_left_out_and_named():
     on_root = set().union(*(_traits(d) for d in pcis[:3]))
     assert p.providers[HOST] == on_root
     assert len(p.providers[HOST]) <= limit
-    assert len(p.left_out) == 4
-    for device, line in zip(pcis[3:], p.left_out):
-        assert device.name in line
-        assert traits.emit_trait(device.document.emits) in line
-        assert 'max_traits_per_provider' in line
+    assert p.left_out == tuple(
+        '%s (stream %s)' % (d.name, traits.emit_trait(d.document.emits))
+        for d in pcis[3:])
+    warning, _info = p.messages
+    assert warning.startswith('4 device(s) left out')
+    assert 'max_traits_per_provider' in warning
+    assert all(line in warning for line in p.left_out)
     # The GPU still has its own provider; only the summary misses it.
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.GVT_PARENT)] == _traits(gvt)
