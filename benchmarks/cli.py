@@ -239,6 +239,23 @@ def main(argv=None):
              'traits on the compute node provider after the first sync.\n'
              % owned)
 
+        rows = scenarios.first_sync_scaling(placement)
+        emit(table(
+            'Reporter: the first sync as the host grows',
+            ['distinct devices', 'requests', 'traits created', 'seconds',
+             'seconds per device / at 16'],
+            [(r[0], r[1], r[2], '%.2f' % r[3], _x(r[4])) for r in rows],
+            rst))
+        emit('Every device its own stream, half mdev types (one per GPU), '
+             'half PCI VFs; the hosts join one Placement in turn. The '
+             'requests are one per trait and resource class created and '
+             'two per provider, in one order: every read, then every '
+             'trait and class, then one traits PUT per provider. Placement '
+             'reads its whole trait table once in each request that names '
+             'a trait (its trait cache lives in the request), whatever the '
+             'order, so a request costs more as the cloud\'s trait table '
+             'grows.\n')
+
         rows = scenarios.range_width(placement, sizes['widths'])
         emit(table(
             'Traits per provider as the accepted minor range grows',

@@ -519,6 +519,37 @@ def reporter_sync(placement, count=64):
     return rows, owned
 
 
+def first_sync_scaling(placement, counts=(16, 64, 256)):
+    """The first sync of a host with ``count`` distinct devices, per count.
+
+    Each host in the same Placement, one after the other, as hosts join a
+    cloud: a later host finds more traits in Placement's table.  Half
+    mdev types (one per GPU), half PCI VFs, every device its own stream.
+    Rows ``(devices, requests, traits created, seconds, seconds per
+    device / that of the smallest host)``.
+    """
+    rows = []
+    for count in counts:
+        half = count // 2
+        mdev_docs = [fleet.document(1, i % 8, subsys=0x4000 + count + i)
+                     for i in range(half)]
+        pci_docs = [fleet.document(3, i % 8, subsys=0x8000 + count + i)
+                    for i in range(count - half)]
+        name = 'first-sync-%d' % count
+        _root, devices = _host_with(placement, name, mdev_docs, pci_docs)
+        reporter = sync.Reporter(placement.sdk, name)
+        placement.app.reset()
+        start = time.perf_counter()
+        result = reporter.sync(devices)
+        seconds = time.perf_counter() - start
+        if not result.ok:
+            raise RuntimeError('first sync failed: %s' % result.errors)
+        rows.append([count, placement.app.total,
+                     len(result.created_traits), seconds])
+    per_device = rows[0][3] / rows[0][0]
+    return [tuple(r) + (r[3] / r[0] / per_device,) for r in rows]
+
+
 def range_width(placement, widths):
     """Traits per provider as the accepted minor range grows.
 

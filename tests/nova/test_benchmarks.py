@@ -78,8 +78,17 @@ def test_placement_requests_per_request_do_not_grow_with_the_fleet():
         rows = scenarios.fleet_in_placement(placement, [3, 12])
         reporter, owned = scenarios.reporter_sync(placement, count=8)
         widths = scenarios.range_width(placement, [1, 5, 2 ** 31 - 1])
+        scaling = scenarios.first_sync_scaling(placement, (2, 8))
     finally:
         placement.close()
+    # The first sync: a trait and a class created per new name, two
+    # requests per provider (half the devices are GPUs), a few listings.
+    assert [r[0] for r in scaling] == [2, 8]
+    assert scaling[0][4] == 1.0
+    for count, requests, created, _seconds, _ratio in scaling:
+        providers = 1 + count // 2
+        assert created + count + 2 * providers <= requests
+        assert requests <= created + count + 2 * providers + 8
     assert rows[0][2] == rows[1][2]
     assert rows[0][2].endswith('(0 writes)')
     # Hosts 5 and 10 have another major version.
