@@ -559,7 +559,7 @@ def _streams_named(device):
     return nvc_traits.emit_trait(device.streams.emits)
 
 
-def over_limit_reason(device, max_traits):
+def _over_limit_reason(device, max_traits):
     """Why ``device`` (a PCI device :func:`fit_root` left out) is."""
     return ('left out: its %d traits (stream %s) do not fit on the compute '
             'node provider with those of the devices before it (at most %d, '
@@ -595,7 +595,7 @@ def off_root_message(names, max_traits):
             % (len(names), max_traits, ', '.join(names)))
 
 
-def off_root_note(device, max_traits):
+def _off_root_note(device, max_traits):
     """The note of an mdev type :func:`fit_root` left off the root."""
     return ('its traits (stream %s) are published on its GPU\'s provider '
             'only: they do not fit on the compute node provider with those '
@@ -612,11 +612,11 @@ def _fitted(decisions, max_traits):
     for d in decisions:
         if id(d) in left_out:
             d = dataclasses.replace(
-                d, reason=over_limit_reason(d, max_traits), document=None,
+                d, reason=_over_limit_reason(d, max_traits), document=None,
                 traits=frozenset(), live_migratable=False, over_limit=True)
         elif id(d) in off_root:
             d = dataclasses.replace(
-                d, notes=d.notes + (off_root_note(d, max_traits),))
+                d, notes=d.notes + (_off_root_note(d, max_traits),))
         out.append(d)
     return tuple(out)
 
