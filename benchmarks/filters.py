@@ -30,7 +30,7 @@
 
 from nova.scheduler import filters
 
-from nova_vfio_compat import rules
+from nova_vfio_compat.model import rules
 from nova_vfio_compat.scheduler import vfio_compat_filter
 
 

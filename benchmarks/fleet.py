@@ -24,11 +24,11 @@ import dataclasses
 
 from oslo_utils import uuidutils
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.reporter import plan as nvc_plan
-from nova_vfio_compat import traits as nvc_traits
 
 PARENTS = 4
 MDEV_TYPE = 'nvidia-222'

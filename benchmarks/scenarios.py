@@ -35,15 +35,15 @@ from nova.scheduler import utils as scheduler_utils
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import rules as nvc_rules
+from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.planning import drain as nvc_drain
-from nova_vfio_compat.planning import placement_view
+from nova_vfio_compat.planning_reads import placement_view
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import rules as nvc_rules
-from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import vfio_compat_filter
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.selection import decision
 
 CANDIDATES_MICROVERSION = '1.36'
 PROVIDERS_MICROVERSION = '1.20'

@@ -18,7 +18,7 @@ use on the host) and one SR-IOV NIC of one NIC family (a PF with
 ``VFS_PER_HOST`` VFs bound to the ``mlx5_vfio_pci`` variant driver).  A
 server holds a vGPU, a VF, or one of each on the same host.  Every device
 runs a driver (GPU) or firmware (NIC) branch described by a capability
-document built with :func:`nova_vfio_compat.records.loads`; a branch
+document built with :func:`nova_vfio_compat.model.records.loads`; a branch
 accepts older minors of its major (forward minor compatibility).  The
 upgrade takes every host to its families' targets:
 
@@ -41,9 +41,9 @@ import dataclasses
 import random
 import uuid as uuid_lib
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import records
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 
 GPUS_PER_HOST = 2
 VGPUS_PER_GPU = 8
@@ -222,7 +222,7 @@ class Host:
     def nova_mdev_config(self):
         """The host's ``[devices] enabled_mdev_types``, as Nova reads it."""
         mdev_type = self.branch[2]
-        return nova_devices.MdevConfig(
+        return device_config.MdevConfig(
             enabled_types=(mdev_type,), device_addresses={mdev_type: tuple(
                 parent_address(i) for i in range(GPUS_PER_HOST))})
 

@@ -21,7 +21,7 @@ the destination does not use); for a VF also the same PCI vendor/product
 """
 
 from benchmarks import upgrade_fleet as fleet_lib
-from nova_vfio_compat import rules
+from nova_vfio_compat.model import rules
 
 _verdicts = {}
 

@@ -26,12 +26,12 @@ import collections
 import dataclasses
 
 from benchmarks import upgrade_fleet as fleet_lib
-from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import order as nvc_order
-from nova_vfio_compat import publication
-from nova_vfio_compat import traits as nvc_traits
 
 VGPU, VF = fleet_lib.VGPU, fleet_lib.VF
 

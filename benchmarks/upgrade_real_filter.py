@@ -18,7 +18,7 @@
   ``Reporter.sync`` of the devices ``publication.decide`` publishes under
   the host's Nova mdev configuration, the PF providers' traits and
   resource class by Nova's own PCI-in-Placement translation of the ``[pci]
-  device_spec`` the reporter generates (``nova_config.pci_device_specs``).
+  device_spec`` the reporter generates (``generated_config.pci_device_specs``).
   A host is republished when it is upgraded.
 * :class:`IgnoresAcceptTraits`: the project's filter made to pass every
   host whatever the accept traits say, a deliberately broken strategy the
@@ -26,7 +26,7 @@
 
 The filter is told which live migration is scheduled through its
 ``live_migration`` argument (no Nova database); its Placement reads go
-through its ``placement_get`` argument, a :class:`WaveReads`: Nova's
+through its ``placement_reader`` argument, a :class:`WaveReads`: Nova's
 report client with a cache of the reads that do not depend on
 allocations (trait sets, provider trees, the providers accepting a
 stream), emptied whenever the reporter or the PF translation writes
@@ -48,10 +48,10 @@ import os_traits
 
 from benchmarks import scenarios
 from benchmarks import upgrade_fleet as fleet_lib
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import placement_http
-from nova_vfio_compat import publication
-from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.placement import sessions as placement_sessions
+from nova_vfio_compat.reporter import generated_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat.scheduler import vfio_compat_filter
@@ -68,7 +68,7 @@ class _Ignoring(vfio_compat_filter.VFIOCompatFilter):
 
 
 class WaveReads:
-    """The filter's ``placement_get``: Nova's report client, cached.
+    """The filter's ``placement_reader``: Nova's report client, cached.
 
     Answers that do not depend on allocations (a provider's traits, a
     tree's providers, which trait names exist, which providers carry
@@ -94,9 +94,9 @@ class WaveReads:
             return self._answers[key]
         self.calls += 1
         client = report.report_client_singleton()
-        body = placement_get.Reader.over_responses(
+        body = placement_reader.Reader.over_responses(
             lambda u, v: client.get(u, version=v),
-            placement_http.CLIENT_ERRORS)(url, version)
+            placement_sessions.CLIENT_ERRORS)(url, version)
         if self.cache and not url.startswith('/allocations/'):
             self._answers[key] = body
         return body
@@ -170,7 +170,7 @@ class Project:
         if not result.ok:
             raise RuntimeError('reporter failed on %s: %s'
                                % (host.name, result.errors))
-        specs, errors = nova_config.pci_device_specs(published)
+        specs, errors = generated_config.pci_device_specs(published)
         if errors or len({(s['resource_class'], s.get('traits'))
                           for s in specs}) != 1:
             raise RuntimeError('the VFs of %s have no one device_spec: %s'

@@ -12,8 +12,8 @@
 
 """Trait sets of both encodings, for the tests of mixed-encoding fleets."""
 
-from nova_vfio_compat import records
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 
 
 def v1_traits(document):

@@ -15,11 +15,11 @@ sample documents (shared by the reporter's unit and functional tests)."""
 
 import os
 
-from nova_vfio_compat import devices
-from nova_vfio_compat import files
-from nova_vfio_compat import publication
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits
 
 SAMPLES = samples.DIR
 

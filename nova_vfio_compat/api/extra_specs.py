@@ -32,7 +32,7 @@ migrations of servers of the flavor:
 
 from nova.api.validation.extra_specs import base
 
-from nova_vfio_compat import policy
+from nova_vfio_compat.model import policy
 
 
 def register():

@@ -35,8 +35,8 @@ from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.cmd import matrix
 from nova_vfio_compat.cmd import nova_config
 from nova_vfio_compat.cmd import validate
-from nova_vfio_compat import records
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 
 LOG = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from oslo_log import log as logging
 
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.conf import validation
-from nova_vfio_compat import files
+from nova_vfio_compat.host import files
 
 # The program name of the CLI, which its sub-command modules print
 # errors under.

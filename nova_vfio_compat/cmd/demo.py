@@ -17,8 +17,8 @@ import sys
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import maintenance
-from nova_vfio_compat import records
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
 
 
 def register(subparsers):

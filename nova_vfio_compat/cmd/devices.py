@@ -27,10 +27,10 @@ import sys
 
 from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import nova_config as cmd_nova_config
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import records
-from nova_vfio_compat.reporter import sources
-from nova_vfio_compat import traits
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 
 
 def register(subparsers):
@@ -188,15 +188,15 @@ def do_devices(conf):
     try:
         # Imported here: pyudev needs libudev, which the other commands do
         # not.
-        from nova_vfio_compat import discovery
+        from nova_vfio_compat.host import discovery
         result = discovery.scan(conf)
     except (ImportError, OSError) as e:
         return common.fail(common.CLI_PROG,
                            'cannot list the devices of this host through '
                            'udev: %s' % e)
     max_traits = conf.traits.max_traits_per_provider
-    nova = sources.nova_view(conf, conf.command.nova_config)
-    outcome = sources.decide(conf, result.devices, nova)
+    nova = published_devices.nova_view(conf, conf.command.nova_config)
+    outcome = published_devices.decide(conf, result.devices, nova)
     messages = list(outcome.messages)
     if nova.error:
         messages.append(nova.error)

@@ -17,11 +17,11 @@ import dataclasses
 import json
 import sys
 
-from nova_vfio_compat import files
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat import traits
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
 
 
 def register(subparsers):

@@ -13,7 +13,7 @@
 """``drain`` and ``fleet``: the maintenance pre-flight, read-only.
 
 Thin: parse the command line, load ``--assume`` documents, connect like
-the reporter, read through :mod:`nova_vfio_compat.planning.placement_view`
+the reporter, read through :mod:`nova_vfio_compat.planning_reads.placement_view`
 (GET requests only) and print what the pure planning modules compute.
 
 Exit status of ``drain``: 0 every server has a destination in the plan,
@@ -25,19 +25,19 @@ import os
 import sys
 
 from nova_vfio_compat.cmd import common
-from nova_vfio_compat import files
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import placement_version
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.placement import version as placement_version
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
-from nova_vfio_compat.planning import placement_view
 from nova_vfio_compat.planning import report
-from nova_vfio_compat.planning import server_names
-from nova_vfio_compat import records
+from nova_vfio_compat.planning_reads import placement_view
+from nova_vfio_compat.planning_reads import server_names
 from nova_vfio_compat.reporter import client
-from nova_vfio_compat import traits
 
 EXIT_OK = 0
 EXIT_STRANDED = 1
@@ -160,7 +160,7 @@ def _view(conn):
 # commands catch the same.
 INPUT_ERRORS = (BadOption, records.InvalidDocument,
                 nvc_assume.AssumptionError, placement_view.UnknownHost,
-                placement_get.PlacementUnavailable,
+                placement_reader.PlacementUnavailable,
                 client.ConfigurationError, placement_version.PlacementTooOld)
 
 

@@ -18,11 +18,11 @@ import json
 import os
 
 from nova_vfio_compat.cmd import documents as nvc_documents
-from nova_vfio_compat import files
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits
 
 
 def register(subparsers):

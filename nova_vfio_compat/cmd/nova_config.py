@@ -20,20 +20,20 @@ import sys
 import tempfile
 
 from nova_vfio_compat.cmd import common
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import files
-from nova_vfio_compat import migration_drivers
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import placement_version
-from nova_vfio_compat.planning import placement_view
-from nova_vfio_compat import records
+from nova_vfio_compat.host import files
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import migration_drivers
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.placement import version as placement_version
+from nova_vfio_compat.planning_reads import placement_view
 from nova_vfio_compat.reporter import client
+from nova_vfio_compat.reporter import generated_config
 from nova_vfio_compat.reporter import hostname
-from nova_vfio_compat.reporter import nova_config
 from nova_vfio_compat.reporter import plan as nvc_plan
-from nova_vfio_compat.reporter import sources
-from nova_vfio_compat import traits as nvc_traits
 
 EXIT_OK = 0
 EXIT_INVALID = common.EXIT_INVALID
@@ -173,7 +173,7 @@ def register(subparsers):
 
 
 def _devices(conf):
-    source, _signal = sources.device_source(conf, conf.command.device_list)
+    source, _signal = published_devices.device_source(conf, conf.command.device_list)
     return source()
 
 
@@ -188,7 +188,7 @@ def _operator_choices(values):
     choices, errors = {}, []
     for value in values or ():
         address, sep, mdev_type = value.rpartition('=')
-        if not mdev_type or (sep and not nova_devices.is_pci_address(
+        if not mdev_type or (sep and not device_config.is_pci_address(
                 address)):
             errors.append('--mdev-type %s: expected TYPE or ADDRESS=TYPE '
                           'with a PCI address (0000:81:00.0)' % value)
@@ -200,8 +200,8 @@ def _operator_choices(values):
 def _decided(conf, operator=None):
     """``(outcome, errors, Nova's files)`` for the devices."""
     devices = _devices(conf)
-    nova = sources.nova_view(conf, conf.command.nova_config)
-    outcome = sources.decide(conf, devices, nova, operator)
+    nova = published_devices.nova_view(conf, conf.command.nova_config)
+    outcome = published_devices.decide(conf, devices, nova, operator)
     errors = [nova.error] if nova.error else []
     _notes(outcome.messages)
     return outcome, errors, nova
@@ -220,7 +220,7 @@ def _told_classes(values):
     told, errors = {}, []
     for value in values or ():
         address, _sep, rc = value.partition('=')
-        if not nova_devices.is_pci_address(address) or not _CLASS_RE.match(
+        if not device_config.is_pci_address(address) or not _CLASS_RE.match(
                 rc):
             errors.append('--resource-class %s: expected ADDRESS=CLASS with '
                           'a PCI address (0000:81:00.0) and VGPU, PGPU or '
@@ -316,7 +316,7 @@ def classes_to_keep(chosen, mdev_config, told, host_empty):
         today = told.get(device.address.lower())
         why = 'given with --resource-class'
         if today is None:
-            today, why = nova_devices.class_in_use(device, mdev_config)
+            today, why = device_config.class_in_use(device, mdev_config)
         if ours is None or today is None or today == ours:
             continue
         if host_empty:
@@ -386,7 +386,7 @@ def configuration(outcome, mdev_config, told=None, host_empty=False,
             'Neutron SR-IOV ports (a [pci] device_spec with '
             'physical_network) cannot be recognised; do not merge a '
             'device_spec printed here for such a VF')
-    data, config_errors = nova_config.nova_conf_data(
+    data, config_errors = generated_config.nova_conf_data(
         chosen, max_traits, specs, keep)
     return data, errors + config_errors, notes, configured
 
@@ -396,7 +396,7 @@ class PlacementUnread(Exception):
 
 
 # What reading this host's providers can meet that is not a bug.
-_PLACEMENT_ERRORS = (placement_get.PlacementUnavailable,
+_PLACEMENT_ERRORS = (placement_reader.PlacementUnavailable,
                      placement_view.UnknownHost,
                      placement_version.PlacementTooOld)
 
@@ -449,7 +449,7 @@ def do_nova_config(conf):
                 'Placement has not confirmed' % e])
     try:
         outcome, errors, nova = _decided(conf, operator)
-    except sources.NoDeviceSource as e:
+    except published_devices.NoDeviceSource as e:
         return _report([e])
     states = {}
     data, config_errors, notes, configured = configuration(
@@ -473,7 +473,7 @@ def do_nova_config(conf):
             'placement': None if usage is None else states,
             'errors': [str(e) for e in errors]}, indent=2, sort_keys=True))
     else:
-        sys.stdout.write(nova_config.nova_conf_text(data))
+        sys.stdout.write(generated_config.nova_conf_text(data))
     return _report(errors)
 
 
@@ -493,13 +493,13 @@ def _write_atomically(path, text):
 def do_provider_config(conf):
     try:
         outcome, errors, _nova = _decided(conf)
-    except sources.NoDeviceSource as e:
+    except published_devices.NoDeviceSource as e:
         return _report([e])
     nodename = conf.command.nodename or hostname.root_provider_name(conf)
-    config, plan_errors = nova_config.provider_config(
+    config, plan_errors = generated_config.provider_config(
         outcome.published, nodename, conf.traits.max_traits_per_provider)
     errors.extend(plan_errors)
-    text = nova_config.provider_config_yaml(config)
+    text = generated_config.provider_config_yaml(config)
     if conf.command.output:
         try:
             _write_atomically(conf.command.output, text)

@@ -32,12 +32,12 @@ from osc_lib import exceptions
 from nova_vfio_compat.cmd import documents
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.cmd import matrix
-from nova_vfio_compat import files
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.planning import fleet as nvc_fleet
-from nova_vfio_compat import records
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits
 
 # The plugin interface of python-openstackclient.
 API_NAME = 'vfio_compat'

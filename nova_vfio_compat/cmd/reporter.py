@@ -44,14 +44,14 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vfio_compat.cmd import common
-from nova_vfio_compat import placement_http
-from nova_vfio_compat import placement_version
-from nova_vfio_compat import records
+from nova_vfio_compat.host import compute_conf
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import records
+from nova_vfio_compat.placement import sessions as placement_sessions
+from nova_vfio_compat.placement import version as placement_version
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import hostname
-from nova_vfio_compat.reporter import nova_files
 from nova_vfio_compat.reporter import service
-from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
 
 LOG = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def print_plan(result, out=None):
 
 def _placement_root(connection):
     """The body of Placement's ``GET /`` (its version document)."""
-    return placement_http.sdk_reader(connection)('/', None)
+    return placement_sessions.sdk_reader(connection)('/', None)
 
 
 def _fail(message):
@@ -127,10 +127,10 @@ def _setup(conf):
     """``(reporter, device source, change signal)``, or an exit status."""
     try:
         connection = client.connect(conf)
-        source, change_signal = sources.published_source(conf)
-        root = hostname.root_identity(conf, sources.nova_view(conf))
-    except (client.ConfigurationError, sources.NoDeviceSource,
-            nova_files.InvalidNodeIdentity) as e:
+        source, change_signal = published_devices.published_source(conf)
+        root = hostname.root_identity(conf, published_devices.nova_view(conf))
+    except (client.ConfigurationError, published_devices.NoDeviceSource,
+            compute_conf.InvalidNodeIdentity) as e:
         return _fail(e)
     except Exception as e:
         # keystoneauth and the SDK raise a variety of errors for bad
@@ -203,7 +203,7 @@ def _once(conf):
     reporter, source, _signal = built
     try:
         devices = source()
-    except (records.InvalidDocument, sources.InputUnavailable) as e:
+    except (records.InvalidDocument, published_devices.InputUnavailable) as e:
         return _fail(e)
     except Exception as e:
         return _fail('cannot list the devices of this host: %s' % e)

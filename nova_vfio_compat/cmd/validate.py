@@ -19,7 +19,7 @@ file as the reporter's discovery does (:func:`capability_files.load_file`).
 import sys
 
 from nova_vfio_compat.cmd import common
-from nova_vfio_compat.discovery import capability_files
+from nova_vfio_compat.host.discovery import capability_files
 
 EXIT_OK = 0
 EXIT_INVALID = common.EXIT_INVALID

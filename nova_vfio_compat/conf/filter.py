@@ -17,7 +17,7 @@ from oslo_config import cfg
 
 from nova_vfio_compat.conf import groups
 
-from nova_vfio_compat import policy
+from nova_vfio_compat.model import policy
 
 GROUP = cfg.OptGroup(
     'vfio_compat_filter',

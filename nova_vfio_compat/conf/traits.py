@@ -14,7 +14,7 @@ from oslo_config import cfg
 
 from nova_vfio_compat.conf import groups
 
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import traits
 
 traits_group = cfg.OptGroup(
     'traits',

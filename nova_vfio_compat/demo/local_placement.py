@@ -53,7 +53,7 @@ from keystoneauth1 import token_endpoint
 from openstack import connection
 
 from nova_vfio_compat.conf import placement as placement_conf
-from nova_vfio_compat import placement_http
+from nova_vfio_compat.placement import sessions as placement_sessions
 
 TOKEN = 'admin'
 
@@ -76,7 +76,7 @@ def sdk_connection(endpoint, timeout=None):
     """
     extra = {} if timeout is None else {'api_timeout': timeout}
     # Checked answers and a total deadline, as every connection has.
-    return placement_http.guard(connection.Connection(
+    return placement_sessions.guard(connection.Connection(
         auth_type='admin_token',
         auth={'endpoint': endpoint, 'token': TOKEN}, **extra),
         placement_conf.DEFAULT_DEADLINE)

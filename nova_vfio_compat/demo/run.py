@@ -14,7 +14,7 @@
 
 1. start a real Placement (:mod:`.local_placement`) on a sqlite file;
 2. lay out the simulated hosts of :mod:`.fleet` as nova-compute would
-   (:mod:`.nova_compute`), the VFs' traits coming from the ``[pci]
+   (:mod:`.fake_compute`), the VFs' traits coming from the ``[pci]
    device_spec`` that ``nova-config`` generates;
 3. run the real reporter (:class:`~nova_vfio_compat.reporter.sync.Reporter`)
    for each host, twice (the second sync must write nothing);
@@ -38,26 +38,26 @@ import time
 from urllib import parse
 import uuid
 
+from nova_vfio_compat.demo import fake_compute
 from nova_vfio_compat.demo import fleet
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat.demo import nova_compute
 from nova_vfio_compat.demo import scheduler as demo_scheduler
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import files
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import placement_http
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.placement import sessions as placement_sessions
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
-from nova_vfio_compat.planning import placement_view
 from nova_vfio_compat.planning import report
-from nova_vfio_compat import publication
-from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.planning_reads import placement_view
+from nova_vfio_compat.reporter import generated_config
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import rules
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits as nvc_traits
 
 
 def host_devices(host, spec):
@@ -98,7 +98,7 @@ def _pci_device_specs(host_devs):
     From the ``[pci] device_spec`` that ``nova-vfio-compat nova-config``
     generates, as nova-compute applies it to the PF's provider.
     """
-    specs, errors = nova_config.pci_device_specs(host_devs)
+    specs, errors = generated_config.pci_device_specs(host_devs)
     if errors:
         raise RuntimeError('; '.join(errors))
     physfn = {d.address: d.physfn for d in host_devs}
@@ -113,7 +113,7 @@ def _pci_device_specs(host_devs):
 def _device_provider(host, device):
     if device.kind == nvc_devices.KIND_MDEV_TYPE:
         return nvc_plan.mdev_parent_provider_name(host, device.address)
-    return nova_compute.pci_provider_name(host, device.physfn)
+    return fake_compute.pci_provider_name(host, device.physfn)
 
 
 class Demo(object):
@@ -131,7 +131,7 @@ class Demo(object):
         for host, spec in sorted(fleet.HOSTS.items()):
             devs = host_devices(host, spec)
             self.devices[host] = devs
-            made = nova_compute.lay_out_host(
+            made = fake_compute.lay_out_host(
                 self.pl, host, [a for a, _ in spec['gpus']],
                 _pci_device_specs(devs))
             self.providers.update(made)
@@ -217,7 +217,7 @@ class Demo(object):
                 device.document.emits)
             allocation[dev_rp] = {rc: 1}
             resources['1'] = {rc: 1}
-        nova_compute.allocate(self.pl, consumer, allocation)
+        fake_compute.allocate(self.pl, consumer, allocation)
 
         # What Nova's scheduler asks Placement before the filters run.
         query = {'group_policy': 'none', 'limit': '1000'}
@@ -281,7 +281,7 @@ class Demo(object):
         consumers = {}
         for server, host, address, amount in fleet.DRAIN_SERVERS:
             consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS, server))
-            nova_compute.allocate(self.pl, consumer, self._device_allocation(
+            fake_compute.allocate(self.pl, consumer, self._device_allocation(
                 host, address, amount))
             consumers[consumer] = server
         host, sample = fleet.DRAIN_ASSUME
@@ -325,9 +325,9 @@ class _CallCounter(object):
 
     def get(self, url, microversion):
         self.count += 1
-        return placement_get.Reader.over_responses(
+        return placement_reader.Reader.over_responses(
             lambda u, mv: self.placement.get(u, microversion=mv),
-            placement_http.CLIENT_ERRORS)(url, microversion)
+            placement_sessions.CLIENT_ERRORS)(url, microversion)
 
 
 def run(progress=None):

@@ -30,8 +30,8 @@ records name a type while its own record names none is refused.
 
 import dataclasses
 
-from nova_vfio_compat import publication
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits as nvc_traits
 
 
 class AssumptionError(ValueError):

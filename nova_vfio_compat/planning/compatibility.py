@@ -19,7 +19,7 @@ trait names that receive it.
 
 import dataclasses
 
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
 
 
 @dataclasses.dataclass(frozen=True)

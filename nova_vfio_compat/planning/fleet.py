@@ -32,8 +32,8 @@ is the order a rolling upgrade takes them in.
 import collections
 import dataclasses
 
+from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.planning import compatibility
-from nova_vfio_compat import traits as nvc_traits
 
 
 @dataclasses.dataclass

@@ -43,8 +43,8 @@ servers.
 import collections
 import dataclasses
 
+from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.planning import compatibility
-from nova_vfio_compat import traits as nvc_traits
 
 
 @dataclasses.dataclass(frozen=True)

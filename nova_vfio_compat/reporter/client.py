@@ -17,7 +17,7 @@ cloud), every answer the connection gets is checked against the shape
 Placement documents before openstacksdk turns it into objects (the SDK
 coerces what it reads: ``"traits": "X"`` becomes a list, and the reporter
 writes back what it read), and every request has the total deadline
-``[placement] deadline`` (:func:`nova_vfio_compat.placement_http.guard`).
+``[placement] deadline`` (:func:`nova_vfio_compat.placement.sessions.guard`).
 """
 
 from keystoneauth1 import loading as ks_loading
@@ -26,7 +26,7 @@ from openstack import connection
 import openstack.exceptions
 
 from nova_vfio_compat.conf import placement as placement_conf
-from nova_vfio_compat import placement_http
+from nova_vfio_compat.placement import sessions as placement_sessions
 
 
 class ConfigurationError(ValueError):
@@ -74,6 +74,6 @@ def check_answers(conn, deadline=None):
         deadline``.  Idempotent.
     """
     if deadline is None:
-        deadline = (placement_http.deadline_of(conn) or
+        deadline = (placement_sessions.deadline_of(conn) or
                     placement_conf.DEFAULT_DEADLINE)
-    return placement_http.guard(conn, deadline)
+    return placement_sessions.guard(conn, deadline)

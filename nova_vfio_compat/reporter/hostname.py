@@ -16,7 +16,7 @@ In order:
 
 1. ``[reporter] root_provider_uuid``, the operator's explicit choice;
 2. the UUID Nova stored in its ``compute_id`` file (Nova 2023.1 and later
-   identify the node by it; :func:`nova_files.read_node_uuid`);
+   identify the node by it; :func:`compute_conf.read_node_uuid`);
 3. ``[reporter] root_provider_name``, the operator's explicit name;
 4. the hypervisor hostname, computed exactly as libvirt's
    ``virGetHostname()`` does (Nova's libvirt driver names the node after
@@ -26,7 +26,7 @@ In order:
 import dataclasses
 import socket
 
-from nova_vfio_compat.reporter import nova_files as nvc_nova_files
+from nova_vfio_compat.host import compute_conf as nvc_compute_conf
 
 LOCALHOST = 'localhost'
 
@@ -80,15 +80,15 @@ class RootIdentity:
 def root_identity(conf, nova=None):
     """The :class:`RootIdentity` of this host.
 
-    :param nova: :class:`nova_files.NovaFiles` (for ``compute_id``).
-    :raises nova_files.InvalidNodeIdentity: for a ``compute_id`` file
+    :param nova: :class:`compute_conf.NovaFiles` (for ``compute_id``).
+    :raises compute_conf.InvalidNodeIdentity: for a ``compute_id`` file
         Nova would refuse.
     """
     if conf.reporter.root_provider_uuid:
         return RootIdentity(uuid=conf.reporter.root_provider_uuid,
                             how='[reporter] root_provider_uuid')
     if nova is not None:
-        found = nvc_nova_files.read_node_uuid(nova)
+        found = nvc_compute_conf.read_node_uuid(nova)
         if found is not None:
             return RootIdentity(uuid=found[0], how='Nova\'s %s' % found[1])
     if conf.reporter.root_provider_name:

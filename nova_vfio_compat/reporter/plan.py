@@ -17,7 +17,7 @@ Pure: no I/O.  Where the traits go follows who owns what in Placement:
 * the compute node root provider (named after the hypervisor hostname)
   gets the union of the traits of every device of the host that fits
   under ``[traits] max_traits_per_provider``
-  (:func:`nova_vfio_compat.publication.fit_root`); Nova keeps custom
+  (:func:`nova_vfio_compat.model.publication.fit_root`); Nova keeps custom
   traits set on it by others;
 * an mdev parent provider, which Nova's libvirt driver creates and names
   ``<nodename>_pci_<address with ':' and '.' as '_'>``, gets the union of
@@ -26,7 +26,7 @@ Pure: no I/O.  Where the traits go follows who owns what in Placement:
 * a ``KIND_PCI`` device contributes to the root only: Nova replaces the
   traits of its own PCI providers every period, so their traits reach Nova
   through the generated ``[pci] device_spec`` instead
-  (:mod:`nova_vfio_compat.reporter.nova_config`).
+  (:mod:`nova_vfio_compat.reporter.generated_config`).
 
 Only trait names for which :func:`traits.is_owned` holds are ever in a
 plan or a diff.
@@ -34,10 +34,10 @@ plan or a diff.
 
 import dataclasses
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits as nvc_traits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ def mdev_parent_provider_name(nodename, address):
     for a virtual parent (``mtty_mtty``, configured by its libvirt name)
     the address itself (``_get_device_address``).
     """
-    if not nova_devices.is_pci_address(address):
+    if not device_config.is_pci_address(address):
         return '%s_%s' % (nodename, address)
     return mdev_parent_prefix(nodename) + address.replace(
         ':', '_').replace('.', '_')

@@ -45,11 +45,11 @@ from oslo_log import log as logging
 import requests
 
 from nova_vfio_compat.conf import reporter as reporter_conf
-from nova_vfio_compat import placement_answers
-from nova_vfio_compat import placement_get
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import answers as placement_answers
+from nova_vfio_compat.placement import reader as placement_reader
 from nova_vfio_compat.reporter import client as nvc_client
 from nova_vfio_compat.reporter import plan as nvc_plan
-from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 
@@ -60,11 +60,11 @@ RC_PUT_MICROVERSION = '1.7'
 # proxy or login page answering for Placement): requests.JSONDecodeError.
 # A malformed answer (placement_answers) aborts the sync before anything
 # is written from it, like an error answer; so does a request past its
-# deadline (placement_http).  Both are PlacementUnavailable.
+# deadline (placement.sessions).  Both are PlacementUnavailable.
 PLACEMENT_ERRORS = (sdk_exceptions.SDKException,
                     ks_exceptions.ClientException,
                     requests.exceptions.RequestException,
-                    placement_get.PlacementUnavailable)
+                    placement_reader.PlacementUnavailable)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -423,7 +423,7 @@ class Reporter:
         kwargs = {} if body is None else {'json': body}
         # Raw calls through the proxy do not raise on HTTP errors.
         response = getattr(self._placement, method.lower())(
-            url, microversion=placement_get.TRAITS_MICROVERSION, **kwargs)
+            url, microversion=placement_reader.TRAITS_MICROVERSION, **kwargs)
         sdk_exceptions.raise_from_response(
             response, error_message='resource provider %s: %s %s'
             % (rp.name, method, url))
@@ -442,7 +442,7 @@ class Reporter:
         return self._traits_call('GET', rp)
 
     def _missing_traits(self, names):
-        existing = placement_get.existing_traits(
+        existing = placement_reader.existing_traits(
             names, lambda name_filter: (
                 t.name for t in self._placement.traits(name=name_filter)))
         return [n for n in sorted(names) if n not in existing]

@@ -22,7 +22,7 @@ Enable it in the nova.conf of nova-scheduler with::
 
 This package is the Nova adapter: importing it imports Nova.  What the
 rest of the project shares with it (the flavor policy) is in
-:mod:`nova_vfio_compat.policy`.
+:mod:`nova_vfio_compat.model.policy`.
 """
 
 from nova_vfio_compat.scheduler.vfio_compat_filter import VFIOCompatFilter

@@ -36,7 +36,7 @@ The database and Placement look-ups happen once per request
 (:meth:`VFIOCompatFilter.check_request`, from ``filter_all`` or cached
 for the request when Nova calls ``host_passes`` host by host); the
 per-host step is the set test in
-:mod:`nova_vfio_compat.scheduler.decision`.
+:mod:`nova_vfio_compat.selection.decision`.
 Placement calls per request: one for the migration's allocations, one
 for the source tree's provider names, one per source device for its
 traits, one per batch of accept trait names (which exist), and one per
@@ -83,11 +83,11 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
 from nova_vfio_compat.conf import filter as filter_conf
-from nova_vfio_compat import placement_get as nvc_placement_get
-from nova_vfio_compat import placement_http
-from nova_vfio_compat import policy as nvc_policy
-from nova_vfio_compat.scheduler import decision
-from nova_vfio_compat.scheduler import placement_reads
+from nova_vfio_compat.model import policy as nvc_policy
+from nova_vfio_compat.placement import reader as nvc_placement_reader
+from nova_vfio_compat.placement import sessions as placement_sessions
+from nova_vfio_compat.selection import decision
+from nova_vfio_compat.selection import placement_reads
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -95,7 +95,7 @@ CONF = nova.conf.CONF
 filter_conf.register_opts(CONF)
 
 # What a ``placement_get`` raises (see the class's parameters).
-PlacementUnavailable = nvc_placement_get.PlacementUnavailable
+PlacementUnavailable = nvc_placement_reader.PlacementUnavailable
 
 # Host names a summary line gives per reason.
 EXAMPLES = 3
@@ -708,7 +708,7 @@ class _Reasons:
 class _NovaPlacement:
     """Placement GETs through Nova's report client, for RequestReads.
 
-    A :class:`nova_vfio_compat.placement_get.Reader`: every answer is
+    A :class:`nova_vfio_compat.placement.reader.Reader`: every answer is
     checked; every request has ``[vfio_compat_filter]
     placement_deadline``.
     """
@@ -716,11 +716,11 @@ class _NovaPlacement:
     def __init__(self, ctxt):
         self._client = report.report_client_singleton()
         self._global_id = ctxt.global_id
-        self.get = nvc_placement_get.Reader.over_responses(
-            self._send, placement_http.CLIENT_ERRORS)
+        self.get = nvc_placement_reader.Reader.over_responses(
+            self._send, placement_sessions.CLIENT_ERRORS)
 
     def _send(self, url, version):
-        return placement_http.within(
+        return placement_sessions.within(
             CONF.vfio_compat_filter.placement_deadline,
             lambda: self._client.get(url, version=version,
                                      global_request_id=self._global_id),

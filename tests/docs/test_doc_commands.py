@@ -39,9 +39,9 @@ import yaml
 
 from nova_vfio_compat.cmd import cli
 from nova_vfio_compat.cmd import reporter as reporter_cmd
+from nova_vfio_compat.demo import fake_compute
 from nova_vfio_compat.demo import fleet as demo_fleet
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat.demo import nova_compute
 from nova_vfio_compat.demo import run as demo_run
 from nova_vfio_compat import samples
 from tests.docs import doc_commands
@@ -98,14 +98,14 @@ def cloud(tmp_path_factory):
         demo.build_fleet()
         demo.report()
         for server, host, address, amount in demo_fleet.DRAIN_SERVERS:
-            nova_compute.allocate(
+            fake_compute.allocate(
                 placement.sdk.placement,
                 str(uuid.uuid5(uuid.NAMESPACE_DNS, server)),
                 demo._device_allocation(host, address, amount))
         credentials = ('[placement]\nauth_type = admin_token\n'
                        'endpoint = %s\ntoken = %s\n'
                        % (placement.endpoint, local_placement.TOKEN))
-        nova_compute.lay_out_host(placement.sdk.placement, REPORTER_HOST,
+        fake_compute.lay_out_host(placement.sdk.placement, REPORTER_HOST,
                                   [REPORTER_GPU], {})
         nova_conf = work / 'nova.conf'
         nova_conf.write_text(credentials + '[devices]\nenabled_mdev_types '

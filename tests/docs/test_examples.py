@@ -24,10 +24,10 @@ import textwrap
 import pytest
 import yaml
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.discovery import capability_files
-from nova_vfio_compat import records
-from nova_vfio_compat.reporter import device_list
+from nova_vfio_compat.host import device_list
+from nova_vfio_compat.host.discovery import capability_files
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -219,7 +219,7 @@ def test_every_example_command_has_the_command_and_options_it_uses():
 
 
 def test_every_trait_prefix_in_the_documentation_is_one_the_code_has():
-    from nova_vfio_compat import traits as nvc_traits
+    from nova_vfio_compat.model import traits as nvc_traits
     known = {nvc_traits.EMIT_PREFIX, nvc_traits.ACCEPT_PREFIX,
              nvc_traits.V1_ACCEPT_PREFIX}
     wrong = []

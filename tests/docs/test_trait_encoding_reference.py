@@ -17,9 +17,9 @@ import hashlib
 import os
 import re
 
-from nova_vfio_compat import files
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import traits
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

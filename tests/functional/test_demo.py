@@ -24,7 +24,7 @@ import urllib.request
 
 import pytest
 
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import traits
 
 
 def _command():

@@ -33,9 +33,9 @@ from placement import deploy
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import test_vgpu
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
 from nova_vfio_compat.reporter import sync
 
 CONF = cfg.CONF

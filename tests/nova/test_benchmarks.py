@@ -27,7 +27,7 @@ from benchmarks import cli
 from benchmarks import fleet
 from benchmarks import scenarios
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat import rules
+from nova_vfio_compat.model import rules
 
 
 def setup_module(module):

@@ -28,10 +28,10 @@ from nova import exception
 from oslo_config import cfg
 
 from nova_vfio_compat.cmd import nova_config as nova_config_cmd
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat.reporter import nova_files
-from nova_vfio_compat import traits
+from nova_vfio_compat.host import compute_conf
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from tests.nova import base
 
 CONF = cfg.CONF
@@ -54,7 +54,7 @@ class BusyHostResourceClassTest(base.VFIOCompatTestBase):
             with open(path, 'w') as f:
                 f.write('[devices]\nenabled_mdev_types = %s\n'
                         % base.MDEV_TYPE)
-            nova = nova_files.load([path])
+            nova = compute_conf.load([path])
         self.assertIsNone(nova.error)
         devices = [nvc_devices.Device(
             address=address, kind=nvc_devices.KIND_MDEV_TYPE,

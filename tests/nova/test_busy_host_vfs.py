@@ -37,8 +37,8 @@ from nova.tests.functional.libvirt import test_pci_sriov_servers as pci
 from nova.virt.libvirt import driver
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import records
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
 
 HOST = 'host1'
 VF = '0000:81:00.1'

@@ -22,9 +22,9 @@ from nova.tests.functional.api import client
 from openstack import connection
 
 from nova_vfio_compat.planning import drain
-from nova_vfio_compat.planning import placement_view
 from nova_vfio_compat.planning import report
-from nova_vfio_compat.planning import server_names
+from nova_vfio_compat.planning_reads import placement_view
+from nova_vfio_compat.planning_reads import server_names
 from tests.nova import base
 
 

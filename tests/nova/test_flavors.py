@@ -16,7 +16,7 @@ reporter's traits used for placement at boot."""
 
 from nova.tests.functional.api import client
 
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
 from tests.nova import base
 
 

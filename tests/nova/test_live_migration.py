@@ -18,7 +18,7 @@ from nova import objects
 from nova.tests.functional.api import client
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
 from tests.nova import base
 
 STREAM = nvc_traits.emit_trait(base.EMITS_1_2.emits)

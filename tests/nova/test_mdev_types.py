@@ -16,7 +16,7 @@ fakelibvirt's GPUs (``multiple_gpu_types``) offer nvidia-11 and nvidia-12;
 Nova enables nvidia-11 only, so every GPU uses nvidia-11.  The devices are
 published the way the reporter service does it: a device list with a
 document per (GPU, type), Nova's configuration read from a nova.conf file
-(``[nova] config_files``), :func:`sources.published_source`, then
+(``[nova] config_files``), :func:`published_devices.published_source`, then
 :class:`sync.Reporter`.
 """
 
@@ -27,7 +27,7 @@ from oslo_config import cfg
 import yaml
 
 from nova_vfio_compat import conf as nvc_conf
-from nova_vfio_compat.reporter import sources
+from nova_vfio_compat.host import published_devices
 from nova_vfio_compat.reporter import sync
 from tests.nova import base
 
@@ -109,7 +109,7 @@ class MdevTypesTest(base.VFIOCompatTestBase):
         conf.set_override('config_files', [nova_conf], group='nova')
         conf.set_override('precreated_mdev_attrs', precreated,
                           group='nova')
-        source, _signal = sources.published_source(conf)
+        source, _signal = published_devices.published_source(conf)
         devices = source()
         self.assertEqual({enabled}, {d.mdev_type for d in devices})
         result = sync.Reporter(self.sdk, hostname).sync(devices)

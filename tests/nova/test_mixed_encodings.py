@@ -20,7 +20,7 @@ the device that accepts; an upgraded reporter replaces its host's
 encoding 1 traits on its first sync.
 """
 
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
 from tests import encodings
 from tests.nova import base
 

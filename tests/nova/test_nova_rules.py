@@ -36,12 +36,12 @@ import os_resource_classes as orc
 from oslo_config import cfg
 import pytest
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
-from nova_vfio_compat.reporter import nova_config
-from nova_vfio_compat.reporter import nova_files
+from nova_vfio_compat.host import compute_conf
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.reporter import generated_config
 
 TYPES = ['nvidia-11', 'nvidia-12', 'nvidia-13', 'i915-GVTg_V5_4']
 GPUS = ['0000:81:00.0', '0000:81:01.0', '0000:82:00.0', '0000:3b:00.0']
@@ -72,7 +72,7 @@ class _Driver:
 
 
 def _libvirt_name(address):
-    if not nova_devices.is_pci_address(address):
+    if not device_config.is_pci_address(address):
         return address      # a virtual parent: libvirt names it so
     return 'pci_' + address.replace(':', '_').replace('.', '_')
 
@@ -94,11 +94,11 @@ def nova_answer(path, addresses):
 
 
 def our_answer(path, addresses):
-    nova = nova_files.load([path])
+    nova = compute_conf.load([path])
     assert nova.error is None, nova.error
     try:
-        types = nova_devices.gpu_types(nova.mdev_config)
-    except nova_devices.InvalidMdevConfig as e:
+        types = device_config.gpu_types(nova.mdev_config)
+    except device_config.InvalidMdevConfig as e:
         return e
     return types.supported, {a: types.type_for(a) for a in addresses}
 
@@ -126,7 +126,7 @@ def test_type_per_gpu_is_novas(tmp_path_factory, config):
     ours = our_answer(str(path), GPUS)
     novas = nova_answer(str(path), GPUS)
     if isinstance(novas, Exception):
-        assert isinstance(ours, nova_devices.InvalidMdevConfig), ours
+        assert isinstance(ours, device_config.InvalidMdevConfig), ours
         # Nova's reason is in the message, whatever the wording around it.
         assert novas.kwargs['reason'].split(':')[0] in str(ours)
         return
@@ -180,17 +180,17 @@ def test_nova_config_is_accepted_by_nova(tmp_path_factory, gpus, config,
     if config is not None:
         path = tmp_path_factory.mktemp('nova') / 'given.conf'
         path.write_text(conf_text(*config))
-        nova = nova_files.load([str(path)])
+        nova = compute_conf.load([str(path)])
         mdev_config = nova.mdev_config
     outcome = publication.decide(devices, mdev_config, operator=operator)
     published = outcome.published
     # Never more than one type per GPU.
     per_gpu = collections.Counter(d.address for d in published)
     assert all(n == 1 for n in per_gpu.values()), per_gpu
-    data, errors = nova_config.nova_conf_data(published)
+    data, errors = generated_config.nova_conf_data(published)
     assert errors == []
     path = tmp_path_factory.mktemp('nova') / 'proposed.conf'
-    path.write_text(nova_config.nova_conf_text(data))
+    path.write_text(generated_config.nova_conf_text(data))
     novas = nova_answer(str(path), GPUS)
     assert not isinstance(novas, Exception), novas
     _supported, per_address = novas
@@ -218,7 +218,7 @@ def test_compute_id_is_read_as_nova_reads_it(tmp_path, beside_conf,
     conf_path.write_text('[DEFAULT]\nstate_path = %s\n' % state)
     for directory, content in ((etc, beside_conf), (state, in_state_path)):
         if content is not None:
-            (directory / nova_files.COMPUTE_ID_FILE).write_text(content)
+            (directory / compute_conf.COMPUTE_ID_FILE).write_text(content)
 
     conf = cfg.ConfigOpts()
     conf.register_opt(cfg.StrOpt('state_path'))
@@ -229,17 +229,17 @@ def test_compute_id_is_read_as_nova_reads_it(tmp_path, beside_conf,
         except exception.InvalidNodeConfiguration:
             novas = 'invalid'
     try:
-        found = nova_files.read_node_uuid(nova_files.load([str(conf_path)]))
+        found = compute_conf.read_node_uuid(compute_conf.load([str(conf_path)]))
         ours = found[0] if found else None
-    except nova_files.InvalidNodeIdentity:
+    except compute_conf.InvalidNodeIdentity:
         ours = 'invalid'
     assert ours == novas
-    assert nova_files.COMPUTE_ID_FILE == nova_node.COMPUTE_ID_FILE
+    assert compute_conf.COMPUTE_ID_FILE == nova_node.COMPUTE_ID_FILE
 
 
 def test_missing_nova_config_file_is_named(tmp_path):
     missing = str(tmp_path / 'nova.conf')
-    nova = nova_files.load([missing])
+    nova = compute_conf.load([missing])
     assert nova.mdev_config is None and missing in nova.error
     assert os.path.basename(missing) == 'nova.conf'
 
@@ -256,7 +256,7 @@ def test_state_path_is_interpolated_as_nova_does(tmp_path, line):
     conf.register_opts(nova_paths_conf.ALL_OPTS)
     conf(['--config-file', str(conf_path)])
 
-    nova = nova_files.load([str(conf_path)])
+    nova = compute_conf.load([str(conf_path)])
 
     # The whole configuration is still Nova's: the mdev type is read.
     assert nova.error is None, nova.error
@@ -267,8 +267,8 @@ def test_state_path_is_interpolated_as_nova_does(tmp_path, line):
 def test_without_nova_a_pybasedir_state_path_is_unknown(tmp_path):
     conf_path = tmp_path / 'nova.conf'
     conf_path.write_text('[DEFAULT]\nstate_path = $pybasedir/state\n')
-    with mock.patch.object(nova_files, 'nova_pybasedir', lambda: None):
-        nova = nova_files.load([str(conf_path)])
+    with mock.patch.object(compute_conf, 'nova_pybasedir', lambda: None):
+        nova = compute_conf.load([str(conf_path)])
     assert nova.error is None and nova.state_path is None
 
 
@@ -293,12 +293,12 @@ def test_a_virtual_mdev_parent_is_accepted_where_nova_does(tmp_path,
     with mock.patch.object(libvirt_driver.os.path, 'exists',
                            exists_under_sysfs):
         novas = nova_answer(str(path), GPUS + ['mtty_mtty'])
-    nova = nova_files.load([str(path)], sysfs_root=str(sysfs))
+    nova = compute_conf.load([str(path)], sysfs_root=str(sysfs))
     try:
-        types = nova_devices.gpu_types(nova.mdev_config)
+        types = device_config.gpu_types(nova.mdev_config)
         ours = (types.supported,
                 {a: types.type_for(a) for a in GPUS + ['mtty_mtty']})
-    except nova_devices.InvalidMdevConfig as e:
+    except device_config.InvalidMdevConfig as e:
         ours = e
     if present:
         assert ours == novas
@@ -306,5 +306,5 @@ def test_a_virtual_mdev_parent_is_accepted_where_nova_does(tmp_path,
         assert ours[1]['0000:81:00.0'] == 'nvidia-11'
     else:
         assert isinstance(novas, exception.InvalidLibvirtMdevConfig)
-        assert isinstance(ours, nova_devices.InvalidMdevConfig)
+        assert isinstance(ours, device_config.InvalidMdevConfig)
         assert 'mtty_mtty' in str(ours)

@@ -15,7 +15,7 @@
 
 Nova rewrites the traits of its own PCI providers, so the reporter hands
 them to Nova as ``[pci] device_spec`` tags
-(:func:`nova_vfio_compat.reporter.nova_config.pci_device_specs`); each
+(:func:`nova_vfio_compat.reporter.generated_config.pci_device_specs`); each
 host here starts with the device_spec generated from its VF's document.
 """
 
@@ -30,10 +30,10 @@ from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import test_pci_sriov_servers as pci
 from nova.virt.libvirt import driver
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import records
-from nova_vfio_compat.reporter import nova_config
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.reporter import generated_config
 
 CONF = cfg.CONF
 BUS = {'A': 0x81, 'B': 0x82, 'C': 0x83}
@@ -96,7 +96,7 @@ class PCILiveMigrationTest(pci._PCIServersWithMigrationTestBase):
             # a VF on a VFIO migration driver (no per-device gate):
             # live-migratable
             driver='qat_vfio_pci')
-        specs, errors = nova_config.pci_device_specs([vf])
+        specs, errors = generated_config.pci_device_specs([vf])
         self.assertEqual([], errors)
         # What the operator puts in this host's nova.conf.
         self.flags(device_spec=[jsonutils.dumps(s) for s in specs],

@@ -39,9 +39,9 @@ from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import test_pci_sriov_servers as pci
 from nova.virt.libvirt import driver
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.reporter import nova_config
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.reporter import generated_config
 from tests.nova import test_pci_live_migration as pci_lm
 
 SOURCE = pci_lm.vf_document(3)
@@ -96,7 +96,7 @@ class _VFPoolTestBase(pci._PCIServersWithMigrationTestBase):
             physfn='0000:%02x:%02x.0' % (bus, slot),
             document=pci_lm.vf_document(minor), driver='qat_vfio_pci')
             for slot, minor in enumerate(minors)]
-        specs, errors = nova_config.pci_device_specs(vfs)
+        specs, errors = generated_config.pci_device_specs(vfs)
         self.assertEqual([], errors)
         self.flags(device_spec=[jsonutils.dumps(s) for s in specs],
                    group='pci')

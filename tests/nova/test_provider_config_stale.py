@@ -34,11 +34,11 @@ from nova.compute import resource_tracker
 from oslo_config import cfg
 
 from nova_vfio_compat import conf as nvc_conf
-from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.reporter import generated_config
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests.functional.reporter.conftest import placement  # noqa: F401
 from tests import reporter_devices as rd
@@ -81,13 +81,13 @@ def _conf(tmp_path, entries):
 
 def _provider_config(tmp_path, conf):
     """Write the provider config file as ``provider-config`` does."""
-    devices, _signal = sources.published_source(conf)
-    config, errors = nova_config.provider_config(devices(), HOST)
+    devices, _signal = published_devices.published_source(conf)
+    config, errors = generated_config.provider_config(devices(), HOST)
     assert errors == []
     directory = tmp_path / 'provider_config'
     directory.mkdir(exist_ok=True)
     (directory / 'vfio-compat.yaml').write_text(
-        nova_config.provider_config_yaml(config))
+        generated_config.provider_config_yaml(config))
     return nova_provider_config.get_provider_configs(str(directory))
 
 
@@ -147,7 +147,7 @@ def test_reporter_once_removes_what_a_regenerated_file_dropped(
     assert stale and stale <= _owned(conn, HOST)
 
     # The remedy: the reporter once, with the same configuration.
-    devices, _signal = sources.published_source(new_conf)
+    devices, _signal = published_devices.published_source(new_conf)
     result = sync.Reporter(conn, HOST).sync(devices())
     assert result.ok, result.errors
     assert _owned(conn, HOST) == _expected(NEW)

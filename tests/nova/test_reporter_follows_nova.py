@@ -22,12 +22,12 @@ from oslo_config import cfg
 import yaml
 
 from nova_vfio_compat import conf as nvc_conf
-from nova_vfio_compat import files
-from nova_vfio_compat import publication
+from nova_vfio_compat.host import files
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
-from nova_vfio_compat.reporter import sources
-from nova_vfio_compat import traits
 from tests.nova import base
 from tests.nova import test_mdev_types
 
@@ -122,7 +122,7 @@ class StagedTypeChangeTest(base.VFIOCompatTestBase):
         started = {}
         self.start_compute_with_vgpu('A', pci_info=pci_info)
         started['A'] = time.time()
-        source, _ = sources.published_source(
+        source, _ = published_devices.published_source(
             self._reporter_conf(), started=lambda: started['A'])
         reporter = base.sync.Reporter(self.sdk, 'A')
         svc = service.Service(reporter, source)

@@ -34,8 +34,8 @@ from benchmarks import filters as bench_filters
 from benchmarks import fleet
 from benchmarks import scenarios
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import vfio_compat_filter
+from nova_vfio_compat.selection import decision
 
 HOSTS = 30
 REFUSING = HOSTS // 5

@@ -33,7 +33,7 @@ from benchmarks import upgrade_real_filter as real_filter
 from benchmarks import upgrade_report
 from benchmarks import upgrade_simulation as simulation
 from benchmarks import upgrade_strategies as strategies
-from nova_vfio_compat import rules
+from nova_vfio_compat.model import rules
 
 SIZE = simulation.SMALL
 

@@ -15,7 +15,7 @@ falls back to its next source and every other device is unaffected."""
 
 import logging
 
-from nova_vfio_compat import discovery
+from nova_vfio_compat.host import discovery
 
 SYS = '/sys/devices/pci0000:d7/0000:d8:00.%d/migration_compat'
 

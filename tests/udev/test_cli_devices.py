@@ -16,8 +16,8 @@ import json
 import os
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import records
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 
 MLX5_FILE = '''
 capabilities:

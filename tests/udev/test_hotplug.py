@@ -15,7 +15,7 @@ the monitor and, once settled, say that discovery should run again."""
 
 import time
 
-from nova_vfio_compat import discovery
+from nova_vfio_compat.host import discovery
 
 NEW_VF = '''P: /devices/pci0000:5d/0000:5d:02.0/0000:5e:00.4
 E: DRIVER=vfio-pci
@@ -100,10 +100,10 @@ def test_close_stops_the_listener(bed, conf):
 
 
 def test_the_reporter_gets_devices_and_the_signal_from_discovery(bed, conf):
-    from nova_vfio_compat.reporter import sources
+    from nova_vfio_compat.host import published_devices
 
     bed.load('qat-vf')
-    source, signal = sources.device_source(conf)
+    source, signal = published_devices.device_source(conf)
     try:
         assert [d.name for d in source()] == ['0000:6b:00.1']
         bed.load('nvme-vf')

@@ -16,13 +16,13 @@ publishing to the real Placement."""
 import threading
 import time
 
-from nova_vfio_compat import discovery
-from nova_vfio_compat import publication
+from nova_vfio_compat.host import discovery
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
-from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests.functional.reporter.conftest import placement  # noqa: F401
 
@@ -51,7 +51,7 @@ def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
     gvt_rp = plan.mdev_parent_provider_name(c.HOST, GVT_PARENT)
 
     # What the service uses in production: discovery and its monitor.
-    source, change_signal = sources.device_source(conf)
+    source, change_signal = published_devices.device_source(conf)
     before = discovery.discover(conf)
     assert len(before) == 5     # three GVT-g types, two VFs
     svc = service.Service(sync.Reporter(conn, c.HOST), source,
@@ -108,7 +108,7 @@ def test_a_hotplug_burst_is_one_publish_after_one_debounce(
     # apart even on a loaded machine.
     debounce = 1.0
     log = []
-    source, change_signal = sources.device_source(conf)
+    source, change_signal = published_devices.device_source(conf)
 
     def discover():
         log.append(('discover', None, time.monotonic()))

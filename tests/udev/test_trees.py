@@ -16,8 +16,8 @@ sysfs by hand gives."""
 import os
 import platform
 
-from nova_vfio_compat import discovery
-from nova_vfio_compat import records
+from nova_vfio_compat.host import discovery
+from nova_vfio_compat.model import records
 from tests.udev import conftest as udev_conftest
 
 MLX5_IDS = {'vendor': 0x15b3, 'device': 0x101e,

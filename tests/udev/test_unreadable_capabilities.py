@@ -18,12 +18,12 @@ import shutil
 
 import pytest
 
-from nova_vfio_compat import discovery
+from nova_vfio_compat.host import discovery
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import service
-from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests.functional.reporter.conftest import placement  # noqa: F401
 
@@ -47,7 +47,7 @@ def test_an_unreadable_capability_dir_keeps_what_was_published(
                                     for line in document.splitlines()))
     conn = placement.conn
     c.nova_layout(conn)
-    source, _signal = sources.published_source(conf)
+    source, _signal = published_devices.published_source(conf)
     svc = service.Service(sync.Reporter(conn, c.HOST), source)
     assert svc.sync_once() is True
     published = _owned(conn, c.HOST)
@@ -59,7 +59,7 @@ def test_an_unreadable_capability_dir_keeps_what_was_published(
     # Discovery alone reports it and falls back to other documents ...
     assert any(str(caps) in e for e in discovery.scan(conf).unreadable)
     # ... the reporter publishes nothing from that pass.
-    with pytest.raises(sources.InputUnavailable, match=str(caps)):
+    with pytest.raises(published_devices.InputUnavailable, match=str(caps)):
         source()
     placement.app.reset()
     assert svc.sync_once() is False

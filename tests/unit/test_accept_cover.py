@@ -22,10 +22,10 @@ from hypothesis import event
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat.scheduler import decision
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.selection import decision
 from tests import budget
 from tests import encodings
 from tests import strategies

@@ -235,7 +235,7 @@ def test_the_checker_sees_a_broken_rule(tmp_path, monkeypatch):
         'def f():\n    from .reporter import sync\n    import time\n')
     monkeypatch.setattr(sys.modules[__name__], 'PACKAGE', fake)
     found = violations()
-    assert any('nova_vfio_compat.traits (core, line 2) imports '
+    assert any('nova_vfio_compat.model.traits (core, line 2) imports '
                'nova_vfio_compat.reporter.sync (reporter)' in v
                for v in found), found
     assert any('line 3) imports time' in v for v in found), found

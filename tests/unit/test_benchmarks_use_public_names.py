@@ -48,12 +48,12 @@ def private_uses(source, filename='<source>'):
 def test_the_check_finds_private_names():
     assert private_uses(
         'from nova_vfio_compat.reporter import sync\n'
-        'from nova_vfio_compat.traits import _slug\n'
+        'from nova_vfio_compat.model.traits import _slug\n'
         'sync._owned(x)\n'
         'reporter._conn.get()\n'
         'self._own = 1\n'
         'x.__class__\n') == [
-        (2, 'nova_vfio_compat.traits._slug'), (3, 'sync._owned'),
+        (2, 'nova_vfio_compat.model.traits._slug'), (3, 'sync._owned'),
         (4, 'reporter._conn')]
 
 

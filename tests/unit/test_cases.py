@@ -17,9 +17,9 @@ import os
 import pytest
 import yaml
 
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
 
 _HERE = os.path.dirname(__file__)
 

@@ -18,9 +18,9 @@ import sys
 import pytest
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import records
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 from nova_vfio_compat import samples
-from nova_vfio_compat import traits
 
 SAMPLES = samples.DIR
 MLX5_OLD = os.path.join(SAMPLES, 'mlx5-vf-fw28.41.yaml')

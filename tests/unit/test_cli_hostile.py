@@ -23,7 +23,7 @@ import pytest
 
 from nova_vfio_compat.cmd import cli
 from nova_vfio_compat.cmd import reporter as reporter_cmd
-from nova_vfio_compat import rules
+from nova_vfio_compat.model import rules
 from nova_vfio_compat import samples
 
 MLX5 = os.path.join(samples.DIR, 'mlx5-vf-fw28.43.yaml')

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import pytest
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat.discovery import capability_files
+from nova_vfio_compat.host.discovery import capability_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -29,11 +29,11 @@ from hypothesis import strategies as st
 import yaml
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import placement_answers
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import records
-from nova_vfio_compat.scheduler import placement_reads
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.placement import answers as placement_answers
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.selection import placement_reads
 from tests import strategies
 
 DEADLINE = datetime.timedelta(seconds=2)
@@ -200,7 +200,7 @@ def _capability_file(document_or_value):
        st.sampled_from(['json', 'yaml']))
 def test_capability_file_loader_over_arbitrary_values(tmp_path_factory,
                                                       data, form):
-    from nova_vfio_compat.discovery import capability_files
+    from nova_vfio_compat.host.discovery import capability_files
     directory = tmp_path_factory.mktemp('caps')
     path = directory / ('caps.%s' % form)
     path.write_text(_as_text(data, form), encoding='utf-8',
@@ -300,7 +300,7 @@ def test_the_filters_reads_fail_only_as_placement_unavailable(body):
                  lambda: reads.accepting(['CUSTOM_VFC_1_E_X_M0'])):
         try:
             call()
-        except placement_get.PlacementUnavailable as e:
+        except placement_reader.PlacementUnavailable as e:
             assert 'malformed answer from Placement' in str(e)
 
 
@@ -310,7 +310,7 @@ def test_drain_and_fleet_reads_fail_only_as_placement_unavailable(body):
     # Every route drain and fleet read, fed any answer: a checked body or
     # one PlacementUnavailable naming the request, never a KeyError or a
     # TypeError (which the command would report as an internal error).
-    from nova_vfio_compat.planning import placement_view
+    from nova_vfio_compat.planning_reads import placement_view
     view = placement_view.PlacementView(lambda url, version: body)
     for call in (lambda: placement_view.read_drain(view, 'cn1'),
                  lambda: placement_view.read_fleet(view),
@@ -320,7 +320,7 @@ def test_drain_and_fleet_reads_fail_only_as_placement_unavailable(body):
             call()
         except placement_view.UnknownHost:
             pass
-        except placement_get.PlacementUnavailable as e:
+        except placement_reader.PlacementUnavailable as e:
             assert 'GET /' in str(e)
 
 

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 import pytest
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat import schema
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import schema
+from nova_vfio_compat.model import traits
 from tests import strategies
 
 SOURCE = 'hostile.json'

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 import pytest
 
-from nova_vfio_compat import records
+from nova_vfio_compat.model import records
 
 BIG = '9' * 40
 DOC = {'device_api': 'vfio-pci', 'vendor': 'x',

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from nova.virt.libvirt import driver as nova_libvirt
 import pytest
 
-from nova_vfio_compat import migration_drivers as md
+from nova_vfio_compat.model import migration_drivers as md
 
 
 def test_every_entry_says_since_when_and_where():

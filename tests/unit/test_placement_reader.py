@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 import pytest
 
 import nova_vfio_compat
-from nova_vfio_compat import placement_answers
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.placement import answers as placement_answers
+from nova_vfio_compat.placement import reader as placement_reader
 
 PACKAGE = pathlib.Path(nova_vfio_compat.__file__).parent
 UUID = '4e8e5957-649f-477b-9e5b-f1f75b21c03c'
@@ -37,12 +37,12 @@ class _Response:
 
 
 def _reader(content):
-    return placement_get.Reader.over_responses(
+    return placement_reader.Reader.over_responses(
         lambda url, microversion: _Response(content))
 
 
 def test_a_route_with_no_shape_is_refused():
-    with pytest.raises(placement_get.PlacementUnavailable) as e:
+    with pytest.raises(placement_reader.PlacementUnavailable) as e:
         _reader(b'{}')('/usages', '1.9')
     assert 'GET /usages: malformed answer' in str(e.value)
     assert 'no shape is known' in str(e.value)
@@ -67,7 +67,7 @@ def test_every_route_the_readers_ask_for_has_a_shape():
 
 def test_a_body_nested_too_deeply_is_a_malformed_answer():
     nested = b'{"allocations": ' + b'[' * 100000 + b']' * 100000 + b'}'
-    with pytest.raises(placement_get.MalformedAnswer) as e:
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
         _reader(nested)('/allocations/%s' % UUID, '1.28')
     assert 'GET /allocations/%s' % UUID in str(e.value)
     assert 'nested too deeply' in str(e.value)
@@ -80,8 +80,8 @@ def test_a_candidate_naming_an_undescribed_provider_is_malformed():
         'provider_summaries': {UUID: {
             'resources': {'VGPU': {'capacity': 1, 'used': 0}},
             'traits': [], 'root_provider_uuid': UUID}}}
-    with pytest.raises(placement_get.MalformedAnswer) as e:
-        placement_get.check('/allocation_candidates?x=1', body, '1.39')
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
+        placement_reader.check('/allocation_candidates?x=1', body, '1.39')
     assert 'names provider(s) %s' % other in str(e.value)
 
 
@@ -90,9 +90,9 @@ def test_older_microversions_of_allocation_candidates_need_no_mappings():
         'resources': {'VGPU': 1}}}}],
         'provider_summaries': {UUID: {
             'resources': {'VGPU': {'capacity': 1, 'used': 0}}}}}
-    placement_get.check('/allocation_candidates', body, '1.17')
-    with pytest.raises(placement_get.MalformedAnswer):
-        placement_get.check('/allocation_candidates', body, '1.39')
+    placement_reader.check('/allocation_candidates', body, '1.17')
+    with pytest.raises(placement_reader.MalformedAnswer):
+        placement_reader.check('/allocation_candidates', body, '1.39')
 
 
 def test_only_the_reader_turns_answers_into_bodies():
@@ -100,7 +100,7 @@ def test_only_the_reader_turns_answers_into_bodies():
     # answer with its own wrapper.
     found = []
     for path in sorted(PACKAGE.rglob('*.py')):
-        if path.name == 'placement_get.py':
+        if path.relative_to(PACKAGE).as_posix() == 'placement/reader.py':
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r'\bbody_of\(|placement_answers\.check\(', line):
@@ -126,7 +126,7 @@ def test_a_provider_listing_without_the_roots_the_readers_use_is_refused():
     # the filter reads each accepting provider's root: an answer without
     # it is malformed (it was a KeyError in the filter), named by route
     # and place.
-    from nova_vfio_compat.scheduler import placement_reads
+    from nova_vfio_compat.selection import placement_reads
     provider = {'uuid': UUID, 'name': 'cn1', 'generation': 1,
                 'parent_provider_uuid': None}
     (emit,) = traits.emitted(
@@ -135,13 +135,13 @@ def test_a_provider_listing_without_the_roots_the_readers_use_is_refused():
                '/resource_providers': {'resource_providers': [provider]}}
     reads = placement_reads.RequestReads(
         lambda url, version: answers[url.partition('?')[0]])
-    with pytest.raises(placement_get.MalformedAnswer) as e:
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
         reads.accepting([emit])
     assert 'GET /resource_providers?required=' in str(e.value)
     assert 'resource_providers[0]' in str(e.value)
     assert "'root_provider_uuid' is a required property" in str(e.value)
     # Before 1.14 neither is in an answer (the reporter's SDK listings).
-    placement_get.check('/resource_providers',
+    placement_reader.check('/resource_providers',
                         {'resource_providers': [provider]}, '1.0')
 
 
@@ -164,7 +164,7 @@ def test_the_compiled_column_checks_agree_with_the_patterns(uuids, names):
     # The compiled check tests a column of UUIDs or names joined by
     # newlines (placement_answers._uuids, _names); jsonschema, one value
     # at a time, is the reference.
-    from nova_vfio_compat import records
+    from nova_vfio_compat.model import records
     for values, schema in (
             (uuids, {'type': 'array', 'items': placement_answers.UUID}),
             (names, placement_answers.NAMES)):

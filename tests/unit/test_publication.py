@@ -11,22 +11,22 @@
 # under the License.
 
 """What is published: Nova's one type per GPU, creatable accepts,
-migratable PCI devices (:mod:`nova_vfio_compat.publication`)."""
+migratable PCI devices (:mod:`nova_vfio_compat.model.publication`)."""
 
 import dataclasses
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.discovery import derived
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
-from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.host.discovery import derived
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.reporter import generated_config
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat import rules
-from nova_vfio_compat import traits
 from tests import reporter_devices as rd
 from tests import strategies
 
@@ -47,7 +47,7 @@ def mdev(mdev_type, address=GPU, mdevs=(), subsystem=1):
 
 
 def config(*enabled, **addresses):
-    return nova_devices.MdevConfig(
+    return device_config.MdevConfig(
         enabled_types=enabled,
         device_addresses={t.replace('_', '-'): tuple(a)
                           for t, a in addresses.items()},
@@ -343,12 +343,12 @@ def test_only_known_migration_drivers_are_migratable():
     assert 'nvgrace-gpu-vfio-pci' in reasons[2]
     assert 'not a known VFIO migration driver' in reasons[3]
 
-    specs, errors = nova_config.pci_device_specs([plain])
+    specs, errors = generated_config.pci_device_specs([plain])
     assert errors == []
     assert specs == [{'address': plain.address,
                       'resource_class': traits.resource_class(
                           plain.document.emits)}]
-    specs, _ = nova_config.pci_device_specs([variant, described])
+    specs, _ = generated_config.pci_device_specs([variant, described])
     assert [s.get('live_migratable') for s in specs] == ['yes', None]
 
 

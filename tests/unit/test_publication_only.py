@@ -13,7 +13,7 @@
 """Only publication types a document, checks its type or publishes it.
 
 A :class:`publication.PublishedDevice` is made once, by
-:mod:`nova_vfio_compat.publication`; the reporter, the commands, the
+:mod:`nova_vfio_compat.model.publication`; the reporter, the commands, the
 demo, the planning and the benchmarks read it.  Every module of the
 package and of the benchmarks is parsed (``ast``, nothing is imported):
 none but publication may use the typing functions, the type key or the
@@ -28,7 +28,7 @@ import nova_vfio_compat
 
 PACKAGE = pathlib.Path(nova_vfio_compat.__file__).parent
 BENCHMARKS = PACKAGE.parent / 'benchmarks'
-HOME = PACKAGE / 'publication.py'
+HOME = PACKAGE / 'model' / 'publication.py'
 
 # What types a document or checks "names another mdev type", and the
 # value only publication makes.
@@ -69,7 +69,7 @@ def test_only_publication_types_documents():
 
 def test_the_check_sees_a_call_an_attribute_and_an_import():
     tree = ast.parse(
-        'from nova_vfio_compat.publication import stream_document\n'
+        'from nova_vfio_compat.model.publication import stream_document\n'
         'publication.typed_document(doc, "nvidia-11")\n'
         'bus[publication.TYPE_KEY] = "x"\n')
     assert sorted(uses(tree)) == [(1, 'stream_document'),
@@ -78,7 +78,7 @@ def test_the_check_sees_a_call_an_attribute_and_an_import():
 
 def test_the_modules_are_found():
     names = {p.name for p in _modules()}
-    assert {'plan.py', 'nova_config.py', 'devices.py', 'assume.py',
+    assert {'plan.py', 'generated_config.py', 'devices.py', 'assume.py',
             'run.py', 'fleet.py', 'upgrade_real_filter.py'} <= names
     assert 'publication.py' not in {p.name for p in _modules()
-                                    if p.parent == PACKAGE}
+                                    if p.parent == PACKAGE / 'model'}

@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from nova_vfio_compat import files
-from nova_vfio_compat import records
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import records
 
 GVT = {
     'device_api': 'vfio-pci',

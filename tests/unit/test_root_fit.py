@@ -22,10 +22,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nova_vfio_compat.cmd import devices as cmd_devices
-from nova_vfio_compat import devices
-from nova_vfio_compat import publication
-from nova_vfio_compat.reporter import nova_config
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.reporter import generated_config
 from tests import encodings
 
 # A small pool, so that devices share traits (identical VFs, one accept
@@ -130,7 +130,7 @@ def test_devices_shows_why_a_device_is_left_out():
 def test_nova_is_not_told_it_can_migrate_a_device_left_out():
     host = [_pci(i) for i in range(3)]
     outcome = publication.decide(host, max_traits=2)
-    specs, errors = nova_config.pci_device_specs(outcome.decisions, 2)
+    specs, errors = generated_config.pci_device_specs(outcome.decisions, 2)
     assert errors == []
     by_address = {s['address']: s for s in specs}
     assert by_address[host[0].address]['live_migratable'] == 'yes'

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import os_traits
 import pytest
 
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
 
 
 def _mlx5(vendor='mlx5_vfio_pci', minor=41, minor_min=None, major=28):
@@ -232,7 +232,7 @@ def test_check_limit():
 
 
 def test_same_kind_is_the_same_driver_or_the_same_guest_device():
-    from nova_vfio_compat import rules
+    from nova_vfio_compat.model import rules
 
     mlx5 = _mlx5()
     assert rules.same_kind(mlx5, _mlx5(minor=1, major=29))

@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks import fleet as bench_fleet
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.model import devices as nvc_devices
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from tests.functional.reporter import conftest as reporter_conftest

@@ -14,8 +14,8 @@
 
 import itertools
 
+from nova_vfio_compat.model import rules
 from nova_vfio_compat.planning import drain
-from nova_vfio_compat import rules
 from tests.functional.planning.conftest import document_file
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run

@@ -23,9 +23,9 @@ import json
 import os
 import uuid
 
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan as nvc_plan
-from nova_vfio_compat import traits
 from tests.functional.planning.conftest import run
 from tests.functional.reporter import conftest as reporter_conftest
 from tests import reporter_devices as rd

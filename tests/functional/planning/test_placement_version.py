@@ -21,7 +21,7 @@ from placement import microversion
 import pytest
 
 from nova_vfio_compat.cmd import reporter as reporter_cmd
-from nova_vfio_compat import placement_version
+from nova_vfio_compat.placement import version as placement_version
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run
 

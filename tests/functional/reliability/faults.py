@@ -37,7 +37,7 @@ import time
 
 import webob
 
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
 
 TRAITS_PUT = re.compile(r'^(?:/placement)?/resource_providers/([^/]+)/traits$')
 

@@ -37,11 +37,11 @@ import pytest
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.conf import reporter as reporter_conf
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reliability import conftest as rc
 from tests.functional.reliability import faults
 from tests.functional.reporter import conftest as c

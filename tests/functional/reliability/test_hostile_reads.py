@@ -32,8 +32,8 @@ from nova import objects
 from nova.scheduler.client import report
 import pytest
 
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.scheduler import vfio_compat_filter
-from nova_vfio_compat import traits
 from tests.functional.planning import conftest as planning
 from tests.functional.reliability import conftest as rc
 from tests.functional.reliability import faults

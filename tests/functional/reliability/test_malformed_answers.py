@@ -28,10 +28,10 @@ import time
 
 import pytest
 
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan as sync_plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reliability import conftest as rc
 from tests.functional.reliability import faults
 from tests.functional.reliability import test_faults as tf

@@ -29,12 +29,12 @@ and ``NVC_SOAK_SEED`` the random seed, e.g.
 import os
 import random
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reliability import faults
 from tests.functional.reporter import conftest as c
 

@@ -20,8 +20,8 @@ finds are exactly those whose range holds it.  This is also what the
 unit tests' stand-in for ``required=in:`` (any of the names) is held to.
 """
 
-from nova_vfio_compat.scheduler import placement_reads
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.selection import placement_reads
 from tests import encodings
 from tests.functional.reporter import conftest as c
 

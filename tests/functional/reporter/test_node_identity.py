@@ -17,11 +17,11 @@ import logging
 import uuid
 
 from nova_vfio_compat.cmd import reporter as reporter_cmd
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import hostname
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 

@@ -24,8 +24,8 @@ import time
 
 import pytest
 
-from nova_vfio_compat.reporter import nova_files
-from nova_vfio_compat.reporter import nova_running
+from nova_vfio_compat.host import compute_conf
+from nova_vfio_compat.host import compute_conf_in_force
 
 
 @pytest.fixture
@@ -45,11 +45,11 @@ def compute_process(tmp_path):
 def test_the_start_of_a_running_nova_compute_is_read(compute_process):
     before, after = compute_process
     deadline = time.monotonic() + 10
-    started = nova_running.compute_started()
+    started = compute_conf_in_force.compute_started()
     while started is None and time.monotonic() < deadline:
         # On a loaded machine the child may not be readable at once.
         time.sleep(0.1)
-        started = nova_running.compute_started()
+        started = compute_conf_in_force.compute_started()
     # /proc/stat's btime is in whole seconds.
     assert started is not None
     assert before - 1.5 <= started <= after + 1.5
@@ -58,13 +58,13 @@ def test_the_start_of_a_running_nova_compute_is_read(compute_process):
 def test_no_nova_compute_process_is_none(tmp_path):
     # An empty /proc (another PID namespace shows none of Nova's).
     (tmp_path / 'stat').write_text('cpu 1 2 3\nbtime 1700000000\n')
-    assert nova_running.compute_started(str(tmp_path)) is None
+    assert compute_conf_in_force.compute_started(str(tmp_path)) is None
 
 
 def _conf(path, mdev_type, modified):
     path.write_text('[devices]\nenabled_mdev_types = %s\n' % mdev_type)
     os.utime(path, (modified, modified))
-    return nova_files.load([str(path)])
+    return compute_conf.load([str(path)])
 
 
 def _types(nova):
@@ -75,7 +75,7 @@ def test_a_staged_change_takes_effect_at_the_restart(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     path = tmp_path / 'nova.conf'
     start = {'at': 1000.0}
-    in_force = nova_running.InForce(lambda: start['at'])
+    in_force = compute_conf_in_force.InForce(lambda: start['at'])
 
     # Written before nova-compute started: in force.
     assert _types(in_force.choose(_conf(path, 'nvidia-11', 900))) == (
@@ -89,9 +89,9 @@ def test_a_staged_change_takes_effect_at_the_restart(tmp_path, caplog):
     assert _types(in_force.choose(staged)) == ('nvidia-12',)
 
     messages = [r.getMessage() for r in caplog.records
-                if r.name == nova_running.__name__]
+                if r.name == compute_conf_in_force.__name__]
     assert [r.levelname for r in caplog.records
-            if r.name == nova_running.__name__] == ['INFO'] * 3
+            if r.name == compute_conf_in_force.__name__] == ['INFO'] * 3
     assert 'in force: %s, unchanged since' % path in messages[0]
     assert 'takes effect when nova-compute restarts' in messages[1]
     assert 'still the one nova-compute loaded' in messages[1]
@@ -100,7 +100,7 @@ def test_a_staged_change_takes_effect_at_the_restart(tmp_path, caplog):
 
 def test_a_change_staged_before_the_reporter_started_is_unknown(tmp_path):
     path = tmp_path / 'nova.conf'
-    in_force = nova_running.InForce(lambda: 1000.0)
+    in_force = compute_conf_in_force.InForce(lambda: 1000.0)
 
     chosen = in_force.choose(_conf(path, 'nvidia-12', 1100))
 
@@ -112,7 +112,7 @@ def test_a_change_staged_before_the_reporter_started_is_unknown(tmp_path):
 
 def test_reverting_a_staged_change_needs_no_restart(tmp_path):
     path = tmp_path / 'nova.conf'
-    in_force = nova_running.InForce(lambda: 1000.0)
+    in_force = compute_conf_in_force.InForce(lambda: 1000.0)
     in_force.choose(_conf(path, 'nvidia-11', 900))
     in_force.choose(_conf(path, 'nvidia-12', 1100))
 
@@ -123,7 +123,7 @@ def test_reverting_a_staged_change_needs_no_restart(tmp_path):
 
 def test_without_a_visible_nova_compute_the_files_are_followed(tmp_path):
     path = tmp_path / 'nova.conf'
-    in_force = nova_running.InForce(lambda: None)
+    in_force = compute_conf_in_force.InForce(lambda: None)
     in_force.choose(_conf(path, 'nvidia-11', 900))
     assert _types(in_force.choose(_conf(path, 'nvidia-12', 1100))) == (
         'nvidia-12',)

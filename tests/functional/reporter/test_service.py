@@ -16,9 +16,9 @@ import logging
 import threading
 import time
 
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 

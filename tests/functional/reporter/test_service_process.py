@@ -24,8 +24,8 @@ import time
 import pytest
 
 from nova_vfio_compat.demo import local_placement
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 

@@ -18,12 +18,12 @@ encoding 1 to encoding 2."""
 import threading
 import time
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests import encodings
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd

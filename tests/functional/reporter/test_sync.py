@@ -16,10 +16,10 @@ import dataclasses
 
 from openstack import connection
 
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 

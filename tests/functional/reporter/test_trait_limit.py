@@ -26,13 +26,13 @@ small.
 
 import logging
 
-from nova_vfio_compat import devices
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat.scheduler import decision
-from nova_vfio_compat.scheduler import placement_reads
-from nova_vfio_compat import traits
+from nova_vfio_compat.selection import decision
+from nova_vfio_compat.selection import placement_reads
 from tests import encodings
 from tests.functional.reporter import conftest as c
 

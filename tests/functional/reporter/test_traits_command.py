@@ -29,9 +29,9 @@ import pytest
 
 from nova_vfio_compat.cmd import cli
 from nova_vfio_compat.cmd import reporter as reporter_cmd
-from nova_vfio_compat import files
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 

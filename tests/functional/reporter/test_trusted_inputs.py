@@ -24,11 +24,11 @@ import pytest
 
 from nova_vfio_compat.cmd import reporter as reporter_cmd
 from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.host import published_devices
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
-from nova_vfio_compat.reporter import sources
 from nova_vfio_compat.reporter import sync
-from nova_vfio_compat import traits
 from tests.functional.reporter import conftest as c
 from tests import reporter_devices as rd
 
@@ -145,7 +145,7 @@ def test_the_service_keeps_the_traits_and_logs_once_per_change(
     opts = cfg.ConfigOpts()
     nvc_conf.register_all(opts)
     opts(['--config-file', conf], project='nova-vfio-compat')
-    source, _signal = sources.published_source(opts)
+    source, _signal = published_devices.published_source(opts)
     svc = service.Service(sync.Reporter(placement.conn, c.HOST), source)
     assert svc.sync_once() is True
     published = rd.published_traits(rd.vgpu())

@@ -15,9 +15,9 @@ import os
 
 import pytest
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.discovery import capability_files
-from nova_vfio_compat import records
+from nova_vfio_compat.host.discovery import capability_files
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'etc',
                         'nova-vfio-compat', 'capabilities.d')

@@ -14,9 +14,9 @@ import hypothesis
 from hypothesis import strategies as st
 import pytest
 
-from nova_vfio_compat.discovery import derived
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
+from nova_vfio_compat.host.discovery import derived
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
 
 IDS = (0x15b3, 0x101e, 0x15b3, 0x0016)
 

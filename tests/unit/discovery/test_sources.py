@@ -17,10 +17,10 @@ import json
 
 import pytest
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.discovery import capability_files
-from nova_vfio_compat.discovery import sources
-from nova_vfio_compat import records
+from nova_vfio_compat.host.discovery import capability_files
+from nova_vfio_compat.host.discovery import document_sources
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 
 IDS = {'vendor': '0x10de', 'device': '0x1eb8', 'subsystem_vendor': '0x10de',
        'subsystem_device': '0x12a2'}
@@ -50,7 +50,7 @@ def setup(tmp_path, attribute=None, file_doc=None):
         pci_ids=(0x10de, 0x1eb8, 0x10de, 0x12a2), mdev_type='nvidia-222',
         mdevs=('u1',), available_instances=3)
     catalogue = capability_files.load([str(caps)])
-    device = sources.resolve(target, catalogue, 'migration_compat',
+    device = document_sources.resolve(target, catalogue, 'migration_compat',
                              65536, 'k1').device
     return device, str(device_dir / 'migration_compat'), str(caps / 'a.json')
 
@@ -111,7 +111,7 @@ def test_no_source_at_all(tmp_path):
                                 sys_path=str(device_dir), driver='vfio-pci',
                                 device_api='vfio-pci', pci_ids=(),
                                 errors=('PCI IDs unreadable',))
-    device = sources.resolve(target, capability_files.Catalogue(),
+    device = document_sources.resolve(target, capability_files.Catalogue(),
                              'migration_compat', 65536, 'k1').device
     assert device.document is None
     assert device.provenance is None
@@ -124,7 +124,7 @@ def test_read_attribute_refuses_a_large_one(tmp_path):
     path = tmp_path / 'attr'
     path.write_text(json.dumps(record(1)) + ' ' * 1000)
     with pytest.raises(records.InvalidDocument) as e:
-        sources.read_attribute(str(path), 256)
+        document_sources.read_attribute(str(path), 256)
     assert str(e.value) == '%s: is larger than the limit of 256 bytes' % path
 
 

@@ -12,7 +12,7 @@
 
 import pytest
 
-from nova_vfio_compat.discovery import version_range
+from nova_vfio_compat.host.discovery import version_range
 
 
 @pytest.mark.parametrize('text,version,inside', [

@@ -15,10 +15,10 @@
 import pytest
 
 from benchmarks import fleet as bench_fleet
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.planning import assume
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
-from nova_vfio_compat import traits
 
 FOREIGN = frozenset(['OWNER_NOVA', 'CUSTOM_OTHER_AGENT'])
 I915 = records.loads(

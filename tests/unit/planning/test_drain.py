@@ -18,11 +18,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks import fleet as bench_fleet
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat import traits
 from tests import strategies
 
 RC = 'VGPU'

@@ -19,12 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks import fleet as bench_fleet
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.planning import assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import fleet
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat import traits
 
 HOSTS = ['a', 'b', 'c', 'd']
 OTHER_FAMILY = records.loads(
@@ -144,8 +144,8 @@ def test_format_versions():
 
 def test_two_groups_that_differ_only_by_mdev_type_look_different(capsys):
     from nova_vfio_compat.cmd import maintenance
+    from nova_vfio_compat.model import publication
     from nova_vfio_compat.planning import report
-    from nova_vfio_compat import publication
 
     raw = records.loads(bench_fleet.document_text(1, 2), 'gpu 1.2')
     placed = []

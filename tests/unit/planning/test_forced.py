@@ -29,9 +29,9 @@ import hypothesis
 from hypothesis import strategies as st
 
 from benchmarks import fleet as bench_fleet
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import forced
-from nova_vfio_compat import traits
 
 
 @functools.lru_cache(maxsize=None)

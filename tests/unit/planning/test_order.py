@@ -18,11 +18,11 @@ servers than host-name order.
 """
 
 from benchmarks import fleet as bench_fleet
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain
 from nova_vfio_compat.planning import order
-from nova_vfio_compat import records
-from nova_vfio_compat import traits
 
 TARGET = bench_fleet.document(1, 2)      # accepts 1.0 - 1.2
 BREAK = bench_fleet.document(2, 0)       # a major break: accepts 2.0

@@ -17,9 +17,9 @@ import os
 import yaml
 
 from nova_vfio_compat.cmd import cli
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat import traits
 from tests import reporter_devices as rd
 
 

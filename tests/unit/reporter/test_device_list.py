@@ -15,10 +15,10 @@ import shutil
 
 import pytest
 
-from nova_vfio_compat import devices
-from nova_vfio_compat import files
-from nova_vfio_compat import records
-from nova_vfio_compat.reporter import device_list
+from nova_vfio_compat.host import device_list
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import devices
+from nova_vfio_compat.model import records
 from tests import reporter_devices as rd
 
 

@@ -26,8 +26,8 @@ from oslo_config import cfg
 import pytest
 
 from nova_vfio_compat import conf as nvc_conf
+from nova_vfio_compat.host import compute_conf
 from nova_vfio_compat.reporter import hostname
-from nova_vfio_compat.reporter import nova_files
 
 
 def resolver(canonical=None, error=None):
@@ -82,10 +82,10 @@ def conf():
 def _nova(tmp_path, stored):
     state = tmp_path / 'state'
     state.mkdir()
-    (state / nova_files.COMPUTE_ID_FILE).write_text(stored)
+    (state / compute_conf.COMPUTE_ID_FILE).write_text(stored)
     path = tmp_path / 'nova.conf'
     path.write_text('[DEFAULT]\nstate_path = %s\n' % state)
-    return nova_files.load([str(path)])
+    return compute_conf.load([str(path)])
 
 
 def test_identity_order(tmp_path, conf):
@@ -95,18 +95,18 @@ def test_identity_order(tmp_path, conf):
     by_file = hostname.root_identity(conf, nova)
     assert (by_file.uuid, by_file.name) == (stored, None)
     assert 'compute_id' in by_file.how
-    assert hostname.root_identity(conf, nova_files.load()).name == 'cmp1'
+    assert hostname.root_identity(conf, compute_conf.load()).name == 'cmp1'
     conf.set_override('root_provider_uuid', chosen, group='reporter')
     assert hostname.root_identity(conf, nova).uuid == chosen
     conf.clear_override('root_provider_uuid', group='reporter')
     conf.clear_override('root_provider_name', group='reporter')
-    assert hostname.root_identity(conf, nova_files.load()).name == \
+    assert hostname.root_identity(conf, compute_conf.load()).name == \
         hostname.hypervisor_hostname()
 
 
 def test_a_broken_compute_id_is_named(tmp_path, conf):
     nova = _nova(tmp_path, 'garbage')
-    with pytest.raises(nova_files.InvalidNodeIdentity,
+    with pytest.raises(compute_conf.InvalidNodeIdentity,
                        match='compute_id: not a UUID'):
         hostname.root_identity(conf, nova)
 
@@ -129,7 +129,7 @@ def _in_thread(func, timeout=5):
 
 def test_a_fifo_compute_id_is_refused_without_blocking(tmp_path, conf):
     nova = _nova(tmp_path, str(uuid.uuid4()))
-    fifo = tmp_path / 'state' / nova_files.COMPUTE_ID_FILE
+    fifo = tmp_path / 'state' / compute_conf.COMPUTE_ID_FILE
     fifo.unlink()
     os.mkfifo(fifo)
     blocked, outcome = _in_thread(lambda: hostname.root_identity(conf, nova))
@@ -139,7 +139,7 @@ def test_a_fifo_compute_id_is_refused_without_blocking(tmp_path, conf):
         os.close(fd)
         pytest.fail('reading a FIFO compute_id blocked')
     error = outcome.get('error')
-    assert isinstance(error, nova_files.InvalidNodeIdentity), outcome
+    assert isinstance(error, compute_conf.InvalidNodeIdentity), outcome
     assert str(fifo) in str(error) and 'FIFO' in str(error)
 
 
@@ -149,9 +149,9 @@ def test_a_fifo_compute_id_is_refused_without_blocking(tmp_path, conf):
 ])
 def test_a_compute_id_that_is_not_utf8_is_named(tmp_path, conf, content):
     nova = _nova(tmp_path, 'placeholder')
-    path = tmp_path / 'state' / nova_files.COMPUTE_ID_FILE
+    path = tmp_path / 'state' / compute_conf.COMPUTE_ID_FILE
     path.write_bytes(content)
-    with pytest.raises(nova_files.InvalidNodeIdentity) as e:
+    with pytest.raises(compute_conf.InvalidNodeIdentity) as e:
         hostname.root_identity(conf, nova)
     assert str(path) in str(e.value) and 'UTF-8' in str(e.value)
 
@@ -159,7 +159,7 @@ def test_a_compute_id_that_is_not_utf8_is_named(tmp_path, conf, content):
 def test_a_dangling_compute_id_link_is_skipped_as_by_nova(tmp_path, conf):
     # nova.virt.node.read_local_node_uuid: FileNotFoundError, next place.
     nova = _nova(tmp_path, 'placeholder')
-    path = tmp_path / 'state' / nova_files.COMPUTE_ID_FILE
+    path = tmp_path / 'state' / compute_conf.COMPUTE_ID_FILE
     path.unlink()
     path.symlink_to(tmp_path / 'nowhere')
     conf.set_override('root_provider_name', 'cmp1', group='reporter')

@@ -24,12 +24,12 @@ from nova.conf import devices as nova_devices_conf
 from oslo_config import cfg
 import yaml
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.reporter import generated_config
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat import traits
 from tests import reporter_devices as rd
 
 HOST = 'compute1.example.com'
@@ -57,7 +57,7 @@ def _nova_parse_conf(tmp_path, text):
 
 def test_nova_conf_is_read_by_novas_options(tmp_path):
     gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
-    text, errors = nova_config.nova_conf([gvt, vgpu, vf, rd.broken()])
+    text, errors = generated_config.nova_conf([gvt, vgpu, vf, rd.broken()])
     assert len(errors) == 1 and rd.broken().address in errors[0]
     conf = _nova_parse_conf(tmp_path, text)
     assert sorted(conf.devices.enabled_mdev_types) == sorted(
@@ -75,7 +75,7 @@ def test_nova_conf_is_read_by_novas_options(tmp_path):
 def test_device_specs_through_novas_pci_code(tmp_path):
     # nova.pci imports eventlet unless told not to, which must be decided
     # before nova is imported: check in a process of its own.
-    specs, errors = nova_config.pci_device_specs([rd.vf(), rd.gvt()])
+    specs, errors = generated_config.pci_device_specs([rd.vf(), rd.gvt()])
     assert errors == []
     code = (
         'import json, sys\n'
@@ -158,7 +158,7 @@ def test_vfs_of_one_pf_must_agree():
     c = rd.vf('0000:81:00.4')
     other_pf = dataclasses.replace(rd.vf('0000:82:00.2'),
                                    physfn='0000:82:00.0')
-    specs, errors = nova_config.pci_device_specs([a, b, c, other_pf])
+    specs, errors = generated_config.pci_device_specs([a, b, c, other_pf])
     # No VF of the mixed PF is configured: which one would win is not
     # for the order of the device list to decide.
     assert [s['address'] for s in specs] == [other_pf.address]
@@ -173,7 +173,7 @@ def test_a_plain_vfio_pci_vf_never_mixes_with_a_variant_one():
     # PF: one is live-migratable with traits, the other a class only.
     # Each path groups by PF, or nova-compute refuses to start.
     variant, plain = rd.vf('0000:81:00.2'), _plain_vf('0000:81:00.3')
-    specs, errors = nova_config.pci_device_specs([variant, plain])
+    specs, errors = generated_config.pci_device_specs([variant, plain])
     assert specs == []
     (error,) = errors
     assert 'PF 0000:81:00.0' in error
@@ -185,20 +185,20 @@ def test_nova_refuses_what_mixed_vfs_would_give_it():
     # What nova-config must never print: the two specs above, each valid
     # alone, stop nova-compute at start.
     variant, plain = rd.vf('0000:81:00.2'), _plain_vf('0000:81:00.3')
-    alone = (nova_config.pci_device_specs([variant])[0] +
-             nova_config.pci_device_specs([plain])[0])
+    alone = (generated_config.pci_device_specs([variant])[0] +
+             generated_config.pci_device_specs([plain])[0])
     assert _nova_pci(alone, [variant, plain])['start'].startswith(
         'PlacementPciMixed')
 
 
-PHYSNET = nova_devices.DeviceSpec(
+PHYSNET = device_config.DeviceSpec(
     {'vendor_id': '15b3', 'product_id': '101e',
      'physical_network': 'physnet1'}, 'nova.conf: [pci] device_spec #1')
 
 
 def test_neutron_ports_keep_their_physical_network():
     vf = rd.vf()
-    specs, errors = nova_config.pci_device_specs(
+    specs, errors = generated_config.pci_device_specs(
         [vf], existing_specs=(PHYSNET,))
     assert specs == []
     (error,) = errors
@@ -214,7 +214,7 @@ def test_todays_spec_takes_a_neutron_port_from_its_physical_network():
     # Without the existing entry, the spec printed for the VF wins when
     # merged first, and the VF loses its physical network.
     vf = rd.vf()
-    specs, _ = nova_config.pci_device_specs([vf])
+    specs, _ = generated_config.pci_device_specs([vf])
     tags = _nova_pci(specs + [PHYSNET.tags], [vf])['tags'][vf.address]
     assert 'physical_network' not in tags
 
@@ -222,11 +222,11 @@ def test_todays_spec_takes_a_neutron_port_from_its_physical_network():
 def test_specs_of_other_devices_are_not_neutron_ports():
     vf = rd.vf()
     others = (
-        nova_devices.DeviceSpec({'vendor_id': '8086', 'physical_network':
+        device_config.DeviceSpec({'vendor_id': '8086', 'physical_network':
                                  'p'}, 'x'),
-        nova_devices.DeviceSpec({'address': '0000:82:00.2',
+        device_config.DeviceSpec({'address': '0000:82:00.2',
                                  'physical_network': 'p'}, 'x'))
-    specs, errors = nova_config.pci_device_specs([vf],
+    specs, errors = generated_config.pci_device_specs([vf],
                                                  existing_specs=others)
     assert errors == [] and [s['address'] for s in specs] == [vf.address]
     tags = _nova_pci([o.tags for o in others] + specs,
@@ -239,7 +239,7 @@ def test_one_mdev_class_per_type():
     b = rd.vgpu('0000:3c:00.0', sample='nvidia-t4-grid17.4-222.json')
     other = dataclasses.replace(rd.vgpu('0000:3d:00.0'),
                                 document=rd.doc('gvt-i915-v1.2-aggr3.yaml'))
-    types, errors = nova_config.mdev_types([a, b, other])
+    types, errors = generated_config.mdev_types([a, b, other])
     # two driver versions of one family share the class; another family
     # under the same type name cannot
     assert types == {a.mdev_type: ([a.address, b.address], _rc(a))}
@@ -248,12 +248,12 @@ def test_one_mdev_class_per_type():
 
 def test_provider_config_is_accepted_by_nova(tmp_path):
     gvt, vf = rd.gvt(), rd.vf()
-    config, errors = nova_config.provider_config([gvt, vf], HOST)
+    config, errors = generated_config.provider_config([gvt, vf], HOST)
     assert errors == []
     (tmp_path / 'vfio.yaml').write_text(
-        nova_config.provider_config_yaml(config))
+        generated_config.provider_config_yaml(config))
     parsed = nova_provider_config.get_provider_configs(str(tmp_path))
-    root = parsed[nova_config.COMPUTE_NODE]
+    root = parsed[generated_config.COMPUTE_NODE]
     assert set(root['traits']['additional']) == _traits(gvt) | _traits(vf)
     parent = parsed[plan.mdev_parent_provider_name(HOST, gvt.address)]
     assert set(parent['traits']['additional']) == _traits(gvt)
@@ -261,6 +261,6 @@ def test_provider_config_is_accepted_by_nova(tmp_path):
 
 
 def test_provider_config_skips_broken_devices():
-    config, errors = nova_config.provider_config([rd.broken()], HOST)
+    config, errors = generated_config.provider_config([rd.broken()], HOST)
     assert config['providers'] == []
     assert len(errors) == 1

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from oslo_config import cfg
 import pytest
 
-from nova_vfio_compat.reporter import nova_config
+from nova_vfio_compat.reporter import generated_config
 from tests import reporter_devices as rd
 
 
@@ -54,8 +54,8 @@ _values = st.one_of(_text, st.lists(_text, min_size=1, max_size=3))
 
 def _check(data):
     try:
-        text = nova_config.nova_conf_text(data)
-    except nova_config.UnsafeText as e:
+        text = generated_config.nova_conf_text(data)
+    except generated_config.UnsafeText as e:
         assert '\n' not in str(e)
         return
     parsed = _parsed(text)
@@ -87,8 +87,8 @@ def test_names_never_carry_what_they_were_not_given(section, option):
 def test_an_mdev_type_with_a_section_in_it_is_refused():
     evil = 'nvidia-222\n[DEFAULT]\ndebug = true'
     device = dataclasses.replace(rd.vgpu(), mdev_type=evil)
-    with pytest.raises(nova_config.UnsafeText) as e:
-        nova_config.nova_conf([device])
+    with pytest.raises(generated_config.UnsafeText) as e:
+        generated_config.nova_conf([device])
     assert 'cannot be written' in str(e.value)
 
 
@@ -96,7 +96,7 @@ def test_a_dollar_reaches_nova_as_a_dollar(tmp_path):
     data = {'mdev_a': {'mdev_class': 'CUSTOM_$X', 'device_addresses': [
         '0000:3b:00.0']}}
     path = tmp_path / 'nova.conf'
-    path.write_text(nova_config.nova_conf_text(data))
+    path.write_text(generated_config.nova_conf_text(data))
     conf = cfg.ConfigOpts()
     conf.register_opt(cfg.StrOpt('mdev_class'), group='mdev_a')
     conf([], default_config_files=[str(path)])

@@ -17,7 +17,7 @@ import os
 from oslo_config import cfg
 import pytest
 
-from nova_vfio_compat.reporter import nova_files
+from nova_vfio_compat.host import compute_conf
 
 
 def test_a_missing_config_dir_is_an_error_as_for_oslo_config(tmp_path):
@@ -28,7 +28,7 @@ def test_a_missing_config_dir_is_an_error_as_for_oslo_config(tmp_path):
     with pytest.raises(cfg.ConfigDirNotFoundError):
         cfg.ConfigOpts()(['--config-file', str(conf), '--config-dir',
                           str(missing)], project='nova')
-    nova = nova_files.load([str(conf)], [str(missing)])
+    nova = compute_conf.load([str(conf)], [str(missing)])
     assert nova.error and str(missing) in nova.error
     assert nova.mdev_config is None
 
@@ -36,7 +36,7 @@ def test_a_missing_config_dir_is_an_error_as_for_oslo_config(tmp_path):
 def test_a_config_dir_that_is_a_file_is_an_error(tmp_path):
     not_a_dir = tmp_path / 'nova.conf.d'
     not_a_dir.write_text('')
-    nova = nova_files.load([], [str(not_a_dir)])
+    nova = compute_conf.load([], [str(not_a_dir)])
     assert nova.error and str(not_a_dir) in nova.error
 
 
@@ -49,7 +49,7 @@ def test_a_nova_conf_that_is_no_regular_file_is_refused(tmp_path, make,
     # A FIFO would block oslo.config's read for good.
     conf = tmp_path / 'nova.conf'
     make(conf)
-    nova = nova_files.load([str(conf)])
+    nova = compute_conf.load([str(conf)])
     assert str(conf) in nova.error and says in nova.error
 
 
@@ -71,7 +71,7 @@ def test_a_config_dir_is_read_as_oslo_config_reads_it(tmp_path):
                       group='mdev_nvidia-12')
     oslo(args=['--config-dir', str(conf_d)], default_config_files=[],
          default_config_dirs=[])
-    ours = nova_files.load(config_dirs=[str(conf_d)])
+    ours = compute_conf.load(config_dirs=[str(conf_d)])
     assert ours.error is None
     assert ours.mdev_config.enabled_types == tuple(
         oslo.devices.enabled_mdev_types) == ('nvidia-12',)

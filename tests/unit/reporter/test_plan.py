@@ -17,10 +17,10 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nova_vfio_compat import devices
-from nova_vfio_compat import publication
+from nova_vfio_compat.model import devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
-from nova_vfio_compat import traits
 from tests import encodings
 from tests import reporter_devices as rd
 

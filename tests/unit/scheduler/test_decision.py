@@ -20,11 +20,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from nova_vfio_compat import policy
-from nova_vfio_compat import records
-from nova_vfio_compat import rules
-from nova_vfio_compat.scheduler import decision
-from nova_vfio_compat import traits
+from nova_vfio_compat.model import policy
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import rules
+from nova_vfio_compat.model import traits
+from nova_vfio_compat.selection import decision
 from tests import budget
 from tests import strategies
 
@@ -209,7 +209,7 @@ def test_options_and_policy_do_not_import_nova():
     code = ('import sys\n'
             'import nova_vfio_compat.conf\n'
             'import nova_vfio_compat.conf.opts\n'
-            'import nova_vfio_compat.policy\n'
+            'import nova_vfio_compat.model.policy\n'
             'print(sorted(m for m in sys.modules\n'
             '             if m == "nova" or m.startswith("nova.")))\n')
     out = subprocess.run([sys.executable, '-c', code], check=True,

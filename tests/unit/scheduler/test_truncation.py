@@ -21,8 +21,8 @@ import types
 
 import pytest
 
-from nova_vfio_compat.scheduler import decision
 from nova_vfio_compat.scheduler import vfio_compat_filter as vcf
+from nova_vfio_compat.selection import decision
 from tests.unit.scheduler import test_decision as td
 
 SOURCE, REFUSING, ACCEPTING = 'root-a', 'root-b', 'root-c'

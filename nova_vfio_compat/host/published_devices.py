@@ -13,8 +13,8 @@
 """Where the reporter and the config commands get the host's devices.
 
 The devices found (a device list or udev discovery) go through
-:mod:`nova_vfio_compat.publication` with Nova's own configuration
-(:mod:`.nova_files`), so that only what Nova will really use is published.
+:mod:`nova_vfio_compat.model.publication` with Nova's own configuration
+(:mod:`.compute_conf`), so that only what Nova will really use is published.
 
 One rule for the inputs the reporter trusts (Nova's configuration files
 and directories, the device list and the documents it names, the
@@ -31,12 +31,12 @@ import threading
 
 from oslo_log import log as logging
 
-from nova_vfio_compat import files
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat.reporter import device_list
-from nova_vfio_compat.reporter import nova_files
-from nova_vfio_compat.reporter import nova_running
+from nova_vfio_compat.host import compute_conf
+from nova_vfio_compat.host import compute_conf_in_force
+from nova_vfio_compat.host import device_list
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import publication
 
 LOG = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ def nova_view(conf, config_files=None):
     ``[nova] config_files`` and ``config_dirs``.
     """
     if config_files:
-        return nova_files.load(config_files)
-    return nova_files.load(conf.nova.config_files, conf.nova.config_dirs)
+        return compute_conf.load(config_files)
+    return compute_conf.load(conf.nova.config_files, conf.nova.config_dirs)
 
 
 def decide(conf, devices, nova, operator=None):
@@ -96,24 +96,24 @@ class _Changes:
 
 
 def published_source(conf, device_list_path=None,
-                     started=nova_running.compute_started):
+                     started=compute_conf_in_force.compute_started):
     """``(callable returning the devices to publish, change signal)``.
 
     Like :func:`device_source`, with Nova's configuration read again at
     each call (it is small, and nova-compute may have been reconfigured
     and restarted since), the one in force chosen
-    (:class:`.nova_running.InForce`: a change takes effect once
+    (:class:`.compute_conf_in_force.InForce`: a change takes effect once
     nova-compute restarted) and :mod:`publication` applied.
 
     :param started: when nova-compute started, for
-        :class:`.nova_running.InForce`.
+        :class:`.compute_conf_in_force.InForce`.
     """
     source, change_signal = device_source(conf, device_list_path,
                                           hold=True)
     changes = _Changes()
     # nova-compute runs with what it loaded at start, not what the files
     # say now.
-    in_force = nova_running.InForce(started)
+    in_force = compute_conf_in_force.InForce(started)
 
     def devices():
         nova = in_force.choose(nova_view(conf))
@@ -127,8 +127,8 @@ def published_source(conf, device_list_path=None,
             # A configuration nova-compute refuses to start with says
             # nothing of the types it uses: held the same way.
             try:
-                nova_devices.gpu_types(nova.mdev_config)
-            except nova_devices.InvalidMdevConfig as e:
+                device_config.gpu_types(nova.mdev_config)
+            except device_config.InvalidMdevConfig as e:
                 raise InputUnavailable(
                     '%s; nothing is published or withdrawn until it is '
                     'fixed' % e)
@@ -157,7 +157,7 @@ def device_source(conf, device_list_path=None, hold=False):
     try:
         # Imported here: discovery needs libudev, which the rest of the
         # reporter (and hosts with a device list) do not.
-        from nova_vfio_compat import discovery
+        from nova_vfio_compat.host import discovery
     except ImportError as e:
         raise NoDeviceSource(
             'udev discovery is not available (%s); set [reporter] '

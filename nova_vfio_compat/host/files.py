@@ -13,7 +13,7 @@
 """Reading files: every file the project reads is opened here.
 
 The one place the pure core meets the file system: everything after the
-read is pure (:func:`nova_vfio_compat.records.loads` for documents).
+read is pure (:func:`nova_vfio_compat.model.records.loads` for documents).
 A file is opened without blocking and checked to be a regular file before
 anything is read from it, so that a FIFO, a device node or a directory
 in its place can neither hang the caller nor be read.
@@ -23,7 +23,7 @@ says is not known (missing, not a regular file, a permission or I/O
 error, not UTF-8 text).  Any other :exc:`records.InvalidDocument`: the
 file was read and what it says cannot be used.  The reporter keeps what
 it published while one of its inputs is unreadable (see
-:mod:`nova_vfio_compat.reporter.sources`).
+:mod:`nova_vfio_compat.host.published_devices`).
 """
 
 import errno
@@ -31,7 +31,7 @@ import os
 import stat
 
 from nova_vfio_compat.conf import discovery as discovery_conf
-from nova_vfio_compat import records
+from nova_vfio_compat.model import records
 
 DEFAULT_MAX_BYTES = discovery_conf.DEFAULTS['max_document_size']
 

@@ -39,12 +39,12 @@ import re
 
 import yaml
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import publication
-from nova_vfio_compat import records
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.reporter import plan as nvc_plan
-from nova_vfio_compat import traits as nvc_traits
 
 PROVIDER_CONFIG_SCHEMA_VERSION = '1.0'
 COMPUTE_NODE = '$COMPUTE_NODE'
@@ -97,7 +97,7 @@ def pci_device_specs(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
         device = publication.as_published(device, max_traits)
         if device.kind != nvc_devices.KIND_PCI:
             continue
-        neutron = nova_devices.neutron_spec(device.device, existing_specs)
+        neutron = device_config.neutron_spec(device.device, existing_specs)
         if neutron is not None:
             errors.append(
                 'device %s: %s (physical_network %s) may match it: a '

@@ -16,7 +16,7 @@ Every reader (the scheduler filter, ``drain`` and ``fleet``, the demo,
 the benchmarks) reads Placement through a ``get(url, microversion)``
 callable that returns the decoded body *checked against the shape
 Placement documents for that route*
-(:mod:`nova_vfio_compat.placement_answers`), or raises one
+(:mod:`nova_vfio_compat.placement.answers`), or raises one
 :exc:`PlacementUnavailable` naming the request: Placement unreachable,
 an error answer, a body that is not JSON or is nested too deeply, a
 malformed answer (:exc:`placement_answers.MalformedAnswer` is one), a
@@ -28,12 +28,12 @@ one chunked ``GET /traits?name=in:...``, used by those readers and by the
 reporter.
 
 No I/O here: the callers pass the call that does it, with its deadline
-(:mod:`nova_vfio_compat.placement_http`).
+(:mod:`nova_vfio_compat.placement.sessions`).
 """
 
 from urllib import parse
 
-from nova_vfio_compat import placement_answers
+from nova_vfio_compat.placement import answers as placement_answers
 
 # GET /traits?name=in:... from 1.6.
 TRAITS_MICROVERSION = '1.6'

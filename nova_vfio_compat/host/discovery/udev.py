@@ -42,8 +42,8 @@ import platform
 from oslo_log import log as logging
 import pyudev
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import records
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 
 LOG = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Mdev:
 class HostFacts:
     """What one pass over sysfs found.
 
-    ``devices`` are :class:`nova_vfio_compat.devices.Device` values without
+    ``devices`` are :class:`nova_vfio_compat.model.devices.Device` values without
     a document, in address order: each PCI function bound to a VFIO driver
     and each mdev type of each mdev parent (after its parent function).
     """

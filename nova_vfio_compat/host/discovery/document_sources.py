@@ -31,10 +31,10 @@ tried.  ``provenance`` says which source gave the document:
 import dataclasses
 import os
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.discovery import derived
-from nova_vfio_compat import files
-from nova_vfio_compat import records
+from nova_vfio_compat.host.discovery import derived
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 
 
 def read_attribute(path, max_bytes):

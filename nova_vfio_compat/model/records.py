@@ -26,7 +26,7 @@ import re
 import jsonschema
 import yaml
 
-from nova_vfio_compat import schema
+from nova_vfio_compat.model import schema
 
 PCI_ID_KEYS = ('vendor', 'device', 'subsystem_vendor', 'subsystem_device')
 

@@ -17,8 +17,8 @@ only.
 that returns the decoded JSON body; it has no other way to reach
 Placement, so the planning commands cannot write to it.  Every body is
 checked by the one policy of
-:class:`nova_vfio_compat.placement_get.Reader` (a malformed answer is
-:exc:`~nova_vfio_compat.placement_get.PlacementUnavailable` naming the
+:class:`nova_vfio_compat.placement.reader.Reader` (a malformed answer is
+:exc:`~nova_vfio_compat.placement.reader.PlacementUnavailable` naming the
 request), and a malformed trait of this project's is skipped with a
 warning.  The number of requests depends on the drained host's devices,
 the distinct demands of its servers and the assumed hosts, never on the
@@ -49,12 +49,12 @@ from urllib import parse
 
 from oslo_log import log as logging
 
-from nova_vfio_compat import placement_get
-from nova_vfio_compat import placement_http
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.placement import sessions as placement_sessions
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
-from nova_vfio_compat import traits as nvc_traits
 
 LOG = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ MICROVERSION = '1.39'
 # scheduler asks Placement for roots without it (nova/scheduler/utils.py,
 # ResourceRequest root_required, microversion 1.35).
 DISABLED = 'COMPUTE_STATUS_DISABLED'
-TRAITS_MICROVERSION = placement_get.TRAITS_MICROVERSION
+TRAITS_MICROVERSION = placement_reader.TRAITS_MICROVERSION
 
 
 class UnknownHost(ValueError):
@@ -78,7 +78,7 @@ class PlacementView:
     """Placement as the planning commands read it."""
 
     def __init__(self, get):
-        self._get = placement_get.checking(get)
+        self._get = placement_reader.checking(get)
 
     # -- single reads -----------------------------------------------------
 
@@ -124,7 +124,7 @@ class PlacementView:
         Placement refuses a required trait it does not know (400), and an
         accept trait no device ever published does not exist.
         """
-        return placement_get.existing_traits(
+        return placement_reader.existing_traits(
             names, lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
                 TRAITS_MICROVERSION)['traits'])
@@ -480,5 +480,5 @@ def read_host_usage(view, host):
 
 
 def sdk_get(conn):
-    """The :class:`placement_get.Reader` of an openstacksdk connection."""
-    return placement_http.sdk_reader(conn)
+    """The :class:`placement_reader.Reader` of an openstacksdk connection."""
+    return placement_sessions.sdk_reader(conn)

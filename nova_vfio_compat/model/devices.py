@@ -12,7 +12,7 @@
 
 """The one model of a device: plain data, no I/O.
 
-Discovery (:mod:`nova_vfio_compat.discovery`) builds a :class:`Device` for
+Discovery (:mod:`nova_vfio_compat.host.discovery`) builds a :class:`Device` for
 each VFIO-relevant device from udev's facts, then the same value with its
 capability document (``dataclasses.replace``); the reporter, the CLI and
 publication read it; device lists, the demo and the tests build it

@@ -14,13 +14,13 @@
 
 ``check(source, dest)`` says whether the stream that ``source`` emits can
 be received by a device described by ``dest``, why not, and what the
-destination must create.  :mod:`nova_vfio_compat.traits` is the compiled
+destination must create.  :mod:`nova_vfio_compat.model.traits` is the compiled
 form of these rules and must agree with them for every pair of documents.
 """
 
 import dataclasses
 
-from nova_vfio_compat import records
+from nova_vfio_compat.model import records
 
 
 @dataclasses.dataclass(frozen=True)

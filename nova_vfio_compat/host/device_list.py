@@ -36,10 +36,10 @@ device having none).
 
 import os
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import files
-from nova_vfio_compat import records
-from nova_vfio_compat import schema
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import schema
 
 MAX_BYTES = 1024 * 1024
 

@@ -31,7 +31,7 @@ A derived stream is therefore received only by an identical device on an
 identical driver (or kernel) build, with the identical mdev type.
 """
 
-from nova_vfio_compat import records
+from nova_vfio_compat.model import records
 
 DERIVED_SOURCE = 'derived'
 

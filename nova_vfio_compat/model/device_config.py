@@ -12,7 +12,7 @@
 
 """Nova's mdev configuration and which mdev type Nova uses on each GPU.
 
-Pure: the values come from :mod:`nova_vfio_compat.reporter.nova_files`,
+Pure: the values come from :mod:`nova_vfio_compat.host.compute_conf`,
 which reads them from nova.conf.  The rules are those of Nova's libvirt
 driver (``_get_supported_vgpu_types`` and ``_get_vgpu_type_per_pgpu`` in
 ``nova/virt/libvirt/driver.py``), which ``tests/nova`` compares this module
@@ -34,7 +34,7 @@ import dataclasses
 import json
 import re
 
-from nova_vfio_compat import devices as nvc_devices
+from nova_vfio_compat.model import devices as nvc_devices
 
 # nova.pci.utils._PCI_ADDRESS_PATTERN, unescaped dot included.
 _PCI_ADDRESS_RE = re.compile(

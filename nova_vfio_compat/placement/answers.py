@@ -29,9 +29,9 @@ Every route the project reads has its shape here (:data:`ROUTES`), and
 there is one policy: a GET answer of a route with no shape is refused
 (:func:`check_answer` with ``strict``), a malformed answer is a
 :exc:`MalformedAnswer`, which is a :exc:`PlacementUnavailable` naming the
-request.  Every reader goes through :mod:`nova_vfio_compat.placement_get`;
+request.  Every reader goes through :mod:`nova_vfio_compat.placement.reader`;
 every openstacksdk connection checks its answers as they arrive
-(:mod:`nova_vfio_compat.placement_http`).
+(:mod:`nova_vfio_compat.placement.sessions`).
 
 Pure: no I/O.
 """
@@ -44,7 +44,7 @@ import re
 
 import jsonschema
 
-from nova_vfio_compat import records
+from nova_vfio_compat.model import records
 
 
 class PlacementUnavailable(Exception):

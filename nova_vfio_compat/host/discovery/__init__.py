@@ -14,8 +14,8 @@
 
 :func:`discover` is the entry point: it enumerates the host through udev
 (:mod:`.udev`), resolves each device's capability document from its
-sources (:mod:`.sources`: compatibility attribute, capability files, a
-derived record) and returns :class:`nova_vfio_compat.devices.Device`
+sources (:mod:`.document_sources`: compatibility attribute, capability files, a
+derived record) and returns :class:`nova_vfio_compat.model.devices.Device`
 values.  :func:`monitor` gives the debounced change signal the reporter
 waits on (:mod:`.hotplug`).
 """
@@ -25,11 +25,11 @@ import threading
 
 from oslo_log import log as logging
 
-from nova_vfio_compat.discovery import capability_files
-from nova_vfio_compat.discovery import hotplug
-from nova_vfio_compat.discovery import sources
-from nova_vfio_compat.discovery import udev
-from nova_vfio_compat import migration_drivers
+from nova_vfio_compat.host.discovery import capability_files
+from nova_vfio_compat.host.discovery import document_sources
+from nova_vfio_compat.host.discovery import hotplug
+from nova_vfio_compat.host.discovery import udev
+from nova_vfio_compat.model import migration_drivers
 
 LOG = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def scan(conf, context=None):
     devices, ties, log_warnings, log_errors = [], [], [], []
     for found in facts.devices:
         try:
-            resolution = sources.resolve(
+            resolution = document_sources.resolve(
                 found, catalogue, opts.compat_attribute,
                 opts.max_document_size, facts.kernel_release)
         except Exception as e:
@@ -99,7 +99,7 @@ def scan(conf, context=None):
             # hide the other devices; the device is reported without a
             # document so the operator sees it.
             LOG.exception('%s: discovery failed', found.name)
-            devices.append(sources.unresolved(found, e))
+            devices.append(document_sources.unresolved(found, e))
             continue
         device = resolution.device
         if migration_drivers.enabled(device.address, device.physfn,

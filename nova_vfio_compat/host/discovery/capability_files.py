@@ -50,11 +50,11 @@ to the next source.
 import dataclasses
 import os
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat.discovery import version_range
-from nova_vfio_compat import files
-from nova_vfio_compat import records
-from nova_vfio_compat import schema
+from nova_vfio_compat.host.discovery import version_range
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import schema
 
 SUFFIXES = ('.yaml', '.yml', '.json')
 MAX_ENTRIES = 256
@@ -159,7 +159,7 @@ class Entry:
     def matches(self, device):
         """Does this entry claim ``device``?
 
-        ``device`` is a :class:`nova_vfio_compat.devices.Device`; its
+        ``device`` is a :class:`nova_vfio_compat.model.devices.Device`; its
         ``kind``, ``driver``, ``driver_version``, ``pci_ids`` and
         ``mdev_type`` are looked at.
         """

@@ -121,7 +121,7 @@ class InForce:
         self._said = None
 
     def choose(self, on_disk):
-        """The :class:`nova_files.NovaFiles` in force, given the files now.
+        """The :class:`compute_conf.NovaFiles` in force, given the files now.
 
         A read that failed, or no file given, is returned as it is: there
         is nothing to compare.

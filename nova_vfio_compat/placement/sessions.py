@@ -18,10 +18,10 @@ Placement (or a proxy) that answers one byte a second never trips it.
 gives one to every request of a requests session (openstacksdk's and
 keystoneauth's), and :func:`guard` installs it on an openstacksdk
 connection together with the check of every Placement answer it gets
-(:mod:`nova_vfio_compat.placement_answers`), on every connection path.
+(:mod:`nova_vfio_compat.placement.answers`), on every connection path.
 
 A request past its deadline raises :exc:`DeadlineExceeded` (a
-:exc:`placement_get.PlacementUnavailable`) in the caller; the abandoned
+:exc:`placement_reader.PlacementUnavailable`) in the caller; the abandoned
 read runs on in a daemon thread until the per-read timeout or the server
 ends it, and its answer is dropped.
 """
@@ -33,8 +33,8 @@ from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 import requests
 
-from nova_vfio_compat import placement_answers
-from nova_vfio_compat import placement_get
+from nova_vfio_compat.placement import answers as placement_answers
+from nova_vfio_compat.placement import reader as placement_reader
 
 # What a client raises when a request fails (refused, timed out, a 200
 # that is not JSON for requests' json()), beside PlacementUnavailable.
@@ -43,7 +43,7 @@ CLIENT_ERRORS = (ks_exceptions.ClientException,
                  requests.exceptions.RequestException)
 
 
-class DeadlineExceeded(placement_get.PlacementUnavailable):
+class DeadlineExceeded(placement_reader.PlacementUnavailable):
     """A Placement request did not complete within its total deadline."""
 
 
@@ -159,7 +159,7 @@ def deadline_of(conn):
 
 
 def sdk_reader(conn):
-    """The :class:`placement_get.Reader` of an openstacksdk connection."""
-    return placement_get.Reader.over_responses(
+    """The :class:`placement_reader.Reader` of an openstacksdk connection."""
+    return placement_reader.Reader.over_responses(
         lambda url, microversion: conn.placement.get(
             url, microversion=microversion), CLIENT_ERRORS)

@@ -19,7 +19,7 @@ was left out.  Everything that publishes or shows what is published reads
 these values; no other module types a document or checks its type.
 
 * **One mdev type per GPU.**  Nova uses exactly one type on a GPU
-  (:mod:`nova_vfio_compat.nova_devices`); the other types the GPU offers
+  (:mod:`nova_vfio_compat.model.device_config`); the other types the GPU offers
   are not published, and ``devices`` says why.  Without Nova's device
   configuration the *fallback rule* applies, and it never publishes the
   union: a GPU's type is the type of the mdevs that exist on it when they
@@ -60,11 +60,11 @@ these values; no other module types a document or checks its type.
 
 import dataclasses
 
-from nova_vfio_compat import devices as nvc_devices
-from nova_vfio_compat import migration_drivers
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import records
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import migration_drivers
+from nova_vfio_compat.model import records
+from nova_vfio_compat.model import traits as nvc_traits
 
 VFIO_PCI = 'vfio-pci'
 
@@ -180,7 +180,7 @@ def migration_refusal(device):
     """Why this PCI device cannot live-migrate, or None.
 
     Only a driver known to implement VFIO migration, with its per-device
-    gate enabled (:mod:`nova_vfio_compat.migration_drivers`); never plain
+    gate enabled (:mod:`nova_vfio_compat.model.migration_drivers`); never plain
     vfio-pci, whatever its document says.  A device-list entry that names
     no driver is taken at its document's word.
     """
@@ -219,7 +219,7 @@ def choose_types(devices, mdev_config=None, config_error=None,
                  operator=None):
     """``{GPU address: Choice}`` for the mdev parents among ``devices``.
 
-    :param mdev_config: Nova's :class:`nova_devices.MdevConfig`; None for
+    :param mdev_config: Nova's :class:`device_config.MdevConfig`; None for
         the fallback rule.
     :param config_error: why Nova's configuration could not be used (an
         invalid one): then no GPU has a type.
@@ -231,8 +231,8 @@ def choose_types(devices, mdev_config=None, config_error=None,
     gpu_types = None
     if mdev_config is not None and config_error is None:
         try:
-            gpu_types = nova_devices.gpu_types(mdev_config)
-        except nova_devices.InvalidMdevConfig as e:
+            gpu_types = device_config.gpu_types(mdev_config)
+        except device_config.InvalidMdevConfig as e:
             config_error = str(e)
     choices = {}
     for address, types in sorted(gpus.items()):
@@ -628,7 +628,7 @@ def decide(devices, mdev_config=None, config_error=None,
 
     One :class:`PublishedDevice` per device, in their order.
 
-    :param mdev_config: Nova's :class:`nova_devices.MdevConfig`, or None
+    :param mdev_config: Nova's :class:`device_config.MdevConfig`, or None
         when no Nova configuration was given (the fallback rule applies).
     :param config_error: why the given Nova configuration cannot be used.
     :param precreated_mdev_attrs: publish accept records that need mdev
@@ -655,7 +655,7 @@ def as_published(device, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     """``device`` as a :class:`PublishedDevice`, taken as it is.
 
     A :class:`PublishedDevice` is returned unchanged.  A bare
-    :class:`~nova_vfio_compat.devices.Device` (a device list or a test
+    :class:`~nova_vfio_compat.model.devices.Device` (a device list or a test
     given to the reporter directly, the demo's simulated hosts) is
     published whole, with no decision of :func:`decide`: only typed (an
     mdev type's document with its type), its traits compiled.

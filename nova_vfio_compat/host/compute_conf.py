@@ -17,8 +17,8 @@ commands are given nova-compute's configuration files (``[nova]
 config_files`` and ``config_dirs``, or ``--nova-config``).  From them:
 
 * ``[devices] enabled_mdev_types`` and each ``[mdev_<type>]
-  device_addresses``, as a :class:`nova_devices.MdevConfig` (the rules
-  that turn them into a type per GPU are in :mod:`nova_devices`);
+  device_addresses``, as a :class:`device_config.MdevConfig` (the rules
+  that turn them into a type per GPU are in :mod:`device_config`);
 * the compute node's UUID, from the ``compute_id`` file Nova writes in
   ``[DEFAULT] state_path`` and reads back from there and from the
   directories of its configuration files (``nova/virt/node.py``,
@@ -41,9 +41,9 @@ import uuid
 
 from oslo_config import cfg
 
-from nova_vfio_compat import files
-from nova_vfio_compat import nova_devices
-from nova_vfio_compat import records
+from nova_vfio_compat.host import files
+from nova_vfio_compat.model import device_config
+from nova_vfio_compat.model import records
 
 # nova/virt/node.py COMPUTE_ID_FILE; Nova reads 40 characters of it.
 COMPUTE_ID_FILE = 'compute_id'
@@ -83,7 +83,7 @@ class NovaFiles:
 
     files: tuple = ()
     config_files: tuple = ()
-    mdev_config: nova_devices.MdevConfig = None
+    mdev_config: device_config.MdevConfig = None
     error: str = None
     state_path: str = None
     modified: float = None
@@ -125,7 +125,7 @@ def virtual_parents(addresses, sysfs_root='/sys'):
     with '_' as '/'>`` exists.
     """
     return frozenset(
-        a for a in addresses if not nova_devices.is_pci_address(a) and
+        a for a in addresses if not device_config.is_pci_address(a) and
         os.path.exists(os.path.join(sysfs_root, 'devices', 'virtual',
                                     a.replace('_', '/'))))
 
@@ -185,7 +185,7 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
             addresses[mdev_type] = tuple(conf[group].device_addresses)
             if conf[group].mdev_class:
                 classes[mdev_type] = conf[group].mdev_class
-        specs, spec_errors = nova_devices.parse_device_specs(
+        specs, spec_errors = device_config.parse_device_specs(
             conf.pci.device_spec, source)
         if spec_errors:
             raise ValueError('; '.join(spec_errors))
@@ -200,7 +200,7 @@ def load(config_files=(), config_dirs=(), sysfs_root='/sys'):
                          % (source, e))
     return NovaFiles(
         files=tuple(paths), config_files=tuple(config_files or ()),
-        mdev_config=nova_devices.MdevConfig(
+        mdev_config=device_config.MdevConfig(
             enabled_types=enabled, device_addresses=addresses,
             source=source, virtual_parents=virtual_parents(
                 [a for listed in addresses.values() for a in listed],

@@ -43,8 +43,8 @@ only if every pool Nova may claim from accepts the streams
 (:meth:`Streams.pool_rejections`).
 
 Which providers accept a stream is Placement's answer to "any of
-:func:`nova_vfio_compat.traits.accept_traits_for`", the names the rest of
-the project tests with :func:`nova_vfio_compat.traits.unaccepted`, so the
+:func:`nova_vfio_compat.model.traits.accept_traits_for`", the names the rest of
+the project tests with :func:`nova_vfio_compat.model.traits.unaccepted`, so the
 filter and the rule engine cannot drift apart (the property tests hold
 both to the rules).  Per host, :meth:`Streams.check` is then a set lookup
 for the host and one per candidate device, and the reasons
@@ -57,7 +57,7 @@ import dataclasses
 
 import os_resource_classes as orc
 
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
 
 # Resource classes of devices that can carry a migration stream: standard
 # ones (os-resource-classes), Nova's PCI in Placement default class

@@ -14,10 +14,10 @@
 
 :class:`RequestReads` takes a ``get(url, microversion)`` callable that
 returns the decoded JSON body or raises
-:exc:`nova_vfio_compat.placement_get.PlacementUnavailable`: the filter
+:exc:`nova_vfio_compat.placement.reader.PlacementUnavailable`: the filter
 passes a reader on Nova's report client, the demo one on openstacksdk.
 Every body is checked by the one policy of
-:class:`nova_vfio_compat.placement_get.Reader` before it is used (a
+:class:`nova_vfio_compat.placement.reader.Reader` before it is used (a
 callable that is not a reader is made one); a malformed answer is
 :exc:`PlacementUnavailable` too.  Its number of requests depends
 on the source devices and their streams, never on the number of candidate
@@ -26,9 +26,9 @@ hosts.
 
 from urllib import parse
 
-from nova_vfio_compat import placement_get
-from nova_vfio_compat.scheduler import decision
-from nova_vfio_compat import traits as nvc_traits
+from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.selection import decision
 
 # Allocations with the provider generation and consumer fields.
 ALLOCATIONS_MICROVERSION = '1.28'
@@ -45,7 +45,7 @@ class RequestReads:
     """What one live-migration request needs to know from Placement."""
 
     def __init__(self, get):
-        self._get = placement_get.checking(get)
+        self._get = placement_reader.checking(get)
 
     def source_devices(self, consumer, root, device_classes=()):
         """The device providers ``consumer`` holds resources on.
@@ -74,7 +74,7 @@ class RequestReads:
         for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
-                placement_get.TRAITS_MICROVERSION)['traits'])
+                placement_reader.TRAITS_MICROVERSION)['traits'])
             if decision.is_device(traits, held[uuid], device_classes):
                 sources.append(decision.SourceDevice(
                     uuid, names[uuid], traits, held[uuid]))
@@ -84,7 +84,7 @@ class RequestReads:
         """``{emit trait: {provider: root provider}}``.
 
         The providers that accept each stream: those carrying any of the
-        names :func:`nova_vfio_compat.traits.accept_traits_for` gives for
+        names :func:`nova_vfio_compat.model.traits.accept_traits_for` gives for
         it (both encodings), asked for in one ``required=in:`` request per
         stream.  Placement refuses a ``required`` trait it does not know
         (400), and most block names were never published, so the known
@@ -93,11 +93,11 @@ class RequestReads:
         """
         wanted = {emit: nvc_traits.accept_traits_for(emit)
                   for emit in sorted(emits)}
-        known = placement_get.existing_traits(
+        known = placement_reader.existing_traits(
             set().union(*wanted.values()),
             lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
-                placement_get.TRAITS_MICROVERSION)['traits'])
+                placement_reader.TRAITS_MICROVERSION)['traits'])
         result = {}
         for emit, accept in wanted.items():
             existing = sorted(accept & known)
