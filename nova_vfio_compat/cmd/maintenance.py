@@ -13,8 +13,9 @@
 """``drain`` and ``fleet``: the maintenance pre-flight, read-only.
 
 Thin: parse the command line, load ``--assume`` documents, connect like
-the reporter, read through :mod:`nova_vfio_compat.planning_reads.placement_view`
-(GET requests only) and print what the pure planning modules compute.
+the reporter, read through
+:mod:`nova_vfio_compat.planning_reads.placement_view` (GET requests
+only) and print what the pure planning modules compute.
 
 Exit status of ``drain``: 0 every server has a destination in the plan,
 1 some are stranded, 2 bad input or Placement could not be read.

@@ -173,7 +173,8 @@ def register(subparsers):
 
 
 def _devices(conf):
-    source, _signal = published_devices.device_source(conf, conf.command.device_list)
+    source, _signal = published_devices.device_source(
+        conf, conf.command.device_list)
     return source()
 
 

@@ -14,7 +14,8 @@
 
 A record's bus section is keyed by the value of its ``device_api``, which a
 static schema cannot say, so :func:`record_schema` builds the record schema
-for one device API; :mod:`nova_vfio_compat.model.records` validates in two steps.
+for one device API; :mod:`nova_vfio_compat.model.records` validates in two
+steps.
 """
 
 MAX_INT = 2 ** 31 - 1

@@ -229,7 +229,8 @@ def test_compute_id_is_read_as_nova_reads_it(tmp_path, beside_conf,
         except exception.InvalidNodeConfiguration:
             novas = 'invalid'
     try:
-        found = compute_conf.read_node_uuid(compute_conf.load([str(conf_path)]))
+        found = compute_conf.read_node_uuid(
+            compute_conf.load([str(conf_path)]))
         ours = found[0] if found else None
     except compute_conf.InvalidNodeIdentity:
         ours = 'invalid'

@@ -142,7 +142,7 @@ def test_a_provider_listing_without_the_roots_the_readers_use_is_refused():
     assert "'root_provider_uuid' is a required property" in str(e.value)
     # Before 1.14 neither is in an answer (the reporter's SDK listings).
     placement_reader.check('/resource_providers',
-                        {'resource_providers': [provider]}, '1.0')
+                           {'resource_providers': [provider]}, '1.0')
 
 
 _UUID_LIKE = st.one_of(

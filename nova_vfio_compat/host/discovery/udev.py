@@ -67,9 +67,10 @@ class Mdev:
 class HostFacts:
     """What one pass over sysfs found.
 
-    ``devices`` are :class:`nova_vfio_compat.model.devices.Device` values without
-    a document, in address order: each PCI function bound to a VFIO driver
-    and each mdev type of each mdev parent (after its parent function).
+    ``devices`` are :class:`nova_vfio_compat.model.devices.Device` values
+    without a document, in address order: each PCI function bound to a
+    VFIO driver and each mdev type of each mdev parent (after its parent
+    function).
     """
 
     devices: tuple

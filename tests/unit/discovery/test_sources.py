@@ -51,7 +51,7 @@ def setup(tmp_path, attribute=None, file_doc=None):
         mdevs=('u1',), available_instances=3)
     catalogue = capability_files.load([str(caps)])
     device = document_sources.resolve(target, catalogue, 'migration_compat',
-                             65536, 'k1').device
+                                      65536, 'k1').device
     return device, str(device_dir / 'migration_compat'), str(caps / 'a.json')
 
 
@@ -112,7 +112,8 @@ def test_no_source_at_all(tmp_path):
                                 device_api='vfio-pci', pci_ids=(),
                                 errors=('PCI IDs unreadable',))
     device = document_sources.resolve(target, capability_files.Catalogue(),
-                             'migration_compat', 65536, 'k1').device
+                                      'migration_compat', 65536,
+                                      'k1').device
     assert device.document is None
     assert device.provenance is None
     assert device.errors == (

@@ -226,8 +226,8 @@ def test_specs_of_other_devices_are_not_neutron_ports():
                                  'p'}, 'x'),
         device_config.DeviceSpec({'address': '0000:82:00.2',
                                  'physical_network': 'p'}, 'x'))
-    specs, errors = generated_config.pci_device_specs([vf],
-                                                 existing_specs=others)
+    specs, errors = generated_config.pci_device_specs(
+        [vf], existing_specs=others)
     assert errors == [] and [s['address'] for s in specs] == [vf.address]
     tags = _nova_pci([o.tags for o in others] + specs,
                      [vf])['tags'][vf.address]
