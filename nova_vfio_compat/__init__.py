@@ -12,7 +12,17 @@
 
 """Live-migration compatibility of VFIO devices, as Placement traits.
 
-The pure core is :mod:`.records` (capability documents), :mod:`.rules` (the
-reference semantics) and :mod:`.traits` (their compiled form).  Everything
-else is an adapter around it.
+One package per layer (doc/source/contributor/architecture.rst, whose
+table ``layers.csv`` the import-rule test reads):
+
+* pure: :mod:`.model` (capability documents, the reference rules, their
+  compiled form as traits, devices and what is published of them),
+  :mod:`.planning` (maintenance planning), :mod:`.placement` (Placement's
+  answers, the one reader, the version check) and :mod:`.selection` (the
+  scheduler filter's test, without Nova);
+* options: :mod:`.conf`;
+* I/O: :mod:`.placement.sessions`, :mod:`.host` (files, discovery,
+  nova-compute's configuration), :mod:`.planning_reads`, and the adapters
+  :mod:`.reporter`, :mod:`.scheduler` (the Nova filter) and :mod:`.api`;
+* commands: :mod:`.cmd` and :mod:`.demo`.
 """

@@ -12,7 +12,7 @@
 
 """Maintenance planning: which servers can leave a host, and where to.
 
-``compatibility``, ``drain``, ``fleet`` and ``assume`` are pure (no I/O);
-``placement_view`` reads Placement and ``server_names`` reads Nova, both
-with GET requests only.
+Pure (no I/O): trait sets and capacities in, plans out.  What the
+planning commands read from Placement and Nova is in
+:mod:`nova_vfio_compat.planning_reads`.
 """

@@ -20,9 +20,10 @@ Enable it in the nova.conf of nova-scheduler with::
     available_filters = nova_vfio_compat.scheduler.VFIOCompatFilter
     enabled_filters = ...,VFIOCompatFilter
 
-This package is the Nova adapter: importing it imports Nova.  What the
-rest of the project shares with it (the flavor policy) is in
-:mod:`nova_vfio_compat.model.policy`.
+This package is the Nova adapter: importing it imports Nova.  Its
+Nova-free part (the Placement reads of a request and the per-host test)
+is :mod:`nova_vfio_compat.selection`; what the rest of the project shares
+with it (the flavor policy) is in :mod:`nova_vfio_compat.model.policy`.
 """
 
 from nova_vfio_compat.scheduler.vfio_compat_filter import VFIOCompatFilter
