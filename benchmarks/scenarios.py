@@ -38,6 +38,7 @@ from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import devices as nvc_devices
 from nova_vfio_compat.model import rules as nvc_rules
 from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import version as placement_version
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning_reads import placement_view
 from nova_vfio_compat.reporter import plan as nvc_plan
@@ -408,7 +409,9 @@ def _fleet_rows(placement, sizes):
         t_nova = median_time(nova_query, n)
         t_root = median_time(lambda: adapter.get('/').json(), 51)
         t_accept = median_time(
-            lambda: adapter.get(accept_query, microversion='1.39').json(),
+            lambda: adapter.get(
+                accept_query,
+                microversion=placement_version.MICROVERSION).json(),
             max(n, 21))
         providers = len(the_fleet.documents) + len(the_fleet.hosts)
         rows.append((size, providers,

@@ -146,7 +146,7 @@ def _setup(conf):
         # to stop retrying.
         LOG.warning('Cannot check the Placement API version now (%s); '
                     'nova-vfio-compat needs microversion %s or later', e,
-                    placement_version.REQUIRED_TEXT)
+                    placement_version.MICROVERSION)
     LOG.info('Publishing to the %s', root.describe())
     reporter = sync.Reporter(
         connection, root.name or root.uuid, root_uuid=root.uuid,

@@ -20,8 +20,10 @@ roots (1.29).  Without it every read of theirs is refused (406), which
 says nothing about what to upgrade.
 """
 
-REQUIRED = (1, 39)
-REQUIRED_TEXT = '%d.%d' % REQUIRED
+# The microversion the filter and the planning reads ask at, and so the
+# least Placement must offer: its one home.
+MICROVERSION = '1.39'
+REQUIRED = tuple(int(part) for part in MICROVERSION.split('.'))
 
 
 class PlacementTooOld(ValueError):
@@ -50,7 +52,7 @@ def max_version(root_body):
         raise PlacementTooOld(
             'GET / did not answer with Placement\'s version document '
             '(%s: %s); nova-vfio-compat needs Placement API microversion '
-            '%s or later' % (type(e).__name__, e, REQUIRED_TEXT))
+            '%s or later' % (type(e).__name__, e, MICROVERSION))
 
 
 def check(root_body, endpoint='Placement'):
@@ -64,5 +66,5 @@ def check(root_body, endpoint='Placement'):
             '%s supports microversions up to %d.%d; nova-vfio-compat needs '
             'Placement API microversion %s or later (required=in:, '
             'root_required: OpenStack Placement 2022.1 Yoga or newer)'
-            % (endpoint, found[0], found[1], REQUIRED_TEXT))
+            % (endpoint, found[0], found[1], MICROVERSION))
     return found

@@ -52,17 +52,19 @@ from oslo_log import log as logging
 from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.placement import reader as placement_reader
 from nova_vfio_compat.placement import sessions as placement_sessions
+from nova_vfio_compat.placement import version as placement_version
 from nova_vfio_compat.planning import assume as nvc_assume
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
 
 LOG = logging.getLogger(__name__)
 
-# 1.39: required=in: and repeated required(N) in GET /resource_providers
-# and /allocation_candidates; from 1.29 the provider summaries have the
+# Every read is at placement_version.MICROVERSION (1.39): required=in: and
+# repeated required(N) in GET /resource_providers and
+# /allocation_candidates; from 1.29 the provider summaries have the
 # traits, parent and root of every provider in a candidate's tree; from
 # 1.35 root_required.
-MICROVERSION = '1.39'
+MICROVERSION = placement_version.MICROVERSION
 # Nova's trait on the root provider of a disabled compute service; the
 # scheduler asks Placement for roots without it (nova/scheduler/utils.py,
 # ResourceRequest root_required, microversion 1.35).

@@ -28,6 +28,7 @@ from urllib import parse
 
 from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.placement import reader as placement_reader
+from nova_vfio_compat.placement import version as placement_version
 from nova_vfio_compat.selection import decision
 
 # Allocations with the provider generation and consumer fields.
@@ -35,8 +36,6 @@ ALLOCATIONS_MICROVERSION = '1.28'
 # GET /resource_providers answers with root_provider_uuid from 1.14 and
 # accepts required=<traits> from 1.18.
 PROVIDERS_MICROVERSION = '1.18'
-# required=in:<trait>,<trait>... (any of them) from 1.39.
-ANY_TRAIT_MICROVERSION = '1.39'
 # What Nova asks allocation candidates at (its SAME_SUBTREE_VERSION).
 CANDIDATES_MICROVERSION = '1.36'
 
@@ -107,7 +106,7 @@ class RequestReads:
             providers = self._get(
                 '/resource_providers?%s' % parse.urlencode(
                     {'required': 'in:' + ','.join(existing)}),
-                ANY_TRAIT_MICROVERSION)['resource_providers']
+                placement_version.MICROVERSION)['resource_providers']
             result[emit] = {rp['uuid']: rp['root_provider_uuid']
                             for rp in providers}
         return result
