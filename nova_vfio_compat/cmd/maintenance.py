@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``drain`` and ``fleet``: the maintenance pre-flight, read-only.
+"""``drain``, ``fleet`` and ``plan-upgrade``: the maintenance pre-flight,
+read-only.
 
 Thin: parse the command line, load ``--assume`` documents, connect like
 the reporter, read through
@@ -18,7 +19,8 @@ the reporter, read through
 only) and print what the pure planning modules compute.
 
 Exit status of ``drain``: 0 every server has a destination in the plan,
-1 some are stranded, 2 bad input or Placement could not be read.
+1 some are stranded, 2 bad input or Placement could not be read; of
+``plan-upgrade`` the same, "stranded" being "needs downtime".
 """
 
 import json
@@ -36,6 +38,7 @@ from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning import fleet as nvc_fleet
 from nova_vfio_compat.planning import report
+from nova_vfio_compat.planning import upgrade as nvc_upgrade
 from nova_vfio_compat.planning_reads import placement_view
 from nova_vfio_compat.planning_reads import server_names
 from nova_vfio_compat.reporter import client
@@ -80,6 +83,31 @@ def register(subparsers):
     add_assume(p)
     _add_cloud(p)
     p.set_defaults(func=do_drain)
+
+    p = subparsers.add_parser(
+        'plan-upgrade',
+        help='Plan a rolling upgrade: waves, destinations, downtime.',
+        description='Play a rolling upgrade forward on what Placement has '
+                    'now: the waves of hosts in the order to upgrade them, '
+                    'each server\'s live-migration destination before its '
+                    'host is upgraded, the servers that need downtime (a '
+                    'stop or a cold migration) and why, and the downtime '
+                    'no order avoids (the bound). What each host runs '
+                    'after the upgrade is given by --assume (one host) or '
+                    '--target (every host with a device of the '
+                    'document\'s family). Read-only. Exit status 0 if no '
+                    'server needs downtime, 1 if some do, 2 on bad input.')
+    p.add_argument('--json', action='store_true',
+                   help='print the waves, moves and downtime as JSON')
+    add_assume(p)
+    p.add_argument(
+        '--target', action='append', default=[], metavar='DOCUMENT',
+        help='upgrade every host with a device of DOCUMENT\'s device '
+             'family to DOCUMENT (repeatable)')
+    p.add_argument('--wave-size', type=int, default=1, metavar='N',
+                   help='hosts upgraded together in a wave (default: 1)')
+    _add_cloud(p)
+    p.set_defaults(func=do_plan_upgrade)
 
     p = subparsers.add_parser(
         'fleet',
@@ -202,6 +230,118 @@ def fleet_data(conn, assumptions=(), max_traits=traits.DEFAULT_MAX_TRAITS):
                                           max_traits)
     families = nvc_fleet.build(providers)
     return report.fleet(families, assumptions), families
+
+
+def upgrade_data(conn, assumptions=(), targets=(), wave_size=1,
+                 max_traits=traits.DEFAULT_MAX_TRAITS):
+    """The rolling upgrade plan as :func:`report.upgrade` data.
+
+    What ``plan-upgrade --json`` prints.
+
+    :param assumptions: :class:`assume.Assumption` s, one host each.
+    :param targets: documents for every host of their family.
+    :raises: one of :data:`INPUT_ERRORS`.
+    """
+    if wave_size < 1:
+        raise BadOption('--wave-size %r: at least 1' % wave_size)
+    if not (assumptions or targets):
+        raise BadOption('nothing to upgrade: give --assume HOST=DOCUMENT '
+                        'or --target DOCUMENT')
+    view = _view(conn)
+    assumptions = list(assumptions)
+    if targets:
+        named = {(a.host, a.family) for a in assumptions}
+        assumptions.extend(
+            a for a in placement_view.target_hosts(view, targets)
+            if (a.host, a.family) not in named)
+    inputs = placement_view.read_upgrade(view, assumptions, max_traits)
+    hosts = server_names.service_hosts(conn) if (
+        inputs.servers or inputs.unchecked) else {}
+    by_host = {}
+    for s in inputs.servers:
+        by_host.setdefault(inputs.providers[s.devices[0].provider].host,
+                           []).append(s.consumer)
+    names = {}
+    for host, consumers in sorted(by_host.items()):
+        names.update(server_names.lookup(conn, hosts.get(host, host),
+                                         consumers))
+    servers = [nvc_drain.Server(s.consumer, s.devices,
+                                names.get(s.consumer))
+               for s in inputs.servers]
+    result = nvc_upgrade.plan(
+        inputs.providers, inputs.assumed, inputs.upgrading, servers,
+        inputs.free, wave_size, inputs.disabled, inputs.discover,
+        inputs.names, inputs.outside)
+    return report.upgrade(result, inputs, names, assumptions, hosts,
+                          wave_size)
+
+
+def do_plan_upgrade(conf):
+    try:
+        assumptions = load_assumptions(conf.command.assume)
+        targets = [files.load_document(path)
+                   for path in conf.command.target]
+        conn = client.connect(conf, cloud=conf.command.os_cloud)
+        result = upgrade_data(conn, assumptions, targets,
+                              conf.command.wave_size,
+                              conf.traits.max_traits_per_provider)
+    except INPUT_ERRORS as e:
+        return _error(e)
+    if conf.command.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print_upgrade(result)
+    return EXIT_STRANDED if result['downtime']['planned'] else EXIT_OK
+
+
+def _label(entry):
+    return entry['name'] or entry['consumer']
+
+
+def print_upgrade(result):
+    """Print :func:`report.upgrade`'s data for people."""
+    print('Rolling upgrade plan (read-only): %d host%s, %d server%s with '
+          'device resources, waves of %d' % (
+              len(result['hosts']), '' if len(result['hosts']) == 1
+              else 's', result['servers'],
+              '' if result['servers'] == 1 else 's', result['wave_size']))
+    for a in result['assumptions']:
+        print('Assuming %s has %s (family %s)'
+              % (a['host'], a['document'], a['family']))
+    for wave in result['waves']:
+        print()
+        print('Wave %d: %s' % (wave['wave'], ', '.join(
+            _host(h) for h in wave['hosts'])))
+        for move in wave['moves']:
+            print('  move      %s: %s -> %s (%s)' % (
+                _label(move), _host(move['source']),
+                _host(move['destination']),
+                ', '.join(move['destination']['providers'])))
+        for down in wave['downtime']:
+            print('  DOWNTIME  %s on %s (%s): %s' % (
+                _label(down), _host(down['host']),
+                'forced' if down['forced'] else
+                'avoidable: %s' % down['why'], down['reason']))
+        if not (wave['moves'] or wave['downtime']):
+            print('  (no server to move)')
+    for entry in result['unchecked']:
+        print()
+        print('Not checked: %s holds resources on %s, which publish no '
+              'stream (not reported by nova-vfio-compat-reporter)' % (
+                  _label(entry), ', '.join(entry['providers'])))
+    if result['disabled']:
+        print()
+        print('Disabled, not destinations: %s' % ', '.join(
+            _host(h) for h in result['disabled']))
+    print()
+    print('Not checked (Nova\'s scheduler and the live migration still '
+          'decide): %s.' % '; '.join(result['not_checked']))
+    down = result['downtime']
+    print()
+    print('Downtime: %d server%s planned; %d forced whatever the order '
+          '(the bound); %d avoidable.' % (
+              down['planned'], '' if down['planned'] == 1 else 's',
+              down['bound'], down['avoidable']))
 
 
 def do_drain(conf):

@@ -14,6 +14,7 @@
 demo returns.  Pure: no I/O."""
 
 from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.planning import upgrade as nvc_upgrade
 
 
 def assumptions(values):
@@ -90,3 +91,59 @@ def fleet(families, assumed=()):
     """The fleet map as plain data."""
     return {'assumptions': assumptions(assumed),
             'families': [f.to_dict() for f in families]}
+
+
+def upgrade(result, inputs, names, assumed=(), hosts=None, wave_size=1):
+    """The plan of a rolling upgrade as plain data.
+
+    Hosts are named as in :func:`drain`.
+
+    :param result: the :class:`upgrade.UpgradePlan`.
+    :param inputs: :class:`placement_view.UpgradeInputs`.
+    :param names: ``{consumer: server name}``.
+    """
+    label = inputs.names.get
+    hosts = hosts or {}
+
+    def where(node):
+        return {'host': hosts.get(node, node), 'node': node}
+
+    def server(entry):
+        return {'consumer': entry.consumer,
+                'name': names.get(entry.consumer, entry.name)}
+    waves = []
+    for number, wave in enumerate(result.waves, 1):
+        moves = []
+        for consumer, (before, option) in sorted(wave.moves.items(), key=(
+                lambda item: (names.get(item[0]) or item[0], item[0]))):
+            moves.append(dict(
+                server(before),
+                source=where(wave.providers[before.devices[0].provider].host),
+                destination=dict(where(option.host), providers=[
+                    label(p, p) for p in option.providers]),
+                streams=sorted(before.streams)))
+        waves.append({
+            'wave': number,
+            'hosts': [where(h) for h in wave.hosts],
+            'moves': moves,
+            'downtime': [dict(server(d.server), host=where(d.host),
+                              why=d.why, reason=d.reason,
+                              forced=d.why == nvc_upgrade.FORCED)
+                         for d in wave.downtime],
+        })
+    return {
+        'hosts': [where(h) for h in inputs.upgrading],
+        'host_names': 'service' if any(
+            h in hosts for h in inputs.upgrading) else 'node',
+        'assumptions': assumptions(assumed),
+        'wave_size': wave_size,
+        'servers': len(inputs.servers),
+        'waves': waves,
+        'downtime': {'planned': result.planned, 'bound': result.bound,
+                     'avoidable': result.avoidable},
+        'unchecked': [{'consumer': c, 'name': names.get(c),
+                       'providers': sorted(p)}
+                      for c, p in sorted(inputs.unchecked.items())],
+        'disabled': [where(h) for h in inputs.disabled],
+        'not_checked': list(nvc_drain.NOT_CHECKED),
+    }

@@ -37,7 +37,16 @@ size of the fleet:
   the providers that emit it and those that carry each of its accept
   trait names;
 * ``nova-config``: the host's tree (2) and per device provider its
-  inventories and allocations (:func:`read_host_usage`).
+  inventories and allocations (:func:`read_host_usage`);
+* ``plan-upgrade`` (:func:`read_upgrade`): the providers' names (1) and
+  the disabled compute nodes (1); per host of the upgrade, per device
+  provider, its traits, allocations and inventories (3, each host once);
+  for the bound, as ``fleet``, per stream the providers carrying it and
+  each of its accept names (:func:`carriers`);
+  per wave, for the device demands (a device's streams and resource
+  amounts) met for the first time, which accept traits exist (1 per 36
+  names) and one ``GET /allocation_candidates`` each for the
+  destinations outside the upgrade.
 
 An assumed host (``--assume``) adds its tree and traits, and for
 ``drain`` one allocation-candidates request per distinct demand limited
@@ -45,6 +54,7 @@ to its tree, without the trait requirement: its real traits are not the
 ones assumed, so the planner tests them.
 """
 
+import collections
 from urllib import parse
 
 from oslo_log import log as logging
@@ -119,6 +129,18 @@ class PlacementView:
         return {rc: inventory['total'] for rc, inventory in self._get(
             '/resource_providers/%s/inventories' % uuid,
             MICROVERSION)['inventories'].items()}
+
+    def capacities(self, uuid):
+        """``{resource class: capacity}`` of one provider.
+
+        As Placement counts it for allocation candidates: (total -
+        reserved) times the allocation ratio.
+        """
+        return {rc: int((inv['total'] - inv.get('reserved', 0)) *
+                        inv.get('allocation_ratio', 1.0))
+                for rc, inv in self._get(
+                    '/resource_providers/%s/inventories' % uuid,
+                    MICROVERSION)['inventories'].items()}
 
     def known(self, names):
         """The trait names of ``names`` that Placement knows.
@@ -399,6 +421,26 @@ def _in_trees(request, summaries, roots):
 # -- fleet ----------------------------------------------------------------
 
 
+def carriers(view, more_streams=()):
+    """``{uuid: {trait}}``: who carries the project's stream traits.
+
+    For every stream some device emits (and ``more_streams``): the
+    providers that emit it and those carrying each of its accept trait
+    names, with those of the names they carry (roots included).
+    """
+    owned = view.known_owned()
+    streams = {n for n in owned if nvc_traits.is_emit(n)}
+    streams.update(more_streams)
+    carried = {}
+    for stream in sorted(streams):
+        wanted = [n for n in compatibility.accept_names(stream)
+                  if n in owned]
+        for name in ([stream] if stream in owned else []) + wanted:
+            for uuid in view.carrying([name]):
+                carried.setdefault(uuid, set()).add(name)
+    return carried
+
+
 def read_fleet(view, assumptions=(),
                max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     """The device providers of the fleet with the traits that matter.
@@ -420,17 +462,8 @@ def read_fleet(view, assumptions=(),
     _, assumed_devices = _assumed_hosts(view, assumptions, hosts)
     assumed = nvc_assume.apply(assumptions, assumed_devices, max_traits)
 
-    owned = view.known_owned()
-    streams = {n for n in owned if nvc_traits.is_emit(n)}
-    streams.update(n for t in assumed.values()
-                   for n in nvc_traits.emitted(t))
-    carried = {}
-    for stream in sorted(streams):
-        wanted = [n for n in compatibility.accept_names(stream)
-                  if n in owned]
-        for name in ([stream] if stream in owned else []) + wanted:
-            for uuid in view.carrying([name]):
-                carried.setdefault(uuid, set()).add(name)
+    carried = carriers(view, [n for t in assumed.values()
+                              for n in nvc_traits.emitted(t)])
     providers = []
     for uuid in sorted(set(carried) | set(assumed)):
         name, root = names.get(uuid, (uuid, uuid))
@@ -479,6 +512,145 @@ def read_host_usage(view, host):
         out[name] = ProviderUsage(uuid, name, view.inventories(uuid), used,
                                   consumers)
     return out
+
+
+# -- plan-upgrade ---------------------------------------------------------
+
+
+class UpgradeInputs:
+    """Everything the upgrade planner needs, read from Placement."""
+
+    def __init__(self, upgrading, servers, unchecked, providers, assumed,
+                 free, names, disabled, discover, outside=None):
+        self.upgrading = upgrading      # [host]
+        # {uuid: compatibility.Provider} outside the upgrade, whatever
+        # their room, with the project's traits they carry: for the bound
+        self.outside = outside or {}
+        self.servers = servers          # [drain.Server]
+        self.unchecked = unchecked      # {consumer: [provider name]}
+        self.providers = providers      # {uuid: compatibility.Provider}
+        self.assumed = assumed          # {uuid: traits after}
+        self.free = free                # {(uuid, rc): free now}
+        self.names = names              # {uuid: name}
+        self.disabled = disabled        # [host]: not destinations
+        self.discover = discover        # upgrade.plan's discover
+
+
+def target_hosts(view, documents):
+    """The hosts with a device of each document's family.
+
+    For ``plan-upgrade --target``: the project's emit traits of the
+    family (1 request), the providers that carry one (1 per 36 names)
+    and their compute nodes (1).
+
+    :returns: ``[assume.Assumption]``, one per host and document.
+    """
+    names = view.names()
+    owned = view.known_owned()
+    out = []
+    for document in documents:
+        family = nvc_assume.Assumption('', document).family
+        emits = sorted(n for n in owned if nvc_traits.is_emit(n) and
+                       family in nvc_assume.families([n]))
+        hosts = set()
+        for name_filter in placement_reader.name_filters(emits):
+            for uuid in view.carrying([name_filter]):
+                root = names.get(uuid, (uuid, uuid))[1]
+                hosts.add(names.get(root, (root,))[0])
+        out.extend(nvc_assume.Assumption(h, document) for h in sorted(hosts))
+    return out
+
+
+def read_upgrade(view, assumptions,
+                 max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """Read what :func:`upgrade.plan` needs for the assumed hosts.
+
+    :raises UnknownHost: for an assumed host Placement does not have.
+    :raises assume.AssumptionError: for an assumption that does not apply.
+    """
+    names = view.names()
+    roots = {name: uuid for uuid, (name, root) in names.items()
+             if uuid == root}
+    upgrading = sorted({a.host for a in assumptions})
+    for host in upgrading:
+        if host not in roots:
+            raise UnknownHost('%s: no compute node of that name in '
+                              'Placement' % host)
+    disabled = view.disabled_roots()
+    host_providers, consumers, free, held_on = {}, {}, {}, {}
+    for host in upgrading:
+        host_providers[host] = {}
+        for uuid, (name, root) in sorted(names.items()):
+            if root != roots[host] or uuid == root:
+                continue
+            host_providers[host][uuid] = (name, view.traits(uuid))
+            held = view.allocations(uuid)
+            used = collections.Counter()
+            for consumer, resources in held.items():
+                used.update(resources)
+                consumers.setdefault(consumer, []).append((uuid, resources))
+            for rc, capacity in view.capacities(uuid).items():
+                free[(uuid, rc)] = capacity - used[rc]
+            held_on[uuid] = host
+    assumed = nvc_assume.apply(assumptions, host_providers, max_traits)
+    providers = {uuid: compatibility.Provider(uuid, name, host, traits)
+                 for host, found in host_providers.items()
+                 for uuid, (name, traits) in found.items()}
+    servers, unchecked = [], {}
+    for consumer, held in sorted(consumers.items()):
+        devices = []
+        for uuid, resources in held:
+            streams = providers[uuid].streams
+            if not streams:
+                unchecked.setdefault(consumer, []).append(
+                    providers[uuid].name)
+                continue
+            devices.append(nvc_drain.Device(
+                uuid, providers[uuid].name,
+                tuple(sorted(resources.items())), streams))
+        if devices:
+            servers.append(nvc_drain.Server(consumer, tuple(devices)))
+    upgrade_roots = {roots[h] for h in upgrading}
+    # The bound walks every device that could take a stream, full or not.
+    outside = {}
+    for uuid, carried in carriers(view, (
+            n for t in assumed.values()
+            for n in nvc_traits.emitted(t))).items():
+        name, root = names.get(uuid, (uuid, uuid))
+        if uuid != root and root not in upgrade_roots:
+            outside[uuid] = compatibility.Provider(
+                uuid, name, names.get(root, (root,))[0], frozenset(carried))
+
+    def discover(demands):
+        """Destinations outside the upgrade for ``demands``."""
+        known = view.known(n for _, streams in demands for s in streams
+                           for n in compatibility.accept_names(s))
+        found, room = {}, {}
+        for resources, streams in sorted(demands, key=lambda d: (
+                d[0], sorted(d[1]))):
+            required = required_for(streams, known)
+            if required is None:
+                continue
+            _, summaries = view.candidates(((resources, streams),),
+                                           [required])
+            for uuid, summary in summaries.items():
+                root = summary['root_provider_uuid']
+                if uuid == root or root in upgrade_roots:
+                    continue
+                for rc, res in summary['resources'].items():
+                    room.setdefault((uuid, rc),
+                                    res['capacity'] - res['used'])
+                found[uuid] = compatibility.Provider(
+                    uuid, names.get(uuid, (uuid,))[0],
+                    names.get(root, (root,))[0],
+                    frozenset(summary['traits']))
+        return found, room
+
+    return UpgradeInputs(
+        upgrading, servers, unchecked, providers, assumed, free,
+        {uuid: name for uuid, (name, _) in names.items()},
+        sorted(names[r][0] for r in disabled if r in names), discover,
+        outside)
 
 
 def sdk_get(conn):
