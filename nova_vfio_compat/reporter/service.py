@@ -29,8 +29,9 @@ a Placement outage: :func:`backoff_wait`) and keeps going; only
 :meth:`Service.stop` (SIGTERM) ends it, between syncs.
 
 While an input the reporter trusts cannot be read
-(:mod:`.sources`), nothing is synced: what Placement has is kept, and the
-error is logged once per change, not at every attempt.
+(:mod:`nova_vfio_compat.host.published_devices`), nothing is synced:
+what Placement has is kept, and the error is logged once per change, not
+at every attempt.
 """
 
 import random

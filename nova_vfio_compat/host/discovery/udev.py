@@ -15,7 +15,7 @@
 Everything here reads sysfs through pyudev (and plain reads of attribute
 files below a device's sysfs directory, which pyudev also does); nothing
 is shelled out.  The result is data (:class:`HostFacts`): the devices,
-without their capability documents, which :mod:`.sources` resolves.
+without their capability documents, which :mod:`.document_sources` resolves.
 
 What is VFIO-relevant:
 
