@@ -23,7 +23,7 @@ import pytest
 
 from nova_vfio_compat.scheduler import vfio_compat_filter as vcf
 from nova_vfio_compat.selection import decision
-from tests.unit.scheduler import test_decision as td
+from tests.unit.selection import test_decision as td
 
 SOURCE, REFUSING, ACCEPTING = 'root-a', 'root-b', 'root-c'
 LIMIT = vcf.CONF.scheduler.max_placement_results
