@@ -91,6 +91,17 @@ def _print(out):
     print()
     print('nova-vfio-compat demo: a real Placement (sqlite, stopped now), %d '
           'simulated compute hosts' % len(hosts))
+    _print_devices(out, hosts)
+    _print_published(out, hosts)
+    _print_matrix(out['matrix'], hosts)
+    _print_migrations(out, hosts)
+    _print_maintenance(out['maintenance'])
+    print()
+    print('Finished in %.1f s; Placement stopped, nothing left running.'
+          % out['seconds'])
+
+
+def _print_devices(out, hosts):
     print()
     print('1. Devices (what discovery would find) and their documents')
     for host in hosts:
@@ -99,6 +110,9 @@ def _print(out):
                     if dev['kind'] == 'mdev_type' else 'VFIO PCI function')
             print('   %-10s %s  %-28s %s' % (host, dev['address'], what,
                                              dev['document']))
+
+
+def _print_published(out, hosts):
     print()
     print('2. Published by the reporter (owned traits, summarized; the '
           "providers' other traits are kept)")
@@ -113,11 +127,14 @@ def _print(out):
               % (name, len(owned), ', '.join(other) or 'none'))
         for line in summarize(owned):
             print('       %s' % line)
+
+
+def _print_matrix(matrix, hosts):
     print()
     print('3. Host by host: can the device on the left move to the host on '
           'top?')
     print('   %-25s %s' % ('', ' '.join('%-9s' % h[-9:] for h in hosts)))
-    for row in out['matrix']:
+    for row in matrix:
         cells = []
         for host in hosts:
             cell = row['targets'].get(host)
@@ -126,7 +143,7 @@ def _print(out):
         print('   %-25s %s' % ('%s %s' % (row['host'], row['device']),
                                ' '.join(cells)))
     print('   Why not:')
-    for row in out['matrix']:
+    for row in matrix:
         for host, cell in sorted(row['targets'].items()):
             if cell['compatible'] or cell['reasons'] == [
                     'no device of this kind']:
@@ -134,6 +151,9 @@ def _print(out):
             for reason in cell['reasons']:
                 print('     %s %s -> %s %s' % (row['host'], row['device'],
                                                host, reason))
+
+
+def _print_migrations(out, hosts):
     print()
     print('4. Live migrations: the targets the filter chooses')
     why = {(row['host'], row['device']): row['targets']
@@ -146,23 +166,7 @@ def _print(out):
               % (mig['server'], mig['source'], streams, calls,
                  '' if calls == 1 else 's'))
         for host, result in sorted(mig['hosts'].items()):
-            if result['passes']:
-                line = 'chosen'
-                if 'claim' in result:
-                    line += ': claim %s' % result['claim']
-                    if result['kept'] != result['candidates']:
-                        line += ' (%d of %d candidates accept)' % (
-                            result['kept'], result['candidates'])
-                    if result.get('create'):
-                        attrs = records.mdev_attrs_text(
-                            pair for a in result['create']['mdev_attrs']
-                            for pair in a.items())
-                        line += '; create mdev type %s%s' % (
-                            result['create']['mdev_type'],
-                            (' with ' + attrs) if attrs else '')
-            else:
-                line = 'rejected: ' + '; '.join(result['reasons'])
-            print('     %-10s %s' % (host, line))
+            print('     %-10s %s' % (host, _verdict(result)))
             cell = why.get((mig['source'], mig['device']), {}).get(host)
             if not result['passes'] and cell:
                 for reason in cell['reasons']:
@@ -171,10 +175,26 @@ def _print(out):
         if absent:
             print('     %s: no allocation candidates (Placement left them '
                   'out before any filter ran)' % ', '.join(absent))
-    _print_maintenance(out['maintenance'])
-    print()
-    print('Finished in %.1f s; Placement stopped, nothing left running.'
-          % out['seconds'])
+
+
+def _verdict(result):
+    """The filter's verdict on one host of a migration, as one line."""
+    if not result['passes']:
+        return 'rejected: ' + '; '.join(result['reasons'])
+    line = 'chosen'
+    if 'claim' in result:
+        line += ': claim %s' % result['claim']
+        if result['kept'] != result['candidates']:
+            line += ' (%d of %d candidates accept)' % (
+                result['kept'], result['candidates'])
+        if result.get('create'):
+            attrs = records.mdev_attrs_text(
+                pair for a in result['create']['mdev_attrs']
+                for pair in a.items())
+            line += '; create mdev type %s%s' % (
+                result['create']['mdev_type'],
+                (' with ' + attrs) if attrs else '')
+    return line
 
 
 def _print_maintenance(out):
