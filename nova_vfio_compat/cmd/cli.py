@@ -41,7 +41,6 @@ from nova_vfio_compat.model import traits
 LOG = logging.getLogger(__name__)
 
 EXIT_OK = 0
-EXIT_NO = 1
 EXIT_INVALID = common.EXIT_INVALID
 EXIT_INTERNAL = common.EXIT_INTERNAL
 

@@ -60,7 +60,7 @@ from nova_vfio_compat.reporter import sync
 from nova_vfio_compat import samples
 
 
-def host_devices(host, spec):
+def host_devices(spec):
     """The devices discovery would report for one simulated host.
 
     As :class:`publication.PublishedDevice` values, taken as they are
@@ -129,7 +129,7 @@ class Demo(object):
 
     def build_fleet(self):
         for host, spec in sorted(fleet.HOSTS.items()):
-            devs = host_devices(host, spec)
+            devs = host_devices(spec)
             self.devices[host] = devs
             made = fake_compute.lay_out_host(
                 self.pl, host, [a for a, _ in spec['gpus']],

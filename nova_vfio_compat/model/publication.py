@@ -66,8 +66,6 @@ from nova_vfio_compat.model import migration_drivers
 from nova_vfio_compat.model import records
 from nova_vfio_compat.model import traits as nvc_traits
 
-VFIO_PCI = 'vfio-pci'
-
 NO_NOVA_CONFIG = (
     'no Nova device configuration was given ([nova] config_files or '
     '--nova-config): which mdev type Nova uses on each GPU is guessed by '

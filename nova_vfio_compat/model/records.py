@@ -523,7 +523,8 @@ def mdev_attrs_data(attrs):
     return [{key: value} for key, value in attrs]
 
 
-def format_bus_value(device_api, key, value):
+def format_bus_value(device_api, value):
+    """A bus attribute's value as documents write it (PCI ids in hex)."""
     if device_api == 'vfio-pci' and isinstance(value, int):
         return '0x%04x' % value
     return value
@@ -540,7 +541,7 @@ def record_to_dict(record, accepting=False):
         out['version']['minor_min'] = record.minor_min
     if record.bus or record.device_api == 'vfio-pci':
         out[record.device_api] = {
-            key: format_bus_value(record.device_api, key, value)
+            key: format_bus_value(record.device_api, value)
             for key, value in record.bus}
     if record.mdev_type is not None:
         out['mdev_type'] = record.mdev_type

@@ -60,10 +60,6 @@ class Verdict:
                 'create': self.create.to_dict() if self.create else None}
 
 
-def _fmt(device_api, key, value):
-    return records.format_bus_value(device_api, key, value)
-
-
 def mismatches(stream, accepting):
     """Why ``accepting`` does not accept ``stream`` (empty when it does)."""
     if stream.device_api != accepting.device_api:
@@ -89,9 +85,9 @@ def mismatches(stream, accepting):
             reasons.append('%s.%s is set on the destination only'
                            % (api, key))
         elif src_bus[key] != dst_bus[key]:
-            reasons.append('%s.%s %s is not %s'
-                           % (api, key, _fmt(api, key, src_bus[key]),
-                              _fmt(api, key, dst_bus[key])))
+            reasons.append('%s.%s %s is not %s' % (
+                api, key, records.format_bus_value(api, src_bus[key]),
+                records.format_bus_value(api, dst_bus[key])))
     return reasons
 
 
