@@ -504,9 +504,11 @@ class Reporter:
             except sdk_exceptions.ConflictException:
                 # PUT /resource_providers/{uuid}/traits only conflicts on
                 # the generation: someone wrote in between.
+                if attempt == self.conflict_retries:
+                    break
                 LOG.info('Resource provider %s changed while its traits '
                          'were being updated (generation conflict); '
-                         're-reading, attempt %d of %d', rp.name,
+                         're-reading, retry %d of %d', rp.name,
                          attempt + 1, self.conflict_retries)
                 current = self._read_traits(rp)
                 continue

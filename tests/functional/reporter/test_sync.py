@@ -13,6 +13,7 @@
 """The reporter against the real Placement, next to Nova's providers."""
 
 import dataclasses
+import logging
 
 from openstack import connection
 
@@ -175,8 +176,9 @@ def test_concurrent_writer_causes_409_and_both_writes_survive(placement):
     assert c.NOVA_MDEV_TRAITS <= got
 
 
-def test_gives_up_after_the_retries_and_says_so(placement):
+def test_gives_up_after_the_retries_and_says_so(placement, caplog):
     _layout(placement)
+    caplog.set_level(logging.INFO, logger=sync.__name__)
     other = c.sdk(placement.endpoint)
 
     bumps = []
@@ -192,6 +194,7 @@ def test_gives_up_after_the_retries_and_says_so(placement):
 
     result = sync.Reporter(placement.conn, HOST, conflict_retries=2,
                            before_write=always_bump).sync([rd.gvt()])
+    requests = list(placement.app.requests)
     assert not result.ok
     assert any('generation conflicts' in e and HOST in e
                for e in result.errors)
@@ -201,6 +204,17 @@ def test_gives_up_after_the_retries_and_says_so(placement):
     assert _owned(c.traits_of(placement.conn, HOST)) == frozenset()
     assert {'CUSTOM_OTHER_1', 'CUSTOM_OTHER_2', 'CUSTOM_OTHER_3'} <= (
         c.traits_of(placement.conn, HOST))
+    # Each retry is counted out of the retries there are ("retry 2 of 2",
+    # never "attempt 3 of 2"), and the last conflict is not re-read for a
+    # write that will not come.
+    retries = [r.getMessage() for r in caplog.records
+               if 'changed while' in r.getMessage()]
+    assert [m.rpartition('; ')[2] for m in retries] == [
+        're-reading, retry 1 of 2', 're-reading, retry 2 of 2'] * 2
+    root = next(iter(placement.conn.placement.resource_providers(
+        name=HOST))).id
+    on_root = [r for r in requests if r[1].endswith('/%s/traits' % root)]
+    assert on_root[-1][:1] + on_root[-1][2:] == ['PUT', 409]
 
 
 def test_missing_mdev_parent_is_skipped_and_published_later(placement):
