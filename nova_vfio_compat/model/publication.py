@@ -124,7 +124,16 @@ class PublishedDevice:
 
     @property
     def published(self):
-        """Are its traits published?"""
+        """Whether nothing keeps it from being published.
+
+        True when it was not left out on purpose (no ``reason``) and
+        nothing is wrong with it (no ``problem``): its ``traits`` are then
+        what the reporter means to publish for it.  The reporter can
+        still leave them out when the provider they go on is over its
+        trait limit, and says so.  :attr:`Outcome.published`, unlike
+        this, also lists the devices with a ``problem``, so that the
+        reporter reports it.
+        """
         return self.reason is None and self.problem is None
 
     @property

@@ -49,8 +49,13 @@ def accept_names(emit):
     return sorted(nvc_traits.accept_traits_for(emit))
 
 
-def unaccepted(provider_traits, streams):
-    """The streams of ``streams`` a provider with these traits refuses."""
+def refused_streams(provider_traits, streams):
+    """The streams of ``streams`` a provider with these traits refuses.
+
+    ``streams`` are emit traits, where
+    :func:`nova_vfio_compat.model.traits.unaccepted` takes a source
+    provider's whole trait set.
+    """
     provider_traits = frozenset(provider_traits)
     return frozenset(s for s in streams
                      if provider_traits.isdisjoint(accept_names(s)))
@@ -58,7 +63,7 @@ def unaccepted(provider_traits, streams):
 
 def accepts(provider_traits, streams):
     """Does a provider with ``provider_traits`` receive every stream?"""
-    return not unaccepted(provider_traits, streams)
+    return not refused_streams(provider_traits, streams)
 
 
 def short(stream):
