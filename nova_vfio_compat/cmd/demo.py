@@ -216,3 +216,11 @@ def _print_maintenance(out):
     print('6. The fleet map: "nova-vfio-compat fleet" (--dot draws it)')
     print()
     maintenance.print_fleet(out['fleet'])
+    upgrade = out['upgrade']
+    print('7. A rolling upgrade: "nova-vfio-compat plan-upgrade %s" '
+          '(%d Placement calls)' % (' '.join(
+              '--target %s' % d for d in sorted(
+                  {a['document'] for a in upgrade['assumptions']})),
+              upgrade['placement_calls']))
+    print()
+    maintenance.print_upgrade(upgrade)

@@ -236,10 +236,38 @@ def upgrade_data(conn, assumptions=(), targets=(), wave_size=1,
                  max_traits=traits.DEFAULT_MAX_TRAITS):
     """The rolling upgrade plan as :func:`report.upgrade` data.
 
-    What ``plan-upgrade --json`` prints.
+    What ``plan-upgrade --json`` prints: :func:`plan_upgrade` over the
+    connection, with the server names and service hosts Nova gives.
+
+    :raises: one of :data:`INPUT_ERRORS`.
+    """
+    def lookup(inputs):
+        hosts = server_names.service_hosts(conn) if (
+            inputs.servers or inputs.unchecked) else {}
+        by_host = {}
+        for s in inputs.servers:
+            by_host.setdefault(inputs.providers[s.devices[0].provider].host,
+                               []).append(s.consumer)
+        names = {}
+        for host, consumers in sorted(by_host.items()):
+            names.update(server_names.lookup(conn, hosts.get(host, host),
+                                             consumers))
+        return names, hosts
+    return plan_upgrade(_view(conn), assumptions, targets, wave_size,
+                        max_traits, lookup)
+
+
+def plan_upgrade(view, assumptions=(), targets=(), wave_size=1,
+                 max_traits=traits.DEFAULT_MAX_TRAITS,
+                 lookup=lambda inputs: ({}, {})):
+    """Read Placement through ``view`` and plan the upgrade.
 
     :param assumptions: :class:`assume.Assumption` s, one host each.
-    :param targets: documents for every host of their family.
+    :param targets: documents for every host of their family (an
+        assumption for the same host and family wins).
+    :param lookup: ``lookup(inputs)`` returns ``({consumer: server name},
+        {compute node: service host})``.
+    :returns: :func:`report.upgrade` data.
     :raises: one of :data:`INPUT_ERRORS`.
     """
     if wave_size < 1:
@@ -247,7 +275,6 @@ def upgrade_data(conn, assumptions=(), targets=(), wave_size=1,
     if not (assumptions or targets):
         raise BadOption('nothing to upgrade: give --assume HOST=DOCUMENT '
                         'or --target DOCUMENT')
-    view = _view(conn)
     assumptions = list(assumptions)
     if targets:
         named = {(a.host, a.family) for a in assumptions}
@@ -255,16 +282,7 @@ def upgrade_data(conn, assumptions=(), targets=(), wave_size=1,
             a for a in placement_view.target_hosts(view, targets)
             if (a.host, a.family) not in named)
     inputs = placement_view.read_upgrade(view, assumptions, max_traits)
-    hosts = server_names.service_hosts(conn) if (
-        inputs.servers or inputs.unchecked) else {}
-    by_host = {}
-    for s in inputs.servers:
-        by_host.setdefault(inputs.providers[s.devices[0].provider].host,
-                           []).append(s.consumer)
-    names = {}
-    for host, consumers in sorted(by_host.items()):
-        names.update(server_names.lookup(conn, hosts.get(host, host),
-                                         consumers))
+    names, hosts = lookup(inputs)
     servers = [nvc_drain.Server(s.consumer, s.devices,
                                 names.get(s.consumer))
                for s in inputs.servers]

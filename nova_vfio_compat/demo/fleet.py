@@ -67,6 +67,9 @@ DRAIN_SERVERS = [
 ]
 # What if compute-c's GPU driver were upgraded to compute-b's first?
 DRAIN_ASSUME = ('compute-c', 'nvidia-t4-grid17.5-222.yaml')
+# The rolling upgrade "plan-upgrade --target ..." plans, with the servers
+# of DRAIN_SERVERS: the T4 driver and the ConnectX firmware to the newest.
+UPGRADE_TARGETS = ('nvidia-t4-grid17.5-222.yaml', 'mlx5-vf-fw28.43.yaml')
 
 # (server, source host, the source device's address, resource request)
 SERVERS = [

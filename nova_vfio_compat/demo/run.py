@@ -26,8 +26,9 @@
    (:mod:`.scheduler`: only the cell database look-up and Nova's
    Placement client are stood in for, as the demo runs no Nova services);
 6. before a maintenance window: the ``drain`` pre-flight of one host (as
-   it is, and as if another host's GPU driver were upgraded) and the
-   ``fleet`` map, through the same planning modules as the commands.
+   it is, and as if another host's GPU driver were upgraded), the
+   ``fleet`` map and the ``plan-upgrade`` of a rolling upgrade, through
+   the same code as the commands.
 
 :func:`run` returns plain data; :mod:`nova_vfio_compat.cmd.demo` prints it.
 """
@@ -38,6 +39,7 @@ import time
 from urllib import parse
 import uuid
 
+from nova_vfio_compat.cmd import maintenance as maintenance_cmd
 from nova_vfio_compat.demo import fake_compute
 from nova_vfio_compat.demo import fleet
 from nova_vfio_compat.demo import local_placement
@@ -310,6 +312,14 @@ class Demo(object):
             view = placement_view.PlacementView(_CallCounter(self.pl).get)
             out['fleet'] = report.fleet(nvc_fleet.build(
                 placement_view.read_fleet(view)))
+            calls = _CallCounter(self.pl)
+            out['upgrade'] = maintenance_cmd.plan_upgrade(
+                placement_view.PlacementView(calls.get), targets=[
+                    dataclasses.replace(files.load_document(
+                        samples.path(sample)), source=sample)
+                    for sample in fleet.UPGRADE_TARGETS],
+                lookup=lambda inputs: (consumers, {}))
+            out['upgrade']['placement_calls'] = calls.count
         finally:
             for consumer in consumers:
                 self.pl.delete('/allocations/%s' % consumer)

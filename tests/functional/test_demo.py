@@ -232,6 +232,28 @@ def test_fleet_map_agrees_with_the_matrix(demo):
         assert set(family['can_move_to'][host]) == movable, row
 
 
+def test_the_rolling_upgrade_keeps_every_server_running(demo):
+    upgrade = demo['maintenance']['upgrade']
+    # The demo's goal: no downtime the bound does not force.
+    assert upgrade['downtime'] == {'planned': 0, 'bound': 0,
+                                   'avoidable': 0}
+    waves = [[h['host'] for h in w['hosts']] for w in upgrade['waves']]
+    # compute-c first: empty, and once upgraded it takes compute-a's
+    # 17.4 stream that no other host has room for now.
+    assert waves[0] == ['compute-c']
+    assert sorted(h for w in waves for h in w) == [
+        'compute-a', 'compute-b', 'compute-c', 'compute-d']
+    moved = {m['name']: m for w in upgrade['waves'] for m in w['moves']}
+    assert set(moved) == {'vm-net', 'vm-train-1', 'vm-train-2',
+                          'vm-resident-b', 'vm-resident-d'}
+    # every server moves once, to a host already upgraded
+    done = set()
+    for wave in upgrade['waves']:
+        for move in wave['moves']:
+            assert move['destination']['host'] in done, move
+        done.update(h['host'] for h in wave['hosts'])
+
+
 def test_placement_is_stopped_afterwards(demo):
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(demo['placement'], timeout=2)
