@@ -186,8 +186,11 @@ INVENTORIES = {
 
 # GET /allocation_candidates at 1.34 or later: mappings (which provider
 # satisfies which numbered group) and, from 1.29, provider summaries
-# with the traits, parent and root of every provider of a candidate
+# with the traits, resources and root of every provider of a candidate
 # (the filter reads Nova's own query at 1.36 to tell a truncated answer).
+# The readers use a candidate's providers (its allocations' keys, its
+# mappings), not the amounts: the providers are checked by being
+# described in the summaries (check_answer), whose keys are UUIDs.
 ALLOCATION_CANDIDATES = {
     'type': 'object',
     'required': ['allocation_requests', 'provider_summaries'],
@@ -198,11 +201,10 @@ ALLOCATION_CANDIDATES = {
                 'type': 'object',
                 'required': ['allocations', 'mappings'],
                 'properties': {
-                    'allocations': ALLOCATED,
+                    'allocations': {'type': 'object'},
                     'mappings': {
                         'type': 'object',
-                        'additionalProperties': {'type': 'array',
-                                                 'items': UUID},
+                        'additionalProperties': {'type': 'array'},
                     },
                 },
             },
@@ -227,7 +229,6 @@ ALLOCATION_CANDIDATES = {
                         },
                     },
                     'traits': NAMES,
-                    'parent_provider_uuid': NULLABLE_UUID,
                     'root_provider_uuid': UUID,
                 },
             },
