@@ -155,37 +155,21 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    sizes = FULL if args.full else QUICK
-    objects.register_all()
-    _quiet_logs(logging.INFO if args.log_info else logging.WARNING)
-    started = time.perf_counter()
-    out = []
-    rst = args.rst
-
-    def emit(text):
-        out.append(text)
-        print(text, flush=True)
-
-    if args.upgrade:
-        emit(('Command: ``%s``' if rst else 'Command: `%s`') % (
-            'python -m benchmarks --upgrade --hosts %d --servers %d '
-            '--wave-size %d --seed %d%s' % (
-                args.hosts, args.servers, args.wave_size, args.seed,
-                ' --rst' if rst else '')))
-        emit('')
-        return upgrade_report.report(args, emit, table)
+def _header(args, emit):
+    """The command and the machine, as the page shows them."""
     command = 'python -m benchmarks %s%s%s%s' % (
         '--full' if args.full else '--quick',
         ' --boot-hosts %d' % args.boot_hosts if args.boot_hosts else '',
-        ' --log-info' if args.log_info else '', ' --rst' if rst else '')
-    emit(('Command: ``%s``' if rst else 'Command: `%s`') % command)
+        ' --log-info' if args.log_info else '', ' --rst' if args.rst else '')
+    emit(('Command: ``%s``' if args.rst else 'Command: `%s`') % command)
     emit('')
-    emit('Machine: %d CPU cores (%s), Python %s, %s.' % (
-        os.cpu_count(), _cpu(), platform.python_version(), _versions()))
+    emit('Machine: %d CPU cores (%s), Python %s, %s. Run on %s UTC.' % (
+        os.cpu_count(), _cpu(), platform.python_version(), _versions(),
+        time.strftime('%Y-%m-%d %H:%M', time.gmtime())))
     emit('')
 
+
+def _per_host(sizes, emit, rst):
     rows = scenarios.per_host_cost(sizes['hosts'])
     emit(table(
         'Filter cost per live-migration request, per host',
@@ -210,72 +194,98 @@ def main(argv=None):
          'candidate against the filter\'s per-host test '
          '(``Streams.check``), without Nova\'s filter machinery.\n' % 4)
 
-    placement = local_placement.in_process()
-    try:
-        rows = scenarios.fleet_in_placement(placement, sizes['fleet'])
-        emit(table(
-            'A fleet in a real Placement, published by the reporter',
-            ['hosts', 'providers', 'Placement requests per request',
-             'filter / pass-all (whole request)',
-             'filter / Nova allocation candidates GET',
-             'accepting-provider query / GET /', 'hosts passed'],
-            [(r[0], r[1], r[2], _x(r[3]), _x(r[4]), _x(r[5]), r[6])
-             for r in rows], rst))
-        emit('The real Placement app (in-process, in-memory sqlite, '
-             'through wsgi-intercept) holds the fleet: each host a compute '
-             'node provider and 4 GPU providers, their traits published '
-             'by ``Reporter.sync``. The filter runs whole, its Placement '
-             'requests through Nova\'s report client; only its Nova '
-             'database step (which migration, which source node) is '
-             'answered in advance. "Nova allocation candidates GET" is the '
-             'query the scheduler makes anyway for the same request.\n')
 
-        rows, owned = scenarios.reporter_sync(placement)
-        emit(table(
-            'Reporter: a host with 64 devices',
-            ['sync', 'requests', 'writes', 'time / one traits GET'],
-            [(r[0], r[1], r[2], _x(r[3])) for r in rows], rst))
-        emit('32 mdev types on 8 GPU providers and 32 PCI VFs; %d owned '
-             'traits on the compute node provider after the first sync.\n'
-             % owned)
+def _fleet(placement, sizes, emit, rst):
+    answers = {}
 
-        rows = scenarios.first_sync_scaling(placement)
-        emit(table(
-            'Reporter: the first sync as the host grows',
-            ['distinct devices', 'requests', 'traits created', 'seconds',
-             'seconds per device / at 16'],
-            [(r[0], r[1], r[2], '%.2f' % r[3], _x(r[4])) for r in rows],
-            rst))
-        emit('Every device its own stream, half mdev types (one per GPU), '
-             'half PCI VFs; the hosts join one Placement in turn. The '
-             'requests are one per trait and resource class created and '
-             'two per provider, in one order: every read, then every '
-             'trait and class, then one traits PUT per provider. Placement '
-             'reads its whole trait table once in each request that names '
-             'a trait (its trait cache lives in the request), whatever the '
-             'order, so a request costs more as the cloud\'s trait table '
-             'grows.\n')
+    def at_size(size, the_fleet, adapter):
+        answers[size] = scenarios.answer_checks(the_fleet, adapter)
 
-        rows = scenarios.range_width(placement, sizes['widths'])
-        emit(table(
-            'Traits per provider as the accepted minor range grows',
-            ['accepted minors', 'owned traits on the provider',
-             'encoding 1 published', 'requests of the first sync',
-             'requests of a steady sync', 'first / steady sync time'],
-            [(r[0], r[1], r[2], r[3], r[4], _x(r[5])) for r in rows], rst))
-        emit('One device whose document accepts the minor versions '
-             '1..n, published by the reporter in the real Placement: its '
-             'emit trait plus one accept trait per block of the cover of '
-             '1..n (encoding 2); encoding 1 published one accept trait per '
-             'minor, and could not publish more than '
-             '``[traits] max_traits_per_provider`` (1,000). The first sync '
-             'creates each new trait with one request; a steady sync is '
-             'one listing of the tree.\n')
-    finally:
-        placement.close()
+    rows = scenarios.fleet_in_placement(placement, sizes['fleet'], at_size)
+    emit(table(
+        'A fleet in a real Placement, published by the reporter',
+        ['hosts', 'providers', 'Placement requests per request',
+         'filter / pass-all (whole request)',
+         'filter / Nova allocation candidates GET',
+         'accepting-provider query / GET /', 'hosts passed'],
+        [(r[0], r[1], r[2], _x(r[3]), _x(r[4]), _x(r[5]), r[6])
+         for r in rows], rst))
+    emit('The real Placement app (in-process, in-memory sqlite, '
+         'through wsgi-intercept) holds the fleet: each host a compute '
+         'node provider and 4 GPU providers, their traits published '
+         'by ``Reporter.sync``. The filter runs whole, its Placement '
+         'requests through Nova\'s report client; only its Nova database '
+         'step (which migration, which source node) is answered in '
+         'advance. "Nova allocation candidates GET" is the query the '
+         'scheduler makes anyway for the same request.\n')
+    _answers(answers, emit, rst)
 
-    row = scenarios.boot_candidates(args.boot_hosts or sizes['boot'])
-    verdict = 'met' if row[4] <= BOOT_GOAL else 'NOT met'
+
+def _answers(answers, emit, rst):
+    sizes = sorted(answers)
+    routes = [row[0] for row in answers[sizes[0]]]
+    emit(table(
+        'Checking Placement\'s answers: check / json.loads',
+        ['route'] + ['%d hosts' % size for size in sizes] +
+        ['kB at %d hosts' % sizes[-1]],
+        [[route] + [str(answers[size][i][2]) for size in sizes] +
+         ['%.1f' % answers[sizes[-1]][i][1]]
+         for i, route in enumerate(routes)], rst))
+    emit('One answer of every route the project reads, from the fleet '
+         'above as it grows: the time of the check every reader applies '
+         '(``placement_get.check``: the route\'s shape, compiled) against '
+         '``json.loads`` of the same bytes, sampled in turn; median of '
+         '%d repeats (lowest-highest). A small answer is timed many times '
+         'per sample.\n' % scenarios.REPEATS)
+
+
+def _reporter(placement, sizes, emit, rst):
+    rows, owned = scenarios.reporter_sync(placement)
+    emit(table(
+        'Reporter: a host with 64 devices',
+        ['sync', 'requests', 'writes', 'time / one traits GET'],
+        [(r[0], r[1], r[2], _x(r[3])) for r in rows], rst))
+    emit('32 mdev types on 8 GPU providers and 32 PCI VFs; %d owned '
+         'traits on the compute node provider after the first sync.\n'
+         % owned)
+
+    rows = scenarios.first_sync_scaling(placement)
+    emit(table(
+        'Reporter: the first sync as the host grows',
+        ['distinct devices', 'requests', 'traits created', 'seconds',
+         'seconds per device / at 16'],
+        [(r[0], r[1], r[2], '%.2f' % r[3], _x(r[4])) for r in rows],
+        rst))
+    emit('Every device its own stream, half mdev types (one per GPU), '
+         'half PCI VFs; the hosts join one Placement in turn. The '
+         'requests are one per trait and resource class created and '
+         'two per provider, in one order: every read, then every '
+         'trait and class, then one traits PUT per provider. Placement '
+         'reads its whole trait table once in each request that names '
+         'a trait (its trait cache lives in the request), whatever the '
+         'order, so a request costs more as the cloud\'s trait table '
+         'grows.\n')
+
+    rows = scenarios.range_width(placement, sizes['widths'])
+    emit(table(
+        'Traits per provider as the accepted minor range grows',
+        ['accepted minors', 'owned traits on the provider',
+         'encoding 1 published', 'requests of the first sync',
+         'requests of a steady sync', 'first / steady sync time'],
+        [(r[0], r[1], r[2], r[3], r[4], _x(r[5])) for r in rows], rst))
+    emit('One device whose document accepts the minor versions '
+         '1..n, published by the reporter in the real Placement: its '
+         'emit trait plus one accept trait per block of the cover of '
+         '1..n (encoding 2); encoding 1 published one accept trait per '
+         'minor, and could not publish more than '
+         '``[traits] max_traits_per_provider`` (1,000). The first sync '
+         'creates each new trait with one request; a steady sync is '
+         'one listing of the tree.\n')
+
+
+def _boot(hosts, emit, rst):
+    row = scenarios.boot_candidates(hosts)
+    verdict = 'met' if row[4].median <= BOOT_GOAL else 'NOT met'
     emit(table(
         'What our traits cost Nova\'s boot query',
         ['hosts', 'providers', 'traits per GPU provider (mean / max)',
@@ -283,19 +293,23 @@ def main(argv=None):
          'time: with traits / none', 'response size: with / none',
          'ms, none', 'ms, with traits', 'kB, none', 'kB, with traits',
          'candidates'],
-        [(row[0], row[1], row[2], row[3], _x(row[4]), _x(row[5]),
+        [(row[0], row[1], row[2], row[3], str(row[4]), _x(row[5]),
           '%.0f' % row[6], '%.0f' % row[7], '%.0f' % row[8],
           '%.0f' % row[9], row[10])], rst))
-    emit('Nova\'s own ``GET /allocation_candidates`` for a one-vGPU '
+    emit('Nova\'s own ``GET /allocation_candidates`` for a one-GPU '
          'flavor (its ``ResourceRequest`` and report client), on hosts of '
          'a root and %d GPU providers each, every GPU accepting a wide '
-         'unaligned range of up to 1,000 minors; measured on the fleet '
-         'with no custom traits, then after the reporter published '
-         'encoding 2 on every host, in the same Placement. Placement '
-         'returns every provider\'s traits in the provider summaries, so '
-         'the answer grows with them. Goal: at most %.1fx the time '
-         '(%s).\n' % (fleet.PARENTS, BOOT_GOAL, verdict))
+         'unaligned range of up to 1,000 minors. One Placement holds two '
+         'such fleets, each with its own GPU resource class: the reporter '
+         'published encoding 2 on one, not on the other, and the query of '
+         'each is sampled in turn; median of %d repeats (lowest-highest). '
+         'Placement returns every provider\'s traits in the provider '
+         'summaries, so the answer grows with them. Goal: at most %.1fx '
+         'the time (%s).\n' % (
+             fleet.PARENTS, scenarios.REPEATS, BOOT_GOAL, verdict))
 
+
+def _drain(sizes, emit, rst):
     placement = local_placement.in_process()
     try:
         rows = scenarios.drain_in_placement(placement, sizes['fleet'])
@@ -311,5 +325,36 @@ def main(argv=None):
          'host with one vGPU server, in the same fleet as above. The '
          'baseline is the allocation-candidates query Nova\'s scheduler '
          'makes for a one-vGPU flavor.\n')
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    sizes = FULL if args.full else QUICK
+    objects.register_all()
+    _quiet_logs(logging.INFO if args.log_info else logging.WARNING)
+    started = time.perf_counter()
+    rst = args.rst
+
+    def emit(text):
+        print(text, flush=True)
+
+    if args.upgrade:
+        emit(('Command: ``%s``' if rst else 'Command: `%s`') % (
+            'python -m benchmarks --upgrade --hosts %d --servers %d '
+            '--wave-size %d --seed %d%s' % (
+                args.hosts, args.servers, args.wave_size, args.seed,
+                ' --rst' if rst else '')))
+        emit('')
+        return upgrade_report.report(args, emit, table)
+    _header(args, emit)
+    _per_host(sizes, emit, rst)
+    placement = local_placement.in_process()
+    try:
+        _fleet(placement, sizes, emit, rst)
+        _reporter(placement, sizes, emit, rst)
+    finally:
+        placement.close()
+    _boot(args.boot_hosts or sizes['boot'], emit, rst)
+    _drain(sizes, emit, rst)
     print('(%.0f s)' % (time.perf_counter() - started), file=sys.stderr)
     return 0

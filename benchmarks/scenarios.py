@@ -21,6 +21,7 @@ a change in the machine's load hits them all alike.
 
 import collections
 import gc
+import json
 import statistics
 import time
 from urllib import parse
@@ -38,6 +39,7 @@ from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import devices as nvc_devices
 from nova_vfio_compat.model import rules as nvc_rules
 from nova_vfio_compat.model import traits as nvc_traits
+from nova_vfio_compat.placement import reader as placement_reader
 from nova_vfio_compat.placement import version as placement_version
 from nova_vfio_compat.planning import drain as nvc_drain
 from nova_vfio_compat.planning_reads import placement_view
@@ -80,6 +82,42 @@ def interleaved_medians(runs, samples, reset=None):
             finally:
                 gc.enable()
     return [statistics.median(found) for found in times]
+
+
+# Each ratio of two things is measured this many times, each time from
+# its own interleaved samples; the tables give the median and the spread.
+REPEATS = 3
+
+
+class Spread(collections.namedtuple('Spread', 'median low high')):
+    """A ratio measured :data:`REPEATS` times: median, lowest, highest."""
+
+    def __str__(self):
+        return '%.2fx (%.2f-%.2f)' % self
+
+
+def spread(values):
+    return Spread(statistics.median(values), min(values), max(values))
+
+
+def interleaved_ratio(numerator, denominator, samples, reset=None,
+                      repeats=REPEATS):
+    """``numerator`` time / ``denominator`` time, sampled in turn.
+
+    Returns ``(Spread of the ratio, median seconds of the numerator,
+    median seconds of the denominator)``, medians over every sample of
+    every repeat.  Each repeat samples the two one after the other
+    (ABAB...), so a change in the machine's load hits both alike.
+    """
+    ratios, times_a, times_b = [], [], []
+    for _ in range(repeats):
+        t_a, t_b = interleaved_medians([numerator, denominator], samples,
+                                       reset)
+        ratios.append(t_a / t_b)
+        times_a.append(t_a)
+        times_b.append(t_b)
+    return (spread(ratios), statistics.median(times_a),
+            statistics.median(times_b))
 
 
 def samples_for(hosts, budget=20000, low=7, high=301):
@@ -250,8 +288,9 @@ class Fleet:
     :class:`nova_vfio_compat.demo.local_placement.LocalPlacement`.
     """
 
-    def __init__(self, placement, with_source=True):
+    def __init__(self, placement, with_source=True, resource_class='VGPU'):
         self.placement = placement
+        self.resource_class = resource_class
         self.hosts = []
         self.documents = {}
         self._pl = placement.sdk.placement
@@ -290,7 +329,7 @@ class Fleet:
                 'parent_provider_uuid': root['uuid']},
                 PROVIDERS_MICROVERSION)
             self._put('/resource_providers/%s/inventories' % gpu['uuid'],
-                      {'inventories': {'VGPU': {'total': 4}},
+                      {'inventories': {self.resource_class: {'total': 4}},
                        'resource_provider_generation': gpu['generation']},
                       '1.6')
             gpus.append(gpu['uuid'])
@@ -346,24 +385,28 @@ class Fleet:
         return by_root
 
 
-def fleet_in_placement(placement, sizes):
+def fleet_in_placement(placement, sizes, at_size=None):
     """Filter per request against a real Placement, as the fleet grows.
 
     Per size: ``(hosts, providers, Placement requests per request, filter
     request / pass-all request, filter request / Nova's allocation
     candidates GET, accepting-provider query / trivial GET, hosts
     passed)``.
+
+    :param at_size: ``at_size(size, fleet, adapter)`` is called once the
+        fleet has grown to each size (another measurement on the same
+        fleet: :func:`answer_checks`).
     """
     previous = report.PLACEMENTCLIENT
     report.PLACEMENTCLIENT = report.SchedulerReportClient(
         adapter=placement.nova_adapter())
     try:
-        return _fleet_rows(placement, sizes)
+        return _fleet_rows(placement, sizes, at_size)
     finally:
         report.PLACEMENTCLIENT = previous
 
 
-def _fleet_rows(placement, sizes):
+def _fleet_rows(placement, sizes, at_size=None):
     adapter = placement.nova_adapter()
     the_fleet = Fleet(placement)
     spec = request_spec('source')
@@ -372,6 +415,8 @@ def _fleet_rows(placement, sizes):
     rows = []
     for size in sizes:
         the_fleet.grow(size)
+        if at_size is not None:
+            at_size(size, the_fleet, adapter)
         # The filter's any-of query for the source's stream, over the
         # names that exist (as RequestReads.accepting asks it).
         names = sorted(nvc_traits.accept_traits_for(stream))
@@ -459,6 +504,81 @@ def drain_in_placement(placement, sizes):
         t_nova = median_time(nova_query, n)
         (options,) = inputs.options.values()
         rows.append((size, requests, t_drain / t_nova, len(options)))
+    return rows
+
+
+# 2b. Checking Placement's answers -----------------------------------------
+
+def answer_routes(the_fleet, adapter):
+    """``[(route, url, microversion)]``: one answer of each route read.
+
+    On :class:`Fleet` ``the_fleet`` (with its source host), as the filter,
+    ``drain``, ``fleet`` and the reporter ask them.
+    """
+    source_traits = nvc_traits.document_traits(fleet.source_document())
+    (stream,) = nvc_traits.emitted(source_traits)
+    names = sorted(nvc_traits.accept_traits_for(stream))
+    existing = adapter.get('/traits?name=in:%s' % ','.join(names),
+                           microversion='1.6').json()['traits']
+    gpu = the_fleet.source_gpu
+    return [
+        ('GET /resource_providers (all)', '/resource_providers', '1.39'),
+        ('GET /resource_providers?required=in:...',
+         '/resource_providers?%s' % parse.urlencode(
+             {'required': 'in:' + ','.join(sorted(existing))}), '1.39'),
+        ('GET /resource_providers?in_tree=...',
+         '/resource_providers?in_tree=%s' % the_fleet.source_root, '1.18'),
+        ('GET /resource_providers/{uuid}',
+         '/resource_providers/%s' % gpu, '1.14'),
+        ('GET /resource_providers/{uuid}/traits',
+         '/resource_providers/%s/traits' % gpu, '1.6'),
+        ('GET /resource_providers/{uuid}/inventories',
+         '/resource_providers/%s/inventories' % gpu, '1.28'),
+        ('GET /resource_providers/{uuid}/allocations',
+         '/resource_providers/%s/allocations' % gpu, '1.28'),
+        ('GET /allocations/{consumer}',
+         '/allocations/%s' % the_fleet.migration.uuid, '1.28'),
+        ('GET /traits?name=in:...', '/traits?name=in:%s' % ','.join(names),
+         '1.6'),
+        ('GET /traits?name=startswith:...',
+         '/traits?name=startswith:%s' % nvc_traits.PREFIX, '1.6'),
+        ('GET /resource_classes', '/resource_classes', '1.7'),
+        ('GET /allocation_candidates', '/allocation_candidates?resources='
+         'VGPU:1', CANDIDATES_MICROVERSION),
+        ('GET /', '/', None),
+    ]
+
+
+def answer_checks(the_fleet, adapter, samples=15):
+    """What checking each answer costs against decoding it.
+
+    Per route of :func:`answer_routes`: ``(route, kB, Spread of the
+    check's time / json.loads's time)``.  The check is the one every
+    reader applies (:func:`nova_vfio_compat.placement.reader.check`) to the
+    decoded body; both are timed on the same bytes, in turn, a small
+    answer many times per sample.
+    """
+    rows = []
+    for route, url, microversion in answer_routes(the_fleet, adapter):
+        response = adapter.get(url, microversion=microversion)
+        if response.status_code != 200:
+            raise RuntimeError('%s: %s' % (url, response.status_code))
+        content = response.content
+        body = json.loads(content)
+        placement_reader.check(url, body, microversion)
+        calls = range(max(1, 20000 // len(content)))
+
+        def check():
+            for _ in calls:
+                placement_reader.check(url, body, microversion)
+
+        def decode():
+            for _ in calls:
+                json.loads(content)
+
+        ratio, _t_check, _t_decode = interleaved_ratio(check, decode,
+                                                       samples)
+        rows.append((route, len(content) / 1000, ratio))
     return rows
 
 
@@ -598,15 +718,16 @@ def wide_document(host_index, parent_index):
     return fleet.document(1, minor, minor_min=minor - width + 1)
 
 
-def _boot_query(placement):
-    """Nova's own ``GET /allocation_candidates`` for a one-vGPU flavor.
+def _boot_query(placement, resource_class):
+    """Nova's own ``GET /allocation_candidates`` for a one-device flavor.
 
     The request spec goes through Nova's ``ResourceRequest`` and report
     client, as the scheduler sends it.
     """
     flavor = objects.Flavor(
         vcpus=1, memory_mb=512, root_gb=1, ephemeral_gb=0, swap=0,
-        extra_specs={'resources:VGPU': '1', 'resources:VCPU': '0',
+        extra_specs={'resources:%s' % resource_class: '1',
+                     'resources:VCPU': '0',
                      'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0'})
     spec = objects.RequestSpec(flavor=flavor, is_bfv=False,
                                scheduler_hints={}, num_instances=1)
@@ -625,40 +746,56 @@ def _boot_query(placement):
     return run, size
 
 
+# The device class of the fleet without our traits and of the one with
+# them: both fleets are in one Placement, so that Nova's query on each is
+# sampled in turn.
+BOOT_WITHOUT = 'CUSTOM_BENCH_GPU_A'
+BOOT_WITH = 'CUSTOM_BENCH_GPU_B'
+
+
 def boot_candidates(size):
     """Nova's boot query on ``size`` hosts, with and without our traits.
 
-    Each host: a root and ``fleet.PARENTS`` GPU providers with VGPU
-    inventory, each GPU accepting a wide range of minors
-    (:func:`wide_document`).  Measured first with no custom traits, then
-    after the reporter published every host (encoding 2), in the same
-    Placement.  Returns ``(hosts, providers, GPU traits mean / max, root
-    traits mean / max, time with traits / without, size with / without,
-    ms without, ms with, kB without, kB with, candidates)``.
+    One Placement holds two fleets of ``size`` hosts, alike but for the
+    device class: each host a root and ``fleet.PARENTS`` GPU providers,
+    each GPU accepting a wide range of minors (:func:`wide_document`);
+    the reporter published one fleet (encoding 2), not the other.  Nova's
+    query for a one-GPU flavor of each fleet's class is sampled in turn
+    (:func:`interleaved_ratio`).  Returns ``(hosts, providers, GPU traits
+    mean / max, root traits mean / max, Spread of the time with traits /
+    without, size with / without, ms without, ms with, kB without, kB
+    with, candidates)``.
     """
     placement = local_placement.in_process()
     try:
-        the_fleet = Fleet(placement, with_source=False)
-        for i in range(1, size + 1):
-            the_fleet.add_host('wide%05d' % i, [
-                wide_document(i, j) for j in range(fleet.PARENTS)])
-        run, response_size = _boot_query(placement)
-        candidates = len(run()[0])
-        n = samples_for(size, budget=2000, low=7, high=31)
-        t_none, b_none = median_time(run, n), response_size()
+        for name in (BOOT_WITHOUT, BOOT_WITH):
+            put(placement.sdk.placement, '/resource_classes/%s' % name,
+                None, '1.7')
+        fleets = {}
+        for name in (BOOT_WITHOUT, BOOT_WITH):
+            fleets[name] = Fleet(placement, with_source=False,
+                                 resource_class=name)
+            for i in range(1, size + 1):
+                fleets[name].add_host('%s-%05d' % (name[-1].lower(), i), [
+                    wide_document(i, j) for j in range(fleet.PARENTS)])
         gpu_counts, root_counts = [], []
-        for host in the_fleet.hosts:
+        for host in fleets[BOOT_WITH].hosts:
             traits = host.provider_traits()
             gpu_counts.extend(len(traits[g]) for g in host.gpus)
             root_counts.append(len(traits[host.uuid]))
-            the_fleet.publish(host)
-        if len(run()[0]) != candidates:
+            fleets[BOOT_WITH].publish(host)
+        run_none, size_none = _boot_query(placement, BOOT_WITHOUT)
+        run_with, size_with = _boot_query(placement, BOOT_WITH)
+        candidates = len(run_none()[0])
+        if len(run_with()[0]) != candidates:
             raise AssertionError('the traits changed the candidates')
-        t_v2, b_v2 = median_time(run, n), response_size()
+        n = samples_for(size, budget=2000, low=7, high=31)
+        ratio, t_v2, t_none = interleaved_ratio(run_with, run_none, n)
+        b_none, b_v2 = size_none(), size_with()
     finally:
         placement.close()
     return (size, size * (fleet.PARENTS + 1),
             '%.1f / %d' % (statistics.mean(gpu_counts), max(gpu_counts)),
             '%.1f / %d' % (statistics.mean(root_counts), max(root_counts)),
-            t_v2 / t_none, b_v2 / b_none, t_none * 1000, t_v2 * 1000,
+            ratio, b_v2 / b_none, t_none * 1000, t_v2 * 1000,
             b_none / 1000, b_v2 / 1000, candidates)

@@ -139,3 +139,33 @@ def test_tables_render_in_both_formats():
     md = cli.table('T', ['hosts', 'ratio'], rows, rst=False)
     assert rst.splitlines()[3].split() == ['=====', '=====']
     assert '| 100   | 2.00x |' in md
+
+
+def test_with_and_without_are_sampled_in_turn_and_repeated():
+    calls = []
+    ratio, _t_a, _t_b = scenarios.interleaved_ratio(
+        lambda: calls.append('a'), lambda: calls.append('b'), samples=4)
+    # ABAB..., the same number of samples each, in every repeat.
+    assert ''.join(calls) == 'ab' * 4 * scenarios.REPEATS
+    assert ratio.low <= ratio.median <= ratio.high
+    assert str(scenarios.Spread(1.234, 1.1, 1.5)) == '1.23x (1.10-1.50)'
+
+
+def test_answer_checks_cover_every_route_the_readers_check():
+    from nova_vfio_compat.placement import answers as placement_answers
+    placement = local_placement.in_process()
+    try:
+        the_fleet = scenarios.Fleet(placement)
+        the_fleet.grow(2)
+        adapter = placement.nova_adapter()
+        routes = scenarios.answer_routes(the_fleet, adapter)
+        rows = scenarios.answer_checks(the_fleet, adapter, samples=1)
+    finally:
+        placement.close()
+    assert [r[0] for r in rows] == [r[0] for r in routes]
+    paths = [url.partition('?')[0] for _route, url, _mv in routes]
+    for method, pattern, _schema in (placement_answers.ROUTES +
+                                     placement_answers.READER_ROUTES):
+        if method == 'GET':
+            assert any(pattern.search(p) for p in paths), pattern.pattern
+    assert all(isinstance(r[2], scenarios.Spread) for r in rows)
