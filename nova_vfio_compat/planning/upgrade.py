@@ -92,7 +92,6 @@ class Wave:
 class UpgradePlan:
     waves: list
     forced: dict        # consumer -> forced.Forced
-    not_upgraded: list  # hosts the plan could not upgrade (none so far)
 
     @property
     def planned(self):
@@ -336,4 +335,4 @@ def plan(providers, assumed, upgrading, servers, free, wave_size=1,
             providers_then))
         fleet.upgrade(wave, assumed)
         remaining -= wave
-    return UpgradePlan(waves, bound, [])
+    return UpgradePlan(waves, bound)
