@@ -133,6 +133,25 @@ def test_host_is_rejected_when_every_candidate_is_pruned():
     assert result.keep == []
 
 
+def test_a_host_accepting_only_some_of_the_devices_fails():
+    # Two devices of one server: the tree accepts the GPU's stream and
+    # nothing in it the second device's. Every device needs a receiver,
+    # with or without candidates (none: the host check alone decides).
+    gpu = _source()
+    second = _source(OTHER_MAJOR, uuid='src-vf', classes=('CUSTOM_VFC_X',))
+    streams = decision.Streams([gpu, second], _accepting({
+        (GPU_A0, ROOT_A): NEWER, (ROOT_A, ROOT_A): NEWER}))
+    refused = traits.emit_trait(OTHER_MAJOR.emits)
+    assert ROOT_A not in streams.accepting_roots
+    for candidates in ([], [_candidate(ROOT_A, GPU_A0)]):
+        assert streams.check(ROOT_A, candidates) == (False, None)
+        result = streams.decide(ROOT_A, candidates)
+        assert not result.passes
+        assert [(r.stream, r.source) for r in result.rejections] == [
+            (refused, second)]
+    assert streams.reason(ROOT_A).streams == (refused,)
+
+
 def test_candidate_without_device_provider_defers_to_the_host():
     streams = decision.Streams([_source()], _accepting({
         (ROOT_A, ROOT_A): NEWER}))
