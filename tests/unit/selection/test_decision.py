@@ -152,6 +152,23 @@ def test_a_host_accepting_only_some_of_the_devices_fails():
     assert streams.reason(ROOT_A).streams == (refused,)
 
 
+def test_a_candidate_with_one_refusing_device_of_two_is_pruned():
+    # A server with two GPUs: a candidate that puts one on an accepting
+    # GPU and the other on a refusing one is pruned, whichever is first.
+    streams = decision.Streams(
+        [_source(), _source(uuid='src-gpu-2')],
+        _accepting({(GPU_A1, ROOT_A): NEWER, (ROOT_A, ROOT_A): NEWER}))
+    good = _candidate(ROOT_A, GPU_A1)
+    for order in ((GPU_A1, GPU_A0), (GPU_A0, GPU_A1)):
+        mixed = _candidate(ROOT_A)
+        for gpu in order:
+            mixed['allocations'][gpu] = {'resources': {'VGPU': 1}}
+        assert streams.check(ROOT_A, [mixed, good]) == (True, [good])
+        result = streams.decide(ROOT_A, [mixed, good])
+        assert result.keep == [good]
+        assert {r.provider for r in result.rejections} == {GPU_A0}
+
+
 def test_candidate_without_device_provider_defers_to_the_host():
     streams = decision.Streams([_source()], _accepting({
         (ROOT_A, ROOT_A): NEWER}))
