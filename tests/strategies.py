@@ -110,9 +110,13 @@ def documents(draw, emitting=None):
     # Often accept a neighbour of the own identity: same driver and IDs,
     # another major or minor range.
     if draw(st.booleans()):
-        near = dict(own, version={'major': own['version']['major'],
-                                  'minor': draw(st.integers(0, 6))})
-        accepted.append(near)
+        minor = draw(st.integers(0, 6))
+        version = {'major': own['version']['major'], 'minor': minor}
+        # And a lower bound, which a source of the same identity can be
+        # under (the rules refuse it, and so must the traits).
+        if draw(st.booleans()):
+            version['minor_min'] = draw(st.integers(0, minor))
+        accepted.append(dict(own, version=version))
     if not accepted or draw(st.booleans()):
         accepted.insert(0, own)
     return {'self': own, 'compatible': accepted}
