@@ -341,9 +341,10 @@ def main(argv=None):
     if args.upgrade:
         emit(('Command: ``%s``' if rst else 'Command: `%s`') % (
             'python -m benchmarks --upgrade --hosts %d --servers %d '
-            '--wave-size %d --seed %d%s' % (
+            '--wave-size %d --seed %d%s%s' % (
                 args.hosts, args.servers, args.wave_size, args.seed,
-                ' --rst' if rst else '')))
+                ' --rst' if rst else '',
+                ' --plot %s' % args.plot if args.plot else '')))
         emit('')
         return upgrade_report.report(args, emit, table)
     _header(args, emit)

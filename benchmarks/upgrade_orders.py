@@ -31,6 +31,7 @@ from nova_vfio_compat.model import publication
 from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain as nvc_drain
+from nova_vfio_compat.planning import forced as nvc_forced
 from nova_vfio_compat.planning import order as nvc_order
 
 VGPU, VF = fleet_lib.VGPU, fleet_lib.VF
@@ -90,11 +91,33 @@ def order_view(fleet):
                 assumed[uuid] = after[kind]
     servers = collections.defaultdict(list)
     for s in fleet.servers:
-        servers[s.host].append(tuple(
-            '%s/%s' % (s.host, kind) for kind in (VGPU, VF)
-            if (kind == VGPU and s.gpu is not None) or (kind == VF and
-                                                        s.vf)))
+        servers[s.host].append(held(s))
     return providers, assumed, dict(servers)
+
+
+def held(server):
+    """The providers of :func:`order_view` ``server`` holds devices of."""
+    return tuple('%s/%s' % (server.host, kind) for kind in (VGPU, VF)
+                 if (kind == VGPU and server.gpu is not None) or (
+                     kind == VF and server.vf))
+
+
+def forced_downtime(fleet, bound=None):
+    """The servers no order of the upgrade keeps running: the bound.
+
+    ``bound(providers, assumed, servers)`` is the planning package's
+    lower bound (by default
+    :func:`nova_vfio_compat.planning.forced.forced`), over the providers
+    of :func:`order_view` and every server's devices.
+
+    :returns: ``{server name: why}``.
+    """
+    bound = bound or nvc_forced.forced
+    providers, assumed, _ = order_view(fleet)
+    found = bound(providers, assumed, {s.name: held(s)
+                                       for s in fleet.servers})
+    return {name: getattr(why, 'reason', why)
+            for name, why in found.items()}
 
 
 def preflight_waves(wave_size):

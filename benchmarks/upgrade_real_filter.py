@@ -26,7 +26,7 @@
 
 The filter is told which live migration is scheduled through its
 ``live_migration`` argument (no Nova database); its Placement reads go
-through its ``placement_reader`` argument, a :class:`WaveReads`: Nova's
+through its ``placement_get`` argument, a :class:`WaveReads`: Nova's
 report client with a cache of the reads that do not depend on
 allocations (trait sets, provider trees, the providers accepting a
 stream), emptied whenever the reporter or the PF translation writes
@@ -57,6 +57,12 @@ from nova_vfio_compat.reporter import sync
 from nova_vfio_compat.scheduler import vfio_compat_filter
 
 PROVIDERS_MICROVERSION = '1.20'
+ALLOCATIONS_PER_POST = 500
+
+
+def pf_provider_name(host_name):
+    """The name Nova gives the PF's provider (PCI in Placement)."""
+    return '%s_%s' % (host_name, fleet_lib.PF_ADDRESS.upper())
 
 
 class _Ignoring(vfio_compat_filter.VFIOCompatFilter):
@@ -68,7 +74,7 @@ class _Ignoring(vfio_compat_filter.VFIOCompatFilter):
 
 
 class WaveReads:
-    """The filter's ``placement_reader``: Nova's report client, cached.
+    """The filter's ``placement_get``: Nova's report client, cached.
 
     Answers that do not depend on allocations (a provider's traits, a
     tree's providers, which trait names exist, which providers carry
@@ -97,7 +103,7 @@ class WaveReads:
         body = placement_reader.Reader.over_responses(
             lambda u, v: client.get(u, version=v),
             placement_sessions.CLIENT_ERRORS)(url, version)
-        if self.cache and not url.startswith('/allocations/'):
+        if self.cache and '/allocations' not in url:
             self._answers[key] = body
         return body
 
@@ -135,30 +141,33 @@ class Project:
     def publish(self, fleet):
         """Lay the fleet out as nova-compute does; run the reporter."""
         for host in fleet.hosts.values():
-            if host.name in self.roots:
-                continue
-            root = self._post('/resource_providers', {'name': host.name})
-            self.roots[host.name] = root['uuid']
-            host.gpus = []
-            for i in range(fleet_lib.GPUS_PER_HOST):
-                gpu = self._post('/resource_providers', {
-                    'name': nvc_plan.mdev_parent_provider_name(
-                        host.name, fleet_lib.parent_address(i)),
-                    'parent_provider_uuid': root['uuid']})
-                self._put('/resource_providers/%s/inventories' % gpu['uuid'],
-                          {'inventories': {'VGPU': {
-                              'total': fleet_lib.VGPUS_PER_GPU}},
-                           'resource_provider_generation':
-                               gpu['generation']}, '1.6')
-                host.gpus.append(gpu['uuid'])
-            # Nova's PCI provider of the PF (the VFs are counted on it).
-            pf = self._post('/resource_providers', {
-                'name': '%s_%s' % (host.name, fleet_lib.PF_ADDRESS.upper()),
-                'parent_provider_uuid': root['uuid']})
-            host.pf = pf['uuid']
-            self.sync(host)
-            self.states(host)
+            if host.name not in self.roots:
+                self.publish_host(host)
         self.place(fleet)
+
+    def publish_host(self, host):
+        """Create ``host``'s providers as nova-compute does; sync it."""
+        root = self._post('/resource_providers', {'name': host.name})
+        self.roots[host.name] = root['uuid']
+        host.gpus = []
+        for i in range(fleet_lib.GPUS_PER_HOST):
+            gpu = self._post('/resource_providers', {
+                'name': nvc_plan.mdev_parent_provider_name(
+                    host.name, fleet_lib.parent_address(i)),
+                'parent_provider_uuid': root['uuid']})
+            self._put('/resource_providers/%s/inventories' % gpu['uuid'],
+                      {'inventories': {'VGPU': {
+                          'total': fleet_lib.VGPUS_PER_GPU}},
+                       'resource_provider_generation':
+                           gpu['generation']}, '1.6')
+            host.gpus.append(gpu['uuid'])
+        # Nova's PCI provider of the PF (the VFs are counted on it).
+        pf = self._post('/resource_providers', {
+            'name': pf_provider_name(host.name),
+            'parent_provider_uuid': root['uuid']})
+        host.pf = pf['uuid']
+        self.sync(host)
+        self.states(host)
 
     def sync(self, host):
         """What the reporter and nova-compute publish for ``host``."""
@@ -227,17 +236,25 @@ class Project:
         return out
 
     def place(self, fleet):
-        """The servers' allocations, in one request."""
+        """The servers' allocations, ``ALLOCATIONS_PER_POST`` a request.
+
+        (One request for 10,000 servers takes Placement longer than the
+        connection's deadline on a loaded machine.)
+        """
         project, user = str(uuid_lib.uuid4()), str(uuid_lib.uuid4())
-        body = {server.consumer: {
-            'allocations': self._allocation(fleet, server),
-            'project_id': project, 'user_id': user,
-            'consumer_generation': None} for server in fleet.servers}
-        self.writes += 1
-        resp = self._pl.post('/allocations', json=body, microversion='1.28')
-        if resp.status_code != 204:
-            raise RuntimeError('cannot allocate the servers: %s %s'
-                               % (resp.status_code, resp.text))
+        for start in range(0, len(fleet.servers), ALLOCATIONS_PER_POST):
+            body = {server.consumer: {
+                'allocations': self._allocation(fleet, server),
+                'project_id': project, 'user_id': user,
+                'consumer_generation': None}
+                for server in fleet.servers[
+                    start:start + ALLOCATIONS_PER_POST]}
+            self.writes += 1
+            resp = self._pl.post('/allocations', json=body,
+                                 microversion='1.28')
+            if resp.status_code != 204:
+                raise RuntimeError('cannot allocate the servers: %s %s'
+                                   % (resp.status_code, resp.text))
         self._owner = (project, user)
 
     def moved(self, fleet, server):
@@ -259,6 +276,17 @@ class Project:
         self._moved = {}
 
     def choose(self, fleet, server, options):
+        kept = self.passing(fleet, server, options)
+        return kept[0] if kept else None
+
+    def passing(self, fleet, server, options):
+        """The ``options`` the filter passes for ``server``, in order.
+
+        A host's candidates are its options (one per GPU with a free
+        vGPU, or the PF); the filter passes the host or not and prunes
+        its candidates.  The first option kept is the first candidate of
+        the first host passed: what Nova's scheduler would claim.
+        """
         source = fleet.hosts[server.host]
         # The conductor moves the server's allocation to the migration
         # consumer before it calls the scheduler; the filter reads that
@@ -268,7 +296,9 @@ class Project:
             server.consumer, source.name, self.roots[source.name])
         states = []
         candidates = {}
-        for host, gpu in options:
+        option_of = {}
+        for option in options:
+            host, gpu = option
             dest = fleet.hosts[host]
             if host not in candidates:
                 candidates[host] = []
@@ -279,23 +309,22 @@ class Project:
             if server.vf:
                 allocations[dest.pf] = {
                     'resources': {self.rc[host]: 1}}
-            candidates[host].append({
+            candidate = {
                 'allocations': allocations,
-                'mappings': {'': [self.roots[host]] + list(allocations)}})
+                'mappings': {'': [self.roots[host]] + list(allocations)}}
+            candidates[host].append(candidate)
+            option_of[id(candidate)] = option
         for state in states:
             state.allocation_candidates = candidates[state.host]
         flt = self.filter_class(live_migration=lambda spec: migration,
-                                placement_get=self.reads.get)
-        passed = list(flt.filter_all(states, scenarios.request_spec(
-            source.name)))
-        if not passed:
-            return None
-        state = passed[0]
-        chosen = state.allocation_candidates[0]['allocations']
-        dest = fleet.hosts[state.host]
-        gpu = next((dest.gpus.index(p) for p in chosen if p in dest.gpus),
-                   None)
-        return state.host, gpu
+                                placement_get=self.get)
+        passed = flt.filter_all(states, scenarios.request_spec(source.name))
+        return [option_of[id(c)] for state in passed
+                for c in state.allocation_candidates]
+
+    def get(self, url, version):
+        """The filter's ``placement_get``."""
+        return self.reads.get(url, version)
 
 
 class IgnoresAcceptTraits(Project):

@@ -29,6 +29,7 @@ import dataclasses
 import random
 import time
 
+from benchmarks import upgrade_batched as batched
 from benchmarks import upgrade_fleet as fleet_lib
 from benchmarks import upgrade_ground_truth as truth
 from benchmarks import upgrade_orders as orders
@@ -68,7 +69,31 @@ class Result:
     placement_writes: int = 0
     seconds: float = 0.0
     wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    # The project's: how many times its filter ran.
+    filter_runs: int = 0
     failed_per_wave: list = dataclasses.field(default_factory=list)
+    # Servers left behind in each wave.
+    stranded_per_wave: list = dataclasses.field(default_factory=list)
+    # The servers on a host left not upgraded at the end: to complete
+    # the upgrade each needs downtime (a cold migration or a stop).
+    downtime_servers: list = dataclasses.field(default_factory=list)
+    # The fleet's lower bound: the servers no order keeps running.
+    forced: int = 0
+
+    @property
+    def downtime(self):
+        return len(self.downtime_servers)
+
+    @property
+    def avoidable(self):
+        """Planned downtime beyond the bound: planned - forced."""
+        return self.downtime - self.forced
+
+    @property
+    def hosts_upgraded(self):
+        return len({h for w in self.sequence for h in w}) - \
+            self.hosts_not_upgraded
     # (server, source host, destination host) the rules refused.
     refused_by_rules: list = dataclasses.field(default_factory=list)
     # (server, destination host or None) per decision, in order.
@@ -97,6 +122,7 @@ def run(fleet, strategy, waves, seed=0):
     upgraded so far) that returns the next wave, or None when done.
     """
     started = time.perf_counter()
+    cpu_started = time.process_time()
     fleet = fleet.copy()
     result = Result(strategy.name, fleet.fingerprint())
     if isinstance(strategy, real_filter.Project):
@@ -114,7 +140,10 @@ def run(fleet, strategy, waves, seed=0):
         result.sequence.append(tuple(wave))
         wave_set = frozenset(wave)
         failed_before = result.failed
+        stranded_before = result.stranded
         on_host = fleet.by_host()
+        if hasattr(strategy, 'start_wave'):
+            strategy.start_wave(fleet, wave, on_host)
         for name in wave:
             for server in on_host.get(name, ()):
                 result.migrations += 1
@@ -139,11 +168,17 @@ def run(fleet, strategy, waves, seed=0):
         if hasattr(strategy, 'upgraded'):
             strategy.upgraded(upgraded)
         result.failed_per_wave.append(result.failed - failed_before)
+        result.stranded_per_wave.append(result.stranded - stranded_before)
+    result.downtime_servers = [s.name for s in fleet.servers
+                               if not fleet.hosts[s.host].upgraded]
     if isinstance(strategy, real_filter.Project):
         result.placement_calls = strategy.reads.calls
         result.placement_reads_asked = strategy.reads.asked
         result.placement_writes = strategy.writes
+        result.filter_runs = getattr(strategy, 'filter_runs',
+                                     result.migrations)
     result.wall_seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
     return result
 
 
@@ -204,12 +239,19 @@ def run_strategy(make, fleet, waves, seed=0, **kwargs):
 def simulate(hosts, servers, wave_size, seed=0,
              strategies=(upgrade_strategies.NovaNative,
                          upgrade_strategies.TryAndSee,
-                         real_filter.Project)):
+                         batched.Batched)):
     """The fleet and one :class:`Result` per strategy, naive order."""
     fleet = fleet_lib.build_fleet(hosts, servers, seed)
     waves = orders.naive_waves(fleet, wave_size)
     return fleet, [run_strategy(make, fleet, waves, seed)
                    for make in strategies]
+
+
+def with_bound(results, forced):
+    """Give each result the fleet's bound ``forced`` (server names)."""
+    for r in results:
+        r.forced = len(forced)
+    return results
 
 
 def preflight_order(fleet, wave_size, seed=0, strategy=real_filter.Project):
@@ -219,14 +261,16 @@ def preflight_order(fleet, wave_size, seed=0, strategy=real_filter.Project):
 
 
 def check_invariants(fleet, results, project=(real_filter.Project,),
-                     oracle=None):
+                     oracle=None, forced=None):
     """Raise :class:`InvariantError` unless the claims hold.
 
     Every strategy started from ``fleet`` and saw the same waves; a
     strategy of a class in ``project`` (the one that claims to be the
     project's) failed no migration and refused none needlessly, and, when
     ``oracle`` (a :class:`RulesOracle` result on the same waves) is
-    given, chose the same destination for every migration.
+    given, chose the same destination for every migration.  With
+    ``forced`` (the server names of the fleet's lower bound), no
+    strategy kept one of them running: the bound holds.
     """
     problems = []
     expected = fleet.fingerprint()
@@ -238,6 +282,14 @@ def check_invariants(fleet, results, project=(real_filter.Project,),
     if len(set(sequences.values())) > 1:
         problems.append('the strategies saw different waves: %s'
                         % ', '.join(sorted(sequences)))
+    if forced is not None:
+        for r in results:
+            kept = set(forced) - set(r.downtime_servers)
+            if kept:
+                problems.append(
+                    '%s kept running %d server(s) the bound says no order '
+                    'keeps running, e.g. %s' % (
+                        r.strategy, len(kept), sorted(kept)[:3]))
     for r in results:
         if r.strategy not in {p.name for p in project}:
             continue

@@ -26,6 +26,7 @@ import pytest
 
 from nova import objects
 
+from benchmarks import upgrade_batched as batched_lib
 from benchmarks import upgrade_fleet as fleet_lib
 from benchmarks import upgrade_ground_truth as truth
 from benchmarks import upgrade_orders as orders
@@ -33,6 +34,7 @@ from benchmarks import upgrade_real_filter as real_filter
 from benchmarks import upgrade_report
 from benchmarks import upgrade_simulation as simulation
 from benchmarks import upgrade_strategies as strategies
+from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import rules
 
 SIZE = simulation.SMALL
@@ -109,9 +111,32 @@ def test_the_ground_truth_is_nova_s_same_mdev_type():
     assert truth.gpu_compatible(a, dataclasses.replace(b, branch=a.branch))
 
 
-def test_the_wave_cache_changes_no_decision(simulated):
+@pytest.fixture(scope='module')
+def per_migration(simulated):
+    """The project's strategy, the filter run for each migration."""
+    fleet, _results = simulated
+    return simulation.run_strategy(
+        real_filter.Project, fleet,
+        orders.naive_waves(fleet, SIZE['wave_size']))
+
+
+def test_the_batched_simulation_decides_as_the_per_migration_one(
+        simulated, per_migration):
     fleet, results = simulated
-    cached = {r.strategy: r for r in results}[real_filter.Project.name]
+    batched = {r.strategy: r for r in results}[real_filter.Project.name]
+    assert batched.filter_runs < per_migration.filter_runs
+    # The same destination (host and GPU) for every migration of every
+    # server, in the same order, and so the same figures.
+    assert batched.decisions == per_migration.decisions
+    assert len(batched.decisions) >= len(fleet.servers)
+    for figure in ('migrations', 'failed', 'stranded', 'downtime_servers',
+                   'hosts_not_upgraded', 'stranded_per_wave'):
+        assert getattr(batched, figure) == getattr(per_migration, figure)
+
+
+def test_the_wave_cache_changes_no_decision(simulated, per_migration):
+    fleet, _results = simulated
+    cached = per_migration
     uncached = simulation.run_strategy(
         real_filter.Project, fleet,
         orders.naive_waves(fleet, SIZE['wave_size']), cache=False)
@@ -119,6 +144,76 @@ def test_the_wave_cache_changes_no_decision(simulated):
     assert uncached.placement_calls == uncached.placement_reads_asked
     assert cached.placement_reads_asked == uncached.placement_reads_asked
     assert cached.placement_calls < uncached.placement_calls
+
+
+def _placement_content(placement):
+    """``{provider name: (parent name, traits, {class: total})}``."""
+    pl = placement.sdk.placement
+    providers = pl.get('/resource_providers',
+                       microversion='1.14').json()['resource_providers']
+    names = {rp['uuid']: rp['name'] for rp in providers}
+    out = {}
+    for rp in providers:
+        traits = pl.get('/resource_providers/%s/traits' % rp['uuid'],
+                        microversion='1.6').json()['traits']
+        inventories = pl.get('/resource_providers/%s/inventories'
+                             % rp['uuid'], microversion='1.6').json()
+        out[rp['name']] = (names.get(rp['parent_provider_uuid']),
+                           sorted(traits), {
+                               rc: inv['total'] for rc, inv in
+                               inventories['inventories'].items()})
+    return out
+
+
+def test_the_bulk_publish_writes_what_the_reporter_writes():
+    # A fleet where hosts share a signature (the bulk copies) and some
+    # do not (published by the reporter alone).
+    fleet = fleet_lib.build_fleet(20, 8)
+    assert len({h.signature for h in fleet.hosts.values()}) < 20
+    contents = []
+    for make in (real_filter.Project, batched_lib.Batched):
+        hosts = fleet.copy()
+        placement = local_placement.in_process()
+        try:
+            strategy = make(placement)
+            real_filter.with_placement(placement,
+                                       lambda: strategy.publish(hosts))
+            before = _placement_content(placement)
+            # Upgrade the hosts with no server (as the simulation would).
+            on_host = hosts.by_host()
+            upgraded = [h for h in hosts.hosts.values()
+                        if not on_host.get(h.name)]
+            for host in upgraded:
+                host.upgrade()
+            assert len({h.signature for h in upgraded}) < len(upgraded)
+            real_filter.with_placement(placement,
+                                       lambda: strategy.upgraded(upgraded))
+            contents.append((before, _placement_content(placement)))
+        finally:
+            placement.close()
+    (per_host, per_host_after), (bulk, bulk_after) = contents
+    assert len(per_host) == 20 * 4
+    assert bulk == per_host
+    assert bulk_after == per_host_after
+    assert bulk_after != bulk
+
+
+def test_no_strategy_keeps_a_forced_server_running(simulated, oracle):
+    fleet, results = simulated
+    forced = orders.forced_downtime(fleet)
+    assert forced
+    simulation.with_bound(results + [oracle], forced)
+    simulation.check_invariants(fleet, results + [oracle], oracle=oracle,
+                                forced=forced)
+    for r in results + [oracle]:
+        assert r.forced == len(forced)
+        assert r.avoidable >= 0
+        assert r.hosts_upgraded + r.hosts_not_upgraded == len(fleet.hosts)
+    # A result that kept a forced server running is caught.
+    kept = dataclasses.replace(results[-1], downtime_servers=[])
+    with pytest.raises(simulation.InvariantError, match='bound'):
+        simulation.check_invariants(fleet, results + [kept],
+                                    forced=forced)
 
 
 def test_every_strategy_saw_the_same_fleet_and_waves(simulated):
