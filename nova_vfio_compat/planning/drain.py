@@ -39,6 +39,7 @@ bin-packing problem), which is why servers with few choices go first.
 
 import collections
 import dataclasses
+import heapq
 
 from nova_vfio_compat.planning import compatibility
 
@@ -162,22 +163,79 @@ def admissible(server, option, providers, source_host):
     return True
 
 
-def _wanted(others, fitting):
-    """``{(provider, rc): amount}`` the other servers could still take."""
-    wanted = collections.Counter()
-    for other in others:
-        most = {}
-        for option in fitting[other]:
-            for key, amount in usage(other, option).items():
-                most[key] = max(most.get(key, 0), amount)
-        wanted.update(most)
-    return wanted
+class _Class:
+    """Undecided servers the plan cannot tell apart but by name.
+
+    The same resources per device and the same options: they fit and
+    contest the same capacity.  Kept up to date as capacity is taken,
+    so that no step rescans every server's options:
+
+    * ``alive``: which options still fit what is left (capacity only
+      shrinks, so an option that stops fitting never fits again);
+    * ``most``: ``{(provider, rc): largest amount of an alive option}``,
+      what one of these servers could still take there, and
+      ``amounts`` the counts behind it.
+    """
+
+    def __init__(self, index, members, options, free):
+        self.index = index
+        self.members = sorted(members, key=lambda s: (s.label, s.consumer))
+        self.head = 0
+        self.options = options
+        self.uses = [tuple(usage(self.members[0], o).items())
+                     for o in options]
+        self.alive = [all(free.get(key, 0) >= amount for key, amount in u)
+                      for u in self.uses]
+        self.fitting = sum(self.alive)
+        self.amounts = collections.defaultdict(collections.Counter)
+        for use, alive in zip(self.uses, self.alive):
+            for key, amount in use if alive else ():
+                self.amounts[key][amount] += 1
+        self.most = {key: max(found) for key, found in self.amounts.items()}
+
+    @property
+    def undecided(self):
+        return len(self.members) - self.head
+
+    def rank(self):
+        """The order of :func:`plan`'s step 1, for the next member."""
+        server = self.members[self.head]
+        return (self.fitting, len(self.options), server.label,
+                server.consumer)
+
+    def drop(self, index, wanted):
+        """Option ``index`` no longer fits; keep ``wanted`` up to date."""
+        self.alive[index] = False
+        self.fitting -= 1
+        for key, amount in self.uses[index]:
+            found = self.amounts[key]
+            found[amount] -= 1
+            if found[amount]:
+                continue
+            del found[amount]
+            if amount != self.most[key]:
+                continue
+            most = max(found, default=0)
+            wanted[key] += self.undecided * (most - self.most[key])
+            self.most[key] = most
 
 
-def _contest(server, option, wanted, left):
-    """How much the others want what ``option`` takes, per unit left."""
-    return sum(wanted[key] / (left[key] - amount + 1)
-               for key, amount in usage(server, option).items())
+def _classes(servers, options, free):
+    """The servers as :class:`_Class` es.
+
+    Grouped first by the identity of their options list (the reader
+    shares one list between the servers of a demand), then by its value.
+    """
+    by_list = {}
+    for server in servers:
+        found = options.get(server.consumer, ())
+        by_list.setdefault((tuple(d.resources for d in server.devices),
+                            id(found)), (found, []))[1].append(server)
+    by_value = {}
+    for (resources, _), (found, members) in by_list.items():
+        by_value.setdefault((resources, tuple(found)), []).extend(members)
+    return [_Class(n, members, list(found), free)
+            for n, ((_, found), members) in enumerate(by_value.items())]
 
 
 def plan(servers, options, free, names=None):
@@ -187,6 +245,11 @@ def plan(servers, options, free, names=None):
     what would have fitted, or that nothing had room; :func:`explain`
     tells a refused stream from a full destination.
 
+    The steps of the module's greedy, without rescans: servers with the
+    same resources and options are one :class:`_Class`; taking capacity
+    re-tests only the options that use it; the others' wants are kept
+    as sums.  Time about linear in servers x options.
+
     :param servers: the :class:`Server` s to move.
     :param options: ``{consumer: [Option]}``, each already admissible.
     :param free: ``{(provider uuid, resource class): free amount now}``.
@@ -194,31 +257,91 @@ def plan(servers, options, free, names=None):
     """
     names = names or {}
     left = dict(free)
-    initial = {s: list(options.get(s.consumer, ())) for s in servers}
-    undecided = sorted(servers, key=lambda s: (len(initial[s]), s.label,
-                                               s.consumer))
+    classes = _classes(servers, options, free)
+    # {(provider, rc): what the undecided servers could still take}
+    wanted = collections.Counter()
+    using = collections.defaultdict(list)
+    for c in classes:
+        for key, most in c.most.items():
+            wanted[key] += c.undecided * most
+        for index, use in enumerate(c.uses):
+            for key, amount in use:
+                using[key].append((c, index, amount))
+    queue = [c.rank() + (c.index,) for c in classes]
+    heapq.heapify(queue)
     assignments = {}
     stranded = []
     taken_by = {}
-    while undecided:
-        fitting = {s: [o for o in initial[s] if fits(s, o, left)]
-                   for s in undecided}
-        server = min(undecided, key=lambda s: (
-            len(fitting[s]), len(initial[s]), s.label, s.consumer))
-        undecided.remove(server)
-        if not fitting[server]:
-            stranded.append(_stranded_by_plan(server, initial[server],
-                                              taken_by, names))
-            continue
-        wanted = _wanted(undecided, fitting)
-        choice = min(fitting[server], key=lambda o: (
-            _contest(server, o, wanted, left), o.host,
-            tuple(names.get(p, p) for p in o.providers)))
-        for key, amount in usage(server, choice).items():
-            left[key] -= amount
-            taken_by.setdefault(key[0], []).append(server.label)
-        assignments[server.consumer] = choice
+    while queue:
+        rank = heapq.heappop(queue)
+        c = classes[rank[-1]]
+        if not c.undecided or c.rank() != rank[:-1]:
+            continue            # stale: the class changed since
+        server = c.members[c.head]
+        c.head += 1
+        for key, most in c.most.items():
+            wanted[key] -= most
+        if not c.fitting:
+            stranded.append(_stranded_by_plan(server, c.options, taken_by,
+                                              names))
+        else:
+            choice = _choose(c, wanted, left, names)
+            for key, amount in c.uses[choice]:
+                left[key] -= amount
+                taken_by.setdefault(key[0], []).append(server.label)
+            assignments[server.consumer] = c.options[choice]
+            for other in _refit(c.uses[choice], left, using, wanted):
+                if other.undecided and other is not c:
+                    heapq.heappush(queue, other.rank() + (other.index,))
+        if c.undecided:
+            heapq.heappush(queue, c.rank() + (c.index,))
     return Plan(assignments, stranded)
+
+
+def _refit(use, left, using, wanted):
+    """Drop the options that no longer fit where ``use`` took capacity.
+
+    :returns: the classes that lost an option.
+    """
+    changed = {}
+    for key, _ in use:
+        for other, index, need in using[key]:
+            if other.alive[index] and need > left[key]:
+                other.drop(index, wanted)
+                changed[other.index] = other
+    return changed.values()
+
+
+def _choose(c, wanted, left, names):
+    """The index of the option of ``c`` the others want least.
+
+    Step 2 of the module's greedy: the contest of an option is, for each
+    provider and resource class it takes, what the others want there
+    divided by what it leaves.  This loop runs servers x options times:
+    one-key options (one device, one resource class) skip ``sum``.
+    """
+    best, best_key = None, None
+    want = wanted.get
+    for index, use in enumerate(c.uses):
+        if not c.alive[index]:
+            continue
+        if len(use) == 1:
+            ((key, amount),) = use
+            contest = want(key, 0) / (left[key] - amount + 1)
+        else:
+            contest = sum(want(key, 0) / (left[key] - amount + 1)
+                          for key, amount in use)
+        if best is not None and contest > best_key[0]:
+            continue
+        option = c.options[index]
+        if best is not None and contest == best_key[0] and (
+                option.host > best_key[1]):
+            continue
+        key = (contest, option.host, tuple(names.get(p, p)
+                                           for p in option.providers))
+        if best is None or key < best_key:
+            best, best_key = index, key
+    return best
 
 
 def plan_and_explain(servers, options, free, acceptors, names=None):
