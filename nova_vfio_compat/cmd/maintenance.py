@@ -399,8 +399,11 @@ def print_drain(result):
                 ', '.join(compatibility.short(s)
                           for s in device['streams'])))
         hosts = sorted({_host(d) for d in server['destinations']})
-        print('  can go   %s' % (', '.join(hosts) or
-                                 'nowhere with free capacity now'))
+        print('  can go   %s%s' % (', '.join(hosts) or
+                                   'nowhere with free capacity now',
+                                   ' (of the first %d allocation candidates '
+                                   'only)' % result['candidate_limit']
+                                   if server['truncated'] else ''))
         if server['plan']:
             print('  plan     -> %s (%s)' % (_host(server['plan']), ', '.join(
                 server['plan']['providers'])))

@@ -408,7 +408,7 @@ def _amounts(device):
 
 
 def unused_hosts(server, chosen, options, acceptors, roomy, hosts,
-                 names=None):
+                 names=None, limit=None):
     """Why each host that accepts a device of ``server`` is not its plan.
 
     :param chosen: the server's :class:`Option` in the plan, or None.
@@ -417,6 +417,9 @@ def unused_hosts(server, chosen, options, acceptors, roomy, hosts,
         accept its streams, whatever their capacity.
     :param roomy: the same, limited to those with room for the device now.
     :param hosts: ``{provider: host name}``.
+    :param limit: how many allocation candidates were read for the
+        server if Placement had more (its options are the first ones):
+        a host not offered may then be one not read.
     :returns: ``[(host, why, reason)]`` sorted by host; ``why`` is
         :data:`FULL` (no accepting device there has room now),
         :data:`PARTIAL` (it accepts only some of the server's devices),
@@ -452,6 +455,10 @@ def unused_hosts(server, chosen, options, acceptors, roomy, hosts,
                 'has room, but the plan sends it to %s' % chosen.host)
                 if chosen else 'its room is given to other servers by '
                                'this plan'))
+        elif limit is not None:
+            out.append((host, NOT_OFFERED, 'its accepting devices have room '
+                        'one by one, but it is not among the first %d '
+                        'allocation candidates read' % limit))
         else:
             out.append((host, NOT_OFFERED, 'its accepting devices have room '
                         'one by one, but Placement offers no allocation of '

@@ -36,6 +36,10 @@ def drain(inputs, servers, plan, stranded, names, assumed=(), hosts=None):
     :param stranded: ``{consumer: drain.Stranded}`` with the reasons.
     :param names: ``{consumer: server name}``.
     :param hosts: ``{compute node name: service host}`` from Nova's API.
+
+    A server is ``truncated`` when Placement had more allocation
+    candidates for it than ``candidate_limit``, the number read: its
+    ``destinations`` (and the plan) are among the first ones.
     """
     label = inputs.names.get
     hosts = hosts or {}
@@ -46,6 +50,7 @@ def drain(inputs, servers, plan, stranded, names, assumed=(), hosts=None):
     for server in sorted(servers, key=lambda s: (s.label, s.consumer)):
         options = inputs.options.get(server.consumer, [])
         chosen = plan.assignments.get(server.consumer)
+        truncated = server.consumer in inputs.truncated
         entry = {
             'consumer': server.consumer,
             'name': server.name,
@@ -65,7 +70,9 @@ def drain(inputs, servers, plan, stranded, names, assumed=(), hosts=None):
             'not_used': [dict(where(host), why=why, reason=reason)
                          for host, why, reason in nvc_drain.unused_hosts(
                              server, chosen, options, inputs.acceptors,
-                             inputs.roomy, inputs.hosts, inputs.names)],
+                             inputs.roomy, inputs.hosts, inputs.names,
+                             inputs.limit if truncated else None)],
+            'truncated': truncated,
         }
         if server.consumer in stranded:
             why = stranded[server.consumer]
@@ -82,6 +89,7 @@ def drain(inputs, servers, plan, stranded, names, assumed=(), hosts=None):
         'unchecked': [{'consumer': c, 'name': names.get(c),
                        'providers': sorted(p)}
                       for c, p in sorted(inputs.unchecked.items())],
+        'candidate_limit': inputs.limit,
         'placed': len(plan.assignments),
         'stranded': len(stranded),
     }

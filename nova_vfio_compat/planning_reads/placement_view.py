@@ -25,14 +25,18 @@ the distinct demands of its servers and the assumed hosts, never on the
 size of the fleet:
 
 * ``drain``: the host's tree (2), per device provider of the host its
-  allocations and traits, which accept traits exist (1 per 36 names), one
+  allocations and traits, which accept traits exist (1 per 36 names), the
+  disabled compute nodes (``COMPUTE_STATUS_DISABLED``: never a
+  destination, as in Nova's scheduler, which asks with
+  ``root_required``), per distinct device (streams) one
+  ``GET /resource_providers`` for who accepts it whatever its capacity
+  (which also names those providers and their roots) and one per
+  distinct streams and amounts for those with room, and one
   ``GET /allocation_candidates`` per distinct demand (the streams and
   resource amounts of a server's devices) with ``required<N>=in:`` over
-  the accept trait names of each stream, one ``GET /resource_providers``
-  per distinct device (streams) for who accepts it whatever its capacity,
-  one listing of the providers' names and one of the disabled compute
-  nodes (``COMPUTE_STATUS_DISABLED``: never a destination, as in Nova's
-  scheduler, which asks with ``root_required``);
+  the accept trait names of each stream and ``limit``
+  (:data:`CANDIDATE_LIMIT`); a root that carries no accept trait is read
+  on its own.  The cloud's providers are never listed;
 * ``fleet``: the project's traits (1), the providers (1), and per stream
   the providers that emit it and those that carry each of its accept
   trait names;
@@ -179,8 +183,8 @@ class PlacementView:
                 for rp in self._get('/resource_providers',
                                     MICROVERSION)['resource_providers']}
 
-    def carrying(self, query, resources=()):
-        """``[uuid]`` of the providers with the traits ``query`` requires.
+    def listing(self, query, resources=()):
+        """``{uuid: (name, root uuid)}`` of the providers ``query`` finds.
 
         :param query: a list of ``required`` values (a trait or
             ``in:a,b``), all of which a provider must satisfy.
@@ -191,22 +195,30 @@ class PlacementView:
         if resources:
             params.append(('resources', ','.join(
                 '%s:%d' % r for r in resources)))
-        return [rp['uuid'] for rp in self._get(
-            '/resource_providers?%s' % parse.urlencode(params),
-            MICROVERSION)['resource_providers']]
+        return _places(self._get('/resource_providers?%s' % parse.urlencode(
+            params), MICROVERSION))
+
+    def carrying(self, query, resources=()):
+        """``[uuid]`` of the providers :meth:`listing` finds."""
+        return list(self.listing(query, resources))
+
+    def provider(self, uuid):
+        """``{uuid: (name, root uuid)}`` of one provider."""
+        rp = self._get('/resource_providers/%s' % uuid, MICROVERSION)
+        return _places({'resource_providers': [rp]})
 
     def disabled_roots(self):
-        """``{uuid}`` of the compute nodes whose service is disabled."""
-        return {rp['uuid'] for rp in self._get(
-            '/resource_providers?required=%s' % DISABLED,
-            MICROVERSION)['resource_providers']}
+        """``{uuid: (name, root)}`` of the disabled compute nodes."""
+        return self.listing([DISABLED])
 
-    def candidates(self, demand, required, in_tree=None):
+    def candidates(self, demand, required, in_tree=None, limit=None):
         """Placement's allocation candidates for one demand.
 
         :param demand: ``((resources, streams), ...)``, one per device.
         :param required: one list of ``required`` values per device (empty
             to ask for capacity only).
+        :param limit: at most this many allocation requests (Placement
+            picks them, the first ones unless it is set to randomize).
         :returns: ``(allocation requests, provider summaries)``.
         """
         query = []
@@ -221,9 +233,17 @@ class PlacementView:
             query.append(('group_policy', 'none'))
         # As Nova's scheduler asks: never a disabled host.
         query.append(('root_required', '!' + DISABLED))
+        if limit is not None:
+            query.append(('limit', str(limit)))
         body = self._get('/allocation_candidates?%s' % parse.urlencode(
             query), MICROVERSION)
         return body['allocation_requests'], body['provider_summaries']
+
+
+def _places(body):
+    return {rp['uuid']: (rp['name'], rp.get('root_provider_uuid') or
+                         rp['uuid'])
+            for rp in body['resource_providers']}
 
 
 def required_for(streams, known):
@@ -244,11 +264,22 @@ def required_for(streams, known):
 # -- drain ----------------------------------------------------------------
 
 
+# Allocation candidates read per distinct demand: the default of Nova's
+# ``[scheduler] max_placement_results``, the bound Nova's scheduler puts
+# on its own query for each server it schedules.  A host holds far fewer
+# device servers than that (a GPU a few dozen vGPUs at most), so the
+# first 1,000 candidates leave each server of a demand many choices,
+# while the answer no longer grows with the fleet past 1,000 devices.
+# Servers whose candidates were cut say so (``truncated``).
+CANDIDATE_LIMIT = 1000
+
+
 class DrainInputs:
     """Everything the drain plan needs, read from Placement."""
 
     def __init__(self, host, servers, unchecked, options, free, providers,
-                 acceptors, names, roomy=None, hosts=None, disabled=()):
+                 acceptors, names, roomy=None, hosts=None, disabled=(),
+                 limit=None, truncated=()):
         self.host = host
         self.servers = servers          # [drain.Server]
         self.unchecked = unchecked      # {consumer: [provider name]}
@@ -261,6 +292,10 @@ class DrainInputs:
         self.roomy = roomy or {}
         self.hosts = hosts or {}        # {uuid: host name}
         self.disabled = disabled        # [host]: not destinations
+        # The allocation candidates read per demand, at most.
+        self.limit = limit
+        # {consumer}: Placement had more candidates than ``limit``.
+        self.truncated = frozenset(truncated)
 
 
 def _assumed_hosts(view, assumptions, hosts):
@@ -273,17 +308,209 @@ def _assumed_hosts(view, assumptions, hosts):
     return roots, out
 
 
-def _summaries(summaries, names, assumed, free, providers):
+class _Source:
+    """The drained host as read: its tree, its servers' devices."""
+
+    def __init__(self, view, host, assumptions, max_traits):
+        self.host = host
+        self.root = view.root(host)
+        self.tree = view.tree(self.root)
+        self.roots, assumed_devices = _assumed_hosts(
+            view, assumptions, {host: self.root})
+        traits = dict(assumed_devices.get(host, {}))
+        # {consumer: [(provider uuid, {rc: amount})]}
+        consumers = {}
+        for uuid, name in sorted(self.tree.items()):
+            held = view.allocations(uuid)
+            if not held:
+                continue
+            if uuid not in traits:
+                traits[uuid] = (name, view.traits(uuid))
+            for consumer, resources in held.items():
+                consumers.setdefault(consumer, []).append((uuid, resources))
+        self.assumed = nvc_assume.apply(assumptions, assumed_devices,
+                                        max_traits)
+        # {uuid: (name, root)} of every provider read so far
+        self.places = {self.root: (host, self.root)}
+        self.places.update((u, (n, self.root)) for u, n in self.tree.items())
+        for name, root in self.roots.items():
+            self.places[root] = (name, root)
+            self.places.update((u, (n, root)) for u, (n, _) in
+                               assumed_devices.get(name, {}).items())
+        self.servers, self.unchecked = self._servers(consumers, traits)
+
+    def _servers(self, consumers, traits):
+        servers, unchecked = [], {}
+        for consumer, held in sorted(consumers.items()):
+            devices = []
+            for uuid, resources in held:
+                name, names = traits[uuid]
+                streams = nvc_traits.emitted(self.assumed.get(uuid, names))
+                if not streams:
+                    unchecked.setdefault(consumer, []).append(name)
+                    continue
+                devices.append(nvc_drain.Device(
+                    uuid, name, tuple(sorted(resources.items())), streams))
+            if devices:
+                servers.append(nvc_drain.Server(consumer, tuple(devices)))
+        return servers, unchecked
+
+    @property
+    def assumed_roots(self):
+        return {r for h, r in self.roots.items() if h != self.host}
+
+
+def _acceptors(view, source, known, disabled):
+    """``{streams: {uuid}}``: who accepts each device's streams.
+
+    On another host, whatever its capacity; one request per distinct set
+    of streams, whose answer also names the providers and their roots.
+    """
+    out = {}
+    for streams in sorted({d.streams for s in source.servers
+                           for d in s.devices}, key=sorted):
+        query = required_for(streams, known)
+        found = set()
+        for uuid, (name, owner) in (view.listing(query).items()
+                                    if query is not None else ()):
+            source.places.setdefault(uuid, (name, owner))
+            # Roots carry their devices' union, not a device; assumed
+            # providers are tested with their assumed traits below; a
+            # disabled host is no destination.
+            if owner not in (uuid, source.root) and \
+                    uuid not in source.assumed and owner not in disabled:
+                found.add(uuid)
+        for uuid, assumed_traits in source.assumed.items():
+            owner = source.places.get(uuid, (uuid, uuid))[1]
+            if uuid not in source.tree and owner not in disabled and \
+                    compatibility.accepts(assumed_traits, streams):
+                found.add(uuid)
+        out[streams] = found
+    return out
+
+
+def _roomy(view, source, known, acceptors, free):
+    """``{device provider: {acceptor with room for it now}}``.
+
+    One request per distinct streams and resources.
+    """
+    with_room, out = {}, {}
+    for server in source.servers:
+        for device in server.devices:
+            asked = (device.streams, device.resources)
+            if asked not in with_room:
+                query = required_for(device.streams, known)
+                with_room[asked] = set() if query is None else set(
+                    view.carrying(query, device.resources))
+            # An assumed acceptor's capacity is Placement's, as for the
+            # others.
+            out[device.provider] = {
+                u for u in acceptors[device.streams]
+                if u in with_room[asked] or (u in source.assumed and all(
+                    free.get((u, rc), amount) >= amount
+                    for rc, amount in device.resources))}
+    return out
+
+
+class _Candidates:
+    """Placement's allocation candidates of the servers.
+
+    One request per distinct demand (and per assumed host), at most
+    ``limit`` candidates each.
+    """
+
+    def __init__(self, view, source, known, limit):
+        self.view = view
+        self.source = source
+        self.known = known
+        self.limit = limit
+        # [(demand, members, [(requests, summaries)], truncated)]
+        self.answers = []
+
+    def read(self):
+        by_demand = {}
+        for server in self.source.servers:
+            by_demand.setdefault(server.demand(), []).append(server)
+        assumed_roots = self.source.assumed_roots
+        for demand, members in sorted(by_demand.items(), key=lambda item: [
+                (resources, sorted(streams))
+                for resources, streams in item[0]]):
+            required = [required_for(streams, self.known)
+                        for _, streams in demand]
+            answers, truncated = [], False
+            if all(r is not None for r in required):
+                got, summaries, cut = self._ask(demand, required)
+                answers.append(([r for r in got if not _in_trees(
+                    r, summaries, assumed_roots)], summaries))
+                truncated |= cut
+            for assumed_root in sorted(assumed_roots):
+                got, summaries, cut = self._ask(
+                    demand, [[] for _ in demand], assumed_root)
+                answers.append((got, summaries))
+                truncated |= cut
+            self.answers.append((demand, members, answers, truncated))
+        return self
+
+    def _ask(self, demand, required, in_tree=None):
+        """One request for one more than the limit: more means cut."""
+        limit = None if self.limit is None else self.limit + 1
+        got, summaries = self.view.candidates(demand, required, in_tree,
+                                              limit)
+        if limit is not None and len(got) >= limit:
+            return got[:self.limit], summaries, True
+        return got, summaries, False
+
+    def unnamed(self):
+        """Providers of the allocation requests, or roots, not named yet.
+
+        The summaries also describe the rest of each tree: those are no
+        destination and need no name.
+        """
+        places = self.source.places
+        found = set()
+        for _, _, answers, _ in self.answers:
+            for got, summaries in answers:
+                for request in got:
+                    for uuid in request['allocations']:
+                        found.update(u for u in (uuid, summaries.get(
+                            uuid, {}).get('root_provider_uuid'))
+                            if u and u not in places)
+        return found
+
+    def options(self, free, providers):
+        """``({consumer: [Option]}, {consumer cut})``.
+
+        Fills ``free`` and ``providers`` from the summaries.
+        """
+        options, truncated = {}, set()
+        for _, members, answers, cut in self.answers:
+            requests = []
+            for got, summaries in answers:
+                requests.extend(got)
+                _summaries(summaries, self.source.places,
+                           self.source.assumed, free, providers)
+            # One list for the servers of a demand: their options are
+            # the same, and the plan groups them by it.
+            found = _options(requests, members[0], providers,
+                             self.source.host)
+            for server in members:
+                options[server.consumer] = found
+                if cut:
+                    truncated.add(server.consumer)
+        return options, truncated
+
+
+def _summaries(summaries, places, assumed, free, providers):
     for uuid, summary in summaries.items():
         if uuid == summary.get('root_provider_uuid'):
             continue
         for rc, res in summary['resources'].items():
             free[(uuid, rc)] = res['capacity'] - res['used']
         if uuid not in providers:
-            name, root = names.get(uuid, (uuid, summary[
+            name, root = places.get(uuid, (uuid, summary[
                 'root_provider_uuid']))
             providers[uuid] = compatibility.Provider(
-                uuid, name, names.get(root, (root,))[0],
+                uuid, name, places.get(root, (root,))[0],
                 assumed.get(uuid, frozenset(summary['traits'])))
 
 
@@ -309,108 +536,61 @@ def _options(requests, server, providers, host):
     return sorted(options, key=lambda o: (o.host, o.providers))
 
 
+def _name_the_rest(view, places, uuids):
+    """Read the providers (and then their roots) ``places`` lacks.
+
+    Roots that carry no accept trait of their devices: normally none.
+    """
+    asked = set()
+    while uuids - asked:
+        for uuid in sorted(uuids - asked):
+            places.update(view.provider(uuid))
+            asked.add(uuid)
+        uuids = {root for _, root in places.values()} - set(places)
+
+
 def read_drain(view, host, assumptions=(),
-               max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+               max_traits=nvc_traits.DEFAULT_MAX_TRAITS,
+               limit=CANDIDATE_LIMIT):
     """Read the servers of ``host`` and their destinations.
+
+    Only the providers a plan can use are read: the drained and assumed
+    hosts' trees, who accepts each distinct device's streams (with their
+    roots), the disabled compute nodes, and at most ``limit`` allocation
+    candidates per distinct demand (None: no limit).
 
     :raises UnknownHost: for a host (drained or assumed) Placement does
         not have.
     :raises assume.AssumptionError: for an assumption that does not apply.
     """
-    root = view.root(host)
-    tree = view.tree(root)
-    roots, assumed_devices = _assumed_hosts(
-        view, assumptions, {host: root})
-    source_traits = dict(assumed_devices.get(host, {}))
-    consumers = {}
-    for uuid, name in sorted(tree.items()):
-        held = view.allocations(uuid)
-        if not held:
-            continue
-        if uuid not in source_traits:
-            source_traits[uuid] = (name, view.traits(uuid))
-        for consumer, resources in held.items():
-            consumers.setdefault(consumer, []).append((uuid, resources))
-    assumed = nvc_assume.apply(assumptions, assumed_devices, max_traits)
-
-    servers, unchecked = [], {}
-    for consumer, held in sorted(consumers.items()):
-        devices = []
-        for uuid, resources in held:
-            name, names = source_traits[uuid]
-            streams = nvc_traits.emitted(assumed.get(uuid, names))
-            if not streams:
-                unchecked.setdefault(consumer, []).append(name)
-                continue
-            devices.append(nvc_drain.Device(
-                uuid, name, tuple(sorted(resources.items())), streams))
-        if devices:
-            servers.append(nvc_drain.Server(consumer, tuple(devices)))
-
+    source = _Source(view, host, assumptions, max_traits)
+    servers = source.servers
     streams = frozenset().union(*(s.streams for s in servers))
     known = view.known(n for s in streams
                        for n in compatibility.accept_names(s))
-    names = view.names() if servers else {}
-    disabled = view.disabled_roots() if servers else set()
-    free, providers, options, acceptors, roomy = {}, {}, {}, {}, {}
-    by_demand = {}
-    for server in servers:
-        by_demand.setdefault(server.demand(), []).append(server)
-    assumed_roots = {root_uuid for h, root_uuid in roots.items()
-                     if h != host}
-    for demand, members in sorted(by_demand.items(), key=lambda item: [
-            (resources, sorted(streams)) for resources, streams in item[0]]):
-        required = [required_for(streams, known) for _, streams in demand]
-        requests = []
-        if all(r is not None for r in required):
-            got, summaries = view.candidates(demand, required)
-            requests.extend(r for r in got if not _in_trees(
-                r, summaries, assumed_roots))
-            _summaries(summaries, names, assumed, free, providers)
-        for assumed_root in sorted(assumed_roots):
-            got, summaries = view.candidates(
-                demand, [[] for _ in demand], in_tree=assumed_root)
-            requests.extend(got)
-            _summaries(summaries, names, assumed, free, providers)
-        for server in members:
-            options[server.consumer] = _options(requests, server, providers,
-                                                host)
+    if not servers:
+        return DrainInputs(host, [], source.unchecked, {}, {}, {}, {}, {},
+                           limit=limit)
+    disabled = view.disabled_roots()
+    source.places.update(disabled)
+    by_streams = _acceptors(view, source, known, disabled)
+    candidates = _Candidates(view, source, known, limit).read()
+    _name_the_rest(view, source.places, candidates.unnamed() | {
+        root for _, root in source.places.values()} - set(source.places))
+    free, providers = {}, {}
+    options, truncated = candidates.options(free, providers)
+    acceptors = {d.provider: by_streams[d.streams]
+                 for s in servers for d in s.devices}
+    roomy = _roomy(view, source, known, by_streams, free)
 
-    for device in sorted({d for s in servers for d in s.devices},
-                         key=lambda d: d.provider):
-        if device.provider in acceptors:
-            continue
-        query = required_for(device.streams, known)
-        found, with_room = set(), set()
-        if query is not None:
-            with_room = set(view.carrying(query, device.resources))
-        for uuid in view.carrying(query) if query is not None else ():
-            owner = names.get(uuid, (uuid, uuid))[1]
-            # Roots carry their devices' union, not a device; assumed
-            # providers are tested with their assumed traits below; a
-            # disabled host is no destination.
-            if owner not in (uuid, root) and uuid not in assumed and \
-                    owner not in disabled:
-                found.add(uuid)
-        for uuid, assumed_traits in assumed.items():
-            owner = names.get(uuid, (uuid, uuid))[1]
-            if uuid not in tree and owner not in disabled and \
-                    compatibility.accepts(assumed_traits, device.streams):
-                found.add(uuid)
-        acceptors[device.provider] = found
-        # An assumed acceptor's capacity is Placement's, as for the others.
-        roomy[device.provider] = {
-            u for u in found if u in with_room or (u in assumed and all(
-                free.get((u, rc), amount) >= amount
-                for rc, amount in device.resources))}
-
-    provider_names = {uuid: name for uuid, (name, _) in names.items()}
-    hosts = {uuid: names.get(root, (root,))[0]
-             for uuid, (_, root) in names.items()}
-    return DrainInputs(host, servers, unchecked, options, free, providers,
-                       acceptors, provider_names, roomy, hosts, sorted(
-                           provider_names.get(r, r) for r in disabled
-                           if r != root))
+    places = source.places
+    provider_names = {uuid: name for uuid, (name, _) in places.items()}
+    hosts = {uuid: places.get(root, (root,))[0]
+             for uuid, (_, root) in places.items()}
+    return DrainInputs(host, servers, source.unchecked, options, free,
+                       providers, acceptors, provider_names, roomy, hosts,
+                       sorted(provider_names.get(r, r) for r in disabled
+                              if r != source.root), limit, truncated)
 
 
 def _in_trees(request, summaries, roots):

@@ -12,10 +12,15 @@
 
 """``drain`` against fleets the real reporter published to Placement."""
 
+import contextlib
+import io
 import itertools
 
+from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.model import rules
 from nova_vfio_compat.planning import drain
+from nova_vfio_compat.planning import report
+from nova_vfio_compat.planning_reads import placement_view
 from tests.functional.planning.conftest import document_file
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run
@@ -367,3 +372,85 @@ def test_a_disabled_host_is_no_destination(fleet, nova_conf):
     assert 'Disabled, not destinations: h-off' in out
     assert 'Not checked' in out and 'server group' in out
     assert 'NUMA' in out and 'hypervisor' in out and 'RAM' in out
+
+
+def _recording_view(conn):
+    """A PlacementView over ``conn`` and the list of URLs it reads."""
+    urls = []
+    get = placement_view.sdk_get(conn)
+
+    def recording(url, microversion):
+        urls.append(url)
+        return get(url, microversion)
+    return placement_view.PlacementView(recording), urls
+
+
+def test_drain_reads_only_what_the_plan_can_use(fleet):
+    # Two GPUs of stream 1.2, one of 1.3: two distinct streams, and
+    # three distinct demands (1 VGPU of 1.2, 2 VGPU of 1.2, 2 of 1.3).
+    src = fleet.host(SOURCE, gpu(2, total=8), gpu(2, total=8),
+                     gpu(3, total=8))
+    for i in range(3):
+        fleet.allocate('a%d' % i, src[0])
+    fleet.allocate('b', src[1])
+    fleet.allocate('c', src[1], amount=2)
+    fleet.allocate('d', src[2], amount=2)
+    fleet.host('h1', gpu(2))
+    fleet.host('h2', gpu(3))
+    fleet.host('h3', gpu(1))
+    view, urls = _recording_view(fleet.conn)
+
+    inputs = placement_view.read_drain(view, SOURCE)
+
+    assert len(inputs.servers) == 6
+    # Never the whole cloud's providers.
+    assert '/resource_providers' not in urls
+    listings = [u for u in urls if u.startswith('/resource_providers?')
+                and 'required=' in u and 'DISABLED' not in u]
+    # Who accepts: one per distinct streams (2); with room: one per
+    # distinct streams and amounts (3); never the same query twice.
+    assert len(listings) == len(set(listings)) == 5, listings
+    candidates = [u for u in urls if u.startswith('/allocation_candidates')]
+    assert len(candidates) == 3
+    assert all('limit=%d' % (placement_view.CANDIDATE_LIMIT + 1) in u
+               for u in candidates)
+    assert inputs.truncated == frozenset()
+    assert len(urls) == len(set(urls)), urls
+
+
+def test_more_candidates_than_the_limit_are_cut_and_said(fleet, nova_conf):
+    # The drained GPU is full, so every candidate is another host's.
+    (src,) = fleet.host(SOURCE, gpu(2, total=2))
+    for i in range(3):
+        fleet.host('h%d' % i, gpu(2, total=1))
+    vms = [fleet.allocate('vm%d' % i, src) for i in range(2)]
+    view = placement_view.PlacementView(placement_view.sdk_get(fleet.conn))
+
+    inputs = placement_view.read_drain(view, SOURCE, limit=2)
+
+    assert inputs.truncated == frozenset(vms)
+    for vm in vms:
+        assert len(inputs.options[vm]) == 2
+    plan, stranded = drain.plan_and_explain(
+        inputs.servers, inputs.options, inputs.free, inputs.acceptors,
+        inputs.names)
+    result = report.drain(inputs, inputs.servers, plan, stranded, {})
+    assert result['candidate_limit'] == 2
+    assert result['placed'] == 2
+    for server in result['servers']:
+        assert server['truncated'] is True
+        (unread,) = [u for u in server['not_used']
+                     if u['why'] == drain.NOT_OFFERED]
+        assert 'not among the first 2 allocation candidates read' in \
+            unread['reason']
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        maintenance.print_drain(result)
+    assert '(of the first 2 allocation candidates only)' in out.getvalue()
+
+    # The command reads up to the default limit: nothing is cut here.
+    status, result = run_json(nova_conf, 'drain', SOURCE)
+    assert status == 0
+    assert result['candidate_limit'] == placement_view.CANDIDATE_LIMIT
+    assert not any(s['truncated'] for s in result['servers'])
+    assert [len(s['destinations']) for s in result['servers']] == [3, 3]
