@@ -347,19 +347,19 @@ def print_upgrade(result):
         print('Not checked: %s holds resources on %s, which publish no '
               'stream (not reported by nova-vfio-compat-reporter)' % (
                   _label(entry), ', '.join(entry['providers'])))
-    if result['disabled']:
+    for note in upgrade_notes(result):
         print()
-        print('Disabled, not destinations: %s' % ', '.join(
-            _host(h) for h in result['disabled']))
-    print()
-    print('Not checked (Nova\'s scheduler and the live migration still '
-          'decide): %s.' % '; '.join(result['not_checked']))
+        print(note)
+
+
+def upgrade_notes(result):
+    """What a plan's waves do not say, as paragraphs (see drain_notes)."""
     down = result['downtime']
-    print()
-    print('Downtime: %d server%s planned; %d forced whatever the order '
-          '(the bound); %d avoidable.' % (
-              down['planned'], '' if down['planned'] == 1 else 's',
-              down['bound'], down['avoidable']))
+    return _notes(result) + [
+        'Downtime: %d server%s planned; %d forced whatever the order '
+        '(the bound); %d avoidable.' % (
+            down['planned'], '' if down['planned'] == 1 else 's',
+            down['bound'], down['avoidable'])]
 
 
 def do_drain(conf):
@@ -437,16 +437,22 @@ def drain_notes(result):
     printed by ``drain`` after the servers and by ``openstack vfio
     drain`` on standard error (its rows are the formatter's).
     """
+    notes = _notes(result)
+    if result['servers'] and result['host_names'] != 'service':
+        notes[-1] += ('\nHosts are named by compute node: Nova\'s API '
+                      'did not give their service hosts, which "openstack '
+                      'server migrate --live-migration --host" takes.')
+    return notes
+
+
+def _notes(result):
+    """The disabled hosts and what is not checked, of a planning answer."""
     notes = []
     if result['disabled']:
         notes.append('Disabled, not destinations: %s' % ', '.join(
             _host(h) for h in result['disabled']))
     notes.append('Not checked (Nova\'s scheduler and the live migration '
                  'still decide): %s.' % '; '.join(result['not_checked']))
-    if result['servers'] and result['host_names'] != 'service':
-        notes[-1] += ('\nHosts are named by compute node: Nova\'s API '
-                      'did not give their service hosts, which "openstack '
-                      'server migrate --live-migration --host" takes.')
     return notes
 
 

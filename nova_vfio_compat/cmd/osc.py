@@ -235,6 +235,69 @@ def drain_rows(result):
     return rows
 
 
+UPGRADE_COLUMNS = ('wave', 'upgrade', 'action', 'name', 'consumer',
+                   'source', 'destination', 'reason')
+
+
+class PlanUpgrade(command.Lister):
+    """A rolling upgrade, wave by wave: one row per server to act on.
+
+    As ``nova-vfio-compat plan-upgrade``: read-only. ``action`` is
+    ``move`` (live-migrate to ``destination`` before the wave's hosts are
+    upgraded), ``downtime (forced)`` (no order of the upgrade keeps it
+    running) or ``downtime (avoidable)``; a wave with no server to act on
+    is one row with no action.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        # osc's own metavar style.
+        maintenance.add_assume(parser, metavar='<host=document>')
+        parser.add_argument(
+            '--target', action='append', default=[], metavar='<document>',
+            help='upgrade every host with a device of the document\'s '
+                 'device family to it (repeatable)')
+        parser.add_argument(
+            '--wave-size', type=int, default=1, metavar='<n>',
+            help='hosts upgraded together in a wave (default: 1)')
+        return parser
+
+    def take_action(self, parsed_args):
+        assumptions = _assumptions(parsed_args)
+        targets = [_load(path) for path in parsed_args.target]
+        conn = self.app.client_manager.vfio_compat
+        try:
+            result = maintenance.upgrade_data(
+                conn, assumptions, targets, parsed_args.wave_size)
+        except _ERRORS as e:
+            raise exceptions.CommandError(str(e))
+        # On standard error, so that -f json|yaml|csv stays the rows.
+        for note in maintenance.upgrade_notes(result):
+            self.app.stderr.write(note + '\n')
+        return UPGRADE_COLUMNS, upgrade_rows(result)
+
+
+def upgrade_rows(result):
+    """The rows of ``openstack vfio plan-upgrade`` from its data."""
+    rows = []
+    for wave in result['waves']:
+        hosts = _list([h['host'] for h in wave['hosts']])
+        for move in wave['moves']:
+            rows.append((wave['wave'], hosts, 'move', move['name'],
+                         move['consumer'], move['source']['host'],
+                         '%s (%s)' % (move['destination']['host'], ', '.join(
+                             move['destination']['providers'])), None))
+        for down in wave['downtime']:
+            rows.append((wave['wave'], hosts, 'downtime (%s)' % (
+                'forced' if down['forced'] else 'avoidable'), down['name'],
+                down['consumer'], down['host']['host'], None,
+                down['reason']))
+        if not (wave['moves'] or wave['downtime']):
+            rows.append((wave['wave'], hosts, None, None, None, None, None,
+                         None))
+    return rows
+
+
 FLEET_COLUMNS = ('family', 'host', 'emits', 'accepts', 'group',
                  'can_move_to', 'stream')
 

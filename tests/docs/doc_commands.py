@@ -138,7 +138,8 @@ def command_of(example):
     if argv[0] == 'openstack':
         return ' '.join(w for w in argv if not w.startswith('-')
                         and w in ('vfio', 'compat', 'check', 'traits',
-                                  'matrix', 'drain', 'fleet'))
+                                  'matrix', 'drain', 'fleet', 'upgrade',
+                                  'plan'))
     words = argv[1:]
     while words and words[0].startswith('--'):
         words = words[2:] if '=' not in words[0] else words[1:]

@@ -126,7 +126,7 @@ def test_every_openstack_command_and_option_is_documented():
     commands = osc_commands()
     assert set(commands) == {'vfio compat check', 'vfio compat traits',
                              'vfio compat matrix', 'vfio drain',
-                             'vfio fleet'}, (
+                             'vfio fleet', 'vfio upgrade plan'}, (
         'reinstall the package (pip install -e .) to register its entry '
         'points')
     text = sections()['openstack vfio commands']
@@ -134,10 +134,11 @@ def test_every_openstack_command_and_option_is_documented():
         assert documented(text, 'openstack %s' % name) or documented(
             text, name.split(' ', 1)[1]), name
         own = {s for a in parser._actions for s in a.option_strings
-               if s == '--assume'}
+               if s in ('--assume', '--target', '--wave-size')}
         assert all(documented(text, o) for o in own)
     # matrix's columns are those of "nova-vfio-compat matrix --json".
-    for columns in (osc.DRAIN_COLUMNS, osc.FLEET_COLUMNS):
+    for columns in (osc.DRAIN_COLUMNS, osc.FLEET_COLUMNS,
+                    osc.UPGRADE_COLUMNS):
         assert all(documented(text, c) for c in columns), columns
 
 

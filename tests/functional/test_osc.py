@@ -188,3 +188,23 @@ def test_drain_says_what_its_rows_do_not(cloud, fleet):
     assert 'osc-off' not in row['can_go']
     assert 'Disabled, not destinations: osc-off' in got.stderr
     assert "Not checked (Nova's scheduler" in got.stderr
+
+
+def test_upgrade_plan_rows_are_plan_upgrade(cloud, fleet, tmp_path,
+                                            monkeypatch):
+    newer = planning.document_file(tmp_path, 3)
+    got = openstack(cloud, 'vfio', 'upgrade', 'plan', '--assume',
+                    'osc-src=%s' % newer, '-f', 'json')
+    assert got.returncode == 0, got.stderr
+    rows = json.loads(got.stdout)
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
+    result = nvc_json('plan-upgrade', '--assume', 'osc-src=%s' % newer,
+                      '--os-cloud', CLOUD)
+    want = [(w['wave'], 'move', m['consumer'], m['destination']['host'])
+            for w in result['waves'] for m in w['moves']]
+    assert want, result
+    assert [(r['wave'], r['action'], r['consumer'],
+             r['destination'].split(' ')[0]) for r in rows
+            if r['action'] == 'move'] == want
+    assert rows[0]['upgrade'] == ['osc-src']
+    assert 'Downtime: 0 servers planned' in got.stderr
