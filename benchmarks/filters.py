@@ -79,7 +79,7 @@ class Prefetched(vfio_compat_filter.VFIOCompatFilter):
         super().__init__()
         self.check = check
 
-    def check_request(self, spec_obj):
+    def check_request(self, spec_obj, hosts=None):
         return self.check
 
 

@@ -68,8 +68,8 @@ def pf_provider_name(host_name):
 class _Ignoring(vfio_compat_filter.VFIOCompatFilter):
     """The filter, reading all it reads, then passing every host."""
 
-    def check_request(self, spec_obj):
-        check = super().check_request(spec_obj)
+    def check_request(self, spec_obj, hosts=None):
+        check = super().check_request(spec_obj, hosts=hosts)
         return vfio_compat_filter.RequestCheck(check.instance_uuid)
 
 

@@ -53,6 +53,21 @@ ALL_OPTS = [
              'would otherwise hold the scheduling request far longer. A '
              'request past its deadline is a failed read: fail_open '
              'decides.'),
+    cfg.IntOpt(
+        'max_tree_reads',
+        default=10,
+        min=0,
+        help='The most Placement requests a live migration may spend on '
+             'asking the trees of its candidate hosts (one request per '
+             'host and stream) which of their providers accept the '
+             'source devices\' streams. Up to that, what the filter '
+             'downloads grows with the hosts handed to it, not with the '
+             'fleet. Past it (hosts times streams above this number), '
+             'the filter asks once per stream for every accepting '
+             'provider of the fleet instead: fewer requests, but each '
+             'grows with the fleet (about 2 kB per accepting host). 0 '
+             'always asks for the whole fleet. Either way the decisions '
+             'are the same.'),
     cfg.StrOpt(
         'default_policy',
         default=policy.POLICY_CHECK,

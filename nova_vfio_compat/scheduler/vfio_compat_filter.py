@@ -39,11 +39,16 @@ per-host step is the set test in
 :mod:`nova_vfio_compat.selection.decision`.
 Placement calls per request: one for the migration's allocations, one
 for the source tree's provider names, one per source device for its
-traits, one per batch of accept trait names (which exist), and one per
-stream some of whose accept names exist (any of them, ``required=in:``),
-and, only when no host passed while an accepting host was not handed
-over, Nova's own allocation candidates query once more (to tell a
-truncated answer).  None of that depends on the number of hosts.
+traits, one per batch of accept trait names (which exist), and, per
+stream some of whose accept names exist, the providers that accept it
+(any of them, ``required=in:``): one request per tree of the hosts
+handed to ``filter_all`` while hosts times streams is at most
+``[vfio_compat_filter] max_tree_reads`` (what is downloaded then grows
+with those hosts, not with the fleet), else one request for the whole
+fleet.  Only when no host passed, Nova's own allocation candidates query
+once more (to tell a truncated answer), and when that answer is at its
+limit and only the candidates' trees were read, the whole fleet's
+accepting providers once per stream.
 
 Where Nova claims any device of a matching PCI pool (flavor PCI requests
 without ``[filter_scheduler] pci_in_placement``), the per-host step also
@@ -122,9 +127,16 @@ class RequestCheck:
     """
 
     def __init__(self, instance_uuid, streams=None, reject_all=None,
-                 migration=None, pools=None, nova_candidates=None):
+                 migration=None, pools=None, nova_candidates=None,
+                 fleet_roots=None, trees_asked=None):
         self.instance_uuid = instance_uuid
         self.streams = streams
+        # When ``streams`` knows the candidate hosts' trees only
+        # (trees_asked of them): fleet_roots() reads the roots of the
+        # whole fleet whose trees accept every stream (see
+        # _warn_if_truncated).  None when ``streams`` knows the fleet.
+        self.fleet_roots = fleet_roots
+        self.trees_asked = trees_asked
         self.reject_all = reject_all
         self.migration = migration
         # nova_candidates(): [(allocation requests, root providers)] of
@@ -259,13 +271,25 @@ class RequestCheck:
         the limit and leaves out an accepting host; an accepting host in
         the answer was removed by an earlier filter, not by the limit.
         """
+        if self.nova_candidates is None:
+            return
         roots = {h.uuid for h in seen}
         roots.add(self.migration.source_root)
-        outside = self.streams.accepting_roots - roots
-        if not outside or self.nova_candidates is None:
-            return
+        outside = None
+        if self.fleet_roots is None:
+            outside = self.streams.accepting_roots - roots
+            if not outside:
+                return
         try:
             answers = self.nova_candidates()
+            limit = CONF.scheduler.max_placement_results
+            if not any(count >= limit for count, _ in answers):
+                return
+            if outside is None:
+                # The streams were read for the candidates' trees only:
+                # which hosts beyond them accept is read now, on this
+                # path only (no host passed, a truncated answer).
+                outside = self.fleet_roots() - roots
         except Exception as e:
             # Advisory only: whatever fails here (Placement, a request
             # spec Nova's code cannot build a query from) must not change
@@ -275,10 +299,7 @@ class RequestCheck:
                       '%(error)s', {'instance': self.instance_uuid,
                                     'error': e})
             return
-        limit = CONF.scheduler.max_placement_results
         returned = sum(count for count, _ in answers)
-        if not any(count >= limit for count, _ in answers):
-            return
         beyond = outside - frozenset().union(*(r for _, r in answers))
         if not beyond:
             return
@@ -355,11 +376,14 @@ class _Summary:
         streams = self.check.streams
         if streams is None:
             return 'not read'
+        where = ''
+        if self.check.trees_asked is not None:
+            where = ' of the %d host(s) asked about' % self.check.trees_asked
         return '; '.join(
-            '%s emitted by %s, accepted by %d provider(s)' % (
+            '%s emitted by %s, accepted by %d provider(s)%s' % (
                 stream, ', '.join(s.describe() for s in streams.sources
                                   if stream in s.streams),
-                streams.accepting_count(stream))
+                streams.accepting_count(stream), where)
             for stream in sorted(streams.emitted))
 
 
@@ -410,10 +434,10 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         """
         if scheduler_utils.request_is_rebuild(spec_obj):
             return iter(filter_obj_list)
-        check = self.check_request(spec_obj)
-        if check.passes_all:
-            return iter(filter_obj_list)
         hosts = list(filter_obj_list)
+        check = self.check_request(spec_obj, hosts=hosts)
+        if check.passes_all:
+            return iter(hosts)
         try:
             # Nova drains the result at once (list()); draining it here
             # lets an error of the decision be handled like a failed read.
@@ -439,12 +463,19 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
 
     # Once per request ---------------------------------------------------
 
-    def check_request(self, spec_obj):
+    def check_request(self, spec_obj, hosts=None):
         """The request-wide step: a :class:`RequestCheck` for the request.
 
         Reads what it needs once (the live migration, the source devices'
         traits, the providers accepting their streams); its
         :meth:`RequestCheck.filter` then tests hosts.
+
+        :param hosts: the host states the check will test, when known
+            (``filter_all``): with at most ``[vfio_compat_filter]
+            max_tree_reads`` hosts times streams, only their trees are
+            asked which providers accept the streams, and the check can
+            decide for those hosts only.  None: the whole fleet is asked
+            about (a constant number of requests), for any host.
         """
         flavor = spec_obj.flavor if spec_obj.obj_attr_is_set(
             'flavor') else None
@@ -466,7 +497,8 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
                 migration = self._nova_live_migration(spec_obj)
             if migration is None:
                 return _PASS_ALL
-            return self._live_migration_check(spec_obj, migration, policy)
+            return self._live_migration_check(spec_obj, migration, policy,
+                                              hosts)
         except Exception as e:
             # Nothing of the filter's own escapes into nova-scheduler.
             return self._failed(spec_obj, e, migration)
@@ -559,7 +591,8 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
             return self._placement_get
         return _NovaPlacement(self._context(spec_obj)).get
 
-    def _live_migration_check(self, spec_obj, migration, policy):
+    def _live_migration_check(self, spec_obj, migration, policy,
+                              hosts=None):
         reads = placement_reads.RequestReads(self._get(spec_obj))
         # The conductor moved the server's source allocations to the
         # migration's consumer before it called the scheduler.
@@ -607,13 +640,41 @@ class VFIOCompatFilter(filters.BaseHostFilter, filters.CandidateFilterMixin):
         pools = None
         if pooled and any(s.nova_pci for s in sources):
             pools = functools.partial(_claimable_pools, requests=pooled)
-        return RequestCheck(spec_obj.instance_uuid,
-                            decision.Streams(sources,
-                                             reads.accepting(emitted)),
+        trees = _candidate_trees(hosts, len(emitted))
+        streams = decision.Streams(sources, reads.accepting(emitted, trees))
+        fleet_roots = None
+        if trees is not None:
+            fleet_roots = functools.partial(_fleet_roots, reads, sources,
+                                            emitted)
+        return RequestCheck(spec_obj.instance_uuid, streams,
                             migration=migration, pools=pools,
                             nova_candidates=functools.partial(
                                 _nova_candidates, self._context(spec_obj),
-                                spec_obj, reads))
+                                spec_obj, reads),
+                            fleet_roots=fleet_roots,
+                            trees_asked=(None if trees is None
+                                         else len(trees)))
+
+
+def _fleet_roots(reads, sources, emitted):
+    """The roots of the fleet whose trees accept every stream."""
+    return decision.Streams(sources, reads.accepting(emitted)
+                            ).accepting_roots
+
+
+def _candidate_trees(hosts, streams):
+    """The trees to ask about, or None to ask about the fleet.
+
+    The candidate hosts' root providers, when asking each of their trees
+    about each stream (``[vfio_compat_filter] max_tree_reads``) costs no
+    more requests than allowed.
+    """
+    if hosts is None:
+        return None
+    trees = frozenset(h.uuid for h in hosts)
+    if len(trees) * streams > CONF.vfio_compat_filter.max_tree_reads:
+        return None
+    return trees
 
 
 def _nova_candidates(ctxt, spec_obj, reads):

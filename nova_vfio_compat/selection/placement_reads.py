@@ -20,8 +20,9 @@ Every body is checked by the one policy of
 :class:`nova_vfio_compat.placement.reader.Reader` before it is used (a
 callable that is not a reader is made one); a malformed answer is
 :exc:`PlacementUnavailable` too.  Its number of requests depends
-on the source devices and their streams, never on the number of candidate
-hosts.
+on the source devices and their streams, and on the number of candidate
+hosts only where the caller asks about their trees alone
+(:meth:`RequestReads.accepting`).
 """
 
 from urllib import parse
@@ -79,16 +80,23 @@ class RequestReads:
                     uuid, names[uuid], traits, held[uuid]))
         return sources
 
-    def accepting(self, emits):
+    def accepting(self, emits, trees=None):
         """``{emit trait: {provider: root provider}}``.
 
         The providers that accept each stream: those carrying any of the
         names :func:`nova_vfio_compat.model.traits.accept_traits_for` gives for
-        it (both encodings), asked for in one ``required=in:`` request per
-        stream.  Placement refuses a ``required`` trait it does not know
-        (400), and most block names were never published, so the known
-        ones are found first; a stream none of whose names exists is
-        accepted by nobody.
+        it (both encodings), asked for with ``required=in:``.  Placement
+        refuses a ``required`` trait it does not know (400), and most
+        block names were never published, so the known ones are found
+        first; a stream none of whose names exists is accepted by nobody.
+
+        :param trees: None to ask about the whole fleet, one request per
+            stream (the answer grows with the fleet); or the provider
+            UUIDs (the candidate hosts' roots) whose trees alone are
+            asked about, one ``in_tree`` request per tree and stream
+            (Placement takes one tree per request), so that the answer
+            grows with the trees asked, not with the fleet.  For a
+            provider in those trees the answer is the same either way.
         """
         wanted = {emit: nvc_traits.accept_traits_for(emit)
                   for emit in sorted(emits)}
@@ -97,18 +105,23 @@ class RequestReads:
             lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
                 placement_reader.TRAITS_MICROVERSION)['traits'])
+        scopes = [None] if trees is None else sorted(set(trees))
         result = {}
         for emit, accept in wanted.items():
             existing = sorted(accept & known)
+            result[emit] = found = {}
             if not existing:
-                result[emit] = {}
                 continue
-            providers = self._get(
-                '/resource_providers?%s' % parse.urlencode(
-                    {'required': 'in:' + ','.join(existing)}),
-                placement_version.MICROVERSION)['resource_providers']
-            result[emit] = {rp['uuid']: rp['root_provider_uuid']
-                            for rp in providers}
+            required = 'in:' + ','.join(existing)
+            for tree in scopes:
+                query = {'required': required}
+                if tree is not None:
+                    query = {'in_tree': tree, 'required': required}
+                providers = self._get(
+                    '/resource_providers?%s' % parse.urlencode(query),
+                    placement_version.MICROVERSION)['resource_providers']
+                found.update((rp['uuid'], rp['root_provider_uuid'])
+                             for rp in providers)
         return result
 
     def candidates(self, querystring):

@@ -84,7 +84,8 @@ class LiveMigrationTest(base.VFIOCompatTestBase):
                     'A: 0 of 1 hosts passed; rejected: 1 because no '
                     'provider of the host accepts stream %s (e.g. C); no '
                     'allocation candidate pruned; streams: %s emitted by '
-                    '%s (%s), accepted by 3 provider(s)'
+                    '%s (%s), accepted by 0 provider(s) of the 1 host(s) '
+                    'asked about'
                     % (self.server['id'], STREAM, STREAM, source_name,
                        source_rp))
         # One line of the filter's own (Nova's "Filtering removed all

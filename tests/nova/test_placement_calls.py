@@ -11,7 +11,12 @@
 # under the License.
 
 
-"""Placement calls per live-migration request do not grow with hosts."""
+"""Placement calls per live-migration request: bounded, whatever the fleet.
+
+One per candidate host's tree while hosts times streams is at most
+``[vfio_compat_filter] max_tree_reads`` (10 by default), else a constant
+number.
+"""
 
 import time
 
@@ -64,7 +69,11 @@ class PlacementCallsTest(base.VFIOCompatTestBase):
             r[1].startswith('/allocations/') or r[1] == '/traits' or
             r[1].startswith('/resource_providers'))]
 
-    def test_same_number_of_calls_for_3_and_30_hosts(self):
+    def _accept_queries(self, requests):
+        return [r for r in self._filter_requests(requests)
+                if r[1] == '/resource_providers' and 'required=' in r[2]]
+
+    def test_calls_bounded_for_3_and_30_hosts(self):
         start = time.monotonic()
         self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
         self._start_host('B', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
@@ -87,10 +96,30 @@ class PlacementCallsTest(base.VFIOCompatTestBase):
         self.assertIn(self._host_of(self.server),
                       ['H%02d' % i for i in range(1, 27, 2)])
 
-        self.assertEqual(len(three), len(thirty), (three, thirty))
         # allocations, source tree names, one source GPU's traits, which
-        # accept traits exist, the providers accepting the one stream.
-        self.assertEqual(5, len(self._filter_requests(three)), three)
+        # accept traits exist, then the providers accepting the one
+        # stream: in the trees of B and C (2 hosts, 1 stream: within
+        # max_tree_reads), in the whole fleet for 29 hosts.
+        self.assertEqual(6, len(self._filter_requests(three)), three)
+        self.assertEqual(
+            sorted('in_tree=%s' % self._get_provider_uuid_by_name(h)
+                   for h in 'BC'),
+            sorted(r[2].split('&')[0] for r in self._accept_queries(three)))
         self.assertEqual(5, len(self._filter_requests(thirty)), thirty)
+        (fleet,) = self._accept_queries(thirty)
+        self.assertTrue(fleet[2].startswith('required='), fleet)
+        # The scheduler's own requests are the same.
+        self.assertEqual(len(three) - 6, len(thirty) - 5)
         # Starting 30 fake computes must stay affordable in CI.
         self.assertLess(time.monotonic() - start, 240)
+
+    def test_max_tree_reads_zero_asks_the_fleet(self):
+        self.flags(max_tree_reads=0, group='vfio_compat_filter')
+        self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
+        self._start_host('B', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
+        self._boot('A')
+        requests = self._migrate_and_count()
+        self.assertEqual('B', self._host_of(self.server))
+        self.assertEqual(5, len(self._filter_requests(requests)), requests)
+        (fleet,) = self._accept_queries(requests)
+        self.assertTrue(fleet[2].startswith('required='), fleet)

@@ -78,4 +78,5 @@ def test_the_filter_registers_only_its_own_group_in_nova():
     # Nothing added to nova's groups ([placement] included).
     assert found['changed'] == []
     assert found['filter'] == ['default_policy', 'device_resource_classes',
-                               'fail_open', 'placement_deadline']
+                               'fail_open', 'max_tree_reads',
+                               'placement_deadline']
