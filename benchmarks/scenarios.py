@@ -466,6 +466,62 @@ def _fleet_rows(placement, sizes, at_size=None):
     return rows
 
 
+def lm_reads(sizes, candidates=10):
+    """What one live migration downloads from Placement as the fleet grows.
+
+    The real filter is handed the same ``candidates`` hosts on every
+    fleet (as when earlier filters or Nova's query leave that many): once
+    asking their trees alone (``[vfio_compat_filter] max_tree_reads`` =
+    ``candidates``), once asking the whole fleet (``max_tree_reads`` = 0,
+    the reads before that option).  Both must pass the same hosts and
+    keep the same allocation candidates, or this raises.  Per size:
+    ``(hosts, candidates, requests: trees, kB: trees, requests: fleet,
+    kB: fleet, trees kB / first size's, fleet kB / first size's, hosts /
+    first size's)``: the body bytes of every GET the filter makes.
+    """
+    placement = local_placement.in_process()
+    previous = report.PLACEMENTCLIENT
+    report.PLACEMENTCLIENT = report.SchedulerReportClient(
+        adapter=placement.nova_adapter())
+    conf = vfio_compat_filter.CONF
+    try:
+        the_fleet = Fleet(placement)
+        spec = request_spec('source')
+        rows = []
+        for size in sizes:
+            the_fleet.grow(size)
+            by_root = the_fleet.allocation_candidates(
+                placement.nova_adapter())
+            states, reset = host_states(the_fleet.hosts[:candidates],
+                                        by_root)
+            real = bench_filters.known_migration(the_fleet.migration,
+                                                 the_fleet.source_root)
+            row = [size, len(states)]
+            decided = []
+            for cap in (candidates, 0):
+                conf.set_override('max_tree_reads', cap,
+                                  'vfio_compat_filter')
+                reset()
+                placement.app.reset()
+                passed = run_filter(real, states, spec)
+                row.extend([placement.app.total,
+                            placement.app.read_bytes / 1000])
+                decided.append([(h.host, h.allocation_candidates)
+                                for h in passed])
+            if decided[0] != decided[1]:
+                raise AssertionError(
+                    'reading the candidates\' trees and reading the fleet '
+                    'decide differently on the fleet of %d hosts' % size)
+            rows.append(row)
+    finally:
+        conf.clear_override('max_tree_reads', 'vfio_compat_filter')
+        report.PLACEMENTCLIENT = previous
+        placement.close()
+    first = rows[0]
+    return [tuple(r) + (r[3] / first[3], r[5] / first[5], r[0] / first[0])
+            for r in rows]
+
+
 def drain_in_placement(placement, sizes):
     """The ``drain`` pre-flight of the source host as the fleet grows.
 

@@ -83,22 +83,41 @@ def sdk_connection(endpoint, timeout=None):
 
 
 class Counting(object):
-    """WSGI middleware that counts the requests it passes on, by method."""
+    """WSGI middleware that counts the requests it passes on, by method.
+
+    ``read_bytes`` counts the bytes of the bodies it answered GETs with.
+    """
 
     def __init__(self, app):
         self.app = app
         self.counts = {}
+        self.read_bytes = 0
         self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         method = environ['REQUEST_METHOD']
         with self._lock:
             self.counts[method] = self.counts.get(method, 0) + 1
-        return self.app(environ, start_response)
+        body = self.app(environ, start_response)
+        if method != 'GET':
+            return body
+        return self._counted(body)
+
+    def _counted(self, body):
+        try:
+            for chunk in body:
+                with self._lock:
+                    self.read_bytes += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, 'close', None)
+            if close is not None:
+                close()
 
     def reset(self):
         with self._lock:
             self.counts = {}
+            self.read_bytes = 0
 
     @property
     def total(self):

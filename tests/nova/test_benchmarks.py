@@ -14,7 +14,8 @@
 
 ``python -m benchmarks`` measures; this checks what its tables rest on:
 the filter and the rule engine agree, the filter's Placement requests per
-request do not grow with the fleet, the reporter's steady state is at
+request do not grow with the fleet, nor what it downloads when handed few
+hosts, the reporter's steady state is at
 most 2 requests and no write, a device accepting n minors carries the
 emit trait and the cover of its range, and what our traits add to Nova's
 boot query stays small.
@@ -89,8 +90,10 @@ def test_placement_requests_per_request_do_not_grow_with_the_fleet():
         providers = 1 + count // 2
         assert created + count + 2 * providers <= requests
         assert requests <= created + count + 2 * providers + 8
-    assert rows[0][2] == rows[1][2]
-    assert rows[0][2].endswith('(0 writes)')
+    # Handed every host: 3 hosts' trees (within [vfio_compat_filter]
+    # max_tree_reads) are asked one by one, 12 hosts' fleet at once.
+    assert [r[2] for r in rows] == ['%d (0 writes)' % (4 + 3),
+                                    '5 (0 writes)']
     # Hosts 5 and 10 have another major version.
     assert [r[6] for r in rows] == [3, 10]
     first, steady = reporter
@@ -102,6 +105,20 @@ def test_placement_requests_per_request_do_not_grow_with_the_fleet():
     assert [(w[0], w[1], w[2]) for w in widths] == [
         (1, 2, 2), (5, 4, 6), (2 ** 31 - 1, 32, 2 ** 31)]
     assert all(w[4] == 1 for w in widths)
+
+
+def test_live_migration_reads_do_not_grow_with_the_fleet():
+    # lm_reads itself raises if reading the candidates' trees and reading
+    # the fleet decide differently.
+    rows = scenarios.lm_reads([3, 12], candidates=3)
+    assert [r[:2] for r in rows] == [(3, 3), (12, 3)]
+    # Their trees: 4 fixed reads and one per tree, the same bytes on both
+    # fleets; the fleet: 5 reads whose bytes grow with it.
+    assert [r[2] for r in rows] == [4 + 3, 4 + 3]
+    assert rows[1][6] == pytest.approx(1.0, rel=0.02)
+    assert [r[4] for r in rows] == [5, 5]
+    assert rows[1][7] > 2 and rows[1][8] == 4
+    assert rows[0][3] < rows[0][5]
 
 
 def test_boot_query_with_our_traits_stays_close_to_none():
