@@ -20,6 +20,7 @@ a change in the machine's load hits them all alike.
 """
 
 import collections
+import contextlib
 import gc
 import json
 import statistics
@@ -397,11 +398,22 @@ def fleet_in_placement(placement, sizes, at_size=None):
         fleet has grown to each size (another measurement on the same
         fleet: :func:`answer_checks`).
     """
+    with nova_report_client(placement):
+        return _fleet_rows(placement, sizes, at_size)
+
+
+@contextlib.contextmanager
+def nova_report_client(placement):
+    """Nova's scheduler report client pointed at ``placement``, meanwhile.
+
+    The filter and Nova's scheduler code read Placement through
+    ``report.PLACEMENTCLIENT``; the previous client is put back after.
+    """
     previous = report.PLACEMENTCLIENT
     report.PLACEMENTCLIENT = report.SchedulerReportClient(
         adapter=placement.nova_adapter())
     try:
-        return _fleet_rows(placement, sizes, at_size)
+        yield
     finally:
         report.PLACEMENTCLIENT = previous
 
@@ -480,46 +492,48 @@ def lm_reads(sizes, candidates=10):
     first size's)``: the body bytes of every GET the filter makes.
     """
     placement = local_placement.in_process()
-    previous = report.PLACEMENTCLIENT
-    report.PLACEMENTCLIENT = report.SchedulerReportClient(
-        adapter=placement.nova_adapter())
     conf = vfio_compat_filter.CONF
     try:
-        the_fleet = Fleet(placement)
-        spec = request_spec('source')
-        rows = []
-        for size in sizes:
-            the_fleet.grow(size)
-            by_root = the_fleet.allocation_candidates(
-                placement.nova_adapter())
-            states, reset = host_states(the_fleet.hosts[:candidates],
-                                        by_root)
-            real = bench_filters.known_migration(the_fleet.migration,
-                                                 the_fleet.source_root)
-            row = [size, len(states)]
-            decided = []
-            for cap in (candidates, 0):
-                conf.set_override('max_tree_reads', cap,
-                                  'vfio_compat_filter')
-                reset()
-                placement.app.reset()
-                passed = run_filter(real, states, spec)
-                row.extend([placement.app.total,
-                            placement.app.read_bytes / 1000])
-                decided.append([(h.host, h.allocation_candidates)
-                                for h in passed])
-            if decided[0] != decided[1]:
-                raise AssertionError(
-                    'reading the candidates\' trees and reading the fleet '
-                    'decide differently on the fleet of %d hosts' % size)
-            rows.append(row)
+        with nova_report_client(placement):
+            rows = _lm_read_rows(placement, conf, sizes, candidates)
     finally:
         conf.clear_override('max_tree_reads', 'vfio_compat_filter')
-        report.PLACEMENTCLIENT = previous
         placement.close()
     first = rows[0]
     return [tuple(r) + (r[3] / first[3], r[5] / first[5], r[0] / first[0])
             for r in rows]
+
+
+def _lm_read_rows(placement, conf, sizes, candidates):
+    the_fleet = Fleet(placement)
+    spec = request_spec('source')
+    rows = []
+    for size in sizes:
+        the_fleet.grow(size)
+        by_root = the_fleet.allocation_candidates(
+            placement.nova_adapter())
+        states, reset = host_states(the_fleet.hosts[:candidates],
+                                    by_root)
+        real = bench_filters.known_migration(the_fleet.migration,
+                                             the_fleet.source_root)
+        row = [size, len(states)]
+        decided = []
+        for cap in (candidates, 0):
+            conf.set_override('max_tree_reads', cap,
+                              'vfio_compat_filter')
+            reset()
+            placement.app.reset()
+            passed = run_filter(real, states, spec)
+            row.extend([placement.app.total,
+                        placement.app.read_bytes / 1000])
+            decided.append([(h.host, h.allocation_candidates)
+                            for h in passed])
+        if decided[0] != decided[1]:
+            raise AssertionError(
+                'reading the candidates\' trees and reading the fleet '
+                'decide differently on the fleet of %d hosts' % size)
+        rows.append(row)
+    return rows
 
 
 def drain_in_placement(placement, sizes):

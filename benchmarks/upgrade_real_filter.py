@@ -336,10 +336,5 @@ class IgnoresAcceptTraits(Project):
 
 def with_placement(placement, work):
     """Run ``work()`` with Nova's report client pointed at ``placement``."""
-    previous = report.PLACEMENTCLIENT
-    report.PLACEMENTCLIENT = report.SchedulerReportClient(
-        adapter=placement.nova_adapter())
-    try:
+    with scenarios.nova_report_client(placement):
         return work()
-    finally:
-        report.PLACEMENTCLIENT = previous

@@ -305,11 +305,16 @@ def do_plan_upgrade(conf):
                               conf.traits.max_traits_per_provider)
     except INPUT_ERRORS as e:
         return _error(e)
+    _show(conf, result, print_upgrade)
+    return EXIT_STRANDED if result['downtime']['planned'] else EXIT_OK
+
+
+def _show(conf, result, printer):
+    """``--json``: the answer as JSON; otherwise ``printer(result)``."""
     if conf.command.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
-        print_upgrade(result)
-    return EXIT_STRANDED if result['downtime']['planned'] else EXIT_OK
+        printer(result)
 
 
 def _label(entry):
@@ -371,10 +376,7 @@ def do_drain(conf):
                             conf.traits.max_traits_per_provider)
     except INPUT_ERRORS as e:
         return _error(e)
-    if conf.command.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        print_drain(result)
+    _show(conf, result, print_drain)
     return EXIT_STRANDED if result['stranded'] else EXIT_OK
 
 
@@ -473,10 +475,8 @@ def do_fleet(conf):
         return _error(e)
     if conf.command.dot:
         sys.stdout.write(nvc_fleet.to_dot(families))
-    elif conf.command.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
     else:
-        print_fleet(result)
+        _show(conf, result, print_fleet)
     return EXIT_OK
 
 

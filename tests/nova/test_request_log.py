@@ -28,7 +28,6 @@ from oslo_config import cfg
 import pytest
 
 from nova import objects
-from nova.scheduler.client import report
 
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
@@ -45,16 +44,13 @@ REFUSING = HOSTS // 5
 def cloud():
     objects.register_all()
     placement = local_placement.in_process()
-    previous = report.PLACEMENTCLIENT
-    report.PLACEMENTCLIENT = report.SchedulerReportClient(
-        adapter=placement.nova_adapter())
     try:
-        the_fleet = scenarios.Fleet(placement)
-        the_fleet.grow(HOSTS)
-        by_root = the_fleet.allocation_candidates(placement.nova_adapter())
-        yield the_fleet, by_root
+        with scenarios.nova_report_client(placement):
+            the_fleet = scenarios.Fleet(placement)
+            the_fleet.grow(HOSTS)
+            by_root = the_fleet.allocation_candidates(placement.nova_adapter())
+            yield the_fleet, by_root
     finally:
-        report.PLACEMENTCLIENT = previous
         placement.close()
 
 
