@@ -592,10 +592,12 @@ def answer_routes(the_fleet, adapter):
                            microversion='1.6').json()['traits']
     gpu = the_fleet.source_gpu
     return [
-        ('GET /resource_providers (all)', '/resource_providers', '1.39'),
+        ('GET /resource_providers (all)', '/resource_providers',
+         placement_version.MICROVERSION),
         ('GET /resource_providers?required=in:...',
          '/resource_providers?%s' % parse.urlencode(
-             {'required': 'in:' + ','.join(sorted(existing))}), '1.39'),
+             {'required': 'in:' + ','.join(sorted(existing))}),
+         placement_version.MICROVERSION),
         ('GET /resource_providers?in_tree=...',
          '/resource_providers?in_tree=%s' % the_fleet.source_root, '1.18'),
         ('GET /resource_providers/{uuid}',
