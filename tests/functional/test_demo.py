@@ -24,6 +24,7 @@ import urllib.request
 
 import pytest
 
+from nova_vfio_compat.conf import filter as nvc_filter_conf
 from nova_vfio_compat.model import traits
 
 
@@ -151,13 +152,24 @@ def test_a_server_without_vfio_devices_goes_anywhere(demo):
     assert _chosen(mig) == set(demo['hosts']) - {'compute-b'}
 
 
-def test_placement_calls_depend_on_devices_and_streams_only(demo):
+def _option_default(name):
+    (opt,) = [o for o in nvc_filter_conf.ALL_OPTS if o.name == name]
+    return opt.default
+
+
+def test_placement_calls_depend_on_devices_streams_and_candidates(demo):
     # The filter's reads: allocations, the source tree's names, the traits
-    # of each source device, which accept traits exist, one query per
-    # stream. Six hosts or six thousand, the same.
+    # of each source device, which accept traits exist, then who accepts
+    # each stream: in each candidate host's tree while that is at most
+    # [vfio_compat_filter] max_tree_reads requests, else once in the
+    # fleet. Six hosts or six thousand, the same.
+    most = _option_default('max_tree_reads')
     for mig in demo['migrations']:
-        if mig['streams']:
-            assert mig['placement_calls'] == 2 + 1 + 1 + len(mig['streams'])
+        streams = len(mig['streams'])
+        if streams:
+            trees = len(mig['hosts']) * streams
+            assert mig['placement_calls'] == 2 + 1 + 1 + (
+                trees if trees <= most else streams)
         else:
             assert mig['placement_calls'] == 1
 
@@ -202,11 +214,12 @@ def test_drain_pre_flight_strands_one_server_until_an_upgrade(demo):
     # None of the drain's reads is per host: the host and its tree (2),
     # allocations and traits of its two device providers (4), which
     # accept traits exist (2: 34 names per stream in trait encoding 2, 36
-    # per request), the providers' names (1), the disabled compute nodes
-    # (1), one allocation candidates query per distinct demand (2: the
-    # two GPU servers ask for the same) who accepts each device's streams
-    # (2) and which of those have room for it now (2).
-    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 1 + 2 + 2 + 2
+    # per request), the disabled compute nodes (1), one allocation
+    # candidates query per distinct demand (2: the two GPU servers ask
+    # for the same), who accepts each distinct set of streams (2) and
+    # which of those have room for each distinct demand now (2). The
+    # providers' names come with those answers: no listing of the cloud.
+    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2 + 2
     # compute-c assumed: its root and tree (2), the traits of its two
     # device providers (2), a candidates query per demand in its tree (2)
     assert assumed['placement_calls'] == drain['placement_calls'] + 6

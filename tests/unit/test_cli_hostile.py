@@ -152,7 +152,7 @@ def test_the_console_script_exits_3_for_an_internal_error(tmp_path):
     # A real process, with a bug planted in the rules.
     proc = subprocess.run(
         [sys.executable, '-c',
-         'import sys; from nova_vfio_compat import rules; '
+         'import sys; from nova_vfio_compat.model import rules; '
          'rules.check = lambda *a: 1 / 0; '
          'from nova_vfio_compat.cmd import cli; '
          'sys.exit(cli.main(sys.argv[1:]))', 'check', MLX5, MLX5_OLD],
