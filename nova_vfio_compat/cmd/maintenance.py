@@ -347,12 +347,7 @@ def print_upgrade(result):
                 'avoidable: %s' % down['why'], down['reason']))
         if not (wave['moves'] or wave['downtime']):
             print('  (no server to move)')
-    for entry in result['unchecked']:
-        print()
-        print('Not checked: %s holds resources on %s, which publish no '
-              'stream (not reported by nova-vfio-compat-reporter)' % (
-                  _label(entry), ', '.join(entry['providers'])))
-    for note in upgrade_notes(result):
+    for note in unchecked_notes(result) + upgrade_notes(result):
         print()
         print(note)
 
@@ -413,13 +408,7 @@ def print_drain(result):
             print('  plan     STRANDED: %s' % server['stranded']['reason'])
         for unused in server['not_used']:
             print('  not to   %s: %s' % (_host(unused), unused['reason']))
-    for entry in result['unchecked']:
-        print()
-        print('Not checked: %s holds resources on %s, which publish no '
-              'stream (not reported by nova-vfio-compat-reporter)' % (
-                  entry['name'] or entry['consumer'],
-                  ', '.join(entry['providers'])))
-    for note in drain_notes(result):
+    for note in unchecked_notes(result) + drain_notes(result):
         print()
         print(note)
     print()
@@ -445,6 +434,18 @@ def drain_notes(result):
                       'did not give their service hosts, which "openstack '
                       'server migrate --live-migration --host" takes.')
     return notes
+
+
+def unchecked_notes(result):
+    """A paragraph per server holding resources on devices with no stream.
+
+    Of a drain or an upgrade plan; ``openstack vfio drain`` shows them as
+    rows instead.
+    """
+    return ['Not checked: %s holds resources on %s, which publish no '
+            'stream (not reported by nova-vfio-compat-reporter)' % (
+                _label(entry), ', '.join(entry['providers']))
+            for entry in result['unchecked']]
 
 
 def _notes(result):

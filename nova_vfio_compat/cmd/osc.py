@@ -179,7 +179,23 @@ DRAIN_COLUMNS = ('name', 'consumer', 'status', 'devices', 'can_go',
                  'plan', 'reason', 'not_used')
 
 
-class Drain(command.Lister):
+class _Planning:
+    """The cloud's answer to a planning command, and its notes."""
+
+    def _answer(self, data, *args):
+        """``data(connection, *args)``; its input errors as osc's."""
+        try:
+            return data(self.app.client_manager.vfio_compat, *args)
+        except _ERRORS as e:
+            raise exceptions.CommandError(str(e))
+
+    def _say(self, notes):
+        # On standard error, so that -f json|yaml|csv stays the rows.
+        for note in notes:
+            self.app.stderr.write(note + '\n')
+
+
+class Drain(_Planning, command.Lister):
     """Pre-flight of emptying HOST by live migration, one row per server.
 
     As ``nova-vfio-compat drain``: read-only. ``status`` is ``placed``,
@@ -196,16 +212,9 @@ class Drain(command.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        assumptions = _assumptions(parsed_args)
-        conn = self.app.client_manager.vfio_compat
-        try:
-            result = maintenance.drain_data(conn, parsed_args.host,
-                                            assumptions)
-        except _ERRORS as e:
-            raise exceptions.CommandError(str(e))
-        # On standard error, so that -f json|yaml|csv stays the rows.
-        for note in maintenance.drain_notes(result):
-            self.app.stderr.write(note + '\n')
+        result = self._answer(maintenance.drain_data, parsed_args.host,
+                              _assumptions(parsed_args))
+        self._say(maintenance.drain_notes(result))
         return DRAIN_COLUMNS, drain_rows(result)
 
 
@@ -239,7 +248,7 @@ UPGRADE_COLUMNS = ('wave', 'upgrade', 'action', 'name', 'consumer',
                    'source', 'destination', 'reason')
 
 
-class PlanUpgrade(command.Lister):
+class PlanUpgrade(_Planning, command.Lister):
     """A rolling upgrade, wave by wave: one row per server to act on.
 
     As ``nova-vfio-compat plan-upgrade``: read-only. ``action`` is
@@ -265,20 +274,14 @@ class PlanUpgrade(command.Lister):
     def take_action(self, parsed_args):
         assumptions = _assumptions(parsed_args)
         targets = [_load(path) for path in parsed_args.target]
-        conn = self.app.client_manager.vfio_compat
-        try:
-            result = maintenance.upgrade_data(
-                conn, assumptions, targets, parsed_args.wave_size)
-        except _ERRORS as e:
-            raise exceptions.CommandError(str(e))
-        # On standard error, so that -f json|yaml|csv stays the rows.
-        for note in maintenance.upgrade_notes(result):
-            self.app.stderr.write(note + '\n')
+        result = self._answer(maintenance.upgrade_data, assumptions,
+                              targets, parsed_args.wave_size)
+        self._say(maintenance.upgrade_notes(result))
         return UPGRADE_COLUMNS, upgrade_rows(result)
 
 
 def upgrade_rows(result):
-    """The rows of ``openstack vfio plan-upgrade`` from its data."""
+    """The rows of ``openstack vfio upgrade plan`` from its data."""
     rows = []
     for wave in result['waves']:
         hosts = _list([h['host'] for h in wave['hosts']])
@@ -302,7 +305,7 @@ FLEET_COLUMNS = ('family', 'host', 'emits', 'accepts', 'group',
                  'can_move_to', 'stream')
 
 
-class Fleet(command.Lister):
+class Fleet(_Planning, command.Lister):
     """Which hosts can receive servers from which, per family and host.
 
     As ``nova-vfio-compat fleet``: ``group`` numbers the groups of hosts
@@ -316,12 +319,8 @@ class Fleet(command.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        assumptions = _assumptions(parsed_args)
-        conn = self.app.client_manager.vfio_compat
-        try:
-            result, _ = maintenance.fleet_data(conn, assumptions)
-        except _ERRORS as e:
-            raise exceptions.CommandError(str(e))
+        result, _ = self._answer(maintenance.fleet_data,
+                                 _assumptions(parsed_args))
         return FLEET_COLUMNS, fleet_rows(result)
 
 
