@@ -418,6 +418,23 @@ def nova_report_client(placement):
         report.PLACEMENTCLIENT = previous
 
 
+@contextlib.contextmanager
+def grown_fleet(hosts):
+    """``(placement, fleet)``: a fleet of ``hosts`` in a new Placement.
+
+    An in-process Placement, closed after, with Nova's report client
+    pointed at it meanwhile.
+    """
+    placement = local_placement.in_process()
+    try:
+        with nova_report_client(placement):
+            the_fleet = Fleet(placement)
+            the_fleet.grow(hosts)
+            yield placement, the_fleet
+    finally:
+        placement.close()
+
+
 def _fleet_rows(placement, sizes, at_size=None):
     adapter = placement.nova_adapter()
     the_fleet = Fleet(placement)
@@ -732,17 +749,22 @@ def first_sync_scaling(placement, counts=(16, 64, 256)):
                     for i in range(count - half)]
         name = 'first-sync-%d' % count
         _root, devices = _host_with(placement, name, mdev_docs, pci_docs)
-        reporter = sync.Reporter(placement.sdk, name)
-        placement.app.reset()
-        start = time.perf_counter()
-        result = reporter.sync(devices)
-        seconds = time.perf_counter() - start
-        if not result.ok:
-            raise RuntimeError('first sync failed: %s' % result.errors)
-        rows.append([count, placement.app.total,
-                     len(result.created_traits), seconds])
+        result, requests, seconds = _first_sync(
+            sync.Reporter(placement.sdk, name), placement, devices)
+        rows.append([count, requests, len(result.created_traits), seconds])
     per_device = rows[0][3] / rows[0][0]
     return [tuple(r) + (r[3] / r[0] / per_device,) for r in rows]
+
+
+def _first_sync(reporter, placement, devices):
+    """``(result, requests, seconds)`` of a sync that must succeed."""
+    placement.app.reset()
+    start = time.perf_counter()
+    result = reporter.sync(devices)
+    seconds = time.perf_counter() - start
+    if not result.ok:
+        raise RuntimeError('first sync failed: %s' % result.errors)
+    return result, placement.app.total, seconds
 
 
 def range_width(placement, widths):
@@ -762,13 +784,8 @@ def range_width(placement, widths):
                              subsys=0x3000 + width % 0xf000)
         root, devices = _host_with(placement, name, [doc])
         reporter = sync.Reporter(placement.sdk, name)
-        placement.app.reset()
-        start = time.perf_counter()
-        result = reporter.sync(devices)
-        t_first = time.perf_counter() - start
-        if not result.ok:
-            raise RuntimeError('sync failed: %s' % result.errors)
-        requests = placement.app.total
+        _result, requests, t_first = _first_sync(reporter, placement,
+                                                 devices)
         placement.app.reset()
         reporter.sync(devices)
         steady = placement.app.total

@@ -31,7 +31,6 @@ import pytest
 from nova import objects
 
 from benchmarks import scenarios
-from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.scheduler import vfio_compat_filter
 
 CONF = cfg.CONF
@@ -41,30 +40,24 @@ HOSTS = 10
 @pytest.fixture(scope='module')
 def cloud():
     objects.register_all()
-    placement = local_placement.in_process()
-    try:
-        with scenarios.nova_report_client(placement):
-            the_fleet = scenarios.Fleet(placement)
-            the_fleet.grow(HOSTS)
-            servers = [vfio_compat_filter.LiveMigration(
-                the_fleet.migration.uuid, 'source', the_fleet.source_root)]
-            # GPUs 0 and 1 of every host: versions 1.0 to 1.3 and 2.0.
-            for host in the_fleet.hosts:
-                for gpu in list(host.gpus)[:2]:
-                    consumer = str(uuid_lib.uuid4())
-                    scenarios.put(placement.sdk.placement,
-                                  '/allocations/%s' % consumer, {
-                                      'allocations': {
-                                          gpu: {'resources': {'VGPU': 1}}},
-                                      'project_id': str(uuid_lib.uuid4()),
-                                      'user_id': str(uuid_lib.uuid4()),
-                                      'consumer_generation': None}, '1.28')
-                    servers.append(vfio_compat_filter.LiveMigration(
-                        consumer, host.name, host.uuid))
-            by_root = the_fleet.allocation_candidates(placement.nova_adapter())
-            yield placement, the_fleet, servers, by_root
-    finally:
-        placement.close()
+    with scenarios.grown_fleet(HOSTS) as (placement, the_fleet):
+        servers = [vfio_compat_filter.LiveMigration(
+            the_fleet.migration.uuid, 'source', the_fleet.source_root)]
+        # GPUs 0 and 1 of every host: versions 1.0 to 1.3 and 2.0.
+        for host in the_fleet.hosts:
+            for gpu in list(host.gpus)[:2]:
+                consumer = str(uuid_lib.uuid4())
+                scenarios.put(placement.sdk.placement,
+                              '/allocations/%s' % consumer, {
+                                  'allocations': {
+                                      gpu: {'resources': {'VGPU': 1}}},
+                                  'project_id': str(uuid_lib.uuid4()),
+                                  'user_id': str(uuid_lib.uuid4()),
+                                  'consumer_generation': None}, '1.28')
+                servers.append(vfio_compat_filter.LiveMigration(
+                    consumer, host.name, host.uuid))
+        by_root = the_fleet.allocation_candidates(placement.nova_adapter())
+        yield placement, the_fleet, servers, by_root
 
 
 @pytest.fixture

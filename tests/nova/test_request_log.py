@@ -32,7 +32,6 @@ from nova import objects
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
 from benchmarks import scenarios
-from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.scheduler import vfio_compat_filter
 from nova_vfio_compat.selection import decision
 
@@ -43,15 +42,9 @@ REFUSING = HOSTS // 5
 @pytest.fixture(scope='module')
 def cloud():
     objects.register_all()
-    placement = local_placement.in_process()
-    try:
-        with scenarios.nova_report_client(placement):
-            the_fleet = scenarios.Fleet(placement)
-            the_fleet.grow(HOSTS)
-            by_root = the_fleet.allocation_candidates(placement.nova_adapter())
-            yield the_fleet, by_root
-    finally:
-        placement.close()
+    with scenarios.grown_fleet(HOSTS) as (placement, the_fleet):
+        by_root = the_fleet.allocation_candidates(placement.nova_adapter())
+        yield the_fleet, by_root
 
 
 class Records(logging.Handler):
