@@ -177,6 +177,12 @@ def _assumptions(parsed_args):
 
 DRAIN_COLUMNS = ('name', 'consumer', 'status', 'devices', 'can_go',
                  'plan', 'reason', 'not_used')
+# A server holding resources on devices that publish no stream: a row of
+# drain and of upgrade plan (nova-vfio-compat's maintenance.unchecked_notes
+# says it in a paragraph).
+NOT_CHECKED = 'not checked'
+UNCHECKED_REASON = ('its devices publish no stream (not reported by '
+                    'nova-vfio-compat-reporter)')
 
 
 class _Planning:
@@ -237,10 +243,9 @@ def drain_rows(result):
             _list(['%s: %s' % (u['host'], u['reason'])
                    for u in server['not_used']])))
     for entry in result['unchecked']:
-        rows.append((entry['name'], entry['consumer'], 'not checked',
+        rows.append((entry['name'], entry['consumer'], NOT_CHECKED,
                      _list(entry['providers']), _list([]), None,
-                     'its devices publish no stream (not reported by '
-                     'nova-vfio-compat-reporter)', _list([])))
+                     UNCHECKED_REASON, _list([])))
     return rows
 
 
@@ -254,8 +259,9 @@ class PlanUpgrade(_Planning, command.Lister):
     As ``nova-vfio-compat plan-upgrade``: read-only. ``action`` is
     ``move`` (live-migrate to ``destination`` before the wave's hosts are
     upgraded), ``downtime (forced)`` (no order of the upgrade keeps it
-    running) or ``downtime (avoidable)``; a wave with no server to act on
-    is one row with no action.
+    running), ``downtime (avoidable)`` or ``not checked`` (its devices,
+    named in ``reason``, publish no stream: a row with no wave); a wave
+    with no server to act on is one row with no action.
     """
 
     def get_parser(self, prog_name):
@@ -298,6 +304,10 @@ def upgrade_rows(result):
         if not (wave['moves'] or wave['downtime']):
             rows.append((wave['wave'], hosts, None, None, None, None, None,
                          None))
+    for entry in result['unchecked']:
+        rows.append((None, None, NOT_CHECKED, entry['name'],
+                     entry['consumer'], None, None, '%s: %s' % (
+                         ', '.join(entry['providers']), UNCHECKED_REASON)))
     return rows
 
 

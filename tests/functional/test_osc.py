@@ -208,3 +208,31 @@ def test_upgrade_plan_rows_are_plan_upgrade(cloud, fleet, tmp_path,
             if r['action'] == 'move'] == want
     assert rows[0]['upgrade'] == ['osc-src']
     assert 'Downtime: 0 servers planned' in got.stderr
+
+
+def test_upgrade_plan_lists_the_servers_it_does_not_check(
+        cloud, fleet, tmp_path, monkeypatch):
+    """A server on devices with no stream is a row, as drain has it.
+
+    ``plan-upgrade`` prints it as a "Not checked" paragraph.
+    """
+    described, undescribed = fleet.host('osc-mixed', planning.gpu(1),
+                                        planning.gpu(None))
+    moved = fleet.allocate('osc-vm3', described)
+    blind = fleet.allocate('osc-vm4', undescribed)
+    newer = planning.document_file(tmp_path, 3)
+    got = openstack(cloud, 'vfio', 'upgrade', 'plan', '--assume',
+                    'osc-mixed=%s' % newer, '-f', 'json')
+    assert got.returncode == 0, got.stderr
+    rows = json.loads(got.stdout)
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
+    result = nvc_json('plan-upgrade', '--assume', 'osc-mixed=%s' % newer,
+                      '--os-cloud', CLOUD)
+    (entry,) = result['unchecked']
+    assert entry['consumer'] == blind
+    (row,) = [r for r in rows if r['action'] == 'not checked']
+    assert (row['wave'], row['consumer'], row['name']) == (
+        None, blind, entry['name'])
+    assert row['reason'].startswith(
+        '%s: its devices publish no stream' % ', '.join(entry['providers']))
+    assert moved in {r['consumer'] for r in rows if r['action'] == 'move'}
