@@ -77,13 +77,12 @@ LOG = logging.getLogger(__name__)
 # repeated required(N) in GET /resource_providers and
 # /allocation_candidates; from 1.29 the provider summaries have the
 # traits, parent and root of every provider in a candidate's tree; from
-# 1.35 root_required.
-MICROVERSION = placement_version.MICROVERSION
+# 1.35 root_required. Traits are read at
+# placement_reader.TRAITS_MICROVERSION.
 # Nova's trait on the root provider of a disabled compute service; the
 # scheduler asks Placement for roots without it (nova/scheduler/utils.py,
 # ResourceRequest root_required, microversion 1.35).
 DISABLED = 'COMPUTE_STATUS_DISABLED'
-TRAITS_MICROVERSION = placement_reader.TRAITS_MICROVERSION
 
 
 class UnknownHost(ValueError):
@@ -101,7 +100,8 @@ class PlacementView:
     def root(self, host):
         """The uuid of the root provider named ``host``."""
         found = self._get('/resource_providers?%s' % parse.urlencode(
-            {'name': host}), MICROVERSION)['resource_providers']
+            {'name': host}),
+            placement_version.MICROVERSION)['resource_providers']
         if not found:
             raise UnknownHost('%s: no resource provider of that name in '
                               'Placement (give the compute node name, as '
@@ -116,23 +116,26 @@ class PlacementView:
         """The non-root providers under ``root``: ``{uuid: name}``."""
         return {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
-            MICROVERSION)['resource_providers'] if rp['uuid'] != root}
+            placement_version.MICROVERSION)['resource_providers']
+            if rp['uuid'] != root}
 
     def traits(self, uuid):
-        return frozenset(self._get('/resource_providers/%s/traits' % uuid,
-                                   TRAITS_MICROVERSION)['traits'])
+        return frozenset(self._get(
+            '/resource_providers/%s/traits' % uuid,
+            placement_reader.TRAITS_MICROVERSION)['traits'])
 
     def allocations(self, uuid):
         """``{consumer: {resource class: amount}}`` on one provider."""
         return {consumer: alloc['resources'] for consumer, alloc in
                 self._get('/resource_providers/%s/allocations' % uuid,
-                          MICROVERSION)['allocations'].items()}
+                          placement_version.MICROVERSION)[
+                              'allocations'].items()}
 
     def inventories(self, uuid):
         """``{resource class: total}`` of one provider."""
         return {rc: inventory['total'] for rc, inventory in self._get(
             '/resource_providers/%s/inventories' % uuid,
-            MICROVERSION)['inventories'].items()}
+            placement_version.MICROVERSION)['inventories'].items()}
 
     def capacities(self, uuid):
         """``{resource class: capacity}`` of one provider.
@@ -144,7 +147,7 @@ class PlacementView:
                         inv.get('allocation_ratio', 1.0))
                 for rc, inv in self._get(
                     '/resource_providers/%s/inventories' % uuid,
-                    MICROVERSION)['inventories'].items()}
+                    placement_version.MICROVERSION)['inventories'].items()}
 
     def known(self, names):
         """The trait names of ``names`` that Placement knows.
@@ -155,7 +158,7 @@ class PlacementView:
         return placement_reader.existing_traits(
             names, lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
-                TRAITS_MICROVERSION)['traits'])
+                placement_reader.TRAITS_MICROVERSION)['traits'])
 
     def known_owned(self):
         """Every trait name of this project Placement knows.
@@ -166,7 +169,7 @@ class PlacementView:
         """
         names = set(self._get('/traits?name=startswith:%s'
                               % nvc_traits.PREFIX,
-                              TRAITS_MICROVERSION)['traits'])
+                              placement_reader.TRAITS_MICROVERSION)['traits'])
         malformed = sorted(n for n in names if nvc_traits.is_malformed(n))
         if malformed:
             LOG.warning('skipping %d malformed trait(s) of this project in '
@@ -180,8 +183,9 @@ class PlacementView:
     def names(self):
         """``{uuid: (name, root uuid)}`` of every provider (one request)."""
         return {rp['uuid']: (rp['name'], rp['root_provider_uuid'])
-                for rp in self._get('/resource_providers',
-                                    MICROVERSION)['resource_providers']}
+                for rp in self._get(
+                    '/resource_providers',
+                    placement_version.MICROVERSION)['resource_providers']}
 
     def listing(self, query, resources=()):
         """``{uuid: (name, root uuid)}`` of the providers ``query`` finds.
@@ -196,7 +200,7 @@ class PlacementView:
             params.append(('resources', ','.join(
                 '%s:%d' % r for r in resources)))
         return _places(self._get('/resource_providers?%s' % parse.urlencode(
-            params), MICROVERSION))
+            params), placement_version.MICROVERSION))
 
     def carrying(self, query, resources=()):
         """``[uuid]`` of the providers :meth:`listing` finds."""
@@ -204,7 +208,8 @@ class PlacementView:
 
     def provider(self, uuid):
         """``{uuid: (name, root uuid)}`` of one provider."""
-        rp = self._get('/resource_providers/%s' % uuid, MICROVERSION)
+        rp = self._get('/resource_providers/%s' % uuid,
+                       placement_version.MICROVERSION)
         return _places({'resource_providers': [rp]})
 
     def disabled_roots(self):
@@ -236,7 +241,7 @@ class PlacementView:
         if limit is not None:
             query.append(('limit', str(limit)))
         body = self._get('/allocation_candidates?%s' % parse.urlencode(
-            query), MICROVERSION)
+            query), placement_version.MICROVERSION)
         return body['allocation_requests'], body['provider_summaries']
 
 
