@@ -9,9 +9,11 @@
 # tests (apt-get, when run as root or with sudo; otherwise it says what to
 # install and stops).
 #
-# The suite runs as pytest processes that must not share one:
-#   1. tests/ without udev and nova: the core, the CLI, the reporter against
-#      the real Placement, the devstack plugin;
+# The suite runs as pytest processes; some must not share one:
+#   1. tests/ without udev, nova and functional: the core, the CLI, the
+#      documentation, the devstack plugin; and tests/functional (the
+#      reporter against the real Placement, the demo, the commands that
+#      read Placement) beside it, for balance;
 #   2. tests/udev under umockdev's LD_PRELOAD (the whole process sees the
 #      emulated /sys, which would break anything reading the real one);
 #   3. tests/nova with nova's native threading (no eventlet monkey patching,
@@ -98,7 +100,11 @@ start() {
 }
 
 start main "$PY" -m pytest -q -p no:cacheprovider tests \
-    --ignore=tests/udev --ignore=tests/nova "$@"
+    --ignore=tests/udev --ignore=tests/nova --ignore=tests/functional "$@"
+if [[ -d tests/functional ]]; then
+    start functional "$PY" -m pytest -q -p no:cacheprovider tests/functional \
+        "$@"
+fi
 if [[ -d tests/udev ]]; then
     start udev umockdev-wrapper "$PY" -m pytest -q -p no:cacheprovider \
         tests/udev "$@"
