@@ -45,7 +45,10 @@ decisions equal to the per-migration path's, server by server.
   else of them), and its per-host step of the host's tree and of each
   allocation candidate alone (a candidate is kept or pruned by its own
   providers; a host passes when its tree accepts the streams and one of
-  its candidates is kept).  So the filter runs once per distinct set of
+  its candidates is kept), and, with ``pci_in_placement`` off, of the
+  host's PCI pools: within a wave a host outside it only loses free VFs,
+  and its pool is the same while it has one free (a host with none is no
+  option).  So the filter runs once per distinct set of
   source devices in the wave, for a server that has them, over every host
   outside the wave with all its candidates; each migration then takes
   the first of its options (the hosts and devices free at that point, in
@@ -202,8 +205,8 @@ class Batched(real_filter.Project):
     in the results: it is the same strategy).
     """
 
-    def __init__(self, placement, cache=True):
-        super().__init__(placement, cache)
+    def __init__(self, placement, cache=True, pci_in_placement=True):
+        super().__init__(placement, cache, pci_in_placement)
         self.bulk = BulkPublisher()
         # {consumer: {provider: allocation}} of the wave's servers.
         self._wave_allocations = {}
@@ -245,7 +248,7 @@ class Batched(real_filter.Project):
         self.roots[host.name] = uuids[0]
         host.gpus = [by_name[name] for name in gpus]
         host.pf = by_name[pf]
-        self.rc[host.name] = self.rc[exemplar.name]
+        self.adopt_vfs(host, exemplar)
         self.states(host)
 
     def upgraded(self, hosts):
@@ -263,7 +266,7 @@ class Batched(real_filter.Project):
                                  [self.roots[h.name] for h in others])
             self.writes += 1
             for host in others:
-                self.rc[host.name] = self.rc[exemplar.name]
+                self.adopt_vfs(host, exemplar)
         self.reads.clear()
 
     # Deciding -----------------------------------------------------------

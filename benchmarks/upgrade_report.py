@@ -13,12 +13,59 @@
 """The rolling-upgrade report: the tables of ``--upgrade``, and the plot.
 """
 
+import dataclasses
 import time
 
 from benchmarks import upgrade_fleet as fleet_lib
 from benchmarks import upgrade_orders
+from benchmarks import upgrade_real_filter as real_filter
 from benchmarks import upgrade_simulation as simulation
 from benchmarks import upgrade_strategies as strategies
+
+
+_NOTES = {
+    True: (
+        'Families: %(gpus)s (GPUs), %(nics)s (VFs). Servers: %(kinds)s. '
+        '"Possible but refused": servers left behind although a '
+        'destination the rules accept had the free devices. "Downtime": '
+        'the servers on a host left not upgraded at the end (each needs a '
+        'cold migration or a stop for the upgrade to complete); "forced": '
+        'the lower bound, the servers no order keeps running '
+        '(``nova_vfio_compat.planning.forced``, the same for every '
+        'strategy); "avoidable": downtime - forced. Placement requests: '
+        'those the filter\'s reads made (%(asked)d asked, the rest '
+        'answered by the cache of the wave or the wave\'s batch of '
+        'allocations); the harness also made %(writes)d writes '
+        '(publishing, the moves of each wave at its end, 100 a request, the '
+        'upgrades). The filter ran %(runs)d times, once per distinct set '
+        'of source devices in a wave. Times: the whole run of the '
+        'strategy, publishing included. Checked: every strategy started '
+        'from the same fleet and waves and kept no forced server running; '
+        'the project\'s sent no migration the rules refuse, refused none '
+        'that was possible, and chose the destination the rules choose '
+        'for every migration. VFs: the allocation candidates name the PF '
+        'provider, Nova claims a VF of the one Placement allocated.\n'),
+    False: (
+        'The same fleet and waves; VFs: the request spec carries the '
+        'flavor\'s PCI request and no Placement group for it, the '
+        'allocation candidates hold no VF, and Nova claims any VF of a '
+        'matching pool: the filter checked each destination\'s PCI pools '
+        '(Nova\'s ``PciDeviceStats`` of the host\'s free VFs, each pool '
+        'with its PF\'s provider, ``[pci] report_in_placement``). '
+        'Placement requests: %(asked)d asked by the filter\'s reads; '
+        '%(writes)d writes; the filter ran %(runs)d times. Checked as '
+        'above.\n'),
+}
+
+
+def _figures(fleet, project):
+    return {
+        'gpus': ', '.join(f.name for f in fleet_lib.GPU_FAMILIES),
+        'nics': ', '.join(f.name for f in fleet_lib.NIC_FAMILIES),
+        'kinds': ', '.join('%d hold %s' % (n, kind) for kind, n in sorted(
+            fleet_lib.kinds(fleet).items())),
+        'asked': project.placement_reads_asked,
+        'writes': project.placement_writes, 'runs': project.filter_runs}
 
 
 def plot(results, path):
@@ -74,54 +121,53 @@ def wave_rows(results):
     return headers, rows
 
 
+def _title(args, results, pci_in_placement):
+    return 'Rolling driver upgrade, %s: %d hosts, %d servers, %d waves' % (
+        real_filter.pci_mode(pci_in_placement), args.hosts, args.servers,
+        len(results[0].sequence))
+
+
 def report(args, emit, table):
     """Run the strategies on the fleet ``args`` sizes; ``emit`` the tables.
 
+    One table per Nova PCI mode (``[filter_scheduler] pci_in_placement``
+    on, then off), each emitted when its runs are done.
     ``table(title, headers, rows, rst)`` renders one table; ``args.plot``
     (a path or None) gets the per-wave plot.  Raises
     :class:`upgrade_simulation.InvariantError` when a claim fails.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
-    fleet, results = simulation.simulate(args.hosts, args.servers,
-                                         args.wave_size, args.seed)
-    forced = upgrade_orders.forced_downtime(fleet)
-    naive_waves = upgrade_orders.naive_waves(fleet, args.wave_size)
-    oracle = simulation.run(fleet, strategies.RulesOracle(), naive_waves,
-                            args.seed)
-    simulation.with_bound(results + [oracle], forced)
-    simulation.check_invariants(fleet, results, oracle=oracle,
-                                forced=forced)
-    project = results[-1]
-    headers, rows = strategy_rows(results)
-    emit(table(
-        'Rolling driver upgrade: %d hosts, %d servers, %d waves' % (
-            args.hosts, args.servers, len(results[0].sequence)),
-        headers, rows, args.rst))
-    emit('Families: %s (GPUs), %s (VFs). Servers: %s. "Possible but '
-         'refused": servers left behind although a destination the rules '
-         'accept had the free devices. "Downtime": the servers on a host '
-         'left not upgraded at the end (each needs a cold migration or a '
-         'stop for the upgrade to complete); "forced": the lower bound, '
-         'the servers no order keeps running '
-         '(``nova_vfio_compat.planning.forced``, the same for every '
-         'strategy); "avoidable": downtime - forced. Placement requests: '
-         'those the filter\'s reads made (%d asked, the rest answered by '
-         'the cache of the wave or the wave\'s batch of allocations); '
-         'the harness also made %d writes (publishing, the moves of each '
-         'wave in one request, the upgrades). The filter ran %d times, '
-         'once per distinct set of source devices in a wave. Times: the '
-         'whole run of the strategy, publishing included. Checked: every '
-         'strategy started from the same fleet and waves and kept no '
-         'forced server running; the project\'s sent no migration the '
-         'rules refuse, refused none that was possible, and chose the '
-         'destination the rules choose for every migration.\n' % (
-             ', '.join(f.name for f in fleet_lib.GPU_FAMILIES),
-             ', '.join(f.name for f in fleet_lib.NIC_FAMILIES),
-             ', '.join('%d hold %s' % (n, kind) for kind, n in sorted(
-                 fleet_lib.kinds(fleet).items())),
-             project.placement_reads_asked, project.placement_writes,
-             project.filter_runs))
-    headers, rows = wave_rows(results)
+    forced = oracle = None
+    by_mode = {}
+    for pci_in_placement in real_filter.PCI_MODES:
+        fleet, results = simulation.simulate(
+            args.hosts, args.servers, args.wave_size, args.seed,
+            pci_in_placement=pci_in_placement)
+        if oracle is None:
+            forced = upgrade_orders.forced_downtime(fleet)
+            oracle = simulation.run(
+                fleet, strategies.RulesOracle(),
+                upgrade_orders.naive_waves(fleet, args.wave_size),
+                args.seed)
+        simulation.with_bound(results + [oracle], forced)
+        simulation.check_invariants(fleet, results, oracle=oracle,
+                                    forced=forced)
+        by_mode[pci_in_placement] = results
+        project = results[-1]
+        headers, rows = strategy_rows(results)
+        emit(table(_title(args, results, pci_in_placement), headers, rows,
+                   args.rst))
+        emit(_NOTES[pci_in_placement] % _figures(fleet, project))
+    on, off = (by_mode[mode][-1] for mode in real_filter.PCI_MODES)
+    simulation.check_modes(on, off)
+    results = by_mode[True]
+    emit('Both modes: the project\'s strategy made the same decision for '
+         'every migration (checked: each host has one PF, whose VFs are '
+         'one pool, so the compatibility does not depend on the mode); '
+         'the other strategies do not depend on it.\n')
+    off = dataclasses.replace(off, strategy='%s (%s)' % (
+        off.strategy, real_filter.pci_mode(False)))
+    headers, rows = wave_rows(results + [off])
     emit(table('Per wave: migrations failed / servers left behind',
                headers, rows, args.rst))
     orders = [('host name order', oracle),

@@ -223,7 +223,8 @@ class InvariantError(AssertionError):
 def run_strategy(make, fleet, waves, seed=0, **kwargs):
     """Run one strategy class on ``fleet``.
 
-    The project's strategies get a Placement of their own.
+    The project's strategies get a Placement of their own, and
+    ``kwargs``; the others ignore ``kwargs``.
     """
     if not issubclass(make, real_filter.Project):
         return run(fleet, make(), waves, seed)
@@ -239,11 +240,17 @@ def run_strategy(make, fleet, waves, seed=0, **kwargs):
 def simulate(hosts, servers, wave_size, seed=0,
              strategies=(upgrade_strategies.NovaNative,
                          upgrade_strategies.TryAndSee,
-                         batched.Batched)):
-    """The fleet and one :class:`Result` per strategy, naive order."""
+                         batched.Batched), pci_in_placement=True):
+    """The fleet and one :class:`Result` per strategy, naive order.
+
+    ``pci_in_placement``: Nova's ``[filter_scheduler]
+    pci_in_placement`` for the project's strategies (see
+    :mod:`upgrade_real_filter`); the others decide the same either way.
+    """
     fleet = fleet_lib.build_fleet(hosts, servers, seed)
     waves = orders.naive_waves(fleet, wave_size)
-    return fleet, [run_strategy(make, fleet, waves, seed)
+    return fleet, [run_strategy(make, fleet, waves, seed,
+                                pci_in_placement=pci_in_placement)
                    for make in strategies]
 
 
@@ -307,6 +314,25 @@ def check_invariants(fleet, results, project=(real_filter.Project,),
                             'e.g. %s' % (r.strategy, differ[:3]))
     if problems:
         raise InvariantError('; '.join(problems))
+
+
+def check_modes(on, off):
+    """Raise :class:`InvariantError` unless both PCI modes decided alike.
+
+    ``on`` and ``off``: the project's results with ``[filter_scheduler]
+    pci_in_placement`` on and off, on the same fleet and waves.  Every
+    host has one PF, whose VFs are one pool: the pool Nova claims from
+    without ``pci_in_placement`` is the PF the candidate names with it,
+    so compatibility does not depend on the mode, and neither may any
+    decision.
+    """
+    if on.decisions != off.decisions:
+        differ = [(a, b) for a, b in zip(on.decisions, off.decisions)
+                  if a != b]
+        raise InvariantError(
+            'the project decided otherwise with pci_in_placement off than '
+            'on (%d and %d decisions), e.g. %s' % (
+                len(off.decisions), len(on.decisions), differ[:3]))
 
 
 def check_order(naive, preflight):

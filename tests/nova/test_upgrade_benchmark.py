@@ -17,7 +17,10 @@ fleet checks what its table rests on: the strategies start from the same
 fleet and waves, the project's strategy (the real filter over a real
 Placement, vGPUs and VFs) sends no migration the rules refuse, refuses
 none that was possible and chooses what the rules choose, its wave cache
-changes no decision, and a strategy broken on purpose is caught.
+changes no decision, and a strategy broken on purpose is caught.  VFs
+are simulated under both of Nova's PCI modes (``[filter_scheduler]
+pci_in_placement`` on and off); off, the filter decides them from
+Nova's PCI pools on the host states, not from Placement's candidates.
 """
 
 import dataclasses
@@ -96,6 +99,105 @@ def test_the_fleet_has_vfs_and_vgpus_and_the_project_moves_them(
     kinds = {s.name: s.kind for s in fleet.servers}
     assert {kinds[name] for name in moved} == {fleet_lib.VGPU, fleet_lib.VF,
                                                fleet_lib.BOTH}
+
+
+@pytest.fixture(scope='module')
+def pci_off(simulated):
+    """The project's strategy with ``pci_in_placement`` off."""
+    fleet, _results = simulated
+    return simulation.run_strategy(
+        batched_lib.Batched, fleet,
+        orders.naive_waves(fleet, SIZE['wave_size']), pci_in_placement=False)
+
+
+def test_both_pci_modes_decide_alike(simulated, oracle, pci_off):
+    # One PF per host, its VFs one pool: the pool Nova claims from
+    # without pci_in_placement is the PF the candidate names with it,
+    # so compatibility, and every decision, is the same in both modes.
+    fleet, results = simulated
+    on = {r.strategy: r for r in results}[real_filter.Project.name]
+    assert pci_off.strategy == on.strategy
+    simulation.check_invariants(fleet, results[:-1] + [pci_off],
+                                oracle=oracle)
+    simulation.check_modes(on, pci_off)
+    assert pci_off.decisions == on.decisions
+    for figure in ('migrations', 'failed', 'needlessly_refused', 'stranded',
+                   'downtime_servers', 'hosts_not_upgraded',
+                   'stranded_per_wave'):
+        assert getattr(pci_off, figure) == getattr(on, figure)
+    # A mode that decided one migration otherwise is caught.
+    name, _host = on.decisions[-1]
+    other = dataclasses.replace(pci_off, decisions=(
+        pci_off.decisions[:-1] + [(name, None)]))
+    with pytest.raises(simulation.InvariantError, match='pci_in_placement'):
+        simulation.check_modes(on, other)
+
+
+def test_pci_off_batched_decides_as_per_migration(simulated, pci_off):
+    # The pools are kept as the VFs are claimed, migration by migration;
+    # the batched run decides once per wave and must not differ.
+    fleet, _results = simulated
+    per_migration = simulation.run_strategy(
+        real_filter.Project, fleet,
+        orders.naive_waves(fleet, SIZE['wave_size']), pci_in_placement=False)
+    assert per_migration.decisions == pci_off.decisions
+
+
+class _PoolsWithoutProvider(batched_lib.Batched):
+    """Off mode, destinations whose pools name no provider.
+
+    What the scheduler gets from a nova-compute that does not report its
+    PCI devices to Placement; their PFs' providers in Placement still
+    accept the streams.  Records the allocation candidates it hands the
+    filter.
+    """
+
+    candidates = []
+    pools = []
+
+    def candidate(self, fleet, server, option):
+        made = super().candidate(fleet, server, option)
+        self.candidates.append((server, made))
+        return made
+
+    def pci_pools(self, host):
+        stats = super().pci_pools(host)
+        self.pools.append((host.pf, [dict(p) for p in stats.pools]))
+        for pool in stats.pools:
+            pool.pop('rp_uuid')
+        return stats
+
+
+def test_pci_off_decides_vfs_from_the_pools_not_placement(
+        simulated, pci_off):
+    fleet, _results = simulated
+    result = simulation.run_strategy(
+        _PoolsWithoutProvider, fleet,
+        orders.naive_waves(fleet, SIZE['wave_size']), pci_in_placement=False)
+    kinds = {s.name: s.kind for s in fleet.servers}
+    # Placement says the PFs accept, the pools cannot say: every server
+    # with a VF is refused (its migrations were possible), the vGPUs
+    # move as before.
+    moved = {kinds[name] for name, host in result.decisions if host}
+    assert moved == {fleet_lib.VGPU}
+    assert result.failed == 0
+    refused = {name for name, host in result.decisions if not host}
+    assert {kinds[name] for name in refused} >= {fleet_lib.VF,
+                                                 fleet_lib.BOTH}
+    assert result.needlessly_refused > 0
+    assert {kinds[name] for name, host in pci_off.decisions if host} == {
+        fleet_lib.VGPU, fleet_lib.VF, fleet_lib.BOTH}
+    # Nothing of a VF reached the filter through Placement's candidates;
+    # the pools it read were Nova's, one per PF, with the PF's provider.
+    assert _PoolsWithoutProvider.candidates
+    for server, candidate in _PoolsWithoutProvider.candidates:
+        assert all(set(alloc['resources']) == {'VGPU'}
+                   for alloc in candidate['allocations'].values()), candidate
+    assert _PoolsWithoutProvider.pools
+    for pf, pools in _PoolsWithoutProvider.pools:
+        assert [p['rp_uuid'] for p in pools] in ([pf], [])
+        assert all(p['dev_type'] == 'type-VF' and
+                   0 < p['count'] <= fleet_lib.VFS_PER_HOST for p in pools)
 
 
 def test_the_ground_truth_is_nova_s_same_mdev_type():
