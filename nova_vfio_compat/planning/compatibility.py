@@ -18,6 +18,7 @@ trait names that receive it.
 """
 
 import dataclasses
+import functools
 
 from nova_vfio_compat.model import traits as nvc_traits
 
@@ -46,7 +47,16 @@ def accept_names(emit):
     A list so that the Placement queries (``required=in:``) and the local
     tests take every encoding the reporters of a fleet may publish.
     """
-    return sorted(nvc_traits.accept_traits_for(emit))
+    return sorted(_accepting(emit))
+
+
+@functools.lru_cache(maxsize=4096)
+def _accepting(emit):
+    """:func:`traits.accept_traits_for` of ``emit``, remembered.
+
+    The planners ask it over and over for the few streams of a fleet.
+    """
+    return nvc_traits.accept_traits_for(emit)
 
 
 def refused_streams(provider_traits, streams):
@@ -58,7 +68,7 @@ def refused_streams(provider_traits, streams):
     """
     provider_traits = frozenset(provider_traits)
     return frozenset(s for s in streams
-                     if provider_traits.isdisjoint(accept_names(s)))
+                     if provider_traits.isdisjoint(_accepting(s)))
 
 
 def accepts(provider_traits, streams):

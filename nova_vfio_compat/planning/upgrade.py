@@ -20,7 +20,9 @@ has now, nothing is written:
    first, then the hosts with the most servers), the first of the next
    :data:`LOOKAHEAD` whose servers, with those of the hosts already in
    the wave, leave the fewest without a destination (a host whose
-   upgrade adds destinations before the hosts that need them);
+   upgrade adds destinations before the hosts that need them) or moved
+   where no order of the rest of the upgrade keeps them running (the
+   bound of what is left after the wave);
 2. the servers on the wave's hosts that are not *forced*
    (:mod:`.forced`: no order keeps them running) are assigned live
    migration destinations outside the wave by :func:`drain.plan`, from
@@ -244,9 +246,49 @@ def _leaving(fleet, hosts, bound):
                   key=lambda s: s.consumer)
 
 
-def _next_wave(fleet, remaining, assumed, bound, size, disabled):
-    """Choose the hosts of the next wave, one at a time."""
+def _doomed(fleet, trial, result, remaining, assumed, bound, outside):
+    """The servers a wave of ``trial`` leaves with no way to keep running.
+
+    The bound (:func:`forced.forced`) of the upgrade left after the wave:
+    ``trial`` upgraded, the servers moved as ``result`` plans, those of
+    the later hosts as they are.  A server moved to a device from which
+    no device after the upgrade can be reached any more (the hosts whose
+    upgrade would take it are upgraded, or it sits on the only one) needs
+    downtime later whatever the plan does then.
+    """
+    later = remaining - trial
+    if not later:
+        return 0
+    providers = dict(outside)
+    providers.update(fleet.current)
+    for uuid, p in providers.items():
+        if p.host in trial and uuid in assumed:
+            providers[uuid] = dataclasses.replace(
+                p, traits=frozenset(assumed[uuid]))
+    at = {}
+    for server in fleet.where.values():
+        if server.consumer not in bound and fleet.host_of(server) in later:
+            at[server.consumer] = [d.provider for d in server.devices]
+    for consumer, option in result.assignments.items():
+        if option.host in later:
+            at[consumer] = list(option.providers)
+    return len(nvc_forced.forced(
+        list(providers.values()),
+        {u: t for u, t in assumed.items()
+         if u in providers and providers[u].host in later}, at, later))
+
+
+def _next_wave(fleet, remaining, assumed, bound, size, disabled,
+               outside=None):
+    """Choose the hosts of the next wave, one at a time.
+
+    Of the first :data:`LOOKAHEAD` hosts in upgrade order, the one that
+    leaves the fewest servers needing downtime: stranded in this wave,
+    or moved where the rest of the upgrade can no longer keep them
+    running (:func:`_doomed`).
+    """
     wave = []
+    outside = outside or {}
     for _ in range(min(size, len(remaining))):
         counts = collections.Counter(
             fleet.host_of(s) for s in fleet.where.values())
@@ -261,9 +303,14 @@ def _next_wave(fleet, remaining, assumed, bound, size, disabled):
             trial = set(wave) | {host}
             result = fleet.drain(_leaving(fleet, trial, bound),
                                  trial | disabled)
-            if best is None or len(result.stranded) < best[0]:
-                best = (len(result.stranded), host)
-            if not result.stranded:
+            lost = len(result.stranded)
+            if best is not None and lost >= best[0]:
+                continue
+            lost += _doomed(fleet, trial, result, remaining, assumed,
+                            bound, outside)
+            if best is None or lost < best[0]:
+                best = (lost, host)
+            if not lost:
                 break
         wave.append(best[1])
     return wave
@@ -308,7 +355,7 @@ def plan(providers, assumed, upgrading, servers, free, wave_size=1,
     waves = []
     while remaining:
         hosts = _next_wave(fleet, remaining, assumed, bound, wave_size,
-                           disabled)
+                           disabled, outside)
         wave = set(hosts)
         excluded = wave | disabled
         moving = _leaving(fleet, wave, bound)

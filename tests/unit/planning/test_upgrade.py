@@ -159,3 +159,23 @@ def test_a_server_stranded_by_capacity_is_avoidable_downtime():
     whys = {d.why for w in result.waves for d in w.downtime}
     assert result.planned == result.avoidable > 0
     assert whys <= {drain.NO_CAPACITY, drain.TAKEN}
+
+
+def test_a_wave_does_not_send_a_server_where_it_is_doomed():
+    # s0 (on h2) emits 1.1 of the first subsystem ID; after the upgrade
+    # only h1's second device (renamed to it) takes it.  Once h2 is
+    # upgraded, upgrading h0 before h1 strands nobody at once but moves
+    # s0 to h1's first device, from where only h1's own target would
+    # take it: today's planner did that (one avoidable downtime).  The
+    # wave that leaves s0 a way on is h1's.
+    t = test_forced._traits
+    a, b = 0x12a2, 0x12a3
+    fleet = test_forced._fleet(
+        ('h0', 1, t(1, 1, 0, a), t(1, 4, 2, a)),
+        ('h1', 1, t(1, 1, 0, a), t(1, 4, 0, b)),
+        ('h1', 1, t(1, 1, 0, b), t(1, 4, 0, a)),
+        ('h2', 1, t(1, 1, 0, a), t(1, 4, 0, b)), servers=[3])
+    assert fleet.bound() == test_forced.least_downtime(fleet) == 0
+    result = _plan(fleet)
+    assert [w.hosts for w in result.waves] == [['h2'], ['h1'], ['h0']]
+    assert (result.planned, result.avoidable) == (0, 0)
