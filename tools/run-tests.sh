@@ -17,8 +17,9 @@
 #   2. tests/udev under umockdev's LD_PRELOAD (the whole process sees the
 #      emulated /sys, which would break anything reading the real one);
 #   3. tests/nova with nova's native threading (no eventlet monkey patching,
-#      which must be decided before anything imports nova), as two
-#      processes: the benchmark-shaped tests (NOVA_BENCH) and the others.
+#      which must be decided before anything imports nova), as three
+#      processes: the benchmark-shaped tests (NOVA_BENCH), NOVA_2's files
+#      and the others.
 # They share no state (each test makes its own Placement, sqlite database
 # and temporary directories; ports are the kernel's), so they run side by
 # side: on two cores the suite takes about half its CPU time. Each one's
@@ -83,10 +84,13 @@ trap 'rm -rf "$results"' EXIT
 status=0
 names=()
 
-# The tests of tests/nova that build fleets (a third of its time): in a
-# process of their own, beside the other nova tests.
+# tests/nova in three processes of about the same CPU time: the tests
+# that build fleets (NOVA_BENCH), the files of NOVA_2, and the others.
 NOVA_BENCH=(tests/nova/test_benchmarks.py tests/nova/test_upgrade_benchmark.py
             tests/nova/test_placement_calls.py)
+NOVA_2=(tests/nova/test_policies.py tests/nova/test_live_migration.py
+        tests/nova/test_mdev_types.py tests/nova/test_pci_pools.py)
+args=("$@")
 
 start() {
     local name=$1
@@ -110,20 +114,27 @@ if [[ -d tests/udev ]]; then
         tests/udev "$@"
 fi
 if [[ -d tests/nova ]]; then
-    bench=()
     ignore=()
-    for path in "${NOVA_BENCH[@]}"; do
-        if [[ -f $path ]]; then
-            bench+=("$path")
-            ignore+=("--ignore=$path")
+    nova_part() {
+        # The listed files that exist, in a process of their own.
+        local name=$1 path
+        local files=()
+        shift
+        for path in "$@"; do
+            if [[ -f $path ]]; then
+                files+=("$path")
+                ignore+=("--ignore=$path")
+            fi
+        done
+        if (( ${#files[@]} )); then
+            OS_NOVA_DISABLE_EVENTLET_PATCHING=1 start "$name" "$PY" -m \
+                pytest -q -p no:cacheprovider "${files[@]}" "${args[@]}"
         fi
-    done
+    }
+    nova_part nova-bench "${NOVA_BENCH[@]}"
+    nova_part nova-2 "${NOVA_2[@]}"
     OS_NOVA_DISABLE_EVENTLET_PATCHING=1 start nova "$PY" -m pytest -q \
-        -p no:cacheprovider tests/nova "${ignore[@]}" "$@"
-    if (( ${#bench[@]} )); then
-        OS_NOVA_DISABLE_EVENTLET_PATCHING=1 start nova-bench "$PY" -m pytest \
-            -q -p no:cacheprovider "${bench[@]}" "$@"
-    fi
+        -p no:cacheprovider tests/nova "${ignore[@]}" "${args[@]}"
 fi
 wait
 for name in "${names[@]}"; do
