@@ -22,8 +22,9 @@ would drop traits this project does not own.  Placement's own schemas
 A shape holds what the readers use of an answer (the fields they read,
 with their types and bounds), not everything Placement documents: what
 no reader uses cannot mislead one.  It is checked by code compiled from
-it (:class:`_Compiler`), at a fraction of what decoding the answer cost;
-jsonschema, the reference, writes the message of a refusal.
+it (:class:`_Compiler`); jsonschema, the reference, writes the message
+of a refusal.  A reader's answer finds its route by one regular
+expression (:func:`check_read`).
 
 Every route the project reads has its shape here (:data:`ROUTES`), and
 there is one policy: a GET answer of a route with no shape is refused
@@ -41,6 +42,7 @@ import itertools
 import json
 import operator
 import re
+from urllib import parse
 
 import jsonschema
 
@@ -312,30 +314,90 @@ _OLDER = {id(ALLOCATION_CANDIDATES): ((1, 34),
           id(PROVIDER): ((1, 14), PROVIDER_BEFORE_1_14)}
 
 
+# {microversion as asked: (major, minor) or None}; a client asks at a few.
+_VERSIONS = {}
+
+
 def _version(microversion):
+    found = _VERSIONS.get(microversion, False)
+    if found is not False:
+        return found
     try:
         major, minor = str(microversion).split('.')
-        return int(major), int(minor)
+        found = int(major), int(minor)
     except ValueError:
-        return None
+        found = None
+    if len(_VERSIONS) < 64:
+        _VERSIONS[microversion] = found
+    return found
+
+
+def _segments(pattern):
+    """The path segments a route's pattern ends with; None for an id."""
+    text = pattern.pattern
+    if text == '^/?\\Z':
+        return ('',)
+    if not text.startswith('/') or not text.endswith('\\Z'):
+        raise ValueError('no segments in route %r' % text)
+    segments = tuple(None if part == _UUID_PART else part
+                     for part in text[1:-2].split('/'))
+    if not all(part is None or re.fullmatch('[a-z_]+', part)
+               for part in segments):
+        raise ValueError('no segments in route %r' % text)
+    return segments
 
 
 def _by_last_segment(routes):
-    """``{last path segment: routes}``; None for those ending in a value.
+    """``{last path segment: [(method, segments, schema)]}``.
 
-    Finding a route by the word its path ends with leaves one or two
-    patterns to try instead of every one: the route of a small answer
-    cost more to find than the answer to decode.
+    Under None the routes whose path ends in a value (an id).  Finding a
+    route by the word its path ends with, then comparing a segment or
+    two, costs less than matching every pattern: the route of a small
+    answer cost more to find than the answer to decode.
     """
     found = {}
-    for route in routes:
-        word = re.search('/([a-z_]+)\\\\Z$', route[1].pattern)
-        found.setdefault(word.group(1) if word else None, []).append(route)
+    for method, pattern, schema in routes:
+        segments = _segments(pattern)
+        found.setdefault(segments[-1], []).append(
+            (method, segments, schema))
     return found
 
 
 _ROUTES_BY_LAST = _by_last_segment(ROUTES)
 _READER_ROUTES_BY_LAST = _by_last_segment(ROUTES + READER_ROUTES)
+_ID_CHARS = '0123456789abcdefABCDEF-'
+
+
+def _matches(segments, path):
+    """Does ``path`` end with ``segments`` (as the route's pattern)?"""
+    if segments == ('',):
+        return path in ('', '/')
+    parts = path.rsplit('/', len(segments))
+    if len(parts) <= len(segments):
+        return False
+    for want, part in zip(segments, parts[1:]):
+        if want is None:
+            # [0-9a-fA-F-]{32,36}
+            if not 32 <= len(part) <= 36 or part.strip(_ID_CHARS):
+                return False
+        elif part != want:
+            return False
+    return True
+
+
+def _route_of(method, path, microversion, reader):
+    """``(schema, its check)`` of ``method path``, or None."""
+    by_last = _READER_ROUTES_BY_LAST if reader else _ROUTES_BY_LAST
+    routes = by_last.get(path[path.rfind('/') + 1:]) or by_last.get(None, ())
+    for want_method, segments, schema in routes:
+        if method == want_method and _matches(segments, path):
+            older = _OLDER.get(id(schema))
+            if older is not None:
+                version = _version(microversion) or (1, 0)
+                if version < older[0]:
+                    schema = older[1]
+            return _ROUTE_CHECKS[id(schema)]
+    return None
 
 
 def schema_for(method, path, microversion=None, reader=False):
@@ -346,17 +408,8 @@ def schema_for(method, path, microversion=None, reader=False):
     :param reader: include :data:`READER_ROUTES` (``path`` is then
         relative to Placement's endpoint).
     """
-    by_last = _READER_ROUTES_BY_LAST if reader else _ROUTES_BY_LAST
-    routes = by_last.get(path[path.rfind('/') + 1:]) or by_last.get(None, ())
-    for want_method, pattern, schema in routes:
-        if method == want_method and pattern.search(path):
-            older = _OLDER.get(id(schema))
-            if older is not None:
-                version = _version(microversion) or (1, 0)
-                if version < older[0]:
-                    return older[1]
-            return schema
-    return None
+    found = _route_of(method, path, microversion, reader)
+    return None if found is None else found[0]
 
 
 # Checking an answer is compiled, not interpreted by jsonschema: a listing
@@ -380,33 +433,30 @@ _KNOWN = frozenset(['type', 'required', 'properties', 'propertyNames',
                     'additionalProperties', 'items', 'pattern', 'minLength',
                     'maxLength', 'minimum', 'maximum', 'oneOf'])
 _HEX = b'0123456789abcdefABCDEF'
+_UUID_SEARCH = re.compile(UUID['pattern']).search
+# Columns of at most this many values are walked value by value.
+_SHORT = 8
 _NAME_CHARS = b'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'
-
-
-def _joined(values):
-    """The strings of ``values`` joined by newlines, as ASCII, or None.
-
-    None when one is not a string or is not ASCII (the patterns below are
-    ASCII).  The checks below count the newlines: that none was inside a
-    value.
-    """
-    try:
-        text = '\n'.join(values)
-    except TypeError:
-        return None
-    return text.encode('ascii') if text.isascii() else None
 
 
 def _uuids(values):
     """Are all canonical UUIDs (36 characters, hyphens at 8, 13, 18, 23)?
 
     Placement writes them so; other spellings the pattern allows are left
-    to the regular expression.
+    to the regular expression.  The values are joined by newlines and
+    encoded (a value that is not a string is a TypeError): a character
+    that is not ASCII becomes bytes that are neither hex digits nor
+    hyphens, so it cannot pass the tests of the bytes below.
     """
-    data = _joined(values)
-    if data is None:
-        return False
     n = len(values)
+    if n == 1:
+        # One (the consumer of an allocation): the regular expression
+        # costs less.
+        return type(values[0]) is str and _UUID_SEARCH(values[0]) is not None
+    try:
+        data = '\n'.join(values).encode()
+    except (TypeError, UnicodeEncodeError):
+        return False
     return (len(data) == 37 * n - 1 and
             data[36::37] == b'\n' * (n - 1) and
             data[8::37] == data[13::37] == data[18::37] ==
@@ -415,20 +465,26 @@ def _uuids(values):
 
 
 def _names(values):
-    """Do all match ``^[A-Z0-9_]+\\Z`` (:data:`NAME`)?"""
-    data = _joined(values)
-    # No value empty, and only name characters and the newlines between
-    # the values.
-    return (data is not None and all(values) and
-            data.translate(None, _NAME_CHARS) == b'\n' * (len(values) - 1))
+    """Do all match ``^[A-Z0-9_]+\\Z`` (:data:`NAME`)?
+
+    None empty, and nothing but name characters in them all (as for
+    :func:`_uuids`, a character that is not ASCII is encoded as bytes
+    that are not name characters).
+    """
+    try:
+        data = ''.join(values).encode()
+    except (TypeError, UnicodeEncodeError):
+        return False
+    return all(values) and not data.translate(None, _NAME_CHARS)
 
 
 def _text(values):
     """No lone surrogate in any (:data:`TEXT_PATTERN`)."""
     try:
-        return _encodes('\n'.join(values))
-    except TypeError:
+        '\n'.join(values).encode()
+    except (TypeError, UnicodeEncodeError):
         return False
+    return True
 
 
 # pattern: (a check of a column that says yes only if every value is a
@@ -519,6 +575,11 @@ class _Compiler:
         elif kind == 'array':
             if 'items' in schema:
                 self.column(schema['items'], v, depth)
+        elif kind == 'string' and schema.get('pattern') in (
+                NAME['pattern'], TEXT_PATTERN):
+            # As a column of one: the pattern's fast test costs less than
+            # its regular expression (which for one UUID is the fastest).
+            self._strings(schema, '(%s,)' % v, depth)
         elif kind == 'string':
             if 'minLength' in schema:
                 self.fail_if(depth, 'len(%s) < %d' % (v, schema['minLength']))
@@ -531,7 +592,13 @@ class _Compiler:
             self._bounds(schema, v, v, depth)
 
     def column(self, schema, c, depth):
-        """Code that returns False unless every value of ``c`` has it."""
+        """Code that returns False unless every value of ``c`` has it.
+
+        ``c`` is a list.  A short one (at most :data:`_SHORT` values: the
+        consumers of one provider, the resources of one allocation) is
+        walked value by value, which costs less than the builtins a
+        column takes; strings are always tested as a column (one call).
+        """
         self._unknown(schema)
         if 'oneOf' in schema:
             inner = self.var()
@@ -542,6 +609,18 @@ class _Compiler:
         kind = schema['type']
         if kind == 'string':
             self._strings(schema, c, depth)
+            return
+        each = self.var()
+        self.emit(depth, 'if len(%s) <= %d:' % (c, _SHORT))
+        self.emit(depth + 1, 'for %s in %s:' % (each, c))
+        self.value(schema, each, depth + 2)
+        self.emit(depth, 'else:')
+        depth += 1
+        if kind == 'object' and schema.get('required'):
+            # Taking each required property of every value tests that
+            # every value is an object (a JSON value that is not one
+            # cannot be indexed by a string) that has it: one pass.
+            self._object(schema, c, depth, column=True)
             return
         self.fail_if(depth, 'not set(map(type, %s)) <= {%s}' % (
             c, self.const(_TYPES[kind])))
@@ -576,9 +655,12 @@ class _Compiler:
                     (each is None or all(map(each, values))))
         fast, implied = _FAST_PATTERNS.get(pattern, (None, 0))
         test = '%s(%s)' % (self.const(exact), c)
-        if fast is not None and low <= implied:
-            test = '%s(%s)%s or %s' % (
-                self.const(fast), c, '' if high is None else
+        if fast is not None:
+            test = '%s(%s)%s%s or %s' % (
+                self.const(fast), c,
+                '' if low <= implied else
+                ' and min(map(len, %s)) >= %d' % (c, low),
+                '' if high is None else
                 ' and max(map(len, %s)) <= %d' % (c, high), test)
         self.fail_if(depth, '%s and not (%s)' % (c, test))
 
@@ -596,18 +678,26 @@ class _Compiler:
     def _object(self, schema, v, depth, column):
         required = schema.get('required', ())
         properties = schema.get('properties', {})
-        for key in required:
-            self.fail_if(depth, (
-                'not all(map(contains, %s, repeat(%r)))' if column else
-                '%r not in %s') % ((v, key) if column else (key, v)))
+        taken = {}
+        if column and required:
+            self.emit(depth, 'try:')
+            for key in required:
+                taken[key] = self.var()
+                self.emit(depth + 1, '%s = list(map(itemgetter(%r), %s))'
+                          % (taken[key], key, v))
+            self.emit(depth, 'except (KeyError, TypeError):')
+            self.emit(depth + 1, 'return False')
+        elif not column:
+            for key in required:
+                self.fail_if(depth, '%r not in %s' % (key, v))
         for key, shape in properties.items():
+            if key in taken:
+                self.column(shape, taken[key], depth)
+                continue
             inner = self.var()
             if column:
-                self.emit(depth, (
-                    '%s = list(map(itemgetter(%r), %s))' if key in required
-                    else '%s = [v[%r] for v in %s if %r in v]') % (
-                        (inner, key, v) if key in required
-                        else (inner, key, v, key)))
+                self.emit(depth, '%s = [v[%r] for v in %s if %r in v]' % (
+                    inner, key, v, key))
                 self.column(shape, inner, depth)
             elif key in required:
                 self.emit(depth, '%s = %s[%r]' % (inner, v, key))
@@ -616,6 +706,21 @@ class _Compiler:
                 self.emit(depth, 'if %r in %s:' % (key, v))
                 self.emit(depth + 1, '%s = %s[%r]' % (inner, v, key))
                 self.value(shape, inner, depth + 1)
+        if not column and not properties and (
+                'propertyNames' in schema or
+                'additionalProperties' in schema):
+            # A short mapping (one consumer's resources) item by item.
+            key, each = self.var(), self.var()
+            self.emit(depth, 'if len(%s) <= %d:' % (v, _SHORT))
+            self.emit(depth + 1, 'for %s, %s in %s.items():' % (key, each, v))
+            if 'propertyNames' in schema:
+                self.value(schema['propertyNames'], key, depth + 2)
+            if 'additionalProperties' in schema:
+                self.value(schema['additionalProperties'], each, depth + 2)
+            else:
+                self.emit(depth + 2, 'pass')
+            self.emit(depth, 'else:')
+            depth += 1
         if 'propertyNames' in schema:
             inner = self.var()
             self.emit(depth, ('%s = list(chain(%s))' if column else
@@ -658,6 +763,20 @@ def _compiled(schema):
     return found[1]
 
 
+def _route_check(schema):
+    """``(schema, check)`` of a route.
+
+    Allocation candidates must also name only providers they describe
+    (:func:`_candidates_named`).
+    """
+    shaped = _compiled(schema)
+    if schema is ALLOCATION_CANDIDATES or \
+            schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
+        return schema, lambda value: (shaped(value) and
+                                      _candidates_named(value))
+    return schema, shaped
+
+
 def conforms(value, schema):
     """Does ``value`` have the shape ``schema``?  Fast, no message."""
     return _compiled(schema)(value)
@@ -671,6 +790,11 @@ def check(body, schema, what):
     """
     if conforms(body, schema):
         return body
+    return _refuse(body, schema, what)
+
+
+def _refuse(body, schema, what):
+    """Raise the :exc:`MalformedAnswer` that says what is wrong."""
     try:
         records.validate(body, schema, what)
     except records.InvalidDocument as e:
@@ -678,6 +802,9 @@ def check(body, schema, what):
         raise MalformedAnswer(what, where + _short(e.message))
     except (jsonschema.exceptions.ValidationError, RecursionError) as e:
         raise MalformedAnswer(what, _short(str(e)))
+    if schema is ALLOCATION_CANDIDATES or \
+            schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
+        _candidates_consistent(body, what)
     return body
 
 
@@ -685,42 +812,110 @@ def check_answer(method, path, body, what=None, strict=False,
                  microversion=None):
     """:func:`check` with the schema of ``method path``.
 
+    Allocation candidates must also name only providers they describe.
+
     :param strict: refuse an answer of a route with no schema here (what
         the readers do: every route the project reads has one); else
         such an answer is returned unchecked (answers to Nova's API on
         the same connection).
     :raises MalformedAnswer: naming ``what`` (default ``method path``).
     """
-    what = what or '%s %s' % (method, path)
-    schema = schema_for(method, path, microversion, reader=strict)
-    if schema is None:
+    found = _route_of(method, path, microversion, strict)
+    if found is None:
         if strict:
-            raise MalformedAnswer(what, 'no shape is known for this route, '
-                                        'so the answer cannot be checked')
+            raise MalformedAnswer(what or '%s %s' % (method, path),
+                                  'no shape is known for this route, so '
+                                  'the answer cannot be checked')
         return body
-    check(body, schema, what)
-    if schema is ALLOCATION_CANDIDATES or \
-            schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
-        _candidates_consistent(body, what)
-    return body
+    if found[1](body):
+        return body
+    return _refuse(body, found[0], what or '%s %s' % (method, path))
+
+
+def check_read(url, body, microversion=None):
+    """``body``, the answer to a reader's ``GET url``, if it has its shape.
+
+    :func:`check_answer` with ``strict`` (``url`` relative to Placement's
+    endpoint), by the shortest way: a small answer costs json.loads a few
+    microseconds, as much as a few calls.  A URL of the exact shape of a
+    route (``/resource_providers/{uuid}/traits?...``) is found by one
+    regular expression (:data:`_EXACT`); any other is left to
+    :func:`check_answer`.
+    """
+    found = _EXACT_MATCH(url)
+    if found is not None:
+        found = _EXACT[found.lastgroup]
+        if found[1] is not None and (
+                _version(microversion) or (1, 0)) < found[1]:
+            found = found[2]
+        else:
+            found = found[0]
+        if found[1](body):
+            return body
+    return check_answer('GET', parse.urlsplit(url).path, body,
+                        'GET %s' % url, True, microversion)
+
+
+def _exact(routes):
+    """``(match, {group: ((schema, check), older, (schema, check))})``.
+
+    The GET routes of :func:`check_read` as one regular expression over
+    a URL relative to Placement's endpoint, a group per route (its
+    name says which): what the route's pattern matches, from the first
+    segment on, then the query or nothing.  Each route with its
+    ``(schema, check)``, and the microversion below which the other
+    ``(schema, check)`` applies (None when there is none).
+    """
+    found, alternatives = {}, []
+    for method, pattern, schema in routes:
+        if method != 'GET':
+            continue
+        name = 'r%d' % len(found)
+        text = pattern.pattern
+        if text == '^/?\\Z':
+            text = '/?\\Z'
+        alternatives.append('(?:%s(?P<%s>))' % (text[:-2], name))
+        older = _OLDER.get(id(schema))
+        found[name] = (_ROUTE_CHECKS[id(schema)], older and older[0],
+                       older and _ROUTE_CHECKS[id(older[1])])
+    return re.compile('(?:%s)(?:\\?|\\Z)' % '|'.join(
+        alternatives)).match, found
+
+
+def _candidates_named(body):
+    """Is every provider a candidate names described by the summaries?"""
+    requests = body['allocation_requests']
+    named = set(itertools.chain.from_iterable(map(
+        operator.itemgetter('allocations'), requests)))
+    mappings = map(dict.get, requests, itertools.repeat('mappings'),
+                   itertools.repeat(_NO_MAPPINGS))
+    try:
+        named.update(itertools.chain.from_iterable(
+            itertools.chain.from_iterable(map(dict.values, mappings))))
+    except TypeError:
+        # A list or an object where a provider should be.
+        return False
+    return body['provider_summaries'].keys() >= named
+
+
+_NO_MAPPINGS = {}
 
 
 def _candidates_consistent(body, what):
-    """Every provider a candidate names is described by the summaries."""
+    """Raise unless every provider a candidate names is described.
+
+    The reference of :func:`_candidates_named`, which says no without
+    saying where.
+    """
     summaries = body['provider_summaries']
-    requests = body['allocation_requests']
-    mappings = map(dict.get, requests, itertools.repeat('mappings'),
-                   itertools.repeat({}))
-    named = set(itertools.chain.from_iterable(map(
-        operator.itemgetter('allocations'), requests)))
-    named.update(itertools.chain.from_iterable(itertools.chain.from_iterable(
-        map(dict.values, mappings))))
-    if summaries.keys() >= named:
-        return
-    for n, request in enumerate(requests):
+    for n, request in enumerate(body['allocation_requests']):
         named = set(request['allocations'])
-        for uuids in request.get('mappings', {}).values():
-            named.update(uuids)
+        for group, uuids in request.get('mappings', {}).items():
+            named.update(u for u in uuids if isinstance(u, str))
+            if not all(isinstance(u, str) for u in uuids):
+                raise MalformedAnswer(
+                    what, 'allocation_requests[%d].mappings[%r] names a '
+                          'provider that is not a string' % (n, group))
         unknown = sorted(u for u in named if u not in summaries)
         if unknown:
             raise MalformedAnswer(
@@ -743,21 +938,13 @@ def decode(content, what):
         raise MalformedAnswer(what, 'the body is nested too deeply')
 
 
-def _encodes(text):
-    try:
-        text.encode('utf-8')
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _short(text, limit=300):
     text = ' '.join(text.split())
     return text if len(text) <= limit else text[:limit] + '...'
 
 
 # Every schema of a route compiles when this module is imported.
-for _route in ROUTES + READER_ROUTES:
-    _compiled(_route[2])
-for _older in _OLDER.values():
-    _compiled(_older[1])
+_ROUTE_CHECKS = {id(schema): _route_check(schema) for schema in [
+    route[2] for route in ROUTES + READER_ROUTES] + [
+    older[1] for older in _OLDER.values()]}
+_EXACT_MATCH, _EXACT = _exact(ROUTES + READER_ROUTES)

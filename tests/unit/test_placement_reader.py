@@ -12,8 +12,10 @@
 
 """The one Placement reader and its one answer-validation policy."""
 
+import json
 import pathlib
 import re
+import uuid as uuid_lib
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -170,3 +172,137 @@ def test_the_compiled_column_checks_agree_with_the_patterns(uuids, names):
             (names, placement_answers.NAMES)):
         assert (placement_answers.conforms(values, schema) ==
                 records.Validator(schema).is_valid(values)), values
+
+
+def test_a_mapping_naming_no_provider_is_malformed_not_an_error():
+    # A mapping's provider must be a UUID: one that is a list or an
+    # object would break the test that every named provider is described.
+    body = {'allocation_requests': [{'allocations': {UUID: {
+        'resources': {'VGPU': 1}}}, 'mappings': {'1': [[UUID]]}}],
+        'provider_summaries': {UUID: {
+            'resources': {'VGPU': {'capacity': 1, 'used': 0}},
+            'traits': [], 'root_provider_uuid': UUID}}}
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
+        placement_reader.check('/allocation_candidates?x=1', body, '1.39')
+    assert 'mappings' in str(e.value)
+
+
+_URLS = st.one_of(
+    st.sampled_from([
+        '/resource_providers', '/resource_providers/%s' % UUID,
+        '/resource_providers/%s/traits' % UUID, '/traits',
+        '/resource_providers/%s/allocations' % UUID,
+        '/resource_providers/%s/inventories' % UUID,
+        '/allocations/%s' % UUID, '/allocation_candidates',
+        '/resource_classes', '/', '', '/usages', '/x/traits',
+        '//h/traits', '/traits#x', '/resource_providers/%s/' % UUID,
+        'http://h/placement/resource_providers']),
+    st.text(alphabet='/?#abcdefr_svt0-', max_size=30)).flatmap(
+    lambda u: st.sampled_from([u, u + '?in_tree=x', u + '?a#b']))
+_BODIES = st.sampled_from([
+    {'resource_providers': []}, {'traits': []},
+    {'traits': [], 'resource_provider_generation': 1},
+    {'allocations': {}}, {'inventories': {}}, {'resource_classes': []},
+    {'versions': []}, {'uuid': UUID, 'name': 'x', 'generation': 1,
+                       'parent_provider_uuid': None,
+                       'root_provider_uuid': UUID},
+    {'allocation_requests': [], 'provider_summaries': {}}, {}, []])
+
+
+@given(_URLS, _BODIES, st.sampled_from([None, '1.0', '1.14', '1.39']))
+def test_the_readers_short_way_finds_the_route_the_patterns_find(
+        url, body, microversion):
+    # check_read finds a route by one regular expression over the URL;
+    # check_answer, with the routes' patterns, is the reference.
+    from urllib import parse
+
+    def outcome(check):
+        try:
+            check()
+        except placement_answers.MalformedAnswer as e:
+            return str(e)
+        return None
+    assert outcome(lambda: placement_reader.check(
+        url, body, microversion)) == outcome(
+        lambda: placement_answers.check_answer(
+            'GET', parse.urlsplit(url).path, body, 'GET %s' % url,
+            strict=True, microversion=microversion))
+
+
+def _long(item, n):
+    return [json.loads(json.dumps(item)) for _ in range(n)]
+
+
+_ITEMS = {
+    'providers': (placement_answers.PROVIDERS, lambda items: {
+        'resource_providers': items}, {
+        'uuid': UUID, 'name': 'cn1', 'generation': 3,
+        'root_provider_uuid': UUID, 'parent_provider_uuid': None}),
+    'summaries': (placement_answers.ALLOCATION_CANDIDATES, lambda items: {
+        'allocation_requests': [],
+        'provider_summaries': {str(uuid_lib.UUID(int=i)): s
+                               for i, s in enumerate(items)}}, {
+        'resources': {'VGPU': {'capacity': 4, 'used': 1}},
+        'traits': ['CUSTOM_X'], 'root_provider_uuid': UUID}),
+    'requests': (placement_answers.ALLOCATION_CANDIDATES, lambda items: {
+        'allocation_requests': items, 'provider_summaries': {}}, {
+        'allocations': {}, 'mappings': {'1': []}}),
+    'allocations': (placement_answers.PROVIDER_ALLOCATIONS, lambda items: {
+        'allocations': {str(uuid_lib.UUID(int=i)): a
+                        for i, a in enumerate(items)}}, {
+        'resources': {'VGPU': 1}}),
+}
+_HOSTILE = st.one_of(st.none(), st.booleans(), st.integers(-3, 3),
+                     st.integers(2 ** 63 - 1, 2 ** 63), st.text(max_size=3),
+                     st.just([]), st.just({}), st.just(UUID),
+                     st.just(['X', 1]), st.just({'VGPU': 1}))
+
+
+@given(st.sampled_from(sorted(_ITEMS)), st.integers(0, 20),
+       st.integers(0, 100), st.data())
+def test_short_and_long_columns_agree_with_jsonschema(kind, n, pick, data):
+    # A column of at most placement_answers._SHORT values is checked
+    # value by value, a longer one with builtins over the whole column:
+    # both against jsonschema, with one value of one item made hostile.
+    from nova_vfio_compat.model import records
+    schema, wrap, item = _ITEMS[kind]
+    items = _long(item, n)
+    if items:
+        target = items[pick % n]
+        key = sorted(target)[pick % len(target)]
+        inner = target[key]
+        if isinstance(inner, dict) and inner and pick % 3:
+            inner_key = sorted(inner)[0]
+            if isinstance(inner[inner_key], dict) and pick % 2:
+                inner[inner_key][sorted(inner[inner_key])[0]] = data.draw(
+                    _HOSTILE)
+            else:
+                inner[inner_key] = data.draw(_HOSTILE)
+        elif data.draw(st.booleans()):
+            del target[key]
+        else:
+            target[key] = data.draw(_HOSTILE)
+    body = wrap(items)
+    assert placement_answers.conforms(body, schema) == records.Validator(
+        schema).is_valid(body)
+
+
+@given(st.integers(0, 20), st.integers(0, 20), st.integers(0, 100),
+       st.sampled_from(['', 'vgpu', 'VGPU\n', UUID, UUID.upper(),
+                        UUID + '\n', 'x' * 36, '\ud800', 'VGPU']),
+       st.booleans())
+def test_short_and_long_mappings_check_their_keys(n, m, pick, key, inner):
+    # A consumer's resources, a provider's consumers: the names of a
+    # short mapping are checked one by one, of a long one as a column.
+    from nova_vfio_compat.model import records
+    schema = placement_answers.PROVIDER_ALLOCATIONS
+    allocations = {str(uuid_lib.UUID(int=i)): {'resources': {
+        'RC%d' % j: 1 for j in range(m)}} for i in range(n)}
+    if allocations and inner:
+        resources = list(allocations.values())[pick % n]['resources']
+        resources[key] = 1
+    else:
+        allocations[key] = {'resources': {'VGPU': 1}}
+    body = {'allocations': allocations}
+    assert placement_answers.conforms(body, schema) == records.Validator(
+        schema).is_valid(body)
