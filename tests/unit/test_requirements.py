@@ -10,9 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The lower bounds are the versions tools/test-oldest.sh tests, and the
-supported releases and Python versions are stated once, as setup.cfg and
-the constraints have them."""
+"""The lower bounds are the versions "tools/test-constraints.sh oldest"
+tests, and the supported releases and Python versions are stated once, as
+setup.cfg and the jobs of tools/test-constraints.sh have them."""
 
 import configparser
 import os
@@ -59,18 +59,37 @@ def test_every_lower_bound_is_the_version_the_oldest_job_installs():
     assert {p: pinned.get(p) for p in runtime} == runtime
 
 
+def _job_pythons():
+    """{job: Python version} of tools/test-constraints.sh."""
+    with open(os.path.join(REPO, 'tools', 'test-constraints.sh')) as f:
+        return dict(re.findall(r'^ +(\w+)\) version=(3\.\d+) ;;$',
+                               f.read(), re.M))
+
+
 def test_the_supported_versions_are_the_ones_setup_cfg_and_tests_have():
     with open(SUPPORTED) as f:
         text = ' '.join(f.read().split())
     setup = configparser.ConfigParser()
     setup.read(os.path.join(REPO, 'setup.cfg'))
-    python = setup['metadata']['python_requires']
-    assert re.fullmatch(r'>=3\.\d+', python)
-    assert '**Python %s or later**' % python[2:] in text
-    with open(os.path.join(REPO, 'tools', 'oldest-constraints.txt')) as f:
-        release = re.search(r'OpenStack (\d{4}\.\d)', f.read()).group(1)
-    assert '**OpenStack %s' % release in text
-    # The Nova the oldest job installs is that release's.
-    nova = [line for line in _lines('tools', 'oldest-constraints.txt')
-            if line.startswith('nova')]
-    assert nova == ['nova<30'] and 'Nova 29' in text
+    # The Pythons claimed are the ones a job runs on, oldest first.
+    jobs = _job_pythons()
+    assert set(jobs) == {'oldest', 'newest'}
+    classified = re.findall(r'Programming Language :: Python :: (3\.\d+)',
+                            setup['metadata']['classifier'])
+    assert classified == sorted(set(jobs.values()),
+                                key=lambda v: int(v.split('.')[1]))
+    assert setup['metadata']['python_requires'] == '>=' + jobs['oldest']
+    assert '**Python %s**' % ' or '.join(classified) in text
+    for job, release, nova in (('oldest', '2024.1', 29),
+                               ('newest', '2026.1', 33)):
+        constraints = os.path.join(REPO, 'tools', '%s-constraints.txt' % job)
+        with open(constraints) as f:
+            assert 'OpenStack %s' % release in f.read()
+        # The job's Nova is that release's.
+        assert 'nova<%d' % (nova + 1) in _lines(
+            'tools', '%s-constraints.txt' % job)
+        assert re.search(r'\*\*%s (\([^)]*Nova %d\) )?on Python %s\*\*'
+                         % (re.escape(release), nova,
+                            re.escape(jobs[job])), text), (release, nova)
+        assert 'Nova %d' % nova in text
+    assert '**OpenStack 2024.1' in text
