@@ -69,9 +69,13 @@ def published_traits(device):
     """The owned traits the reporter publishes for ``device``.
 
     An mdev type's document is typed first (Nova migrates an mdev only
-    into one of the same type): :func:`publication.stream_document`.
+    into one of the same type): :func:`publication.stream_document`; an
+    mdev type also carries the trait that names its type.
     """
-    return traits.document_traits(publication.stream_document(device))
+    names = traits.document_traits(publication.stream_document(device))
+    if device.kind == devices.KIND_MDEV_TYPE and device.mdev_type:
+        names |= {traits.mdev_type_trait(device.mdev_type)}
+    return names
 
 
 def sample_traits(kind, mdev_type, sample):

@@ -43,6 +43,9 @@ these values; no other module types a document or checks its type.
   of every record (the bus key ``mdev_type``, as derived documents
   already do, :func:`typed_document`): a stream of one type is then never
   accepted by a GPU of another, by the rules and by the traits alike.
+  The hash of a typed stream cannot be read back, so an mdev type's
+  traits also name the type (:func:`traits.mdev_type_trait`), for
+  people and ``fleet``; nothing decides a migration from that name.
 * **What fits on the compute node provider.**  Its traits are the
   union of the host's devices' (the host-level summary), at most ``[traits]
   max_traits_per_provider``.  Past that, :func:`fit_root` keeps every
@@ -93,8 +96,10 @@ class PublishedDevice:
     ``document`` is what is published: ``streams`` narrowed to the accept
     records Nova can carry out; None when the device is not published.
     ``traits`` are the names the reporter publishes for it (empty when it
-    is not published) and ``resource_class`` the class of its streams
-    (None without them).
+    is not published): an mdev type's include the one that names its
+    type (:func:`traits.mdev_type_trait`; an mdev type that has none is a
+    ``problem``); ``resource_class`` is the class of its streams (None
+    without them).
 
     ``reason`` says why the device is left out on purpose (Nova does not
     use it, it cannot migrate, its traits do not fit on the compute node
@@ -424,10 +429,19 @@ def _class_of(document):
         return None
 
 
-def _compiled(document, max_traits):
-    """``(traits, problem)`` of a published document."""
+def _compiled(document, max_traits, mdev_type=None):
+    """``(traits, problem)`` of a published document.
+
+    An mdev device (``mdev_type``) also carries the trait that names its
+    type (:func:`traits.mdev_type_trait`), counted with the others.
+    """
     try:
-        return nvc_traits.document_traits(document, max_traits), None
+        extra = ()
+        if mdev_type is not None:
+            extra = (nvc_traits.mdev_type_trait(mdev_type),)
+        return nvc_traits.document_traits(document, max_traits, extra), None
+    except nvc_traits.InvalidMdevType as e:
+        return frozenset(), str(e)
     except nvc_traits.TraitLimitExceeded as e:
         return frozenset(), str(e)
     except Exception as e:
@@ -463,15 +477,15 @@ def _made(device, narrow=True, precreated_mdev_attrs=False,
         return PublishedDevice(device, problem=conflict,
                                type_conflict=conflict, live_migratable=live)
     document, notes = streams, ()
+    mdev_type = _own_type(device)
     if narrow:
-        mdev_type = _own_type(device)
         kept, notes = _accept_notes(device, mdev_type, precreated_mdev_attrs)
         document = device.document
         if kept != document.accepts:
             document = dataclasses.replace(document, accepts=kept)
         if mdev_type is not None:
             document, _ = typed_document(document, mdev_type)
-    names, problem = _compiled(document, max_traits)
+    names, problem = _compiled(document, max_traits, mdev_type)
     return PublishedDevice(
         device, streams=streams, document=None if problem else document,
         traits=names, resource_class=_class_of(streams), problem=problem,

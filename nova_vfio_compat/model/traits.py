@@ -18,6 +18,14 @@ Encoding version 2 (see doc/source/reference/trait-encoding.rst)::
     CUSTOM_VFC_2_A_<readable>_<hash>_M<low>_<high>    accepts the minors
                                                       low..high of it
     CUSTOM_VFC_<family readable>_<family hash>        resource class
+    CUSTOM_VFC_2_T_<type body>_<type code>            an mdev device's
+                                                      mdev type
+
+The mdev type trait names the mdev type of a vGPU's streams exactly
+(:func:`mdev_type_trait`, :func:`mdev_type_of`), so that a reader of
+Placement (``fleet``) can say which type a stream is of: the stream's
+hash covers the type but cannot be read back.  Nothing decides a
+migration from it (the hash already keeps streams of two types apart).
 
 ``<hash>`` is the first 16 hex digits of the SHA-256 of the record's
 canonical identity (:meth:`Record.identity_key`), which makes names
@@ -52,6 +60,8 @@ import re
 
 import os_traits
 
+from nova_vfio_compat.model import schema
+
 ENCODING_VERSION = 2
 
 # Every trait and resource class this project creates starts with PREFIX;
@@ -64,6 +74,8 @@ EMIT_PREFIX = PREFIX + '1_E_'
 # written.
 V1_ACCEPT_PREFIX = PREFIX + '1_A_'
 ACCEPT_PREFIX = '%s%d_A_' % (PREFIX, ENCODING_VERSION)
+# The mdev type of an mdev device's streams; added in encoding 2.
+TYPE_PREFIX = PREFIX + '2_T_'
 
 MAX_NAME_LENGTH = 255
 HASH_HEX_DIGITS = 16
@@ -247,23 +259,27 @@ def _accepted_ranges(document):
     return merged
 
 
-def count_traits(document):
+def count_traits(document, extra=()):
     """How many traits :func:`document_traits` would return."""
-    return 1 + sum(len(cover(low, high))
-                   for ranges in _accepted_ranges(document).values()
-                   for low, high in ranges)
+    return 1 + len(frozenset(extra)) + sum(
+        len(cover(low, high))
+        for ranges in _accepted_ranges(document).values()
+        for low, high in ranges)
 
 
-def document_traits(document, max_traits=DEFAULT_MAX_TRAITS):
+def document_traits(document, max_traits=DEFAULT_MAX_TRAITS, extra=()):
     """All traits of a device described by ``document``.
 
+    :param extra: more names the device carries (its
+        :func:`mdev_type_trait`), counted against ``max_traits`` with the
+        others.
     :raises TraitLimitExceeded: naming the document's source when there
         would be more than ``max_traits``.
     """
-    count = count_traits(document)
+    count = count_traits(document, extra)
     if count > max_traits:
         raise TraitLimitExceeded(document.source, count, max_traits)
-    names = {emit_trait(document.emits)}
+    names = {emit_trait(document.emits)} | frozenset(extra)
     for stream, ranges in _accepted_ranges(document).items():
         for low, high in ranges:
             names.update(_accept_name(stream, b_low, b_high)
@@ -298,7 +314,9 @@ def is_emit(name):
 
 
 def is_malformed(name):
-    """Is ``name`` an emit or accept trait name that does not parse?"""
+    """Is ``name`` an emit, accept or mdev type trait that does not parse?"""
+    if name.startswith(TYPE_PREFIX):
+        return mdev_type_of(name) is None
     return (name.startswith((EMIT_PREFIX, V1_ACCEPT_PREFIX,
                              ACCEPT_PREFIX)) and parse(name) is None)
 
@@ -391,3 +409,108 @@ def stream_family(stream):
     if sep and family and major.isdigit() and digest:
         return family, int(major)
     return None
+
+
+# -- the mdev type trait ------------------------------------------------
+#
+# CUSTOM_VFC_2_T_<body>_<code>.  The body is the type name with its
+# letters in upper case and each separator written as "_": what people
+# read.  The code is what the body leaves out, as a number written in
+# base 36 (0-9 then A-Z, no leading zero): each letter and separator of
+# the name, first to last, is a digit of it in base 2 (a letter: 0 lower
+# case, 1 upper case) or 5 (a separator: its index in
+# _TYPE_SEPARATORS), the last the least significant.  Digits of the name
+# are digits of the body and not of the code.  So nvidia-222 is
+# CUSTOM_VFC_2_T_NVIDIA_222_0, every name has exactly one trait, and the
+# trait gives back the name.
+
+_TYPE_SEPARATORS = '-_.:+'
+_BASE36 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+_TYPE_NAME_RE = re.compile(schema.MDEV_TYPE['pattern'])
+_TYPE_CODE_RE = re.compile('^(0|[1-9A-Z][0-9A-Z]*)\\Z')
+_TYPE_BODY_RE = re.compile('^[A-Z0-9_]+\\Z')
+# The longest mdev type name that has a trait: the document schema's
+# bound, which every name within it fits (at most 58 code digits).
+MAX_MDEV_TYPE_LENGTH = schema.MDEV_TYPE['maxLength']
+
+
+class InvalidMdevType(ValueError):
+    """An mdev type name that has no mdev type trait."""
+
+
+def _base36(number):
+    digits = []
+    while True:
+        number, digit = divmod(number, 36)
+        digits.append(_BASE36[digit])
+        if not number:
+            return ''.join(reversed(digits))
+
+
+def mdev_type_trait(mdev_type):
+    """The trait that names ``mdev_type``, the type of a vGPU's streams.
+
+    Only :mod:`nova_vfio_compat.model.publication` puts it on a device
+    (``tests/unit/test_publication_only.py``).
+
+    :raises InvalidMdevType: naming the type when it is not a name the
+        capability documents allow for an mdev type (1 to
+        :data:`MAX_MDEV_TYPE_LENGTH` letters, digits, ``_ . : + -``, a
+        letter or digit first).
+    """
+    if not isinstance(mdev_type, str):
+        raise InvalidMdevType('mdev type %r is not a string, so it has no '
+                              'mdev type trait' % (mdev_type,))
+    if len(mdev_type) > MAX_MDEV_TYPE_LENGTH:
+        raise InvalidMdevType(
+            'mdev type %r is %d characters long, more than the %d an mdev '
+            'type trait can carry' % (mdev_type, len(mdev_type),
+                                      MAX_MDEV_TYPE_LENGTH))
+    if not _TYPE_NAME_RE.match(mdev_type):
+        raise InvalidMdevType(
+            'mdev type %r has no mdev type trait: a type name %s, a letter '
+            'or digit first' % (mdev_type, schema.MDEV_TYPE['description']))
+    body, code = [], 0
+    for char in mdev_type:
+        if char in _TYPE_SEPARATORS:
+            body.append('_')
+            code = code * 5 + _TYPE_SEPARATORS.index(char)
+        elif char.isalpha():
+            body.append(char.upper())
+            code = code * 2 + char.isupper()
+        else:
+            body.append(char)
+    return '%s%s_%s' % (TYPE_PREFIX, ''.join(body), _base36(code))
+
+
+def mdev_type_of(name):
+    """The mdev type :func:`mdev_type_trait` gave ``name``, else None.
+
+    None for any other name, and for one with the prefix that no type
+    gives (anyone allowed to write traits may create one).
+    """
+    if not name.startswith(TYPE_PREFIX):
+        return None
+    body, sep, code = name[len(TYPE_PREFIX):].rpartition('_')
+    if not (sep and _TYPE_BODY_RE.match(body) and _TYPE_CODE_RE.match(code)):
+        return None
+    number, out = int(code, 36), []
+    for char in reversed(body):
+        if char == '_':
+            number, digit = divmod(number, 5)
+            out.append(_TYPE_SEPARATORS[digit])
+        elif char.isalpha():
+            number, digit = divmod(number, 2)
+            out.append(char if digit else char.lower())
+        else:
+            out.append(char)
+    mdev_type = ''.join(reversed(out))
+    if number or len(mdev_type) > MAX_MDEV_TYPE_LENGTH or \
+            not _TYPE_NAME_RE.match(mdev_type):
+        return None
+    return mdev_type
+
+
+def mdev_types(names):
+    """The mdev types the type traits among ``names`` name."""
+    return frozenset(t for t in map(mdev_type_of, names) if t is not None)

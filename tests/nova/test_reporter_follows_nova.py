@@ -110,7 +110,8 @@ class StagedTypeChangeTest(base.VFIOCompatTestBase):
 
     def _expected(self, mdev_type):
         return set(traits.document_traits(publication.typed_document(
-            self.documents[mdev_type], mdev_type)[0]))
+            self.documents[mdev_type], mdev_type)[0])) | {
+                traits.mdev_type_trait(mdev_type)}
 
     def test_a_staged_type_is_published_once_nova_compute_restarted(self):
         pci_info = fakelibvirt.HostPCIDevicesInfo(

@@ -18,13 +18,13 @@ import time
 
 from nova_vfio_compat.host import discovery
 from nova_vfio_compat.host import published_devices
-from nova_vfio_compat.model import publication
 from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
 from tests.functional.reporter import conftest as c
 from tests.functional.reporter.conftest import placement  # noqa: F401
+from tests import reporter_devices as rd
 
 GVT_PARENT = '0000:00:02.0'
 PLAIN_VF = '/sys/devices/pci0000:5d/0000:5d:02.0/0000:5e:00.3'
@@ -39,7 +39,7 @@ def _union(devices, kind=None):
     out = frozenset()
     for d in devices:
         if d.document is not None and kind in (None, d.kind):
-            out |= traits.document_traits(publication.stream_document(d))
+            out |= rd.published_traits(d)
     return out
 
 

@@ -37,7 +37,6 @@ import pytest
 from nova_vfio_compat import conf as nvc_conf
 from nova_vfio_compat.conf import reporter as reporter_conf
 from nova_vfio_compat.demo import local_placement
-from nova_vfio_compat.model import publication
 from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import client
 from nova_vfio_compat.reporter import plan
@@ -74,15 +73,13 @@ def _foreign(state):
 
 def _expected_owned(devices, host=HOST):
     """The owned traits per provider, from the documents themselves."""
-    def doc_traits(device):
-        return traits.document_traits(publication.stream_document(device))
-
-    expected = {host: frozenset().union(*map(doc_traits, devices))}
+    expected = {host: frozenset().union(*map(rd.published_traits,
+                                             devices))}
     for device in devices:
         if device.kind == rd.devices.KIND_MDEV_TYPE:
             name = plan.mdev_parent_provider_name(host, device.address)
-            expected[name] = expected.get(name, frozenset()) | doc_traits(
-                device)
+            expected[name] = (expected.get(name, frozenset()) |
+                              rd.published_traits(device))
     return expected
 
 

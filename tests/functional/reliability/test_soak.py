@@ -30,13 +30,12 @@ import os
 import random
 
 from nova_vfio_compat.model import devices as nvc_devices
-from nova_vfio_compat.model import publication
 from nova_vfio_compat.model import records
-from nova_vfio_compat.model import traits
 from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import sync
 from tests.functional.reliability import faults
 from tests.functional.reporter import conftest as c
+from tests import reporter_devices as rd
 
 ITERATIONS = int(os.environ.get('NVC_SOAK_ITERATIONS', '25'))
 SEED = int(os.environ.get('NVC_SOAK_SEED', '0'))
@@ -179,9 +178,8 @@ class Host:
         """{provider: full trait set}, from the documents themselves."""
         owned = {name: set() for name in self.foreign}
         for (addr, kind, mdev_type), doc in self.devices.items():
-            names = traits.document_traits(publication.stream_document(
-                nvc_devices.Device(address=addr, kind=kind,
-                                   mdev_type=mdev_type, document=doc)))
+            names = rd.published_traits(nvc_devices.Device(
+                address=addr, kind=kind, mdev_type=mdev_type, document=doc))
             owned[HOST] |= names
             if kind == nvc_devices.KIND_MDEV_TYPE:
                 owned[plan.mdev_parent_provider_name(HOST, addr)] |= names

@@ -33,7 +33,7 @@ PCI_RP = '%s_%s' % (HOST, rd.VF.upper())
 def _traits(*devices):
     out = frozenset()
     for d in devices:
-        out |= traits.document_traits(publication.stream_document(d))
+        out |= rd.published_traits(d)
     return out
 
 
@@ -305,3 +305,32 @@ def test_a_virtual_mdev_parent_gets_its_traits_on_novas_provider(placement):
 
     assert result.ok and result.absent == [], result.errors
     assert _owned(c.traits_of(conn, name)) == _traits(device)
+
+
+def test_the_mdev_type_is_published_and_a_stale_one_removed(placement):
+    _layout(placement)
+    conn = placement.conn
+    reporter = sync.Reporter(conn, HOST)
+    gvt, vgpu = rd.gvt(), rd.vgpu()
+    assert reporter.sync([gvt, vgpu, rd.vf()]).ok
+    # Each GPU's provider names its type, exactly, as Placement holds it.
+    assert traits.mdev_types(c.traits_of(conn, GVT_RP)) == {gvt.mdev_type}
+    assert traits.mdev_types(c.traits_of(conn, VGPU_RP)) == {
+        'nvidia-222'}
+    assert traits.mdev_type_trait('nvidia-222') in c.traits_of(conn, HOST)
+    # A type trait the reporter no longer plans (the GPU's type before,
+    # an older reporter's) is stale; a name of someone else's is not.
+    stale = traits.mdev_type_trait('nvidia-230')
+    foreign = 'CUSTOM_NVIDIA_230'
+    rp = next(iter(conn.placement.resource_providers(name=VGPU_RP)))
+    c.set_traits(conn, rp, c.traits_of(conn, VGPU_RP) | {stale, foreign})
+
+    result = reporter.sync([gvt, vgpu, rd.vf()])
+
+    assert result.ok, result.errors
+    assert result.changes[VGPU_RP].removed == {stale}
+    assert result.changes[VGPU_RP].added == frozenset()
+    assert stale not in c.traits_of(conn, VGPU_RP)
+    assert foreign in c.traits_of(conn, VGPU_RP)
+    assert traits.mdev_types(c.traits_of(conn, VGPU_RP)) == {'nvidia-222'}
+    assert _owned(c.traits_of(conn, VGPU_RP)) == _traits(vgpu)

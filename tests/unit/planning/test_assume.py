@@ -39,7 +39,8 @@ def test_replaces_the_owned_traits_of_the_family_only():
     assert set(result) == {'p0'}
     # Typed as the reporter publishes a GPU of the document's type.
     typed, _ = publication.typed_document(new, new.emits.mdev_type)
-    assert result['p0'] == traits.document_traits(typed) | FOREIGN
+    assert result['p0'] == traits.document_traits(typed) | FOREIGN | {
+        traits.mdev_type_trait(new.emits.mdev_type)}
     assert result['p0'] != traits.document_traits(new) | FOREIGN
 
 

@@ -36,7 +36,7 @@ HOST = 'compute1.example.com'
 
 
 def _traits(device):
-    return traits.document_traits(publication.stream_document(device))
+    return rd.published_traits(device)
 
 
 def _rc(device):

@@ -28,7 +28,7 @@ HOST = 'compute1.example.com'
 
 
 def _traits(device):
-    return traits.document_traits(publication.stream_document(device))
+    return rd.published_traits(device)
 
 
 def test_mdev_parent_name_is_novas():
@@ -79,14 +79,28 @@ def test_device_without_document_is_reported_and_others_published():
 
 
 def test_device_over_the_bound_is_reported_not_truncated():
-    vf = rd.vf()     # 42 accepted minors + its emit trait
-    gvt = rd.gvt()
-    limit = len(_traits(gvt))
+    vf = rd.vf()     # accepts minors 0..41: 3 blocks + its emit trait
+    other = rd.vf(address='0000:81:00.3', sample='mlx5-vf-fw28.43.yaml')
+    limit = len(_traits(other))
     assert len(_traits(vf)) > limit
-    p = plan.build([vf, gvt], HOST, max_traits=limit)
+    p = plan.build([vf, other], HOST, max_traits=limit)
     assert len(p.errors) == 1 and vf.address in p.errors[0]
     assert 'limit of %d' % limit in p.errors[0]
-    assert p.providers[HOST] == _traits(gvt)
+    assert p.providers[HOST] == _traits(other)
+
+
+def test_the_mdev_type_trait_counts_against_the_bound():
+    gvt = rd.gvt()
+    names = _traits(gvt)
+    streams = traits.document_traits(publication.stream_document(gvt))
+    assert names == streams | {'CUSTOM_VFC_2_T_I915_GVTG_V5_8_JW'}
+    # The streams alone would fit; with the type's name they do not.
+    p = plan.build([gvt], HOST, max_traits=len(streams))
+    assert len(p.errors) == 1 and gvt.address in p.errors[0]
+    assert 'would carry %d traits' % len(names) in p.errors[0]
+    assert p.providers[HOST] == frozenset()
+    p = plan.build([gvt], HOST, max_traits=len(names))
+    assert p.errors == () and p.providers[HOST] == names
 
 
 def test_root_over_the_bound_carries_what_fits():
