@@ -507,26 +507,35 @@ def print_fleet(result):
         # Streams of one version that differ (a vGPU's mdev type, other
         # subsystem IDs): each host's stream ids tell them apart.
         ids = _ambiguous(family)
+        # A vGPU stream's mdev type, which its own trait names.
+        typed = any(v.get('mdev_types') for v in hosts.values())
         width = max(len(h) for h in hosts)
-        print('  %-*s  %-12s %s%s' % (width, 'host', 'emits',
-                                      'accepts (of the versions emitted)',
-                                      '  stream' if ids else ''))
+        accepts = 'accepts (of the versions emitted)'
+        print('  %-*s  %-12s %s%s%s' % (
+            width, 'host', 'emits',
+            '%-*s' % (len(accepts), accepts) if typed else accepts,
+            '  mdev type' if typed else '', '  stream' if ids else ''))
         for host, versions in sorted(hosts.items()):
-            print('  %-*s  %-12s %s%s' % (
+            accepted = _versions(versions['accepts'])
+            print('  %-*s  %-12s %s%s%s' % (
                 width, host, _versions(versions['emits']),
-                _versions(versions['accepts']),
+                '%-*s' % (len(accepts), accepted) if typed else accepted,
+                '  %s' % (', '.join(versions['mdev_types']) or '-')
+                if typed else '',
                 '  %s' % _stream_ids(versions.get('emit_traits', ()))
                 if ids else ''))
         if ids:
             print('  (several streams share a version: stream is the start '
                   'of the emit trait\'s hash, which covers the mdev type '
-                  'of a vGPU stream; "nova-vfio-compat traits DOC" shows a '
-                  'document\'s)')
+                  'of a vGPU stream and the subsystem IDs; '
+                  '"nova-vfio-compat traits DOC" shows a document\'s)')
         print('  Groups (servers can move both ways within a group):')
         for i, group in enumerate(family['groups'], 1):
             streams = _stream_ids(e for h in group for e in hosts.get(
                 h, {}).get('emit_traits', ()))
-            print('    %d: %s%s' % (i, ', '.join(group), (
+            types = family['group_mdev_types'][i - 1]
+            print('    %d: %s%s%s' % (i, ', '.join(group), (
+                '  [mdev type %s]' % ', '.join(types)) if types else '', (
                 '  [stream %s]' % streams) if ids and streams else ''))
         if family['group_edges']:
             print('  One way only, from group to group:')

@@ -312,7 +312,7 @@ def upgrade_rows(result):
 
 
 FLEET_COLUMNS = ('family', 'host', 'emits', 'accepts', 'group',
-                 'can_move_to', 'stream')
+                 'can_move_to', 'stream', 'mdev_type')
 
 
 class Fleet(_Planning, command.Lister):
@@ -352,5 +352,6 @@ def fleet_rows(result):
                          group_of.get(host),
                          _list(family['can_move_to'].get(host, [])),
                          ' '.join(sorted({nvc_fleet.stream_id(e) for e in
-                                          versions['emit_traits']}))))
+                                          versions['emit_traits']})),
+                         ' '.join(versions['mdev_types'])))
     return rows

@@ -40,6 +40,11 @@ class Provider:
     def streams(self):
         return nvc_traits.emitted(self.traits)
 
+    @property
+    def mdev_types(self):
+        """The mdev types its traits name (a vGPU's: its streams' type)."""
+        return nvc_traits.mdev_types(self.traits)
+
 
 def accept_names(emit):
     """The accept trait names any one of which receives ``emit``.

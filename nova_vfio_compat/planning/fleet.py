@@ -45,7 +45,10 @@ class Family:
     ``streams`` maps each version to its emit traits; ``host_streams``
     maps a host to the emit traits of the family it emits, which tell
     apart two streams of one version (vGPU streams typed by different
-    mdev types, other subsystem IDs); ``can_move_to``
+    mdev types, other subsystem IDs); ``stream_types`` maps an emit
+    trait to the mdev types of the vGPU streams it names (the types the
+    emitting providers' mdev type traits name; empty for a PCI device's
+    stream); ``can_move_to``
     maps a host to the set of hosts it can move to; ``groups`` is a list of
     sorted host lists and ``group_edges`` the ``(from, to)`` group indexes.
     """
@@ -58,10 +61,16 @@ class Family:
     groups: list
     group_edges: list
     host_streams: dict = dataclasses.field(default_factory=dict)
+    stream_types: dict = dataclasses.field(default_factory=dict)
 
     def ambiguous(self):
         """Do several streams of the family share one version?"""
         return any(len(names) > 1 for names in self.streams.values())
+
+    def mdev_types(self, hosts):
+        """The mdev types of the streams of the family ``hosts`` emit."""
+        return sorted({t for h in hosts for e in self.host_streams.get(h, ())
+                       for t in self.stream_types.get(e, ())})
 
     def to_dict(self):
         return {
@@ -71,7 +80,8 @@ class Family:
                              'accepts': [format_version(v) for v in
                                          self.accepts.get(host, ())],
                              'emit_traits': sorted(
-                                 self.host_streams.get(host, ()))}
+                                 self.host_streams.get(host, ())),
+                             'mdev_types': self.mdev_types([host])}
                       for host in sorted(set(self.emits) |
                                          set(self.accepts))},
             'streams': {format_version(v): sorted(s)
@@ -79,7 +89,10 @@ class Family:
             'can_move_to': {host: sorted(dests) for host, dests in
                             sorted(self.can_move_to.items())},
             'groups': [list(g) for g in self.groups],
+            'group_mdev_types': [self.mdev_types(g) for g in self.groups],
             'group_edges': [list(e) for e in self.group_edges],
+            'stream_mdev_types': {e: sorted(t) for e, t in sorted(
+                self.stream_types.items())},
         }
 
 
@@ -176,10 +189,28 @@ def can_move(sources, dests, family):
     return True
 
 
+def _stream_types(providers):
+    """``{emit trait: frozenset(mdev types)}`` of the typed streams.
+
+    A stream is of the types every provider that emits it names: one,
+    unless a provider of several types (a device list's GPU, not Nova's)
+    is all that tells.
+    """
+    out = {}
+    for provider in providers:
+        types = provider.mdev_types
+        if not types:
+            continue
+        for stream in provider.streams:
+            out[stream] = out.get(stream, types) & types
+    return {s: t for s, t in out.items() if t}
+
+
 def build(providers):
     """The :class:`Family` s of the fleet, by name."""
     by_host = collections.defaultdict(list)
     streams = collections.defaultdict(lambda: collections.defaultdict(set))
+    stream_types = _stream_types(providers)
     for provider in providers:
         by_host[provider.host].append(provider)
         for stream in provider.streams:
@@ -213,7 +244,9 @@ def build(providers):
                         if group_of[a] != group_of[b]})
         families.append(Family(name, emits, accepts,
                                {v: frozenset(s) for v, s in versions.items()},
-                               relation, groups, edges, host_streams))
+                               relation, groups, edges, host_streams,
+                               {s: stream_types[s] for s in family_streams
+                                if s in stream_types}))
     return families
 
 
@@ -250,6 +283,9 @@ def to_dot(families):
             # none can end the string or make an escape with the next.
             label = [_escaped(h) for h in group] + [
                 'emits %s' % (format_versions(emitted) or 'nothing')]
+            types = family.mdev_types(group)
+            if types:
+                label.append('mdev type %s' % _escaped(', '.join(types)))
             if family.ambiguous():
                 label.append('stream %s' % _escaped(' '.join(sorted({
                     stream_id(e) for h in group

@@ -606,14 +606,17 @@ def _in_trees(request, summaries, roots):
 # -- fleet ----------------------------------------------------------------
 
 
-def carriers(view, more_streams=()):
+def carriers(view, more_streams=(), owned=None):
     """``{uuid: {trait}}``: who carries the project's stream traits.
 
     For every stream some device emits (and ``more_streams``): the
     providers that emit it and those carrying each of its accept trait
     names, with those of the names they carry (roots included).
+
+    :param owned: :meth:`PlacementView.known_owned`, if already read.
     """
-    owned = view.known_owned()
+    if owned is None:
+        owned = view.known_owned()
     streams = {n for n in owned if nvc_traits.is_emit(n)}
     streams.update(more_streams)
     carried = {}
@@ -632,8 +635,9 @@ def read_fleet(view, assumptions=(),
 
     For every stream some device emits (or an assumed document emits):
     the providers that emit it and those carrying each of its accept
-    trait names.  Roots are left out: they carry the union of their
-    devices' traits, a summary and not a device.
+    trait names, with the mdev type traits they carry (which type a
+    vGPU's streams are of).  Roots are left out: they carry the union of
+    their devices' traits, a summary and not a device.
 
     :returns: ``[compatibility.Provider]``.
     """
@@ -647,8 +651,14 @@ def read_fleet(view, assumptions=(),
     _, assumed_devices = _assumed_hosts(view, assumptions, hosts)
     assumed = nvc_assume.apply(assumptions, assumed_devices, max_traits)
 
+    owned = view.known_owned()
     carried = carriers(view, [n for t in assumed.values()
-                              for n in nvc_traits.emitted(t)])
+                              for n in nvc_traits.emitted(t)], owned)
+    # The mdev type of each vGPU stream: one query per type in Placement.
+    for name in sorted(n for n in owned if nvc_traits.mdev_type_of(n)):
+        for uuid in view.carrying([name]):
+            if uuid in carried:
+                carried[uuid].add(name)
     providers = []
     for uuid in sorted(set(carried) | set(assumed)):
         name, root = names.get(uuid, (uuid, uuid))

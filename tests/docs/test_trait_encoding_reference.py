@@ -85,3 +85,22 @@ def test_canonical_identity_and_hashes_in_the_worked_example():
         record.family_key().encode('utf-8')).hexdigest()[:16]
     assert '``%s``' % identity_hash in text
     assert '``%s``' % family_hash in text
+
+
+def test_the_mdev_type_trait_examples_are_what_the_code_computes():
+    with open(PAGE) as f:
+        text = f.read()
+    section = text.split('\nThe mdev type trait\n')[1].split(
+        'Worked example')[0]
+    section = ' '.join(section.split())
+    examples = re.findall(
+        r'``([A-Za-z0-9_.:+-]+)`` is ``(CUSTOM_[A-Z0-9_]+)``', section)
+    assert len(examples) == 3
+    for mdev_type, name in examples:
+        assert traits.mdev_type_trait(mdev_type) == name
+        assert traits.mdev_type_of(name) == mdev_type
+    # The bound the page states, and the longest trait it takes.
+    assert '1 to %d letters' % traits.MAX_MDEV_TYPE_LENGTH in section
+    longest = max(len(traits.mdev_type_trait(first + sep * 127))
+                  for first in 'aZ9' for sep in '-_.:+')
+    assert 'the longest trait is then %d characters' % longest in section

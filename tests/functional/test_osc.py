@@ -163,6 +163,7 @@ def test_fleet_table_and_json(cloud, fleet):
     assert rows['osc-new']['accepts'] == '1.1-1.2'
     assert rows['osc-src']['can_move_to'] == ['osc-full', 'osc-new']
     assert rows['osc-new']['group'] != rows['osc-src']['group']
+    assert rows['osc-new']['mdev_type'] == 'nvidia-222'
     got = openstack(cloud, 'vfio', 'fleet')
     assert got.returncode == 0, got.stderr
     assert '| family' in got.stdout and 'osc-new' in got.stdout

@@ -23,6 +23,7 @@ import pytest
 from benchmarks import fleet as bench_fleet
 from nova_vfio_compat.cmd import cli
 from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import records
 from nova_vfio_compat.reporter import plan as nvc_plan
 from nova_vfio_compat.reporter import sync
 from tests.functional.reporter import conftest as reporter_conftest
@@ -43,6 +44,18 @@ def gpu(minor, major=1, total=4, used=0):
     return bench_fleet.document(major, minor), total, used
 
 
+def typed_gpu(minor, mdev_type, major=1):
+    """One GPU of the family whose Nova uses ``mdev_type`` on it.
+
+    Its capability document names that type (``mdev_type:``); the
+    reporter types its streams with it.
+    """
+    raw = records.loads(bench_fleet.document_text(major, minor).replace(
+        'mdev_type: %s' % bench_fleet.MDEV_TYPE, 'mdev_type: %s' % mdev_type),
+        'gpu %s %d.%d' % (mdev_type, major, minor))
+    return raw, 4, 0, mdev_type
+
+
 class Fleet:
     """Hosts laid out as nova-compute does, published by the reporter."""
 
@@ -58,7 +71,7 @@ class Fleet:
         reporter_conftest.set_traits(self.conn, root, NOVA_ROOT_TRAITS)
         found = []
         self.gpus[name] = []
-        for i, (document, total, used) in enumerate(gpus):
+        for i, (document, total, used, *mdev_type) in enumerate(gpus):
             address = bench_fleet.parent_address(i)
             child = pl.create_resource_provider(
                 name=nvc_plan.mdev_parent_provider_name(name, address),
@@ -76,7 +89,8 @@ class Fleet:
                 continue
             found.append(nvc_devices.Device(
                 address=address, kind=nvc_devices.KIND_MDEV_TYPE,
-                mdev_type=bench_fleet.MDEV_TYPE, document=document,
+                mdev_type=(mdev_type or [bench_fleet.MDEV_TYPE])[0],
+                document=document,
                 provenance=nvc_devices.SOURCE_FILE))
         result = sync.Reporter(self.conn, name).sync(found)
         assert result.ok, result.errors

@@ -17,6 +17,7 @@ import json
 from tests.functional.planning.conftest import document_file
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run
+from tests.functional.planning.conftest import typed_gpu
 
 FAMILY = 'NVIDIA_10DE_1EB8'
 
@@ -40,7 +41,8 @@ def test_groups_and_one_way_moves_of_a_fleet(fleet, nova_conf):
 
     new = dict(family['hosts']['new'])
     assert new.pop('emit_traits') == family['streams']['1.2']
-    assert new == {'emits': ['1.2'], 'accepts': ['1.1', '1.2']}
+    assert new == {'emits': ['1.2'], 'accepts': ['1.1', '1.2'],
+                   'mdev_types': ['nvidia-222']}
     assert family['hosts']['mixed']['emits'] == ['1.1', '1.2']
     assert family['groups'] == [['mixed', 'new'], ['old1', 'old2'],
                                 ['other-major']]
@@ -91,3 +93,32 @@ def test_bad_input_exits_2(fleet, nova_conf, tmp_path):
         status, _, err = run(nova_conf, 'fleet', *argv)
         assert status == 2, argv
         assert named in err, (argv, err)
+
+
+def test_two_groups_of_different_mdev_types_are_told_apart(fleet,
+                                                           nova_conf):
+    # One family, one version: only the GPUs' mdev types differ, and
+    # Nova moves a vGPU only into one of its own type.
+    fleet.host('t4-a', typed_gpu(2, 'nvidia-222'))
+    fleet.host('t4-b', typed_gpu(2, 'nvidia-222'))
+    fleet.host('t4-c', typed_gpu(2, 'nvidia-223'))
+
+    family = _family(nova_conf)
+
+    assert family['groups'] == [['t4-a', 't4-b'], ['t4-c']]
+    assert family['group_mdev_types'] == [['nvidia-222'], ['nvidia-223']]
+    assert family['hosts']['t4-c']['mdev_types'] == ['nvidia-223']
+    (stream,) = family['hosts']['t4-c']['emit_traits']
+    assert family['stream_mdev_types'][stream] == ['nvidia-223']
+
+    status, text, _ = run(nova_conf, 'fleet')
+    assert status == 0
+    assert '1: t4-a, t4-b  [mdev type nvidia-222]' in text
+    assert '2: t4-c  [mdev type nvidia-223]' in text
+    (row,) = [line for line in text.splitlines()
+              if line.startswith('  t4-c ')]
+    assert 'nvidia-223' in row
+
+    status, dot, _ = run(nova_conf, 'fleet', '--dot')
+    assert status == 0
+    assert 't4-c\\nemits 1.2\\nmdev type nvidia-223' in dot

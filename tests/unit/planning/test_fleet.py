@@ -13,6 +13,7 @@
 """The fleet map (pure): "can move to" is what the rules say, and the
 groups are the hosts between which servers can go both ways."""
 
+import dataclasses
 import itertools
 
 from hypothesis import given
@@ -118,7 +119,7 @@ def test_rolling_upgrade_order_shows_as_one_way_edges():
     as_dict = gpu.to_dict()
     assert as_dict['hosts']['c'] == {
         'emits': ['1.2'], 'accepts': ['1.1', '1.2'],
-        'emit_traits': sorted(gpu.streams[(1, 2)])}
+        'emit_traits': sorted(gpu.streams[(1, 2)]), 'mdev_types': []}
     assert as_dict['can_move_to'] == {'a': ['b', 'c'], 'b': ['a', 'c'],
                                       'c': []}
 
@@ -148,12 +149,16 @@ def test_two_groups_that_differ_only_by_mdev_type_look_different(capsys):
     from nova_vfio_compat.planning import report
 
     raw = records.loads(bench_fleet.document_text(1, 2), 'gpu 1.2')
-    placed = []
+    providers = []
     for host, mdev_type in (('a1', 'nvidia-222'), ('a2', 'nvidia-222'),
                             ('b1', 'nvidia-223')):
         document, _ = publication.typed_document(raw, mdev_type)
-        placed.append((host, document))
-    (family,) = fleet.build(_providers(placed))
+        (provider,) = _providers([(host, document)])
+        # As the reporter publishes a GPU: its type named too.
+        providers.append(dataclasses.replace(
+            provider, uuid=host, traits=provider.traits | {
+                traits.mdev_type_trait(mdev_type)}))
+    (family,) = fleet.build(providers)
     # The same family and version, two streams: two groups.
     assert family.groups == [['a1', 'a2'], ['b1']]
     assert family.ambiguous()
@@ -161,6 +166,8 @@ def test_two_groups_that_differ_only_by_mdev_type_look_different(capsys):
     a_ids = {fleet.stream_id(e) for e in data['hosts']['a1']['emit_traits']}
     b_ids = {fleet.stream_id(e) for e in data['hosts']['b1']['emit_traits']}
     assert len(a_ids) == len(b_ids) == 1 and a_ids != b_ids
+    assert data['hosts']['b1']['mdev_types'] == ['nvidia-223']
+    assert data['group_mdev_types'] == [['nvidia-222'], ['nvidia-223']]
 
     maintenance.print_fleet(report.fleet([family]))
     out = capsys.readouterr().out
@@ -169,9 +176,12 @@ def test_two_groups_that_differ_only_by_mdev_type_look_different(capsys):
     # Without the host names, the two group lines still differ.
     assert len(groups) == 2
     assert groups[0].split('[')[1] != groups[1].split('[')[1]
+    assert groups[0].split('[')[1] == 'mdev type nvidia-222]  '
+    assert groups[1].split('[')[1] == 'mdev type nvidia-223]  '
     assert 'stream %s' % a_ids.pop() in groups[0]
     dot = fleet.to_dot([family])
     assert dot.count('\\nstream ') == 2
+    assert dot.count('\\nmdev type nvidia-22') == 2
 
 
 def test_one_stream_per_version_shows_no_stream_ids(capsys):
