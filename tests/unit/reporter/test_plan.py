@@ -95,6 +95,9 @@ def test_the_mdev_type_trait_counts_against_the_bound():
     streams = traits.document_traits(publication.stream_document(gvt))
     assert names == streams | {'CUSTOM_VFC_2_T_I915_GVTG_V5_8_JW'}
     # The streams alone would fit; with the type's name they do not.
+    published = publication.as_published(gvt, max_traits=len(streams))
+    assert published.traits == frozenset()
+    assert 'would carry %d traits' % len(names) in published.problem
     p = plan.build([gvt], HOST, max_traits=len(streams))
     assert len(p.errors) == 1 and gvt.address in p.errors[0]
     assert 'would carry %d traits' % len(names) in p.errors[0]
