@@ -107,6 +107,9 @@ def test_traits_prints_what_the_reporter_publishes(tmp_path, placement,
     assert set(printed['traits']) == _owned(placement.conn, where)
     assert printed['traits']
     assert printed['mdev_type'] == mdev_type
+    # A vGPU's names include the one naming its type, which reads back.
+    assert traits.mdev_types(printed['traits']) == (
+        {mdev_type} if mdev_type else set())
     classes = {rc.name for rc in placement.conn.placement.resource_classes()
                if traits.is_owned(rc.name)}
     assert classes == {printed['resource_class']}
