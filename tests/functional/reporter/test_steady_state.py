@@ -184,7 +184,7 @@ def test_first_sync_replaces_encoding_1_traits_with_encoding_2(placement):
 
     assert result.ok, result.errors
     for provider in (HOST, name):
-        assert _owned(conn, provider) == traits.document_traits(doc)
+        assert _owned(conn, provider) == rd.published_traits(rd.gvt())
         assert not any(n.startswith(traits.V1_ACCEPT_PREFIX)
                        for n in c.traits_of(conn, provider))
     assert c.traits_of(conn, HOST) >= c.NOVA_ROOT_TRAITS | {
