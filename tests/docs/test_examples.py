@@ -221,7 +221,7 @@ def test_every_example_command_has_the_command_and_options_it_uses():
 def test_every_trait_prefix_in_the_documentation_is_one_the_code_has():
     from nova_vfio_compat.model import traits as nvc_traits
     known = {nvc_traits.EMIT_PREFIX, nvc_traits.ACCEPT_PREFIX,
-             nvc_traits.V1_ACCEPT_PREFIX}
+             nvc_traits.V1_ACCEPT_PREFIX, nvc_traits.TYPE_PREFIX}
     wrong = []
     for path in DOCS:
         with open(path) as f:
