@@ -42,6 +42,10 @@ FULL = {'hosts': (10, 100, 1000, 10000), 'fleet': (10, 100, 1000),
         'widths': WIDTHS, 'boot': 1000}
 # The goal for what our traits add to Nova's boot query (issue 12).
 BOOT_GOAL = 1.3
+# How every timed table was measured (scenarios.interleaved_ratios).
+SPREAD = ('each ratio is the median of %d repeats, each from its own '
+          'samples, with the lowest and highest in brackets'
+          % scenarios.REPEATS)
 
 
 def _x(value):
@@ -178,8 +182,8 @@ def _per_host(sizes, emit, rst):
          'rules per host / pass-all', 'rules per host / VFIOCompatFilter',
          'decision alone: rules / Streams.check', 'hosts passed',
          'candidates kept'],
-        [(r[0], r[1], _x(r[2]), _x(r[3]), _x(r[4]), _x(r[5]), _x(r[6]),
-          _x(r[7]), r[8], r[9]) for r in rows], rst))
+        [r[:2] + tuple(str(c) for c in r[2:8]) + r[8:] for r in rows],
+        rst))
     emit('All four run through Nova\'s ``filter_all`` over Nova '
          '``HostState`` objects, each host with %d allocation candidates '
          '(one vGPU each): a filter that passes every host (pass-all), '
@@ -188,37 +192,36 @@ def _per_host(sizes, emit, rst):
          'that runs the rule engine per candidate. The filter\'s '
          'request-wide step is computed in advance here (from the traits '
          'the reporter publishes), so this is the per-host cost alone; '
-         'the next table has the real Placement. Medians; the filter and '
+         'the next table has the real Placement. The four are sampled in '
+         'turn; %s. The filter and '
          'the rule engine are checked to pass the same hosts and keep the '
          'same candidates. "Decision alone" times ``rules.check`` per '
          'candidate against the filter\'s per-host test '
-         '(``Streams.check``), without Nova\'s filter machinery.\n' % 4)
+         '(``Streams.check``), without Nova\'s filter machinery.\n'
+         % (4, SPREAD))
 
 
-def _fleet(placement, sizes, emit, rst):
-    answers = {}
-
-    def at_size(size, the_fleet, adapter):
-        answers[size] = scenarios.answer_checks(the_fleet, adapter)
-
-    rows = scenarios.fleet_in_placement(placement, sizes['fleet'], at_size)
+def _fleet(rows, emit, rst):
     emit(table(
         'A fleet in a real Placement, published by the reporter',
         ['hosts', 'providers', 'Placement requests per request',
          'filter / pass-all (whole request)',
          'filter / Nova allocation candidates GET',
          'accepting-provider query / GET /', 'hosts passed'],
-        [(r[0], r[1], r[2], _x(r[3]), _x(r[4]), _x(r[5]), r[6])
-         for r in rows], rst))
+        [r[:3] + tuple(str(c) for c in r[3:6]) + r[6:] for r in rows],
+        rst))
     emit('The real Placement app (in-process, in-memory sqlite, '
          'through wsgi-intercept) holds the fleet: each host a compute '
          'node provider and 4 GPU providers, their traits published '
-         'by ``Reporter.sync``. The filter runs whole, its Placement '
+         'by ``Reporter.sync`` (the first host of each set of device '
+         'versions; the others are copies of its provider tree, written '
+         'in Placement\'s tables). The filter runs whole, its Placement '
          'requests through Nova\'s report client; only its Nova database '
          'step (which migration, which source node) is answered in '
          'advance. "Nova allocation candidates GET" is the query the '
-         'scheduler makes anyway for the same request.\n')
-    _answers(answers, emit, rst)
+         'scheduler makes anyway for the same request. The five requests '
+         '(pass-all, the filter, Nova\'s query, ``GET /``, the '
+         'accepting-provider query) are sampled in turn; %s.\n' % SPREAD)
 
 
 def _answers(answers, emit, rst):
@@ -234,13 +237,11 @@ def _answers(answers, emit, rst):
     emit('One answer of every route the project reads, from the fleet '
          'above as it grows: the time of the check every reader applies '
          '(``placement_get.check``: the route\'s shape, compiled) against '
-         '``json.loads`` of the same bytes, sampled in turn; median of '
-         '%d repeats (lowest-highest). A small answer is timed many times '
-         'per sample.\n' % scenarios.REPEATS)
+         '``json.loads`` of the same bytes, sampled in turn; %s. A small '
+         'answer is timed many times per sample.\n' % SPREAD)
 
 
-def _lm_reads(sizes, emit, rst):
-    rows = scenarios.lm_reads(sizes['fleet'])
+def _lm_reads(rows, emit, rst):
     emit(table(
         'What one live migration downloads from Placement',
         ['hosts', 'hosts handed to the filter',
@@ -250,7 +251,7 @@ def _lm_reads(sizes, emit, rst):
          'hosts: growth'],
         [(r[0], r[1], r[2], '%.1f' % r[3], r[4], '%.1f' % r[5],
           _x(r[6]), _x(r[7]), _x(r[8])) for r in rows], rst))
-    emit('The same fleet in another Placement; the real filter is handed '
+    emit('The same fleet; the real filter is handed '
          'the same 10 hosts on every fleet and asks Placement either about '
          'their trees alone (one request per tree: ``[vfio_compat_filter] '
          'max_tree_reads`` = 10) or about the whole fleet '
@@ -264,17 +265,20 @@ def _reporter(placement, sizes, emit, rst):
     emit(table(
         'Reporter: a host with 64 devices',
         ['sync', 'requests', 'writes', 'time / one traits GET'],
-        [(r[0], r[1], r[2], _x(r[3])) for r in rows], rst))
+        [(r[0], r[1], r[2], str(r[3])) for r in rows], rst))
     emit('32 mdev types on 8 GPU providers and 32 PCI VFs; %d owned '
-         'traits on the compute node provider after the first sync.\n'
-         % owned)
+         'traits on the compute node provider after the first sync. A '
+         'host syncs for the first time once: each of the %d repeats '
+         'first-syncs a host of its own (streams of its own), sampled in '
+         'turn with the traits GET; the steady sync and the GET are '
+         'sampled in turn; %s.\n' % (owned, scenarios.REPEATS, SPREAD))
 
     rows = scenarios.first_sync_scaling(placement)
     emit(table(
         'Reporter: the first sync as the host grows',
         ['distinct devices', 'requests', 'traits created', 'seconds',
          'seconds per device / at 16'],
-        [(r[0], r[1], r[2], '%.2f' % r[3], _x(r[4])) for r in rows],
+        [(r[0], r[1], r[2], '%.2f' % r[3], str(r[4])) for r in rows],
         rst))
     emit('Every device its own stream, half mdev types (one per GPU), '
          'half PCI VFs; the hosts join one Placement in turn. The '
@@ -284,7 +288,9 @@ def _reporter(placement, sizes, emit, rst):
          'reads its whole trait table once in each request that names '
          'a trait (its trait cache lives in the request), whatever the '
          'order, so a request costs more as the cloud\'s trait table '
-         'grows.\n')
+         'grows. Each of the %d repeats first-syncs a new host of each '
+         'size in turn; seconds: the median; %s.\n'
+         % (scenarios.REPEATS, SPREAD))
 
     rows = scenarios.range_width(placement, sizes['widths'])
     emit(table(
@@ -292,7 +298,7 @@ def _reporter(placement, sizes, emit, rst):
         ['accepted minors', 'owned traits on the provider',
          'encoding 1 published', 'requests of the first sync',
          'requests of a steady sync', 'first / steady sync time'],
-        [(r[0], r[1], r[2], r[3], r[4], _x(r[5])) for r in rows], rst))
+        [r[:5] + (str(r[5]),) for r in rows], rst))
     emit('One device whose document accepts the minor versions '
          '1..n, published by the reporter in the real Placement: its '
          'emit trait plus one accept trait per block of the cover of '
@@ -300,7 +306,9 @@ def _reporter(placement, sizes, emit, rst):
          'minor, and could not publish more than '
          '``[traits] max_traits_per_provider`` (1,000). The first sync '
          'creates each new trait with one request; a steady sync is '
-         'one listing of the tree.\n')
+         'one listing of the tree. Each of the %d repeats first-syncs a '
+         'new host (a stream of its own), then syncs it %d times more, '
+         'in turn; %s.\n' % (scenarios.REPEATS, scenarios._STEADY, SPREAD))
 
 
 def _boot(hosts, emit, rst):
@@ -322,29 +330,28 @@ def _boot(hosts, emit, rst):
          'unaligned range of up to 1,000 minors. One Placement holds two '
          'such fleets, each with its own GPU resource class: the reporter '
          'published encoding 2 on one, not on the other, and the query of '
-         'each is sampled in turn; median of %d repeats (lowest-highest). '
-         'Placement returns every provider\'s traits in the provider '
-         'summaries, so the answer grows with them. Goal: at most %.1fx '
-         'the time (%s).\n' % (
-             fleet.PARENTS, scenarios.REPEATS, BOOT_GOAL, verdict))
+         'each is sampled in turn; %s. Host i has the GPUs of host '
+         '(i - 1) %% %d + 1: the reporter published the first %d hosts, '
+         'the others are copies of their provider trees, written in '
+         'Placement\'s tables. Placement returns every provider\'s traits '
+         'in the provider summaries, so the answer grows with them. Goal: '
+         'at most %.1fx the time (%s).\n' % (
+             fleet.PARENTS, SPREAD, scenarios.BOOT_KINDS,
+             scenarios.BOOT_KINDS, BOOT_GOAL, verdict))
 
 
-def _drain(sizes, emit, rst):
-    placement = local_placement.in_process()
-    try:
-        rows = scenarios.drain_in_placement(placement, sizes['fleet'])
-    finally:
-        placement.close()
+def _drain(rows, emit, rst):
     emit(table(
         'Drain pre-flight in a real Placement',
         ['hosts', 'Placement requests', 'drain / Nova allocation '
          'candidates GET', 'destinations found'],
-        [(r[0], r[1], _x(r[2]), r[3]) for r in rows], rst))
+        [(r[0], r[1], str(r[2]), r[3]) for r in rows], rst))
     emit('``nova-vfio-compat drain source`` without the command line: '
          'the reads (GET only, checked), the plan and the reasons, for a '
          'host with one vGPU server, in the same fleet as above. The '
          'baseline is the allocation-candidates query Nova\'s scheduler '
-         'makes for a one-vGPU flavor.\n')
+         'makes for a one-vGPU flavor; the two are sampled in turn; '
+         '%s.\n' % SPREAD)
 
 
 def main(argv=None):
@@ -352,7 +359,7 @@ def main(argv=None):
     sizes = FULL if args.full else QUICK
     objects.register_all()
     _quiet_logs(logging.INFO if args.log_info else logging.WARNING)
-    started = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     rst = args.rst
 
     def emit(text):
@@ -368,15 +375,41 @@ def main(argv=None):
         emit('')
         return upgrade_report.report(args, emit, table)
     _header(args, emit)
-    _per_host(sizes, emit, rst)
+    parts = []
+
+    def part(name, work):
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = work()
+        parts.append((name, time.process_time() - cpu,
+                      time.perf_counter() - wall))
+        print('%s: %.0f s CPU, %.0f s' % parts[-1], file=sys.stderr,
+              flush=True)
+        return result
+
+    part('filter cost per host', lambda: _per_host(sizes, emit, rst))
     placement = local_placement.in_process()
     try:
-        _fleet(placement, sizes, emit, rst)
-        _reporter(placement, sizes, emit, rst)
+        tables = part('the fleet in Placement (%s hosts)' % ', '.join(
+            str(n) for n in sizes['fleet']),
+            lambda: scenarios.fleet_tables(placement, sizes['fleet']))
+        _fleet(tables['fleet'], emit, rst)
+        _answers(tables['answers'], emit, rst)
+        part('the reporter', lambda: _reporter(placement, sizes, emit, rst))
     finally:
         placement.close()
-    _lm_reads(sizes, emit, rst)
-    _boot(args.boot_hosts or sizes['boot'], emit, rst)
-    _drain(sizes, emit, rst)
-    print('(%.0f s)' % (time.perf_counter() - started), file=sys.stderr)
+    _lm_reads(tables['lm'], emit, rst)
+    boot = args.boot_hosts or sizes['boot']
+    part('Nova\'s boot query (%d hosts)' % boot,
+         lambda: _boot(boot, emit, rst))
+    _drain(tables['drain'], emit, rst)
+    _run_time(parts, time.process_time() - cpu, time.perf_counter() - wall,
+              emit, rst)
     return 0
+
+
+def _run_time(parts, cpu, wall, emit, rst):
+    """What the run took, in all and per part: CPU time, then wall time."""
+    emit('Run time\n--------\n' if rst else '### Run time\n')
+    emit('%.0f s of CPU time, %.0f s wall clock, of which: %s.' % (
+        cpu, wall, '; '.join('%s %.0f s CPU (%.0f s wall)' % p
+                             for p in parts)))

@@ -101,24 +101,37 @@ def spread(values):
     return Spread(statistics.median(values), min(values), max(values))
 
 
+def interleaved_ratios(runs, pairs, samples, reset=None, repeats=REPEATS):
+    """Ratios of the times of ``runs``, sampled in turn, ``repeats`` times.
+
+    Every timed table of the benchmark goes through here.  Each repeat
+    samples every run one after the other (ABCABC...,
+    :func:`interleaved_medians`), so that a change in the machine's load
+    hits them all alike, and takes the median of each run's samples.
+    ``pairs`` are ``(numerator index, denominator index)`` into ``runs``.
+
+    Returns ``(a Spread of the ratio per pair, the median seconds of each
+    run over the repeats)``.
+    """
+    per_repeat = [interleaved_medians(runs, samples, reset)
+                  for _ in range(repeats)]
+    ratios = [spread([times[a] / times[b] for times in per_repeat])
+              for a, b in pairs]
+    medians = [statistics.median(times[i] for times in per_repeat)
+               for i in range(len(runs))]
+    return ratios, medians
+
+
 def interleaved_ratio(numerator, denominator, samples, reset=None,
                       repeats=REPEATS):
-    """``numerator`` time / ``denominator`` time, sampled in turn.
+    """``numerator`` time / ``denominator`` time: :func:`interleaved_ratios`.
 
     Returns ``(Spread of the ratio, median seconds of the numerator,
-    median seconds of the denominator)``, medians over every sample of
-    every repeat.  Each repeat samples the two one after the other
-    (ABAB...), so a change in the machine's load hits both alike.
+    median seconds of the denominator)``.
     """
-    ratios, times_a, times_b = [], [], []
-    for _ in range(repeats):
-        t_a, t_b = interleaved_medians([numerator, denominator], samples,
-                                       reset)
-        ratios.append(t_a / t_b)
-        times_a.append(t_a)
-        times_b.append(t_b)
-    return (spread(ratios), statistics.median(times_a),
-            statistics.median(times_b))
+    (ratio,), (t_a, t_b) = interleaved_ratios(
+        [numerator, denominator], [(0, 1)], samples, reset, repeats)
+    return ratio, t_a, t_b
 
 
 def samples_for(hosts, budget=20000, low=7, high=301):
@@ -178,7 +191,8 @@ def per_host_cost(sizes):
 
     Per size: ``(hosts, samples, filter/pass-all, filter/set lookup,
     set lookup/pass-all, rules/pass-all, rules/filter, decision alone:
-    rules/Streams.check, hosts passed, candidates kept of total)``.
+    rules/Streams.check, hosts passed, candidates kept of total)``, the
+    ratios :class:`Spread` s of :data:`REPEATS` interleaved repeats.
     """
     source_doc = fleet.source_document()
     source_uuid = str(uuid_lib.uuid4())
@@ -230,24 +244,25 @@ def per_host_cost(sizes):
                 '%d/%d candidates' % (size, len(by_filter), len(by_rules),
                                       kept_filter, kept_rules))
         n = samples_for(size)
-        t_pass, t_lookup, t_real, t_rules = interleaved_medians(
+        # Indices: pass-all 0, set lookup 1, the filter 2, rules 3.
+        ratios, _medians = interleaved_ratios(
             [lambda f=f: run_filter(f, states, spec)
-             for f in (passall, lookup, real, rules)], n, reset)
+             for f in (passall, lookup, real, rules)],
+            [(2, 0), (2, 1), (1, 0), (3, 0), (3, 2)], n, reset)
         core = _core_ratio(streams, source_doc, hosts, documents,
                            candidates, n)
         kept = '%d of %d' % (kept_filter, size * fleet.PARENTS)
-        rows.append((size, n, t_real / t_pass, t_real / t_lookup,
-                     t_lookup / t_pass, t_rules / t_pass, t_rules / t_real,
-                     core, len(by_filter), kept))
+        rows.append((size, n) + tuple(ratios) +
+                    (core, len(by_filter), kept))
     return rows
 
 
 def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
     """The per-host decisions alone, without Nova's filter machinery.
 
-    Returns ``rules / Streams.check``: the rule engine
-    (:func:`rules.check` of the source document against each candidate's
-    device document) against the filter's per-host test,
+    Returns the :class:`Spread` of ``rules / Streams.check``: the rule
+    engine (:func:`rules.check` of the source document against each
+    candidate's device document) against the filter's per-host test,
     :meth:`decision.Streams.check`.
     """
     def by_check():
@@ -260,8 +275,7 @@ def _core_ratio(streams, source_doc, hosts, documents, candidates, samples):
                 all(nvc_rules.check(source_doc, documents[p]).compatible
                     for p in candidate['allocations'] if p != host.uuid)
 
-    t_rules, t_check = interleaved_medians([by_rules, by_check], samples)
-    return t_rules / t_check
+    return interleaved_ratio(by_rules, by_check, samples)[0]
 
 
 def post(pl, url, body, version):
@@ -294,6 +308,8 @@ class Fleet:
         self.resource_class = resource_class
         self.hosts = []
         self.documents = {}
+        # {kind: the host laid out first} (:meth:`add_hosts`).
+        self._exemplars = {}
         self._pl = placement.sdk.placement
         if not with_source:
             return
@@ -357,21 +373,58 @@ class Fleet:
         self.publish(host)
         return host.uuid, next(iter(host.gpus))
 
+    def add_hosts(self, hosts, publish=True):
+        """Add ``[(name, documents, kind)]`` to the fleet, in that order.
+
+        Hosts of one ``kind`` have the same documents, device by device,
+        and are published alike (``publish``).  The first host of a kind
+        in the fleet is laid out through the API as
+        nova-compute does and, with ``publish``, published by the real
+        reporter (:meth:`publish`); every other host of the kind gets a
+        copy of that tree -- names, traits, inventories -- written in
+        Placement's tables in one transaction per kind
+        (:class:`benchmarks.upgrade_batched.BulkPublisher`, as the
+        rolling-upgrade simulation publishes its fleets).  What the
+        reporter publishes is a function of the devices alone, so each
+        copy is what it would have published, in a small fraction of
+        the time: a 1,000-host fleet in seconds instead of half an hour.
+        """
+        # Imported here: the upgrade benchmark imports this module.
+        from benchmarks import upgrade_batched
+
+        exemplars, copies = self._exemplars, collections.defaultdict(list)
+        made = {}
+        for name, documents, kind in hosts:
+            if kind in exemplars:
+                copies[kind].append((name, documents))
+                continue
+            exemplars[kind] = made[name] = self._layout(name, documents)
+            if publish:
+                self.publish(made[name])
+        if copies:
+            bulk = upgrade_batched.BulkPublisher()
+        for kind, named in copies.items():
+            exemplar = exemplars[kind]
+            created = bulk.create(exemplar.uuid, exemplar.name,
+                                  [name for name, _docs in named])
+            for name, documents in named:
+                # The root first, then the GPUs in name (= parent) order.
+                root, *gpus = created[name]
+                made[name] = fleet.Host(name, root,
+                                        dict(zip(gpus, documents)))
+        for name, _docs, _kind in hosts:
+            self.hosts.append(made[name])
+            self.documents.update(made[name].gpus)
+
     def grow(self, size):
-        """Add hosts until the fleet has ``size`` of them."""
+        """Add hosts until the fleet has ``size`` of them (in bulk)."""
+        hosts = []
         for i in range(len(self.hosts) + 1, size + 1):
-            docs = [fleet.document(*fleet.host_version(i, j))
-                    for j in range(fleet.PARENTS)]
-            name = 'host%05d' % i
-            root, _gpu = self._add(name, docs)
-            tree = self._pl.get('/resource_providers', params={
-                'in_tree': root}, microversion='1.14').json()
-            uuids = {rp['name']: rp['uuid']
-                     for rp in tree['resource_providers']}
-            gpus = {uuids[fleet.gpu_provider_name(name, j)]: docs[j]
-                    for j in range(fleet.PARENTS)}
-            self.hosts.append(fleet.Host(name, root, gpus))
-            self.documents.update(gpus)
+            versions = tuple(fleet.host_version(i, j)
+                             for j in range(fleet.PARENTS))
+            hosts.append(('host%05d' % i,
+                          [fleet.document(*v) for v in versions], versions))
+        self.add_hosts(hosts)
 
     def allocation_candidates(self, adapter):
         """Nova's own query for a one-vGPU flavor, grouped by root."""
@@ -386,20 +439,47 @@ class Fleet:
         return by_root
 
 
-def fleet_in_placement(placement, sizes, at_size=None):
+def fleet_in_placement(placement, sizes):
     """Filter per request against a real Placement, as the fleet grows.
 
     Per size: ``(hosts, providers, Placement requests per request, filter
     request / pass-all request, filter request / Nova's allocation
     candidates GET, accepting-provider query / trivial GET, hosts
-    passed)``.
-
-    :param at_size: ``at_size(size, fleet, adapter)`` is called once the
-        fleet has grown to each size (another measurement on the same
-        fleet: :func:`answer_checks`).
+    passed)``, the ratios :class:`Spread` s (:func:`fleet_row`).
     """
+    return fleet_tables(placement, sizes, answers=False, lm=False,
+                        drain=False)['fleet']
+
+
+def fleet_tables(placement, sizes, fleet_rows=True, answers=True, lm=True,
+                 drain=True, candidates=10):
+    """Every table measured on the fleet in Placement, one fleet shared.
+
+    The fleet (:class:`Fleet`, with the live migration's source host) is
+    grown to each size in turn and measured there by every table asked
+    for.  Returns ``{'fleet': [fleet_row], 'answers': {size:
+    answer_checks}, 'lm': lm_reads' rows (``candidates`` hosts handed to
+    the filter), 'drain': [drain_row]}`` (the tables asked for).
+    """
+    out = {'fleet': [], 'answers': {}, 'lm': [], 'drain': []}
     with nova_report_client(placement):
-        return _fleet_rows(placement, sizes, at_size)
+        the_fleet = Fleet(placement)
+        adapter = placement.nova_adapter()
+        view = placement_view.PlacementView(placement_view.sdk_get(
+            placement.sdk))
+        for size in sizes:
+            the_fleet.grow(size)
+            if fleet_rows:
+                out['fleet'].append(fleet_row(placement, the_fleet))
+            if answers:
+                out['answers'][size] = answer_checks(the_fleet, adapter)
+            if lm:
+                out['lm'].append(
+                    lm_read_row(placement, the_fleet, candidates))
+            if drain:
+                out['drain'].append(drain_row(placement, the_fleet, view))
+    out['lm'] = _growth(out['lm'])
+    return out
 
 
 @contextlib.contextmanager
@@ -435,64 +515,57 @@ def grown_fleet(hosts):
         placement.close()
 
 
-def _fleet_rows(placement, sizes, at_size=None):
+def fleet_row(placement, the_fleet):
+    """One row of :func:`fleet_in_placement` on ``the_fleet`` as it is."""
+    size = len(the_fleet.hosts)
     adapter = placement.nova_adapter()
-    the_fleet = Fleet(placement)
     spec = request_spec('source')
     source_traits = nvc_traits.document_traits(fleet.source_document())
     (stream,) = nvc_traits.emitted(source_traits)
-    rows = []
-    for size in sizes:
-        the_fleet.grow(size)
-        if at_size is not None:
-            at_size(size, the_fleet, adapter)
-        # The filter's any-of query for the source's stream, over the
-        # names that exist (as RequestReads.accepting asks it).
-        names = sorted(nvc_traits.accept_traits_for(stream))
-        existing = adapter.get('/traits?name=in:%s' % ','.join(names),
-                               microversion='1.6').json()['traits']
-        accept_query = '/resource_providers?%s' % parse.urlencode(
-            {'required': 'in:' + ','.join(sorted(existing))})
-        by_root = the_fleet.allocation_candidates(adapter)
-        states, reset = host_states(the_fleet.hosts, by_root)
-        real = bench_filters.known_migration(the_fleet.migration,
-                                             the_fleet.source_root)
-        passall = bench_filters.PassAll()
-        rules = bench_filters.RulesPerHost([fleet.source_document()],
-                                           the_fleet.documents)
-        reset()
-        placement.app.reset()
-        passed = run_filter(real, states, spec)
-        requests = placement.app.total
-        writes = placement.app.writes
-        reset()
-        by_rules = run_filter(rules, states, spec)
-        if [s.host for s in passed] != [s.host for s in by_rules]:
-            raise AssertionError('filter and rule engine disagree on the '
-                                 'fleet of %d hosts' % size)
-        n = samples_for(size, budget=3000, low=7, high=51)
-        t_pass = median_time(lambda: run_filter(passall, states, spec), n,
-                             reset)
-        t_real = median_time(lambda: run_filter(real, states, spec), n,
-                             reset)
+    # The filter's any-of query for the source's stream, over the
+    # names that exist (as RequestReads.accepting asks it).
+    names = sorted(nvc_traits.accept_traits_for(stream))
+    existing = adapter.get('/traits?name=in:%s' % ','.join(names),
+                           microversion='1.6').json()['traits']
+    accept_query = '/resource_providers?%s' % parse.urlencode(
+        {'required': 'in:' + ','.join(sorted(existing))})
+    by_root = the_fleet.allocation_candidates(adapter)
+    states, reset = host_states(the_fleet.hosts, by_root)
+    real = bench_filters.known_migration(the_fleet.migration,
+                                         the_fleet.source_root)
+    passall = bench_filters.PassAll()
+    rules = bench_filters.RulesPerHost([fleet.source_document()],
+                                       the_fleet.documents)
+    reset()
+    placement.app.reset()
+    passed = run_filter(real, states, spec)
+    requests = placement.app.total
+    writes = placement.app.writes
+    reset()
+    by_rules = run_filter(rules, states, spec)
+    if [s.host for s in passed] != [s.host for s in by_rules]:
+        raise AssertionError('filter and rule engine disagree on the '
+                             'fleet of %d hosts' % size)
 
-        def nova_query():
-            adapter.get('/allocation_candidates?resources=VGPU:1',
-                        microversion=CANDIDATES_MICROVERSION).json()
+    def nova_query():
+        adapter.get('/allocation_candidates?resources=VGPU:1',
+                    microversion=CANDIDATES_MICROVERSION).json()
 
-        t_nova = median_time(nova_query, n)
-        t_root = median_time(lambda: adapter.get('/').json(), 51)
-        t_accept = median_time(
-            lambda: adapter.get(
-                accept_query,
-                microversion=placement_version.MICROVERSION).json(),
-            max(n, 21))
-        providers = len(the_fleet.documents) + len(the_fleet.hosts)
-        rows.append((size, providers,
-                     '%d (%d writes)' % (requests, writes),
-                     t_real / t_pass, t_real / t_nova, t_accept / t_root,
-                     len(passed)))
-    return rows
+    # Indices: pass-all 0, the filter 1, Nova's query 2, GET / 3, the
+    # accepting-provider query 4.
+    n = samples_for(size, budget=3000, low=7, high=51)
+    ratios, _medians = interleaved_ratios([
+        lambda: run_filter(passall, states, spec),
+        lambda: run_filter(real, states, spec),
+        nova_query,
+        lambda: adapter.get('/').json(),
+        lambda: adapter.get(
+            accept_query,
+            microversion=placement_version.MICROVERSION).json()],
+        [(1, 0), (1, 2), (4, 3)], n, reset)
+    providers = len(the_fleet.documents) + len(the_fleet.hosts)
+    return ((size, providers, '%d (%d writes)' % (requests, writes)) +
+            tuple(ratios) + (len(passed),))
 
 
 def lm_reads(sizes, candidates=10):
@@ -509,35 +582,41 @@ def lm_reads(sizes, candidates=10):
     first size's)``: the body bytes of every GET the filter makes.
     """
     placement = local_placement.in_process()
-    conf = vfio_compat_filter.CONF
     try:
-        with nova_report_client(placement):
-            rows = _lm_read_rows(placement, conf, sizes, candidates)
+        return fleet_tables(placement, sizes, fleet_rows=False,
+                            answers=False, drain=False,
+                            candidates=candidates)['lm']
     finally:
-        conf.clear_override('max_tree_reads', 'vfio_compat_filter')
         placement.close()
+
+
+def _growth(rows):
+    """:func:`lm_reads`' rows with the growth against the first size."""
+    if not rows:
+        return rows
     first = rows[0]
     return [tuple(r) + (r[3] / first[3], r[5] / first[5], r[0] / first[0])
             for r in rows]
 
 
-def _lm_read_rows(placement, conf, sizes, candidates):
-    the_fleet = Fleet(placement)
+def lm_read_row(placement, the_fleet, candidates=10):
+    """One row of :func:`lm_reads` on ``the_fleet`` as it is, no growth.
+
+    Nova's report client must point at ``placement``
+    (:func:`nova_report_client`).
+    """
+    conf = vfio_compat_filter.CONF
+    size = len(the_fleet.hosts)
     spec = request_spec('source')
-    rows = []
-    for size in sizes:
-        the_fleet.grow(size)
-        by_root = the_fleet.allocation_candidates(
-            placement.nova_adapter())
-        states, reset = host_states(the_fleet.hosts[:candidates],
-                                    by_root)
-        real = bench_filters.known_migration(the_fleet.migration,
-                                             the_fleet.source_root)
-        row = [size, len(states)]
-        decided = []
+    by_root = the_fleet.allocation_candidates(placement.nova_adapter())
+    states, reset = host_states(the_fleet.hosts[:candidates], by_root)
+    real = bench_filters.known_migration(the_fleet.migration,
+                                         the_fleet.source_root)
+    row = [size, len(states)]
+    decided = []
+    try:
         for cap in (candidates, 0):
-            conf.set_override('max_tree_reads', cap,
-                              'vfio_compat_filter')
+            conf.set_override('max_tree_reads', cap, 'vfio_compat_filter')
             reset()
             placement.app.reset()
             passed = run_filter(real, states, spec)
@@ -545,53 +624,57 @@ def _lm_read_rows(placement, conf, sizes, candidates):
                         placement.app.read_bytes / 1000])
             decided.append([(h.host, h.allocation_candidates)
                             for h in passed])
-        if decided[0] != decided[1]:
-            raise AssertionError(
-                'reading the candidates\' trees and reading the fleet '
-                'decide differently on the fleet of %d hosts' % size)
-        rows.append(row)
-    return rows
+    finally:
+        conf.clear_override('max_tree_reads', 'vfio_compat_filter')
+    if decided[0] != decided[1]:
+        raise AssertionError(
+            'reading the candidates\' trees and reading the fleet '
+            'decide differently on the fleet of %d hosts' % size)
+    return row
 
 
 def drain_in_placement(placement, sizes):
     """The ``drain`` pre-flight of the source host as the fleet grows.
 
-    Per size: ``(hosts, Placement requests of one drain, drain / Nova's
-    allocation candidates GET, destinations found)``.  The source host
-    holds one server (the migration consumer's vGPU); the baseline is the
-    query the scheduler makes anyway for a one-vGPU flavor.
+    Per size: ``(hosts, Placement requests of one drain, Spread of drain
+    / Nova's allocation candidates GET, destinations found)``
+    (:func:`drain_row`).
     """
+    return fleet_tables(placement, sizes, fleet_rows=False, answers=False,
+                        lm=False)['drain']
+
+
+def drain_row(placement, the_fleet, view):
+    """One row of :func:`drain_in_placement` on ``the_fleet`` as it is.
+
+    The source host holds one server (the migration consumer's vGPU);
+    the baseline is the query the scheduler makes anyway for a one-vGPU
+    flavor, the two sampled in turn.
+    """
+    size = len(the_fleet.hosts)
     adapter = placement.nova_adapter()
-    the_fleet = Fleet(placement)
-    view = placement_view.PlacementView(placement_view.sdk_get(
-        placement.sdk))
-    rows = []
-    for size in sizes:
-        the_fleet.grow(size)
 
-        def pre_flight():
-            inputs = placement_view.read_drain(view, 'source')
-            return inputs, nvc_drain.plan_and_explain(
-                inputs.servers, inputs.options, inputs.free,
-                inputs.acceptors, inputs.names)
+    def pre_flight():
+        inputs = placement_view.read_drain(view, 'source')
+        return inputs, nvc_drain.plan_and_explain(
+            inputs.servers, inputs.options, inputs.free,
+            inputs.acceptors, inputs.names)
 
-        placement.app.reset()
-        inputs, (plan, stranded) = pre_flight()
-        requests, writes = placement.app.total, placement.app.writes
-        if writes or stranded or not plan.assignments:
-            raise AssertionError('drain of the %d-host fleet: %d writes, '
-                                 'stranded %s' % (size, writes, stranded))
+    placement.app.reset()
+    inputs, (plan, stranded) = pre_flight()
+    requests, writes = placement.app.total, placement.app.writes
+    if writes or stranded or not plan.assignments:
+        raise AssertionError('drain of the %d-host fleet: %d writes, '
+                             'stranded %s' % (size, writes, stranded))
 
-        def nova_query():
-            adapter.get('/allocation_candidates?resources=VGPU:1',
-                        microversion=CANDIDATES_MICROVERSION).json()
+    def nova_query():
+        adapter.get('/allocation_candidates?resources=VGPU:1',
+                    microversion=CANDIDATES_MICROVERSION).json()
 
-        n = samples_for(size, budget=1000, low=5, high=21)
-        t_drain = median_time(pre_flight, n)
-        t_nova = median_time(nova_query, n)
-        (options,) = inputs.options.values()
-        rows.append((size, requests, t_drain / t_nova, len(options)))
-    return rows
+    n = samples_for(size, budget=1000, low=5, high=21)
+    ratio, _t_drain, _t_nova = interleaved_ratio(pre_flight, nova_query, n)
+    (options,) = inputs.options.values()
+    return (size, requests, ratio, len(options))
 
 
 # 2b. Checking Placement's answers -----------------------------------------
@@ -695,37 +778,88 @@ def _host_with(placement, name, documents, pci_documents=()):
     return root, devices
 
 
+def _first_syncs(placement, hosts):
+    """A run of :func:`interleaved_ratios` for a sync that happens once.
+
+    ``hosts``: ``[(reporter, devices)]``, laid out and never synced; each
+    call of the run is the first sync of the next of them.  Returns
+    ``(run, done)``: ``done`` gets ``(reporter, devices, result, requests,
+    writes)`` per call.
+    """
+    pending = iter(hosts)
+    done = []
+
+    def run():
+        reporter, devices = next(pending)
+        placement.app.reset()
+        result = reporter.sync(devices)
+        done.append((reporter, devices, result, placement.app.total,
+                     placement.app.writes))
+        if not result.ok:
+            raise RuntimeError('first sync failed: %s' % result.errors)
+    return run, done
+
+
+def _times(run, count):
+    """``run`` ``count`` times: a sample long enough to time one-shots by."""
+    def runs():
+        for _ in range(count):
+            run()
+    return runs
+
+
+def _scaled(ratio, factor):
+    return Spread(*(value * factor for value in ratio))
+
+
+def _distinct_host(placement, name, count, subsys):
+    """``(root, reporter, devices)``: ``count`` devices of their own streams.
+
+    Half mdev types (one per GPU), half PCI VFs; ``subsys`` the first of
+    the ``count`` subsystem ids that make each device's stream its own.
+    """
+    half = count // 2
+    mdev_docs = [fleet.document(1, i % 8, subsys=subsys + i)
+                 for i in range(half)]
+    pci_docs = [fleet.document(3, i % 8, subsys=subsys + half + i)
+                for i in range(count - half)]
+    root, devices = _host_with(placement, name, mdev_docs, pci_docs)
+    return root, sync.Reporter(placement.sdk, name), devices
+
+
+# The GETs, steady syncs per sample that a one-shot sync is compared to.
+_GETS = 10
+_STEADY = 5
+
+
 def reporter_sync(placement, count=64):
     """First and steady-state sync of a host with ``count`` devices.
 
-    Half are mdev types (one per GPU), half PCI VFs.  Returns rows
-    ``(sync, requests, writes, time / one traits GET, owned traits)``.
+    Half are mdev types (one per GPU), half PCI VFs.  The first sync
+    happens once per host: each repeat first-syncs a host of its own
+    (distinct streams), sampled in turn with a block of ``_GETS`` traits
+    GETs.  Returns rows ``(sync, requests, writes, Spread of time / one
+    traits GET)`` and the owned traits on the first host's root.
     """
-    half = count // 2
-    mdev_docs = [fleet.document(1, i % 8, subsys=0x1000 + i)
-                 for i in range(half)]
-    pci_docs = [fleet.document(3, i % 8, subsys=0x2000 + i)
-                for i in range(count - half)]
-    root, devices = _host_with(placement, 'reporter-host', mdev_docs,
-                               pci_docs)
-    reporter = sync.Reporter(placement.sdk, 'reporter-host')
+    hosts = [_distinct_host(placement, 'reporter-host-%d' % r, count,
+                            0x1000 + r * 2 * count)
+             for r in range(REPEATS)]
+    root, reporter, devices = hosts[0]
     pl = placement.sdk.placement
-    t_get = median_time(lambda: pl.get_resource_provider_trait(root.id),
-                        51)
-    rows = []
+
+    def get():
+        pl.get_resource_provider_trait(root.id)
+
+    first, done = _first_syncs(placement, [h[1:] for h in hosts])
+    (ratio,), _medians = interleaved_ratios([first, _times(get, _GETS)],
+                                            [(0, 1)], 1)
+    rows = [('first', done[0][3], done[0][4], _scaled(ratio, _GETS))]
     placement.app.reset()
-    start = time.perf_counter()
-    result = reporter.sync(devices)
-    t_first = time.perf_counter() - start
-    if not result.ok:
-        raise RuntimeError('first sync failed: %s' % result.errors)
-    rows.append(('first', placement.app.total, placement.app.writes,
-                 t_first / t_get))
-    placement.app.reset()
-    result = reporter.sync(devices)
+    reporter.sync(devices)
     counts = (placement.app.total, placement.app.writes)
-    t_steady = median_time(lambda: reporter.sync(devices), 11)
-    rows.append(('steady state', counts[0], counts[1], t_steady / t_get))
+    ratio, _t_steady, _t_get = interleaved_ratio(
+        lambda: reporter.sync(devices), get, 11)
+    rows.append(('steady state', counts[0], counts[1], ratio))
     owned = sum(1 for t in pl.get_resource_provider_trait(root.id).traits
                 if nvc_traits.is_owned(t))
     return rows, owned
@@ -734,37 +868,32 @@ def reporter_sync(placement, count=64):
 def first_sync_scaling(placement, counts=(16, 64, 256)):
     """The first sync of a host with ``count`` distinct devices, per count.
 
-    Each host in the same Placement, one after the other, as hosts join a
-    cloud: a later host finds more traits in Placement's table.  Half
+    Every host in the same Placement, one after the other, as hosts join
+    a cloud: a later host finds more traits in Placement's table.  Half
     mdev types (one per GPU), half PCI VFs, every device its own stream.
-    Rows ``(devices, requests, traits created, seconds, seconds per
-    device / that of the smallest host)``.
+    Each repeat first-syncs a new host of each count in turn.  Rows
+    ``(devices, requests, traits created, median seconds, Spread of
+    seconds per device / that of the smallest host)``.
     """
+    hosts = [[] for _ in counts]
+    subsys = 0x4000
+    for r in range(REPEATS):
+        for i, count in enumerate(counts):
+            _root, reporter, devices = _distinct_host(
+                placement, 'first-sync-%d-%d' % (count, r), count, subsys)
+            subsys += count
+            hosts[i].append((reporter, devices))
+    made = [_first_syncs(placement, h) for h in hosts]
+    ratios, medians = interleaved_ratios(
+        [run for run, _done in made], [(i, 0) for i in range(len(counts))],
+        1)
     rows = []
-    for count in counts:
-        half = count // 2
-        mdev_docs = [fleet.document(1, i % 8, subsys=0x4000 + count + i)
-                     for i in range(half)]
-        pci_docs = [fleet.document(3, i % 8, subsys=0x8000 + count + i)
-                    for i in range(count - half)]
-        name = 'first-sync-%d' % count
-        _root, devices = _host_with(placement, name, mdev_docs, pci_docs)
-        result, requests, seconds = _first_sync(
-            sync.Reporter(placement.sdk, name), placement, devices)
-        rows.append([count, requests, len(result.created_traits), seconds])
-    per_device = rows[0][3] / rows[0][0]
-    return [tuple(r) + (r[3] / r[0] / per_device,) for r in rows]
-
-
-def _first_sync(reporter, placement, devices):
-    """``(result, requests, seconds)`` of a sync that must succeed."""
-    placement.app.reset()
-    start = time.perf_counter()
-    result = reporter.sync(devices)
-    seconds = time.perf_counter() - start
-    if not result.ok:
-        raise RuntimeError('first sync failed: %s' % result.errors)
-    return result, placement.app.total, seconds
+    for count, ratio, seconds, (_run, done) in zip(counts, ratios, medians,
+                                                   made):
+        _reporter, _devices, result, requests, _writes = done[0]
+        rows.append((count, requests, len(result.created_traits), seconds,
+                     _scaled(ratio, counts[0] / count)))
+    return rows
 
 
 def range_width(placement, widths):
@@ -773,28 +902,39 @@ def range_width(placement, widths):
     The device accepts minors ``1..width`` (an unaligned start, the
     harder case for the cover).  Per width: ``(accepted minors, owned
     traits on the provider, what encoding 1 published, requests of the
-    first sync, requests of a steady sync, first sync / steady sync
-    time)``.
+    first sync, requests of a steady sync, Spread of first sync / steady
+    sync time)``: each repeat first-syncs a new host (a stream of its
+    own), then times ``_STEADY`` steady syncs of it.
     """
     rows = []
     pl = placement.sdk.placement
-    for width in widths:
-        name = 'range-%d' % width
-        doc = fleet.document(5, width, minor_min=1,
-                             subsys=0x3000 + width % 0xf000)
-        root, devices = _host_with(placement, name, [doc])
-        reporter = sync.Reporter(placement.sdk, name)
-        _result, requests, t_first = _first_sync(reporter, placement,
-                                                 devices)
+    for index, width in enumerate(widths):
+        hosts, roots = [], []
+        for r in range(REPEATS):
+            name = 'range-%d-%d' % (width, r)
+            doc = fleet.document(5, width, minor_min=1,
+                                 subsys=0x3000 + index * 8 + r)
+            root, devices = _host_with(placement, name, [doc])
+            roots.append(root)
+            hosts.append((sync.Reporter(placement.sdk, name), devices))
+        first, done = _first_syncs(placement, hosts)
+
+        def steady():
+            reporter, devices = done[-1][:2]
+            for _ in range(_STEADY):
+                reporter.sync(devices)
+
+        (ratio,), _medians = interleaved_ratios([first, steady], [(0, 1)],
+                                                1)
+        reporter, devices, _result, requests, _writes = done[0]
         placement.app.reset()
         reporter.sync(devices)
-        steady = placement.app.total
-        t_steady = median_time(lambda: reporter.sync(devices), 7)
+        steady_requests = placement.app.total
         published = sum(
-            1 for t in pl.get_resource_provider_trait(root.id).traits
+            1 for t in pl.get_resource_provider_trait(roots[0].id).traits
             if nvc_traits.is_owned(t))
-        rows.append((width, published, width + 1, requests, steady,
-                     t_first / t_steady))
+        rows.append((width, published, width + 1, requests,
+                     steady_requests, _scaled(ratio, _STEADY)))
     return rows
 
 
@@ -840,6 +980,10 @@ def _boot_query(placement, resource_class):
 # sampled in turn.
 BOOT_WITHOUT = 'CUSTOM_BENCH_GPU_A'
 BOOT_WITH = 'CUSTOM_BENCH_GPU_B'
+# Hosts of the boot query's fleets with their own documents; host i has
+# those of host (i - 1) % BOOT_KINDS + 1, as hosts of a cloud share
+# driver versions (and so its fleets are published in bulk).
+BOOT_KINDS = 100
 
 
 def boot_candidates(size):
@@ -847,10 +991,11 @@ def boot_candidates(size):
 
     One Placement holds two fleets of ``size`` hosts, alike but for the
     device class: each host a root and ``fleet.PARENTS`` GPU providers,
-    each GPU accepting a wide range of minors (:func:`wide_document`);
-    the reporter published one fleet (encoding 2), not the other.  Nova's
-    query for a one-GPU flavor of each fleet's class is sampled in turn
-    (:func:`interleaved_ratio`).  Returns ``(hosts, providers, GPU traits
+    each GPU accepting a wide range of minors (:func:`wide_document`,
+    :data:`BOOT_KINDS` hosts of distinct ranges); the reporter published
+    one fleet (encoding 2), not the other (:meth:`Fleet.add_hosts`).
+    Nova's query for a one-GPU flavor of each fleet's class is sampled in
+    turn (:func:`interleaved_ratio`).  Returns ``(hosts, providers, GPU traits
     mean / max, root traits mean / max, Spread of the time with traits /
     without, size with / without, ms without, ms with, kB without, kB
     with, candidates)``.
@@ -864,15 +1009,19 @@ def boot_candidates(size):
         for name in (BOOT_WITHOUT, BOOT_WITH):
             fleets[name] = Fleet(placement, with_source=False,
                                  resource_class=name)
+            hosts = []
             for i in range(1, size + 1):
-                fleets[name].add_host('%s-%05d' % (name[-1].lower(), i), [
-                    wide_document(i, j) for j in range(fleet.PARENTS)])
+                kind = (i - 1) % BOOT_KINDS + 1
+                hosts.append(('%s-%05d' % (name[-1].lower(), i), [
+                    wide_document(kind, j) for j in range(fleet.PARENTS)],
+                    # Unpublished, every host's tree is alike.
+                    kind if name == BOOT_WITH else None))
+            fleets[name].add_hosts(hosts, publish=name == BOOT_WITH)
         gpu_counts, root_counts = [], []
         for host in fleets[BOOT_WITH].hosts:
             traits = host.provider_traits()
             gpu_counts.extend(len(traits[g]) for g in host.gpus)
             root_counts.append(len(traits[host.uuid]))
-            fleets[BOOT_WITH].publish(host)
         run_none, size_none = _boot_query(placement, BOOT_WITHOUT)
         run_with, size_with = _boot_query(placement, BOOT_WITH)
         candidates = len(run_none()[0])
