@@ -40,6 +40,10 @@ QUICK = {'hosts': (10, 100, 1000), 'fleet': (10, 100), 'widths': WIDTHS,
          'boot': 100}
 FULL = {'hosts': (10, 100, 1000, 10000), 'fleet': (10, 100, 1000),
         'widths': WIDTHS, 'boot': 1000}
+# What a run takes, in CPU time (one core): --quick as measured on a
+# shared 2-core machine, --full from its parts measured there.
+QUICK_MINUTES = 8
+FULL_MINUTES = 12
 # The goal for what our traits add to Nova's boot query (issue 12).
 BOOT_GOAL = 1.3
 # How every timed table was measured (scenarios.interleaved_ratios).
@@ -123,10 +127,13 @@ def parse_args(argv):
     size = parser.add_mutually_exclusive_group()
     size.add_argument('--quick', action='store_true',
                       help='CI-sized (the default): 10/100/1,000 candidate '
-                           'hosts, a 100-host fleet in Placement.')
+                           'hosts, a 100-host fleet in Placement (about '
+                           '%s minutes of CPU time).' % QUICK_MINUTES)
     size.add_argument('--full', action='store_true',
                       help='Also 10,000 candidate hosts and a 1,000-host '
-                           'fleet in Placement (several minutes).')
+                           'fleet in Placement (about %s minutes of CPU '
+                           'time). Each part\'s time is printed as it '
+                           'ends and at the end.' % FULL_MINUTES)
     parser.add_argument('--log-info', action='store_true',
                         help='Let the filter and the reporter log at INFO '
                              '(to nowhere), as a service configured so '
