@@ -188,7 +188,7 @@ def test_a_grown_fleet_is_what_the_reporter_publishes_in_few_requests():
     # Hosts alike (the same device versions) are copies of the first one
     # the reporter published: the requests do not grow with the hosts,
     # and every copy carries the traits and inventories the reporter and
-    # Nova would have given it.
+    # Nova gave that first host.
     placement = local_placement.in_process()
     try:
         the_fleet = scenarios.Fleet(placement)
@@ -199,18 +199,33 @@ def test_a_grown_fleet_is_what_the_reporter_publishes_in_few_requests():
         pl = placement.sdk.placement
         assert [h.name for h in the_fleet.hosts] == [
             'host%05d' % i for i in range(1, 61)]
-        for host in the_fleet.hosts[18:23] + the_fleet.hosts[-3:]:
-            for uuid, names in host.provider_traits().items():
-                expected = set(names)
-                if uuid == host.uuid:
-                    expected |= set(fleet.NOVA_ROOT_TRAITS)
-                else:
-                    assert pl.get(
-                        '/resource_providers/%s/inventories' % uuid,
-                        microversion='1.6').json()['inventories'][
-                            'VGPU']['total'] == 4
-                assert set(pl.get_resource_provider_trait(
-                    uuid).traits) == expected
+
+        def published(host):
+            tree = [host.uuid] + list(host.gpus)
+            return ([set(pl.get_resource_provider_trait(u).traits)
+                     for u in tree],
+                    [pl.get('/resource_providers/%s/inventories' % u,
+                            microversion='1.6').json()['inventories']
+                     for u in tree])
+
+        first = {}
+        for i, host in enumerate(the_fleet.hosts, 1):
+            first.setdefault(tuple(fleet.host_version(i, j)
+                                   for j in range(fleet.PARENTS)), host)
+        for i in (19, 20, 21, 22, 23, 58, 59, 60):
+            host = the_fleet.hosts[i - 1]
+            exemplar = first[tuple(fleet.host_version(i, j)
+                                   for j in range(fleet.PARENTS))]
+            assert exemplar is not host
+            traits, inventories = published(host)
+            assert (traits, inventories) == published(exemplar)
+            # The traits the filter decides by are among them.
+            for names, (uuid, expected) in zip(
+                    traits[1:], list(host.provider_traits().items())):
+                assert expected <= names, uuid
+            assert set(fleet.NOVA_ROOT_TRAITS) <= traits[0]
+            assert [inv['VGPU']['total'] for inv in inventories[1:]] == [
+                4] * fleet.PARENTS
             tree = pl.get('/resource_providers', params={
                 'in_tree': host.uuid}, microversion='1.14').json()
             assert {rp['name']: rp['uuid'] for rp in tree[
