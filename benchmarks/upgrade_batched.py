@@ -48,12 +48,13 @@ decisions equal to the per-migration path's, server by server.
   its candidates is kept), and, with ``pci_in_placement`` off, of the
   host's PCI pools: within a wave a host outside it only loses free VFs,
   and its pool is the same while it has one free (a host with none is no
-  option).  So the filter runs once per distinct set of
-  source devices in the wave, for a server that has them, over every host
-  outside the wave with all its candidates; each migration then takes
-  the first of its options (the hosts and devices free at that point, in
-  its order) that run kept: the first candidate of the first host the
-  filter would have passed had it been shown those options alone.
+  option).  So the filter runs once per distinct set of source devices
+  in the wave, for a server that has them, over every host outside the
+  wave and not disabled, with all its candidates; each migration then
+  takes the first of its options (the hosts and devices free at that
+  point, in its order) that run kept: the first candidate of the first
+  host the filter would have passed had it been shown those options
+  alone.
 """
 
 import collections
@@ -293,7 +294,7 @@ class Batched(real_filter.Project):
                 devices = reads.source_devices(server.consumer,
                                                self.roots[name])
                 groups[_group_key(devices)].append(server)
-        excluded = frozenset(wave)
+        excluded = frozenset(wave) | fleet.disabled
         outside = [h for h in fleet.hosts if h not in excluded]
         for servers in groups.values():
             first = servers[0]

@@ -249,16 +249,21 @@ class Server:
 
 @dataclasses.dataclass
 class Fleet:
-    """The hosts, the servers and who uses which vGPU and VF."""
+    """The hosts, the servers and who uses which vGPU and VF.
+
+    ``disabled``: the names of the hosts out of scheduling (their
+    ``nova-compute`` service disabled), no destination of any migration.
+    """
 
     hosts: dict
     servers: list
+    disabled: set = dataclasses.field(default_factory=set)
 
     def copy(self):
         hosts = {n: dataclasses.replace(h, gpus=list(h.gpus))
                  for n, h in self.hosts.items()}
         servers = [dataclasses.replace(s) for s in self.servers]
-        return Fleet(hosts, servers)
+        return Fleet(hosts, servers, set(self.disabled))
 
     def used(self):
         """``{(host, gpu index): vGPUs used, (host, VF): VFs used}``."""

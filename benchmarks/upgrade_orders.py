@@ -180,7 +180,8 @@ def drain_waves(wave_size):
 def _drain_plan_complete(fleet, used, on_host, name, wave):
     """Do all the servers of ``name`` have a destination in a drain plan?
 
-    The rest of the wave is excluded, the capacity is that free now.  A
+    The rest of the wave and the disabled hosts are excluded, the
+    capacity is that free now.  A
     host's vGPUs are counted as one pool (a server may take either
     GPU); hosts alike are tested for compatibility once.
     """
@@ -188,7 +189,7 @@ def _drain_plan_complete(fleet, used, on_host, name, wave):
     servers = on_host.get(name, ())
     if not servers:
         return True
-    excluded = set(wave) | {name}
+    excluded = set(wave) | {name} | fleet.disabled
     mine = _device_traits(host)
     streams = {kind: nvc_traits.emitted(mine[kind]) for kind in (VGPU, VF)}
     accepts = {}

@@ -12,13 +12,21 @@
 
 """The rolling-upgrade simulation: waves of migrations, and its checks.
 
-Hosts are upgraded in waves: every server of a host in the wave is
-live-migrated to a host outside the wave first; a host with a server left
-on it (stranded) is not upgraded.  For each migration the destinations
-with the free devices the server needs come in one order, the same for
-every strategy (a seeded shuffle per wave and server), as Nova's
-allocation candidates would: any GPU with a free vGPU, any host with a
-free VF of the same PCI vendor/product (Nova's PCI request).  A strategy
+Hosts are upgraded in waves, each host drained as an operator drains
+one: its ``nova-compute`` service is disabled, then every server on it is
+live-migrated to a host outside the wave; a host with a server left on it
+(stranded) is not upgraded and stays disabled, out of every later
+scheduling (an operator does not re-enable a host the procedure did not
+finish with: a server moved onto it would be left on the old branch too).
+Every strategy drains the same way, so that the comparison is fair: Nova's
+scheduler skips a disabled compute service whatever else it checks, and
+the strategies differ only in the destination they pick.
+
+For each migration the destinations with the free devices the server
+needs come in one order, the same for every strategy (a seeded shuffle
+per wave and server), as Nova's allocation candidates would: any GPU
+with a free vGPU, any host with a free VF of the same PCI vendor/product
+(Nova's PCI request).  A strategy
 picks a destination or refuses; a pick the ground truth refuses is a
 migration failed at the destination, retried on the next host up to
 ``MAX_ATTEMPTS`` times.
@@ -103,9 +111,11 @@ class Result:
 def _options(fleet, used, wave, server, rnd):
     """Destinations with the free devices ``server`` needs, Nova's order.
 
-    ``(host, gpu index)``, the index None for a server with no vGPU.
+    ``(host, gpu index)``, the index None for a server with no vGPU; no
+    host of the wave, none disabled.
     """
-    hosts = [h for h in fleet.hosts if h not in wave]
+    hosts = [h for h in fleet.hosts
+             if h not in wave and h not in fleet.disabled]
     rnd.shuffle(hosts)
     if server.vf:
         hosts = [h for h in hosts if used[(h, VF)] < fleet_lib.VFS_PER_HOST]
@@ -161,6 +171,8 @@ def run(fleet, strategy, waves, seed=0):
         upgraded = []
         for name in wave:
             if on_host.get(name):
+                # Its drain left servers on it: it stays disabled.
+                fleet.disabled.add(name)
                 result.hosts_not_upgraded += 1
                 continue
             fleet.hosts[name].upgrade()
