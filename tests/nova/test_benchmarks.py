@@ -104,9 +104,10 @@ def test_placement_requests_per_request_do_not_grow_with_the_fleet():
     assert steady[1] <= 2
     assert owned > 0
     # 1..1 is one block, 1..5 three (1, 2..3, 4..5), 1..2**31-1 one per
-    # level (1, 2..3, 4..7, ...): the emit trait and those.
+    # level (1, 2..3, 4..7, ...): the emit trait, those and the GPU's
+    # mdev type trait.
     assert [(w[0], w[1], w[2]) for w in widths] == [
-        (1, 2, 2), (5, 4, 6), (2 ** 31 - 1, 32, 2 ** 31)]
+        (1, 3, 2), (5, 5, 6), (2 ** 31 - 1, 33, 2 ** 31)]
     assert all(w[4] == 1 for w in widths)
     assert all(isinstance(w[5], scenarios.Spread) for w in widths)
     assert all(isinstance(r[3], scenarios.Spread) for r in reporter)
