@@ -191,16 +191,25 @@ def test_drain_says_what_its_rows_do_not(cloud, fleet):
     assert "Not checked (Nova's scheduler" in got.stderr
 
 
+def _both_upgrade_plans(cloud, tmp_path, monkeypatch, host):
+    """``openstack vfio upgrade plan`` and ``plan-upgrade --json``, alike.
+
+    Both assume ``host`` upgraded to version 3; returns the openstack
+    command's completed process, its JSON rows and plan-upgrade's JSON.
+    """
+    assume = '%s=%s' % (host, planning.document_file(tmp_path, 3))
+    got = openstack(cloud, 'vfio', 'upgrade', 'plan', '--assume', assume,
+                    '-f', 'json')
+    assert got.returncode == 0, got.stderr
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
+    result = nvc_json('plan-upgrade', '--assume', assume, '--os-cloud', CLOUD)
+    return got, json.loads(got.stdout), result
+
+
 def test_upgrade_plan_rows_are_plan_upgrade(cloud, fleet, tmp_path,
                                             monkeypatch):
-    newer = planning.document_file(tmp_path, 3)
-    got = openstack(cloud, 'vfio', 'upgrade', 'plan', '--assume',
-                    'osc-src=%s' % newer, '-f', 'json')
-    assert got.returncode == 0, got.stderr
-    rows = json.loads(got.stdout)
-    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
-    result = nvc_json('plan-upgrade', '--assume', 'osc-src=%s' % newer,
-                      '--os-cloud', CLOUD)
+    got, rows, result = _both_upgrade_plans(cloud, tmp_path, monkeypatch,
+                                            'osc-src')
     want = [(w['wave'], 'move', m['consumer'], m['destination']['host'])
             for w in result['waves'] for m in w['moves']]
     assert want, result
@@ -221,14 +230,8 @@ def test_upgrade_plan_lists_the_servers_it_does_not_check(
                                         planning.gpu(None))
     moved = fleet.allocate('osc-vm3', described)
     blind = fleet.allocate('osc-vm4', undescribed)
-    newer = planning.document_file(tmp_path, 3)
-    got = openstack(cloud, 'vfio', 'upgrade', 'plan', '--assume',
-                    'osc-mixed=%s' % newer, '-f', 'json')
-    assert got.returncode == 0, got.stderr
-    rows = json.loads(got.stdout)
-    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', cloud.clouds)
-    result = nvc_json('plan-upgrade', '--assume', 'osc-mixed=%s' % newer,
-                      '--os-cloud', CLOUD)
+    got, rows, result = _both_upgrade_plans(cloud, tmp_path, monkeypatch,
+                                            'osc-mixed')
     (entry,) = result['unchecked']
     assert entry['consumer'] == blind
     (row,) = [r for r in rows if r['action'] == 'not checked']
