@@ -159,3 +159,28 @@ def test_one_device_that_cannot_be_described_hides_no_other(
         "(TypeError: 'float' object cannot be interpreted as an integer)"]
     assert items[('0000:3b:00.0', 'nvidia-230')]['traits']
     assert items[('0000:5e:00.2', None)]['traits']
+
+
+def test_human_output_lists_the_traits_the_reporter_publishes(
+        bed, tmp_path, caps, capsys):
+    """A vGPU's list is its published traits, its mdev type's included."""
+    bed.load('nvidia-t4-vgpu')
+    bed.module_version('nvidia', '550.54.14')
+    status, out, err = run(tmp_path, caps, capsys, '--json')
+    assert status == 0, err
+    items = {i['mdev_type']: i for i in json.loads(out)}
+    status, out, err = run(tmp_path, caps, capsys)
+    assert status == 0, err
+    for mdev_type, item in items.items():
+        block = out.split('0000:3b:00.0 mdev type %s\n' % mdev_type)[1]
+        block = block.split('\n0000:')[0]
+        listed = [line.strip() for line in block.split('\n')
+                  if line.startswith('    ')]
+        if item['published']:
+            assert '  traits:\n' in block
+            assert listed == item['published_traits']
+            assert traits.mdev_type_trait(mdev_type) in listed
+        else:
+            assert '  traits (not published):\n' in block
+            assert listed == item['traits']
+    assert any(i['published'] for i in items.values())
