@@ -315,7 +315,8 @@ def _reporter(placement, sizes, emit, rst):
          'creates each new trait with one request; a steady sync is '
          'one listing of the tree. Each of the %d repeats first-syncs a '
          'new host (a stream of its own), then syncs it %d times more, '
-         'in turn; %s.\n' % (scenarios.REPEATS, scenarios._STEADY, SPREAD))
+         'in turn; %s.\n' % (scenarios.REPEATS, scenarios.STEADY_SYNCS,
+                             SPREAD))
 
 
 def _boot(hosts, emit, rst):

@@ -829,7 +829,7 @@ def _distinct_host(placement, name, count, subsys):
 
 # The GETs, steady syncs per sample that a one-shot sync is compared to.
 _GETS = 10
-_STEADY = 5
+STEADY_SYNCS = 5
 
 
 def reporter_sync(placement, count=64):
@@ -904,7 +904,7 @@ def range_width(placement, widths):
     traits on the provider, what encoding 1 published, requests of the
     first sync, requests of a steady sync, Spread of first sync / steady
     sync time)``: each repeat first-syncs a new host (a stream of its
-    own), then times ``_STEADY`` steady syncs of it.
+    own), then times ``STEADY_SYNCS`` steady syncs of it.
     """
     rows = []
     pl = placement.sdk.placement
@@ -921,7 +921,7 @@ def range_width(placement, widths):
 
         def steady():
             reporter, devices = done[-1][:2]
-            for _ in range(_STEADY):
+            for _ in range(STEADY_SYNCS):
                 reporter.sync(devices)
 
         (ratio,), _medians = interleaved_ratios([first, steady], [(0, 1)],
@@ -934,7 +934,7 @@ def range_width(placement, widths):
             1 for t in pl.get_resource_provider_trait(roots[0].id).traits
             if nvc_traits.is_owned(t))
         rows.append((width, published, width + 1, requests,
-                     steady_requests, _scaled(ratio, _STEADY)))
+                     steady_requests, _scaled(ratio, STEADY_SYNCS)))
     return rows
 
 

@@ -93,7 +93,10 @@ class MixedEncodingsTest(base.VFIOCompatTestBase):
                        if not nvc_traits.is_owned(n)}
         self._publish('B', {base.GPU0: base.REFUSES_1_2,
                             base.GPU1: base.REFUSES_1_2})
-        want = nvc_traits.document_traits(base.REFUSES_1_2)
+        # A GPU's traits also name its mdev type; the compute node's
+        # summary has its GPUs' names.
+        want = nvc_traits.document_traits(base.REFUSES_1_2) | {
+            nvc_traits.mdev_type_trait(base.MDEV_TYPE)}
         for provider in ('B', 'B_' + base.GPU0_RP, 'B_' + base.GPU1_RP):
             owned = {n for n in self._traits(provider)
                      if nvc_traits.is_owned(n)}
