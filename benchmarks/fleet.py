@@ -67,9 +67,26 @@ def document(major, minor, minor_min=0, subsys=0x12a2):
         document_text(major, minor, minor_min, subsys),
         'benchmark document %d.%d (from %d, %04x)'
         % (major, minor, minor_min, subsys))
-    return publication.as_published(nvc_devices.Device(
-        address=parent_address(0), kind=nvc_devices.KIND_MDEV_TYPE,
-        mdev_type=MDEV_TYPE, document=raw)).streams
+    return publication.as_published(_gpu(0, raw)).streams
+
+
+def _gpu(index, doc):
+    """GPU ``index`` of a host, as discovery hands it to the reporter."""
+    return nvc_devices.Device(address=parent_address(index),
+                              kind=nvc_devices.KIND_MDEV_TYPE,
+                              mdev_type=MDEV_TYPE, document=doc,
+                              provenance=nvc_devices.SOURCE_FILE)
+
+
+@functools.lru_cache(maxsize=None)
+def gpu_traits(doc, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """The traits the reporter publishes for a GPU with ``doc``.
+
+    Publication's own (:func:`publication.as_published`), the trait that
+    names the mdev type included; nothing when they do not fit.  A fleet
+    has a handful of distinct documents: each is published once.
+    """
+    return publication.as_published(_gpu(0, doc), max_traits).traits
 
 
 def parent_address(index):
@@ -94,17 +111,13 @@ class Host:
 
     def devices(self):
         """The host's GPUs as discovery would hand them to the reporter."""
-        return [nvc_devices.Device(address=parent_address(i),
-                                   kind=nvc_devices.KIND_MDEV_TYPE,
-                                   mdev_type=MDEV_TYPE, document=doc,
-                                   provenance=nvc_devices.SOURCE_FILE)
-                for i, doc in enumerate(self.gpus.values())]
+        return [_gpu(i, doc) for i, doc in enumerate(self.gpus.values())]
 
     def provider_traits(self, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
         """{provider uuid: owned traits} as the reporter publishes them."""
         result = {}
         for uuid, doc in self.gpus.items():
-            result[uuid] = nvc_traits.document_traits(doc, max_traits)
+            result[uuid] = gpu_traits(doc, max_traits)
         result[self.uuid] = frozenset().union(*result.values())
         return result
 
@@ -122,6 +135,11 @@ def synthetic_hosts(count, prefix='host'):
 
 def source_document():
     return document(*SOURCE_VERSION)
+
+
+def source_traits():
+    """The traits the reporter publishes for the source GPU."""
+    return gpu_traits(source_document())
 
 
 def gpu_provider_name(host_name, index):

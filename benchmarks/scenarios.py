@@ -198,7 +198,7 @@ def per_host_cost(sizes):
     source_uuid = str(uuid_lib.uuid4())
     source = decision.SourceDevice(
         source_uuid, 'source_pci_0000_81_00_0',
-        nvc_traits.document_traits(source_doc), frozenset(['VGPU']))
+        fleet.source_traits(), frozenset(['VGPU']))
     spec = request_spec('source')
     rows = []
     for size in sizes:
@@ -520,7 +520,7 @@ def fleet_row(placement, the_fleet):
     size = len(the_fleet.hosts)
     adapter = placement.nova_adapter()
     spec = request_spec('source')
-    source_traits = nvc_traits.document_traits(fleet.source_document())
+    source_traits = fleet.source_traits()
     (stream,) = nvc_traits.emitted(source_traits)
     # The filter's any-of query for the source's stream, over the
     # names that exist (as RequestReads.accepting asks it).
@@ -685,7 +685,7 @@ def answer_routes(the_fleet, adapter):
     On :class:`Fleet` ``the_fleet`` (with its source host), as the filter,
     ``drain``, ``fleet`` and the reporter ask them.
     """
-    source_traits = nvc_traits.document_traits(fleet.source_document())
+    source_traits = fleet.source_traits()
     (stream,) = nvc_traits.emitted(source_traits)
     names = sorted(nvc_traits.accept_traits_for(stream))
     existing = adapter.get('/traits?name=in:%s' % ','.join(names),

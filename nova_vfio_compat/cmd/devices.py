@@ -29,8 +29,8 @@ from nova_vfio_compat.cmd import common
 from nova_vfio_compat.cmd import nova_config as cmd_nova_config
 from nova_vfio_compat.host import published_devices
 from nova_vfio_compat.model import devices as nvc_devices
+from nova_vfio_compat.model import publication
 from nova_vfio_compat.model import records
-from nova_vfio_compat.model import traits
 
 
 def register(subparsers):
@@ -100,15 +100,12 @@ def describe(published, max_traits):
         document = records.document_to_dict(device.document)
         # What the device's streams are (an mdev type's are typed), and the
         # class Nova is configured with.
-        if published.type_conflict is not None:
-            errors.append('%s: %s' % (device.name, published.type_conflict))
-        else:
+        streams, problem = publication.stream_traits(published, max_traits)
+        names = sorted(streams)
+        if problem is not None:
+            errors.append('%s: %s' % (device.name, problem))
+        if published.type_conflict is None:
             rc = published.resource_class
-            try:
-                names = sorted(traits.document_traits(published.streams,
-                                                      max_traits))
-            except traits.TraitLimitExceeded as e:
-                errors.append('%s: %s' % (device.name, e))
     out = _plain(device, _ids(device.pci_ids), document, names, rc, errors)
     if device.kind == nvc_devices.KIND_MDEV_TYPE:
         out['mdevs'] = list(device.mdevs)

@@ -451,6 +451,22 @@ def _compiled(document, max_traits, mdev_type=None):
             type(e).__name__, e)
 
 
+def stream_traits(published, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """``(traits, problem)`` of all the streams of a published device.
+
+    The traits of ``published.streams`` (every accept record, none left
+    out for Nova), with the trait that names an mdev type, as
+    :func:`as_published` would publish them: what ``devices`` shows for a
+    device, published or not.  Empty with no streams (no document, or one
+    that names another type: ``published.type_conflict`` says so);
+    ``problem`` says why they cannot be computed (too many).
+    """
+    if published.streams is None:
+        return frozenset(), published.type_conflict
+    return _compiled(published.streams, max_traits,
+                     _own_type(published.device))
+
+
 def _streams(device):
     """``(streams, type conflict)`` of ``device``: see PublishedDevice."""
     try:

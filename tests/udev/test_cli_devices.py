@@ -87,7 +87,9 @@ def test_json_shows_documents_provenance_and_traits(bed, tmp_path, caps,
     assert vgpu['document']['self']['mdev_type'] == 'nvidia-222'
     assert vgpu['document']['self']['vfio-pci']['driver_version'] == (
         '550.54.14')
-    assert len(vgpu['traits']) == 2  # emits and accepts its own 0.0
+    # Emits and accepts its own 0.0, and names its type, as published.
+    assert len(vgpu['traits']) == 3
+    assert traits.mdev_type_trait('nvidia-222') in vgpu['traits']
 
 
 def test_human_output_and_errors(bed, tmp_path, caps, capsys):
@@ -153,10 +155,13 @@ def test_one_device_that_cannot_be_described_hides_no_other(
     items = {(i['address'], i['mdev_type']): i for i in json.loads(out)}
     assert len(items) == 4
     bad = items[('0000:3b:00.0', 'nvidia-222')]
-    assert bad['traits'] == [] and bad['document'] is None
+    # Publication names the fault; the device is still described.
+    assert bad['traits'] == [] and bad['document'] is not None
+    assert not bad['published']
     assert bad['errors'] == [
-        "0000:3b:00.0 (mdev type nvidia-222): cannot be described "
-        "(TypeError: 'float' object cannot be interpreted as an integer)"]
+        "0000:3b:00.0 (mdev type nvidia-222): its traits cannot be "
+        "computed (TypeError: 'float' object cannot be interpreted as an "
+        "integer)"]
     assert items[('0000:3b:00.0', 'nvidia-230')]['traits']
     assert items[('0000:5e:00.2', None)]['traits']
 
@@ -183,4 +188,33 @@ def test_human_output_lists_the_traits_the_reporter_publishes(
         else:
             assert '  traits (not published):\n' in block
             assert listed == item['traits']
+            # What it would publish were Nova to use its type.
+            assert traits.mdev_type_trait(mdev_type) in listed
     assert any(i['published'] for i in items.values())
+
+
+def test_a_device_the_command_cannot_describe_hides_no_other(
+        bed, tmp_path, caps, capsys, monkeypatch):
+    # A bug in the command's own rendering of one device (planted: no
+    # valid document provokes one): it is named, the others listed.
+    bed.load('mlx5-sriov', 'nvidia-t4-vgpu')
+    bed.module_version('nvidia', '550.54.14')
+    real = records.document_to_dict
+
+    def buggy_for_nvidia(document):
+        if document.emits.mdev_type == 'nvidia-222':
+            raise KeyError('self')
+        return real(document)
+
+    monkeypatch.setattr(records, 'document_to_dict', buggy_for_nvidia)
+    status, out, err = run(tmp_path, caps, capsys, '--json')
+    assert status == 1
+    items = {(i['address'], i['mdev_type']): i for i in json.loads(out)}
+    assert len(items) == 4
+    bad = items[('0000:3b:00.0', 'nvidia-222')]
+    assert bad['traits'] == [] and bad['document'] is None
+    assert bad['errors'] == [
+        "0000:3b:00.0 (mdev type nvidia-222): cannot be described "
+        "(KeyError: 'self')"]
+    assert items[('0000:3b:00.0', 'nvidia-230')]['traits']
+    assert items[('0000:5e:00.2', None)]['traits']
