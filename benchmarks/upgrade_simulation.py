@@ -350,17 +350,39 @@ def check_modes(on, off):
 def check_order(naive, preflight):
     """Raise :class:`InvariantError` if the pre-flight order is worse.
 
-    Worse: more servers stranded, or more servers needing downtime (on
-    a host left not upgraded), than the naive order with the same
-    strategy.  Not the hosts left not upgraded: with those hosts kept
-    disabled both orders reach the bound on the fleets CI runs, and the
-    pre-flight order then spreads the forced servers over more hosts
-    (each stopped or cold-migrated all the same).
+    Worse than the naive order with the same strategy, on the same
+    fleet: waves that leave a host of the fleet out (it is never drained
+    nor upgraded: an empty one changes neither figure below), more waves
+    (the upgrade takes longer), more servers stranded, or more needing
+    downtime (on a host left not upgraded).  While every host is in a
+    wave those two are the same servers: a host whose drain left one
+    stays disabled, so nothing else ends on it.  Not the hosts left not
+    upgraded: with those hosts kept disabled both orders reach the bound
+    on the fleets CI runs, and the pre-flight order then spreads the
+    forced servers over more hosts (each stopped or cold-migrated all
+    the same).
     """
+    if preflight.fingerprint != naive.fingerprint:
+        raise InvariantError('the orders did not start from the same fleet')
+    problems = []
+    fleet = {name for name, _signature in naive.fingerprint[0]}
+    for name, r in (('host-name order', naive),
+                    ('the pre-flight order', preflight)):
+        left_out = fleet - {h for wave in r.sequence for h in wave}
+        if left_out:
+            problems.append('%s leaves %d host(s) out of its waves, e.g. '
+                            '%s' % (name, len(left_out),
+                                    sorted(left_out)[:3]))
+    if len(preflight.sequence) > len(naive.sequence):
+        problems.append('the pre-flight order takes %d waves, host-name '
+                        'order %d' % (len(preflight.sequence),
+                                      len(naive.sequence)))
     if (preflight.stranded > naive.stranded or
             preflight.downtime > naive.downtime):
-        raise InvariantError(
+        problems.append(
             'the pre-flight order strands %d server(s) and leaves %d '
             'needing downtime; host-name order %d and %d' % (
                 preflight.stranded, preflight.downtime,
                 naive.stranded, naive.downtime))
+    if problems:
+        raise InvariantError('; '.join(problems))

@@ -384,10 +384,19 @@ def test_the_preflight_order_is_no_worse_than_name_order():
     # With the hosts a drain left kept disabled both reach the bound.
     simulation.with_bound([naive, preflight], orders.forced_downtime(fleet))
     assert preflight.avoidable == naive.avoidable == 0
-    # A worse order is caught.
+    # Every host is in a wave and a host its drain left stays disabled:
+    # the servers stranded are those needing downtime, one figure.
+    assert preflight.stranded == preflight.downtime
+    # A worse order is caught: by that figure, and by what it does not
+    # see -- a host left out of the waves (an empty one: never upgraded,
+    # no server stranded) or a longer upgrade (one wave more).
+    *first, last = preflight.sequence
     for worse in (dataclasses.replace(preflight, stranded=naive.stranded + 1),
                   dataclasses.replace(preflight, downtime_servers=(
-                      naive.downtime_servers + ['one more']))):
+                      naive.downtime_servers + ['one more'])),
+                  dataclasses.replace(preflight, sequence=first + [last[1:]]),
+                  dataclasses.replace(preflight, sequence=first + [
+                      last[:1], last[1:]])):
         with pytest.raises(simulation.InvariantError, match='pre-flight'):
             simulation.check_order(naive, worse)
 
