@@ -23,7 +23,9 @@ pci_in_placement`` on and off); off, the filter decides them from
 Nova's PCI pools on the host states, not from Placement's candidates.
 """
 
+import argparse
 import dataclasses
+import os
 
 import pytest
 
@@ -367,6 +369,36 @@ def test_the_plot_is_a_png_with_one_line_per_strategy(simulated, tmp_path):
     path = tmp_path / 'failures.png'
     upgrade_report.plot(results, str(path))
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_two_processes_print_the_tables_of_one():
+    # ``--processes 2`` (the default) runs the two PCI modes side by side
+    # in two worker processes, each with its own Placement, while this
+    # one runs the orders: every table and note is the same as one
+    # process prints, the times aside.
+    size = dict(hosts=10, servers=60, wave_size=2, seed=0, plot=None,
+                rst=False)
+
+    def table(title, headers, rows, rst):
+        keep = [i for i, h in enumerate(headers)
+                if not h.endswith('time (s)')]
+        return (title, [headers[i] for i in keep],
+                [[row[i] for i in keep] for row in rows])
+
+    def report(processes):
+        emitted = []
+        children = os.times().children_user
+        assert upgrade_report.report(
+            argparse.Namespace(processes=processes, **size),
+            emitted.append, table) == 0
+        return emitted, os.times().children_user - children
+
+    one, one_children = report(1)
+    two, two_children = report(2)
+    assert two[:-1] == one[:-1]
+    assert one_children == 0 and two_children > 0
+    assert one[-1].endswith('(one process).\n')
+    assert 'two worker processes' in two[-1]
 
 
 def test_the_preflight_order_is_no_worse_than_name_order():
