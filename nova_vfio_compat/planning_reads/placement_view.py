@@ -30,13 +30,17 @@ size of the fleet:
   destination, as in Nova's scheduler, which asks with
   ``root_required``), per distinct device (streams) one
   ``GET /resource_providers`` for who accepts it whatever its capacity
-  (which also names those providers and their roots) and one per
-  distinct streams and amounts for those with room, and one
+  (which also names those providers and their roots), one
   ``GET /allocation_candidates`` per distinct demand (the streams and
   resource amounts of a server's devices) with ``required<N>=in:`` over
   the accept trait names of each stream and ``limit``
-  (:data:`CANDIDATE_LIMIT`); a root that carries no accept trait is read
-  on its own.  The cloud's providers are never listed;
+  (:data:`CANDIDATE_LIMIT`), and one ``GET /resource_providers`` with
+  ``resources`` for who has room per distinct streams and amounts that
+  no one-device demand's candidates, read whole, already answered; a
+  root that carries no accept trait is read on its own.  The cloud's
+  providers are never listed, and a provider is in at most one
+  who-accepts answer per distinct streams and one candidates answer
+  per distinct demand;
 * ``fleet``: the project's traits (1), the providers (1), and per stream
   the providers that emit it and those that carry each of its accept
   trait names;
@@ -394,12 +398,14 @@ def _acceptors(view, source, known, disabled):
     return out
 
 
-def _roomy(view, source, known, acceptors, free):
+def _roomy(view, source, known, acceptors, free, with_room):
     """``{device provider: {acceptor with room for it now}}``.
 
-    One request per distinct streams and resources.
+    :param with_room: ``{(streams, resources): {provider uuid}}`` already
+        known (:attr:`_Candidates.with_room`); one request per other
+        distinct streams and resources.
     """
-    with_room, out = {}, {}
+    with_room, out = dict(with_room), {}
     for server in source.servers:
         for device in server.devices:
             asked = (device.streams, device.resources)
@@ -431,6 +437,13 @@ class _Candidates:
         self.limit = limit
         # [(demand, members, [(requests, summaries)], truncated)]
         self.answers = []
+        # {(streams, resources): {provider uuid}}: every provider that
+        # has the required traits and room, from the whole answer of a
+        # one-device demand.  It is what GET /resource_providers asks
+        # with the same required and resources would list (Placement
+        # tests capacity, min_unit, max_unit and step_size alike for
+        # both) but for the disabled compute nodes, never acceptors.
+        self.with_room = {}
 
     def read(self):
         by_demand = {}
@@ -448,6 +461,11 @@ class _Candidates:
                 answers.append(([r for r in got if not _in_trees(
                     r, summaries, assumed_roots)], summaries))
                 truncated |= cut
+                if len(demand) == 1 and not cut:
+                    ((resources, streams),) = demand
+                    self.with_room[(streams, resources)] = {
+                        uuid for r in got
+                        for uuid in r['mappings'].get('1', ())}
             for assumed_root in sorted(assumed_roots):
                 got, summaries, cut = self._ask(
                     demand, [[] for _ in demand], assumed_root)
@@ -586,7 +604,8 @@ def read_drain(view, host, assumptions=(),
     options, truncated = candidates.options(free, providers)
     acceptors = {d.provider: by_streams[d.streams]
                  for s in servers for d in s.devices}
-    roomy = _roomy(view, source, known, by_streams, free)
+    roomy = _roomy(view, source, known, by_streams, free,
+                   candidates.with_room)
 
     places = source.places
     provider_names = {uuid: name for uuid, (name, _) in places.items()}

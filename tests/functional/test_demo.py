@@ -216,10 +216,13 @@ def test_drain_pre_flight_strands_one_server_until_an_upgrade(demo):
     # accept traits exist (2: 34 names per stream in trait encoding 2, 36
     # per request), the disabled compute nodes (1), one allocation
     # candidates query per distinct demand (2: the two GPU servers ask
-    # for the same), who accepts each distinct set of streams (2) and
-    # which of those have room for each distinct demand now (2). The
-    # providers' names come with those answers: no listing of the cloud.
-    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2 + 2
+    # for the same) and who accepts each distinct set of streams (2).
+    # Which of those have room now needs no request of its own: both
+    # demands are one device each, and their candidates, read whole, are
+    # those providers (the same plan; test_drain.py
+    # test_with_room_is_what_the_listing_says). The providers' names come
+    # with those answers: no listing of the cloud.
+    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2
     # compute-c assumed: its root and tree (2), the traits of its two
     # device providers (2), a candidates query per demand in its tree (2)
     assert assumed['placement_calls'] == drain['placement_calls'] + 6

@@ -12,12 +12,16 @@
 
 """``drain`` against fleets the real reporter published to Placement."""
 
+import collections
 import contextlib
 import io
 import itertools
 
+import pytest
+
 from nova_vfio_compat.cmd import maintenance
 from nova_vfio_compat.model import rules
+from nova_vfio_compat.planning import compatibility
 from nova_vfio_compat.planning import drain
 from nova_vfio_compat.planning import report
 from nova_vfio_compat.planning_reads import placement_view
@@ -407,15 +411,122 @@ def test_drain_reads_only_what_the_plan_can_use(fleet):
     assert '/resource_providers' not in urls
     listings = [u for u in urls if u.startswith('/resource_providers?')
                 and 'required=' in u and 'DISABLED' not in u]
-    # Who accepts: one per distinct streams (2); with room: one per
-    # distinct streams and amounts (3); never the same query twice.
-    assert len(listings) == len(set(listings)) == 5, listings
+    # Who accepts: one per distinct streams (2).  Who of those has room
+    # for each distinct streams and amounts needs no listing here: every
+    # demand is one device, and its allocation candidates, read whole,
+    # are those providers (test_with_room_is_what_the_listing_says).
+    assert len(listings) == len(set(listings)) == 2, listings
+    assert not [u for u in listings if 'resources=' in u], listings
     candidates = [u for u in urls if u.startswith('/allocation_candidates')]
     assert len(candidates) == 3
     assert all('limit=%d' % (placement_view.CANDIDATE_LIMIT + 1) in u
                for u in candidates)
     assert inputs.truncated == frozenset()
     assert len(urls) == len(set(urls)), urls
+
+
+def _answers_view(conn):
+    """A PlacementView over ``conn`` and the ``(url, body)`` it reads."""
+    answers = []
+    get = placement_view.sdk_get(conn)
+
+    def recording(url, microversion):
+        answers.append((url, get(url, microversion)))
+        return answers[-1][1]
+    return placement_view.PlacementView(recording), answers
+
+
+def _with_room_by_listing(view, inputs):
+    """``roomy`` as one listing per device would say it."""
+    known = view.known(n for s in inputs.servers for d in s.devices
+                       for st in d.streams
+                       for n in compatibility.accept_names(st))
+    out = {}
+    for server in inputs.servers:
+        for d in server.devices:
+            query = placement_view.required_for(d.streams, known)
+            listed = set(view.carrying(query, d.resources))
+            out[d.provider] = inputs.acceptors[d.provider] & listed
+    return out
+
+
+def _fleet_of_every_room(fleet):
+    """Destinations with room for 2 VGPU, for 1 only, for none.
+
+    Also a disabled host, and a server of two devices (its demand is no
+    one device's).
+    """
+    src = fleet.host(SOURCE, gpu(2, total=8), gpu(2, total=8),
+                     gpu(3, total=8))
+    fleet.allocate('a', src[0])
+    fleet.allocate('b', src[0], amount=2)
+    fleet.allocate('c', src[2], amount=2)
+    fleet.allocate('two', src[1], src[2])
+    fleet.host('h-roomy', gpu(2), gpu(3))
+    fleet.host('h-one', gpu(2, total=2, used=1), gpu(3, total=1))
+    fleet.host('h-full', gpu(2, total=2, used=2), gpu(3, total=1, used=1))
+    fleet.host('h-off', gpu(2), gpu(3))
+    off = next(iter(fleet.conn.placement.resource_providers(name='h-off')))
+    c_set_traits(fleet.conn, off, ('COMPUTE_NODE', 'OWNER_NOVA',
+                                   'COMPUTE_STATUS_DISABLED'))
+
+
+@pytest.mark.parametrize('limit', [placement_view.CANDIDATE_LIMIT, 1])
+def test_with_room_is_what_the_listing_says(fleet, limit):
+    # Who has room for a device comes from the allocation candidates of
+    # a one-device demand read whole, else from a listing: both say the
+    # same, also where the candidates were cut (limit 1) or the demand
+    # is two devices.
+    _fleet_of_every_room(fleet)
+    view, answers = _answers_view(fleet.conn)
+
+    inputs = placement_view.read_drain(view, SOURCE, limit=limit)
+    with_room = [u for u, _ in answers if 'resources=' in u and
+                 u.startswith('/resource_providers?')]
+
+    assert len(inputs.servers) == 4
+    assert inputs.roomy == _with_room_by_listing(view, inputs)
+    by_name = {name: uuid for uuid, name in inputs.names.items()}
+    one = by_name['h-one_pci_0000_81_00_0']
+    assert {one, by_name['h-roomy_pci_0000_81_00_0']} <= set().union(
+        *inputs.roomy.values())
+    assert not [u for u in set().union(*inputs.roomy.values())
+                if inputs.hosts[u] in ('h-full', 'h-off', SOURCE)]
+    if limit == 1:
+        # Every one-device answer was cut: one listing per distinct
+        # streams and amounts (1 and 2 VGPU of 1.2 and of 1.3).
+        assert len(with_room) == 4, with_room
+    else:
+        # Only for 1 VGPU of 1.3, a device of the two-device server
+        # alone: the one-device demands' candidates answered the rest.
+        assert len(with_room) == 1, with_room
+
+
+def test_drain_reads_each_provider_once_per_question(fleet):
+    # The bound on what drain reads: a provider is in at most one
+    # who-accepts listing per distinct streams of the drained devices
+    # and in at most one allocation-candidates answer per distinct
+    # demand; nothing lists the same providers a third time.
+    _fleet_of_every_room(fleet)
+    view, answers = _answers_view(fleet.conn)
+
+    inputs = placement_view.read_drain(view, SOURCE)
+
+    streams = {d.streams for s in inputs.servers for d in s.devices}
+    demands = {s.demand() for s in inputs.servers}
+    listed, summarised = collections.Counter(), collections.Counter()
+    for url, body in answers:
+        if url.startswith('/resource_providers?') and 'DISABLED' not in \
+                url and 'required=' in url:
+            listed.update(rp['uuid'] for rp in body['resource_providers'])
+        elif url.startswith('/allocation_candidates?'):
+            summarised.update(list(body['provider_summaries']))
+    # The two-device server's devices are asked with room by listing:
+    # one more question each for the providers accepting them.
+    two = [s for s in inputs.servers if len(s.devices) == 2]
+    assert max(listed.values()) <= len(streams) + sum(
+        len(s.devices) for s in two), listed
+    assert max(summarised.values()) <= len(demands), summarised
 
 
 def test_more_candidates_than_the_limit_are_cut_and_said(fleet, nova_conf):
