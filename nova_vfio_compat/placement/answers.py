@@ -478,6 +478,18 @@ def _names(values):
     return all(values) and not data.translate(None, _NAME_CHARS)
 
 
+def _single_match(pattern):
+    """The fastest equivalent test of one string against ``pattern``.
+
+    The patterns here are anchored (``^...\\Z``): ``fullmatch`` of the
+    pattern without its anchors is the same test, one call.
+    """
+    if pattern.startswith('^') and pattern.endswith('\\Z') and \
+            '|' not in pattern:
+        return re.compile(pattern[1:-2]).fullmatch
+    return re.compile(pattern).search
+
+
 def _text(values):
     """No lone surrogate in any (:data:`TEXT_PATTERN`)."""
     try:
@@ -575,19 +587,22 @@ class _Compiler:
         elif kind == 'array':
             if 'items' in schema:
                 self.column(schema['items'], v, depth)
-        elif kind == 'string' and schema.get('pattern') in (
-                NAME['pattern'], TEXT_PATTERN):
-            # As a column of one: the pattern's fast test costs less than
-            # its regular expression (which for one UUID is the fastest).
-            self._strings(schema, '(%s,)' % v, depth)
         elif kind == 'string':
+            # One string: inline tests, no call of a column's check.
             if 'minLength' in schema:
                 self.fail_if(depth, 'len(%s) < %d' % (v, schema['minLength']))
             if 'maxLength' in schema:
                 self.fail_if(depth, 'len(%s) > %d' % (v, schema['maxLength']))
-            if 'pattern' in schema:
-                self.fail_if(depth, 'not %s(%s)' % (self.const(re.compile(
-                    schema['pattern']).search), v))
+            pattern = schema.get('pattern')
+            if pattern == TEXT_PATTERN:
+                # Only a lone surrogate cannot be encoded.
+                self.emit(depth, 'try:')
+                self.emit(depth + 1, '%s.encode()' % v)
+                self.emit(depth, 'except UnicodeEncodeError:')
+                self.emit(depth + 1, 'return False')
+            elif pattern is not None:
+                self.fail_if(depth, 'not %s(%s)' % (self.const(
+                    _single_match(pattern)), v))
         elif kind == 'integer':
             self._bounds(schema, v, v, depth)
 
@@ -646,6 +661,19 @@ class _Compiler:
         low = schema.get('minLength', 0)
         high = schema.get('maxLength')
         pattern = schema.get('pattern')
+        if pattern == NAME['pattern'] and low <= 1 and high is None:
+            # Names (a provider's traits): _names, inline (a call costs
+            # as much as the test of a few names).  Joining raises
+            # TypeError on a value that is not a string; encoding, on a
+            # lone surrogate.
+            self.emit(depth, 'if %s:' % c)
+            self.emit(depth + 1, 'try:')
+            self.fail_if(depth + 2, "'' in %s or ''.join(%s).encode()"
+                         ".translate(None, %s)" % (
+                             c, c, self.const(_NAME_CHARS)))
+            self.emit(depth + 1, 'except (TypeError, UnicodeEncodeError):')
+            self.emit(depth + 2, 'return False')
+            return
         each = re.compile(pattern).search if pattern else None
 
         def exact(values):
@@ -687,21 +715,26 @@ class _Compiler:
                           % (taken[key], key, v))
             self.emit(depth, 'except (KeyError, TypeError):')
             self.emit(depth + 1, 'return False')
-        elif not column:
+        elif not column and required:
+            # Each required property taken once (``v`` is a dict).
+            self.emit(depth, 'try:')
             for key in required:
-                self.fail_if(depth, '%r not in %s' % (key, v))
+                taken[key] = self.var()
+                self.emit(depth + 1, '%s = %s[%r]' % (taken[key], v, key))
+            self.emit(depth, 'except KeyError:')
+            self.emit(depth + 1, 'return False')
         for key, shape in properties.items():
             if key in taken:
-                self.column(shape, taken[key], depth)
+                if column:
+                    self.column(shape, taken[key], depth)
+                else:
+                    self.value(shape, taken[key], depth)
                 continue
             inner = self.var()
             if column:
                 self.emit(depth, '%s = [v[%r] for v in %s if %r in v]' % (
                     inner, key, v, key))
                 self.column(shape, inner, depth)
-            elif key in required:
-                self.emit(depth, '%s = %s[%r]' % (inner, v, key))
-                self.value(shape, inner, depth)
             else:
                 self.emit(depth, 'if %r in %s:' % (key, v))
                 self.emit(depth + 1, '%s = %s[%r]' % (inner, v, key))
@@ -770,11 +803,83 @@ def _route_check(schema):
     (:func:`_candidates_named`).
     """
     shaped = _compiled(schema)
-    if schema is ALLOCATION_CANDIDATES or \
-            schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
+    if schema is ALLOCATION_CANDIDATES:
+        return schema, _candidates
+    if schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
         return schema, lambda value: (shaped(value) and
                                       _candidates_named(value))
     return schema, shaped
+
+
+def _all_uuids(values):
+    """Is every value a string that matches :data:`UUID`?"""
+    return _uuids(values) or (set(map(type, values)) <= {str} and
+                              all(map(_UUID_SEARCH, values)))
+
+
+def _candidates(body):
+    """The check of :data:`ALLOCATION_CANDIDATES`, written by hand.
+
+    Has ``body`` the shape, naming only providers it describes
+    (:func:`_candidates_named`)?  The largest answer the readers ask
+    for again and again (Nova's own query, 2.8 MB at 1,000 hosts),
+    for which the compiled check and :func:`_candidates_named` walked
+    the same columns twice, each with a pass of its own per type.  Here
+    each column is taken once, and a pass that must find a type raises
+    on any other: ``dict.keys``, ``dict.values`` and ``list.__iter__``
+    on a value that is not a dict or a list, ``itemgetter`` on one that
+    is not an object with the key, ``''.join`` on a name that is not a
+    string.  A provider a candidate names, or a root, found among the
+    summaries' keys (checked as UUIDs) is a UUID.  A property test holds
+    it to jsonschema and :func:`_candidates_consistent`.
+    """
+    if type(body) is not dict:
+        return False
+    try:
+        requests = body['allocation_requests']
+        summaries = body['provider_summaries']
+        if type(requests) is not list or type(summaries) is not dict:
+            return False
+        keys = list(summaries)
+        if keys and not _all_uuids(keys):
+            return False
+        named = summaries.__contains__
+        # Every candidate's allocations an object, its mappings an object
+        # of arrays, naming described providers (an unhashable value in
+        # a mapping raises TypeError).
+        mapped = list(_chain(map(dict.values, map(
+            _MAPPINGS, requests))))
+        if not (set(map(type, mapped)) <= _LIST and
+                all(map(named, _chain(map(dict.keys, map(
+                    _ALLOCATIONS, requests))))) and
+                all(map(named, _chain(mapped)))):
+            return False
+        described = list(summaries.values())
+        resources = list(map(_RESOURCES, described))
+        roots = list(map(_ROOT, described))
+        names = list(_chain(map(dict.keys, resources)))
+        names += _chain(map(list.__iter__, map(_TRAITS, described)))
+        if names and ('' in names or ''.join(names).encode().translate(
+                None, _NAME_CHARS)):
+            return False
+        used = list(_chain(map(dict.values, resources)))
+        amounts = list(map(_CAPACITY, used)) + list(map(_USED, used))
+        if amounts and not (set(map(type, amounts)) <= _INT and
+                            min(amounts) >= 0 and max(amounts) <= COUNT_MAX):
+            return False
+        if all(map(named, roots)):
+            return True
+    except (KeyError, TypeError, UnicodeEncodeError):
+        return False
+    return _all_uuids(roots)
+
+
+_chain = itertools.chain.from_iterable
+_LIST, _INT = {list}, {int}
+(_MAPPINGS, _ALLOCATIONS, _RESOURCES, _ROOT, _TRAITS, _CAPACITY,
+ _USED) = map(operator.itemgetter, [
+     'mappings', 'allocations', 'resources', 'root_provider_uuid',
+     'traits', 'capacity', 'used'])
 
 
 def conforms(value, schema):
@@ -839,47 +944,83 @@ def check_read(url, body, microversion=None):
     endpoint), by the shortest way: a small answer costs json.loads a few
     microseconds, as much as a few calls.  A URL of the exact shape of a
     route (``/resource_providers/{uuid}/traits?...``) is found by one
-    regular expression (:data:`_EXACT`); any other is left to
-    :func:`check_answer`.
+    regular expression (:data:`_EXACT_MATCH`, its alternatives factored
+    by path segment), its check at ``microversion`` by two lookups
+    (:func:`_checks_at`); any other URL is left to :func:`check_answer`.
     """
     found = _EXACT_MATCH(url)
     if found is not None:
-        found = _EXACT[found.lastgroup]
-        if found[1] is not None and (
-                _version(microversion) or (1, 0)) < found[1]:
-            found = found[2]
-        else:
-            found = found[0]
-        if found[1](body):
+        checks = _CHECKS_AT.get(microversion)
+        if checks is None:
+            checks = _checks_at(microversion)
+        if checks[found.lastindex](body):
             return body
     return check_answer('GET', parse.urlsplit(url).path, body,
                         'GET %s' % url, True, microversion)
 
 
+# {microversion as asked: (None, the check of each route of _EXACT_MATCH
+# by its group's index)}; a client asks at a few.
+_CHECKS_AT = {}
+
+
+def _checks_at(microversion):
+    version = _version(microversion) or (1, 0)
+    checks = (None,) + tuple(
+        older_check if older is not None and version < older else check
+        for check, older, older_check in _EXACT)
+    if len(_CHECKS_AT) < 64:
+        _CHECKS_AT[microversion] = checks
+    return checks
+
+
 def _exact(routes):
-    """``(match, {group: ((schema, check), older, (schema, check))})``.
+    """``(match, [(check, older, older check)])``, the list by group.
 
     The GET routes of :func:`check_read` as one regular expression over
-    a URL relative to Placement's endpoint, a group per route (its
-    name says which): what the route's pattern matches, from the first
-    segment on, then the query or nothing.  Each route with its
-    ``(schema, check)``, and the microversion below which the other
-    ``(schema, check)`` applies (None when there is none).
+    a URL relative to Placement's endpoint: what the routes' patterns
+    match, from the first segment on, then the query or nothing.  The
+    alternatives are factored by segment (``/resource_providers`` is
+    read once for its four routes), and each route ends with an empty
+    group: the match's ``lastindex`` says which route, the list's item
+    ``lastindex - 1``.  Each route with its check, and the microversion
+    below which the older check applies (None when there is none).
     """
-    found, alternatives = {}, []
+    trie, found, root = {}, [], None
     for method, pattern, schema in routes:
         if method != 'GET':
             continue
-        name = 'r%d' % len(found)
-        text = pattern.pattern
-        if text == '^/?\\Z':
-            text = '/?\\Z'
-        alternatives.append('(?:%s(?P<%s>))' % (text[:-2], name))
         older = _OLDER.get(id(schema))
-        found[name] = (_ROUTE_CHECKS[id(schema)], older and older[0],
-                       older and _ROUTE_CHECKS[id(older[1])])
-    return re.compile('(?:%s)(?:\\?|\\Z)' % '|'.join(
-        alternatives)).match, found
+        found.append((_ROUTE_CHECKS[id(schema)][1], older and older[0],
+                      older and _ROUTE_CHECKS[id(older[1])][1]))
+        segments = _segments(pattern)
+        if segments == ('',):
+            root = len(found)
+            continue
+        node = trie
+        for segment in segments:
+            node = node.setdefault(segment, {})
+        node[''] = len(found)
+
+    def alternatives(node):
+        out = []
+        for segment, child in sorted(node.items(), key=lambda i: (
+                i[0] == '', i[0] or '')):
+            if segment == '':
+                out.append('(?P<r%d>)' % child)
+            else:
+                out.append('/%s%s' % (
+                    _UUID_PART if segment is None else re.escape(segment),
+                    alternatives(child)))
+        return out[0] if len(out) == 1 else '(?:%s)' % '|'.join(out)
+    text = alternatives(trie)
+    if root is not None:
+        text = '(?:%s|/?(?P<r%d>))' % (text, root)
+    pattern = re.compile('%s(?:\\?|\\Z)' % text)
+    # The routes in the order of their groups in the pattern.
+    by_group = [found[int(name[1:]) - 1] for name, _ in sorted(
+        pattern.groupindex.items(), key=operator.itemgetter(1))]
+    return pattern.match, by_group
 
 
 def _candidates_named(body):

@@ -306,3 +306,145 @@ def test_short_and_long_mappings_check_their_keys(n, m, pick, key, inner):
     body = {'allocations': allocations}
     assert placement_answers.conforms(body, schema) == records.Validator(
         schema).is_valid(body)
+
+
+def _candidates(n_requests=2, n_summaries=3):
+    """A valid allocation candidates answer (1.34 and later)."""
+    uuids = [str(uuid_lib.UUID(int=i + 1)) for i in range(n_summaries)]
+    return {
+        'allocation_requests': [
+            {'allocations': {uuids[i % n_summaries]: {
+                'resources': {'VGPU': 1}}},
+             'mappings': {'': [uuids[i % n_summaries]]}}
+            for i in range(n_requests)],
+        'provider_summaries': {
+            u: {'resources': {'VGPU': {'capacity': 4, 'used': 1}},
+                'traits': ['CUSTOM_X', 'COMPUTE_NODE'],
+                'parent_provider_uuid': None,
+                'root_provider_uuid': uuids[0]}
+            for u in uuids}}
+
+
+def _summary(body):
+    return next(iter(body['provider_summaries'].values()))
+
+
+# (what is wrong, how): each a malformed candidates answer the hand-written
+# check (placement_answers._candidates) must refuse, with the pass that
+# refuses it named.
+_BAD_CANDIDATES = {
+    # dict.keys on a value that is not an object.
+    'allocations not an object': lambda b: b['allocation_requests'][0]
+    .update(allocations=[UUID]),
+    # A string would be iterated as its characters.
+    'mapping not an array': lambda b: b['allocation_requests'][0].update(
+        mappings={'': ''}),
+    'mappings not an object': lambda b: b['allocation_requests'][0].update(
+        mappings=[]),
+    'mapped provider unhashable': lambda b: b['allocation_requests'][0]
+    .update(mappings={'': [[UUID]]}),
+    'mapped provider undescribed': lambda b: b['allocation_requests'][0]
+    .update(mappings={'': [UUID]}),
+    'allocation undescribed': lambda b: b['allocation_requests'][0].update(
+        allocations={UUID: {}}),
+    'request missing mappings': lambda b: b['allocation_requests'][0].pop(
+        'mappings'),
+    'request not an object': lambda b: b['allocation_requests'].append([]),
+    'summary not an object': lambda b: b['provider_summaries'].update(
+        {UUID: [1]}),
+    'summary missing traits': lambda b: _summary(b).pop('traits'),
+    'summary missing resources': lambda b: _summary(b).pop('resources'),
+    'summary missing root': lambda b: _summary(b).pop('root_provider_uuid'),
+    # A string would be iterated as its characters, all name characters.
+    'traits a string': lambda b: _summary(b).update(traits='CUSTOM_X'),
+    'trait not a string': lambda b: _summary(b).update(traits=['X', 1]),
+    'trait empty': lambda b: _summary(b).update(traits=['']),
+    'trait lowercase': lambda b: _summary(b).update(traits=['custom_x']),
+    'trait lone surrogate': lambda b: _summary(b).update(
+        traits=['X\ud800']),
+    'resources not an object': lambda b: _summary(b).update(
+        resources=['VGPU']),
+    'resource class not a name': lambda b: _summary(b).update(
+        resources={'vgpu': {'capacity': 1, 'used': 0}}),
+    'resource not an object': lambda b: _summary(b).update(
+        resources={'VGPU': 1}),
+    'resource missing used': lambda b: _summary(b).update(
+        resources={'VGPU': {'capacity': 1}}),
+    'capacity a bool': lambda b: _summary(b).update(
+        resources={'VGPU': {'capacity': True, 'used': 0}}),
+    'capacity a float': lambda b: _summary(b).update(
+        resources={'VGPU': {'capacity': 1.0, 'used': 0}}),
+    'used negative': lambda b: _summary(b).update(
+        resources={'VGPU': {'capacity': 1, 'used': -1}}),
+    'used too large': lambda b: _summary(b).update(
+        resources={'VGPU': {'capacity': 1, 'used': 2 ** 63}}),
+    'root not a uuid': lambda b: _summary(b).update(
+        root_provider_uuid='x' * 36),
+    'root unhashable': lambda b: _summary(b).update(
+        root_provider_uuid=[UUID]),
+    'summary key not a uuid': lambda b: b['provider_summaries'].update(
+        {'x': _summary(b)}),
+    'summaries not an object': lambda b: b.update(provider_summaries=[]),
+    'requests not an array': lambda b: b.update(allocation_requests={}),
+}
+
+
+@pytest.mark.parametrize('n', [1, 12])
+@pytest.mark.parametrize('wrong', sorted(_BAD_CANDIDATES))
+def test_a_malformed_candidates_answer_is_refused(wrong, n):
+    # Short and long columns alike; jsonschema and the consistency check
+    # (the reference, which writes the message) agree.
+    body = _candidates(n, n + 1)
+    assert placement_answers._candidates(body)
+    _BAD_CANDIDATES[wrong](body)
+    assert not placement_answers._candidates(body)
+    assert not _reference_candidates(body)
+    with pytest.raises(placement_reader.MalformedAnswer):
+        placement_reader.check('/allocation_candidates?x=1', body, '1.36')
+
+
+def _reference_candidates(body):
+    from nova_vfio_compat.model import records
+    if not records.Validator(
+            placement_answers.ALLOCATION_CANDIDATES).is_valid(body):
+        return False
+    try:
+        placement_answers._candidates_consistent(body, 'GET /x')
+    except placement_answers.MalformedAnswer:
+        return False
+    return True
+
+
+@given(st.integers(0, 12), st.integers(1, 12), st.integers(0, 1000),
+       st.data())
+def test_the_candidates_check_agrees_with_jsonschema(n, m, pick, data):
+    # One value anywhere in a valid answer made hostile (or deleted, or
+    # a provider left undescribed): the hand-written check says what
+    # jsonschema and _candidates_consistent say together.
+    body = _candidates(n, m)
+    paths = []
+
+    def walk(value, path):
+        paths.append(path)
+        if isinstance(value, dict):
+            for k in value:
+                walk(value[k], path + (k,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, path + (i,))
+    walk(body, ())
+    path = paths[pick % len(paths)]
+    if path:
+        parent = body
+        for part in path[:-1]:
+            parent = parent[part]
+        how = data.draw(st.sampled_from(['set', 'delete', 'undescribe']))
+        if how == 'delete':
+            del parent[path[-1]]
+        elif how == 'undescribe' and isinstance(parent, dict) and (
+                path[0] == 'provider_summaries' and len(path) == 2):
+            parent[UUID] = parent.pop(path[-1])
+        else:
+            parent[path[-1]] = data.draw(_HOSTILE | st.just(UUID))
+    assert placement_answers._candidates(body) == _reference_candidates(
+        body)
