@@ -31,6 +31,10 @@ from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import rules
 
 
+# Hosts of each fleet of the boot query test (the benchmark: 100).
+BOOT_HOSTS = 25
+
+
 def setup_module(module):
     objects.register_all()
 
@@ -128,9 +132,13 @@ def test_live_migration_reads_do_not_grow_with_the_fleet():
 
 
 def test_boot_query_with_our_traits_stays_close_to_none():
-    row = scenarios.boot_candidates(cli.QUICK['boot'])
+    # The byte ratio is per host (each host's GPUs and root carry their
+    # own traits); a quarter of the benchmark's 100 hosts shows it for a
+    # quarter of the CPU time.
+    row = scenarios.boot_candidates(BOOT_HOSTS)
     hosts, providers = row[0], row[1]
-    assert (hosts, providers) == (100, 100 * (fleet.PARENTS + 1))
+    assert (hosts, providers) == (BOOT_HOSTS,
+                                  BOOT_HOSTS * (fleet.PARENTS + 1))
     assert row[10] == hosts * fleet.PARENTS
     # Ranges of up to 1,000 minors: at most 2 * 9 blocks and the emit
     # trait per GPU (encoding 1 published up to 1,001).
