@@ -27,6 +27,10 @@ from nova.scheduler import manager
 from nova_vfio_compat.scheduler import vfio_compat_filter
 from tests.nova import base
 
+# Hosts added to the first three: past the filter's default
+# max_tree_reads, so that it asks the fleet instead of each tree.
+MORE = 9
+
 
 class PlacementCallsTest(base.VFIOCompatTestBase):
 
@@ -73,7 +77,7 @@ class PlacementCallsTest(base.VFIOCompatTestBase):
         return [r for r in self._filter_requests(requests)
                 if r[1] == '/resource_providers' and 'required=' in r[2]]
 
-    def test_calls_bounded_for_3_and_30_hosts(self):
+    def test_calls_bounded_for_3_and_12_hosts(self):
         start = time.monotonic()
         self._start_host('A', gpu0=base.EMITS_1_2, gpu1=base.EMITS_1_2)
         self._start_host('B', gpu0=base.ACCEPTS_1_2, gpu1=base.ACCEPTS_1_2)
@@ -83,34 +87,37 @@ class PlacementCallsTest(base.VFIOCompatTestBase):
         self.assertEqual([2], self.hosts_seen)      # B and C
         self.assertEqual('B', self._host_of(self.server))
 
-        # 27 more hosts, every other one accepting; the server now runs
+        # 9 more hosts, every other one accepting; the server now runs
         # on B, whose GPUs emit stream 1.3 (accepted by ACCEPTS_1_2).
-        for i in range(27):
+        # The 11 hosts handed to the filter are more than its default
+        # [vfio_compat_filter] max_tree_reads (10): it asks the fleet.
+        self.assertEqual(10, base.CONF.vfio_compat_filter.max_tree_reads)
+        for i in range(MORE):
             self._start_host(
                 'H%02d' % i,
                 gpu0=base.ACCEPTS_1_2 if i % 2 else base.REFUSES_1_2,
                 gpu1=base.ACCEPTS_1_2 if i % 2 else base.REFUSES_1_2)
         self.server = self.api.get_server(self.server['id'])
-        thirty = self._migrate_and_count()
-        self.assertEqual([29], self.hosts_seen)     # all but B
+        twelve = self._migrate_and_count()
+        self.assertEqual([MORE + 2], self.hosts_seen)     # all but B
         self.assertIn(self._host_of(self.server),
-                      ['H%02d' % i for i in range(1, 27, 2)])
+                      ['H%02d' % i for i in range(1, MORE, 2)])
 
         # allocations, source tree names, one source GPU's traits, which
         # accept traits exist, then the providers accepting the one
         # stream: in the trees of B and C (2 hosts, 1 stream: within
-        # max_tree_reads), in the whole fleet for 29 hosts.
+        # max_tree_reads), in the whole fleet for 11 hosts.
         self.assertEqual(6, len(self._filter_requests(three)), three)
         self.assertEqual(
             sorted('in_tree=%s' % self._get_provider_uuid_by_name(h)
                    for h in 'BC'),
             sorted(r[2].split('&')[0] for r in self._accept_queries(three)))
-        self.assertEqual(5, len(self._filter_requests(thirty)), thirty)
-        (fleet,) = self._accept_queries(thirty)
+        self.assertEqual(5, len(self._filter_requests(twelve)), twelve)
+        (fleet,) = self._accept_queries(twelve)
         self.assertTrue(fleet[2].startswith('required='), fleet)
         # The scheduler's own requests are the same.
-        self.assertEqual(len(three) - 6, len(thirty) - 5)
-        # Starting 30 fake computes must stay affordable in CI.
+        self.assertEqual(len(three) - 6, len(twelve) - 5)
+        # Starting 12 fake computes must stay affordable in CI.
         self.assertLess(time.monotonic() - start, 240)
 
     def test_max_tree_reads_zero_asks_the_fleet(self):
