@@ -12,8 +12,11 @@
 
 """The README's first command: the demo, against its real Placement."""
 
+import contextlib
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,8 +27,14 @@ import urllib.request
 
 import pytest
 
+from nova_vfio_compat.cmd import cli
 from nova_vfio_compat.conf import filter as nvc_filter_conf
+from nova_vfio_compat.demo import run as demo_run
 from nova_vfio_compat.model import traits
+
+# oslo.log's line below WARNING: "DATE TIME PID LEVEL LOGGER [CONTEXT] ...".
+_QUIET_LOG_LINE = re.compile(
+    r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \d+ (DEBUG|INFO) \S+ \[')
 
 
 def _command():
@@ -287,21 +296,44 @@ def test_the_command_prints_json_and_human_output(json_run):
     assert ' DEBUG ' not in logged
     assert 'Eventlet is deprecated' not in logged
     assert 'Traceback' not in logged
-    out = subprocess.run(
-        _command() + ['demo'],
-        capture_output=True, text=True, timeout=300, check=True)
-    # A first run shows the demo's output alone: no library's warning,
-    # no log line; the progress, then the report, which names no URL
-    # (Placement is gone by then).
-    assert out.stderr == ''
-    assert out.stdout.startswith('... Starting a real Placement')
-    report = out.stdout.split('\nnova-vfio-compat demo: ', 1)[1]
+    # Without --verbose only WARNING and above is logged, and the progress
+    # goes to standard output: every line here is progress or a log line
+    # below WARNING, so a first run shows the demo's output alone, no
+    # library's warning, no log line.
+    for _, text in json_run['stderr']:
+        assert text.startswith('... ') or _QUIET_LOG_LINE.match(text), text
+
+
+def test_the_human_output_of_the_same_run(json_run, monkeypatch):
+    """``nova-vfio-compat demo`` without ``--json``, on json_run's run.
+
+    The command in-process, its run replayed (the progress as it came,
+    then what it found), as a second run of the demo would cost as much
+    as the first: what is tested here is what it prints, the process is
+    json_run's.
+    """
+    def replay(progress):
+        for _, text in json_run['stderr']:
+            if text.startswith('... '):
+                progress(text[len('... '):])
+        return json_run['out']
+
+    monkeypatch.setattr(demo_run, 'run', replay)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert cli.main(['demo']) == 0
+    out = out.getvalue()
+    # The progress, then the report, which names no URL (Placement is
+    # gone by then).
+    assert err.getvalue() == ''
+    assert out.startswith('... Starting a real Placement')
+    report = out.split('\nnova-vfio-compat demo: ', 1)[1]
     assert 'http://' not in report
-    assert out.stdout.rstrip().endswith('nothing left running.')
-    assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out.stdout
+    assert out.rstrip().endswith('nothing left running.')
+    assert 'compute-d  chosen: claim compute-d_pci_0000_82_00_0' in out
     assert ('compute-e 0000:00:02.0 -> compute-f 0000:00:02.0: accepted '
             'record 1: vfio-pci.mdev_type i915-GVTg_V5_8 is not '
-            'i915-GVTg_V5_4') in out.stdout
-    assert '2 of 3 servers placed, 1 stranded.' in out.stdout
-    assert 'Every server has a destination (3).' in out.stdout
-    assert 'Family NVIDIA_10DE_1EB8' in out.stdout
+            'i915-GVTg_V5_4') in out
+    assert '2 of 3 servers placed, 1 stranded.' in out
+    assert 'Every server has a destination (3).' in out
+    assert 'Family NVIDIA_10DE_1EB8' in out
