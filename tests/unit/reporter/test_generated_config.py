@@ -22,6 +22,7 @@ import sys
 from nova.compute import provider_config as nova_provider_config
 from nova.conf import devices as nova_devices_conf
 from oslo_config import cfg
+import pytest
 import yaml
 
 from nova_vfio_compat.model import device_config
@@ -72,26 +73,85 @@ def test_nova_conf_is_read_by_novas_options(tmp_path):
     assert set(spec['traits'].split(',')) == _traits(vf)
 
 
-def test_device_specs_through_novas_pci_code(tmp_path):
-    # nova.pci imports eventlet unless told not to, which must be decided
-    # before nova is imported: check in a process of its own.
+# Nova's own code, in a process of its own (nova.pci imports eventlet
+# unless told not to, which must be decided before nova is imported), one
+# for the module: it reads one JSON request a line and answers each with a
+# line.  For {'specs', 'devices'}: the [pci] device_spec lines as
+# nova-compute parses them (whitelist), each device's matching spec, and
+# the PCI providers nova-compute builds from them at start
+# (pci_placement_translator), or the exception that stops it.  For
+# {'device_specs'}: each spec's traits and resource class as Nova's
+# translator reports them.
+_NOVA_PCI = """
+import json, sys, types
+from nova import exception
+from nova.compute import pci_placement_translator as t
+from nova.pci import devspec
+from nova.pci import whitelist
+
+
+def answer(given):
+    if 'device_specs' in given:
+        out = []
+        for s in given['device_specs']:
+            tags = devspec.PciDeviceSpec(s).get_tags()
+            out.append([sorted(t._get_traits_for_dev(tags)),
+                        tags['resource_class']])
+        return out
+    wl = whitelist.Whitelist([json.dumps(s) for s in given['specs']])
+    out = {'tags': {}, 'start': 'ok'}
+    providers = {}
+    try:
+        for d in given['devices']:
+            dev = types.SimpleNamespace(card_serial_number=None, **d)
+            spec = wl.get_devspec(dev)
+            tags = dict(spec.get_tags()) if spec else None
+            out['tags'][d['address']] = tags
+            if tags is None or tags.get('physical_network'):
+                continue
+            rp = providers.setdefault(
+                d['parent_addr'], t.PciResourceProvider(d['parent_addr']))
+            rp.add_child(dev, tags)
+    except exception.NovaException as e:
+        out['start'] = type(e).__name__
+    return out
+
+
+for line in sys.stdin:
+    print(json.dumps(answer(json.loads(line))), flush=True)
+"""
+
+
+@pytest.fixture(scope='module')
+def nova(tmp_path_factory):
+    """Ask Nova's process: ``nova(request)`` is its answer."""
+    errors = tmp_path_factory.mktemp('nova-pci') / 'stderr'
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
+    with open(errors, 'w') as err:
+        proc = subprocess.Popen([sys.executable, '-c', _NOVA_PCI], env=env,
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+
+    def ask(request):
+        proc.stdin.write(json.dumps(request) + '\n')
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        assert line, 'Nova\'s process ended: %s' % errors.read_text()
+        return json.loads(line)
+
+    try:
+        yield ask
+    finally:
+        proc.stdin.close()
+        if proc.wait(timeout=60):
+            pytest.fail('Nova\'s process failed: %s' % errors.read_text())
+
+
+def test_device_specs_through_novas_pci_code(nova):
     specs, errors = generated_config.pci_device_specs([rd.vf(), rd.gvt()])
     assert errors == []
-    code = (
-        'import json, sys\n'
-        'from nova.pci import devspec\n'
-        'from nova.compute import pci_placement_translator as t\n'
-        'out = []\n'
-        'for s in json.load(sys.stdin):\n'
-        '    tags = devspec.PciDeviceSpec(s).get_tags()\n'
-        '    out.append([sorted(t._get_traits_for_dev(tags)),\n'
-        '                tags["resource_class"]])\n'
-        'print(json.dumps(out))\n')
-    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
-    done = subprocess.run([sys.executable, '-c', code], env=env,
-                          input=json.dumps(specs), capture_output=True,
-                          text=True, check=True)
-    ((nova_traits, rc),) = json.loads(done.stdout)
+    ((nova_traits, rc),) = nova({'device_specs': specs})
     # Nova reports the live_migratable tag as a trait from 2026.2 (nova
     # 34) on; the older releases accept the tag without one.
     nova_major = int(importlib.metadata.version('nova').split('.')[0])
@@ -101,48 +161,12 @@ def test_device_specs_through_novas_pci_code(tmp_path):
     assert rc == _rc(rd.vf())
 
 
-# Nova's own code, in a process of its own (nova.pci and eventlet):
-# the [pci] device_spec lines as nova-compute parses them (whitelist),
-# each device's matching spec, and the PCI providers nova-compute builds
-# from them at start (pci_placement_translator), or the exception that
-# stops it.
-_NOVA_PCI = """
-import json, sys, types
-from nova import exception
-from nova.compute import pci_placement_translator as t
-from nova.pci import whitelist
-given = json.load(sys.stdin)
-wl = whitelist.Whitelist([json.dumps(s) for s in given['specs']])
-out = {'tags': {}, 'start': 'ok'}
-providers = {}
-try:
-    for d in given['devices']:
-        dev = types.SimpleNamespace(card_serial_number=None, **d)
-        spec = wl.get_devspec(dev)
-        tags = dict(spec.get_tags()) if spec else None
-        out['tags'][d['address']] = tags
-        if tags is None or tags.get('physical_network'):
-            continue
-        rp = providers.setdefault(d['parent_addr'],
-                                  t.PciResourceProvider(d['parent_addr']))
-        rp.add_child(dev, tags)
-except exception.NovaException as e:
-    out['start'] = type(e).__name__
-print(json.dumps(out))
-"""
-
-
-def _nova_pci(specs, devices):
+def _nova_pci(nova, specs, devices):
     """What Nova makes of ``specs`` (dicts) for ``devices`` (VFs)."""
-    given = {'specs': specs, 'devices': [
+    return nova({'specs': specs, 'devices': [
         {'address': d.address, 'parent_addr': d.physfn,
          'vendor_id': '%04x' % d.pci_ids[0],
-         'product_id': '%04x' % d.pci_ids[1]} for d in devices]}
-    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
-    done = subprocess.run([sys.executable, '-c', _NOVA_PCI], env=env,
-                          input=json.dumps(given), capture_output=True,
-                          text=True, check=True)
-    return json.loads(done.stdout)
+         'product_id': '%04x' % d.pci_ids[1]} for d in devices]})
 
 
 def _plain_vf(address):
@@ -152,7 +176,7 @@ def _plain_vf(address):
         provenance=nvc_devices.SOURCE_DERIVED)
 
 
-def test_vfs_of_one_pf_must_agree():
+def test_vfs_of_one_pf_must_agree(nova):
     a = rd.vf('0000:81:00.2')
     b = rd.vf('0000:81:00.3', sample='mlx5-vf-fw28.43.yaml')
     c = rd.vf('0000:81:00.4')
@@ -165,10 +189,10 @@ def test_vfs_of_one_pf_must_agree():
     (error,) = errors
     assert 'PF 0000:81:00.0' in error
     assert all(d.address in error for d in (a, b, c))
-    assert _nova_pci(specs, [a, b, c, other_pf])['start'] == 'ok'
+    assert _nova_pci(nova, specs, [a, b, c, other_pf])['start'] == 'ok'
 
 
-def test_a_plain_vfio_pci_vf_never_mixes_with_a_variant_one():
+def test_a_plain_vfio_pci_vf_never_mixes_with_a_variant_one(nova):
     # One VF bound to the variant driver, one to plain vfio-pci, on one
     # PF: one is live-migratable with traits, the other a class only.
     # Each path groups by PF, or nova-compute refuses to start.
@@ -178,16 +202,16 @@ def test_a_plain_vfio_pci_vf_never_mixes_with_a_variant_one():
     (error,) = errors
     assert 'PF 0000:81:00.0' in error
     assert variant.address in error and plain.address in error
-    assert _nova_pci(specs, [variant, plain])['start'] == 'ok'
+    assert _nova_pci(nova, specs, [variant, plain])['start'] == 'ok'
 
 
-def test_nova_refuses_what_mixed_vfs_would_give_it():
+def test_nova_refuses_what_mixed_vfs_would_give_it(nova):
     # What nova-config must never print: the two specs above, each valid
     # alone, stop nova-compute at start.
     variant, plain = rd.vf('0000:81:00.2'), _plain_vf('0000:81:00.3')
     alone = (generated_config.pci_device_specs([variant])[0] +
              generated_config.pci_device_specs([plain])[0])
-    assert _nova_pci(alone, [variant, plain])['start'].startswith(
+    assert _nova_pci(nova, alone, [variant, plain])['start'].startswith(
         'PlacementPciMixed')
 
 
@@ -196,7 +220,7 @@ PHYSNET = device_config.DeviceSpec(
      'physical_network': 'physnet1'}, 'nova.conf: [pci] device_spec #1')
 
 
-def test_neutron_ports_keep_their_physical_network():
+def test_neutron_ports_keep_their_physical_network(nova):
     vf = rd.vf()
     specs, errors = generated_config.pci_device_specs(
         [vf], existing_specs=(PHYSNET,))
@@ -206,20 +230,20 @@ def test_neutron_ports_keep_their_physical_network():
     # Merged before or after the existing entry, Nova still binds the
     # VF to Neutron's physical network.
     for merged in ([PHYSNET.tags] + specs, specs + [PHYSNET.tags]):
-        tags = _nova_pci(merged, [vf])['tags'][vf.address]
+        tags = _nova_pci(nova, merged, [vf])['tags'][vf.address]
         assert tags['physical_network'] == 'physnet1'
 
 
-def test_todays_spec_takes_a_neutron_port_from_its_physical_network():
+def test_todays_spec_takes_a_neutron_port_from_its_physical_network(nova):
     # Without the existing entry, the spec printed for the VF wins when
     # merged first, and the VF loses its physical network.
     vf = rd.vf()
     specs, _ = generated_config.pci_device_specs([vf])
-    tags = _nova_pci(specs + [PHYSNET.tags], [vf])['tags'][vf.address]
+    tags = _nova_pci(nova, specs + [PHYSNET.tags], [vf])['tags'][vf.address]
     assert 'physical_network' not in tags
 
 
-def test_specs_of_other_devices_are_not_neutron_ports():
+def test_specs_of_other_devices_are_not_neutron_ports(nova):
     vf = rd.vf()
     others = (
         device_config.DeviceSpec({'vendor_id': '8086', 'physical_network':
@@ -229,7 +253,7 @@ def test_specs_of_other_devices_are_not_neutron_ports():
     specs, errors = generated_config.pci_device_specs(
         [vf], existing_specs=others)
     assert errors == [] and [s['address'] for s in specs] == [vf.address]
-    tags = _nova_pci([o.tags for o in others] + specs,
+    tags = _nova_pci(nova, [o.tags for o in others] + specs,
                      [vf])['tags'][vf.address]
     assert 'physical_network' not in tags
 
