@@ -252,7 +252,8 @@ def _answers(answers, emit, rst):
          for i, route in enumerate(routes)], rst))
     emit('One answer of every route the project reads, from the fleet '
          'above as it grows: the time of the check every reader applies '
-         '(``placement_get.check``: the route\'s shape, compiled) against '
+         '(``placement.reader.check``: the route\'s shape, compiled; '
+         'allocation candidates\' written by hand) against '
          '``json.loads`` of the same bytes, sampled in turn; %s. A small '
          'answer is timed many times per sample.\n' % SPREAD)
 
