@@ -46,6 +46,20 @@ def sdk(endpoint, timeout=CLIENT_TIMEOUT):
 @pytest.fixture
 def faulty_placement():
     """Placement (in-memory sqlite) behind :class:`faults.FaultyNetwork`."""
+    yield from _faulty_placement()
+
+
+@pytest.fixture(scope='module')
+def shared_faulty_placement():
+    """One :func:`faulty_placement` for the tests of a module that only read.
+
+    Each of them plans the faults it injects and finds none planned or
+    counted (``injected``) by the one before.
+    """
+    yield from _faulty_placement()
+
+
+def _faulty_placement():
     placement = local_placement.in_process()
     network = faults.FaultyNetwork(placement.app,
                                    stall_seconds=CLIENT_TIMEOUT * 2)
