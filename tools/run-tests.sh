@@ -10,19 +10,23 @@
 # install and stops).
 #
 # The suite runs as pytest processes; some must not share one:
-#   1. tests/ without udev, nova and functional: the core, the CLI, the
-#      documentation, the devstack plugin; and tests/functional (the
-#      reporter against the real Placement, the demo, the commands that
-#      read Placement) beside it, for balance;
-#   2. tests/udev under umockdev's LD_PRELOAD (the whole process sees the
-#      emulated /sys, which would break anything reading the real one);
-#   3. tests/nova with nova's native threading (no eventlet monkey patching,
-#      which must be decided before anything imports nova), as three
-#      processes: the benchmark-shaped tests (NOVA_BENCH), NOVA_2's files
-#      and the others.
-# They share no state (each test makes its own Placement, sqlite database
-# and temporary directories; ports are the kernel's), so they run side by
-# side: on two cores the suite takes about half its CPU time. Each one's
+#   1. main: tests/ without udev, nova and functional: the core, the CLI,
+#      the documentation, the devstack plugin;
+#   2. functional: tests/functional (the reporter against the real
+#      Placement, the demo, the commands that read Placement), beside
+#      main for balance;
+#   3. udev: tests/udev under umockdev's LD_PRELOAD (the whole process
+#      sees the emulated /sys, which would break anything reading the
+#      real one);
+#   4. tests/nova with nova's native threading (no eventlet monkey
+#      patching, which must be decided before anything imports nova), as
+#      three processes: the benchmark-shaped tests (NOVA_BENCH), NOVA_2's
+#      files and the others.
+# They share no state (each test or module makes its own Placement,
+# sqlite database and temporary directories; ports are the kernel's), so
+# they run side by side: on two cores the suite takes about half its CPU
+# time, as long as no process takes more than that half (the figures
+# per process are in doc/source/contributor/testing.rst). Each one's
 # output is printed, whole, when all have finished; the last line sums
 # them up: "N passed, N failed, N skipped".
 set -euo pipefail
