@@ -22,10 +22,12 @@ is Markdown.
 import argparse
 import importlib.metadata
 import logging
+import multiprocessing
 import os
 import platform
 import sys
 import time
+import traceback
 
 from nova import objects
 
@@ -148,6 +150,13 @@ def parse_args(argv):
                              '1,000 with --full).')
     parser.add_argument('--rst', action='store_true',
                         help='Print reStructuredText instead of Markdown.')
+    parser.add_argument('--jobs', type=int, default=len(PARTS),
+                        metavar='N',
+                        help='Run the parts (filter cost per host, the '
+                             'fleet in Placement, the reporter, Nova\'s '
+                             'boot query) in N processes side by side '
+                             '(default %(default)s; 1: one after the '
+                             'other in this process).')
     up = parser.add_argument_group(
         'rolling upgrade', 'Simulate a rolling driver upgrade with three '
         'placement strategies instead of the timings.')
@@ -176,11 +185,13 @@ def parse_args(argv):
 
 def _header(args, emit):
     """The command and the machine, as the page shows them."""
-    command = 'python -m benchmarks %s%s%s%s' % (
+    command = 'python -m benchmarks %s%s%s%s%s' % (
         '--full' if args.full else
         '--answers' if args.answers else '--quick',
         ' --boot-hosts %d' % args.boot_hosts if args.boot_hosts else '',
-        ' --log-info' if args.log_info else '', ' --rst' if args.rst else '')
+        ' --log-info' if args.log_info else '',
+        ' --jobs %d' % args.jobs if args.jobs != len(PARTS) else '',
+        ' --rst' if args.rst else '')
     emit(('Command: ``%s``' if args.rst else 'Command: `%s`') % command)
     emit('')
     emit('Machine: %d CPU cores (%s), Python %s, %s. Run on %s UTC.' % (
@@ -361,9 +372,9 @@ def _boot(hosts, emit, rst):
 def _drain(rows, emit, rst):
     emit(table(
         'Drain pre-flight in a real Placement',
-        ['hosts', 'Placement requests', 'drain / Nova allocation '
-         'candidates GET', 'destinations found'],
-        [(r[0], r[1], str(r[2]), r[3]) for r in rows], rst))
+        ['hosts', 'Placement requests', 'kB read',
+         'drain / Nova allocation candidates GET', 'destinations found'],
+        [(r[0], r[1], '%.1f' % r[4], str(r[2]), r[3]) for r in rows], rst))
     emit('``nova-vfio-compat drain source`` without the command line: '
          'the reads (GET only, checked), the plan and the reasons, for a '
          'host with one vGPU server, in the same fleet as above. The '
@@ -372,12 +383,113 @@ def _drain(rows, emit, rst):
          '%s.\n' % SPREAD)
 
 
+def _collect(work):
+    """``(text, work's result)``: what ``work(emit)`` emits, as one text."""
+    lines = []
+    result = work(lines.append)
+    return '\n'.join(lines), result
+
+
+def _part_per_host(sizes, args):
+    return {'per-host': _collect(
+        lambda emit: _per_host(sizes, emit, args.rst))[0]}
+
+
+def _part_fleet(sizes, args):
+    """The tables measured on the fleet in Placement, one fleet grown."""
+    placement = local_placement.in_process()
+    try:
+        tables = scenarios.fleet_tables(placement, sizes['fleet'])
+    finally:
+        placement.close()
+    out = {}
+    for key, render in (('fleet', _fleet), ('lm', _lm_reads),
+                        ('drain', _drain)):
+        out[key] = _collect(
+            lambda emit: render(tables[key], emit, args.rst))[0]
+    out['answers'] = _collect(
+        lambda emit: _answers(tables['answers'], emit, args.rst))[0]
+    return out
+
+
+def _part_reporter(sizes, args):
+    placement = local_placement.in_process()
+    try:
+        return {'reporter': _collect(
+            lambda emit: _reporter(placement, sizes, emit, args.rst))[0]}
+    finally:
+        placement.close()
+
+
+def _part_boot(sizes, args):
+    boot = args.boot_hosts or sizes['boot']
+    return {'boot': _collect(lambda emit: _boot(boot, emit, args.rst))[0]}
+
+
+# The parts of a run, each in a process of its own (--jobs): (name, what
+# it measures, the sections it renders).
+PARTS = (
+    ('filter cost per host', _part_per_host),
+    ('the fleet in Placement', _part_fleet),
+    ('the reporter', _part_reporter),
+    ('Nova\'s boot query', _part_boot),
+)
+# The order of the sections on the page.
+SECTIONS = ('per-host', 'fleet', 'answers', 'reporter', 'lm', 'boot',
+            'drain')
+
+
+def _run_part(index, sizes, args):
+    """Part ``index`` of :data:`PARTS`: ``(sections, CPU s, wall s)``."""
+    name, work = PARTS[index]
+    cpu, wall = time.process_time(), time.perf_counter()
+    sections = work(sizes, args)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print('%s: %.0f s CPU, %.0f s' % (name, cpu, wall), file=sys.stderr,
+          flush=True)
+    return sections, cpu, wall
+
+
+def _child(index, sizes, args, queue):
+    try:
+        queue.put((index, _run_part(index, sizes, args), None))
+    except BaseException:
+        queue.put((index, None, traceback.format_exc()))
+
+
+def _side_by_side(sizes, args):
+    """:func:`_run_part` of every part, ``args.jobs`` processes at a time.
+
+    Each part in a process of its own, forked before any Placement is
+    made: the parts share nothing, and each table's runs are still
+    sampled in turn within its part.
+    """
+    context = multiprocessing.get_context('fork')
+    queue = context.SimpleQueue()
+    waiting = list(range(len(PARTS)))
+    running, results = {}, {}
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            index = waiting.pop(0)
+            running[index] = context.Process(
+                target=_child, args=(index, sizes, args, queue))
+            running[index].start()
+        index, result, failed = queue.get()
+        running.pop(index).join()
+        if failed:
+            for process in running.values():
+                process.terminate()
+            raise RuntimeError('%s failed:\n%s' % (PARTS[index][0], failed))
+        results[index] = result
+    return [results[i] for i in range(len(PARTS))]
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     sizes = FULL if args.full else QUICK
     objects.register_all()
     _quiet_logs(logging.INFO if args.log_info else logging.WARNING)
-    cpu, wall = time.process_time(), time.perf_counter()
+    wall = time.perf_counter()
     rst = args.rst
 
     def emit(text):
@@ -404,41 +516,27 @@ def main(argv=None):
             placement.close()
         _answers(tables['answers'], emit, rst)
         return 0
-    parts = []
-
-    def part(name, work):
-        cpu, wall = time.process_time(), time.perf_counter()
-        result = work()
-        parts.append((name, time.process_time() - cpu,
-                      time.perf_counter() - wall))
-        print('%s: %.0f s CPU, %.0f s' % parts[-1], file=sys.stderr,
-              flush=True)
-        return result
-
-    part('filter cost per host', lambda: _per_host(sizes, emit, rst))
-    placement = local_placement.in_process()
-    try:
-        tables = part('the fleet in Placement (%s hosts)' % ', '.join(
-            str(n) for n in sizes['fleet']),
-            lambda: scenarios.fleet_tables(placement, sizes['fleet']))
-        _fleet(tables['fleet'], emit, rst)
-        _answers(tables['answers'], emit, rst)
-        part('the reporter', lambda: _reporter(placement, sizes, emit, rst))
-    finally:
-        placement.close()
-    _lm_reads(tables['lm'], emit, rst)
-    boot = args.boot_hosts or sizes['boot']
-    part('Nova\'s boot query (%d hosts)' % boot,
-         lambda: _boot(boot, emit, rst))
-    _drain(tables['drain'], emit, rst)
-    _run_time(parts, time.process_time() - cpu, time.perf_counter() - wall,
-              emit, rst)
+    if args.jobs > 1:
+        results = _side_by_side(sizes, args)
+    else:
+        results = [_run_part(i, sizes, args) for i in range(len(PARTS))]
+    sections = {}
+    for found, _cpu, _wall in results:
+        sections.update(found)
+    for key in SECTIONS:
+        emit(sections[key])
+    parts = [(name, cpu, part_wall) for (name, _), (_, cpu, part_wall) in
+             zip(PARTS, results)]
+    _run_time(parts, args.jobs, time.perf_counter() - wall, emit, rst)
     return 0
 
 
-def _run_time(parts, cpu, wall, emit, rst):
-    """What the run took, in all and per part: CPU time, then wall time."""
+def _run_time(parts, jobs, wall, emit, rst):
+    """What the run took: CPU time in all and per part, and wall clock."""
     emit('Run time\n--------\n' if rst else '### Run time\n')
-    emit('%.0f s of CPU time, %.0f s wall clock, of which: %s.' % (
-        cpu, wall, '; '.join('%s %.0f s CPU (%.0f s wall)' % p
-                             for p in parts)))
+    emit('%.0f s of CPU time, %.0f s wall clock with the parts in %s, '
+         'of which: %s.' % (
+             sum(p[1] for p in parts), wall,
+             '%d processes side by side' % min(jobs, len(parts))
+             if jobs > 1 else 'turn',
+             '; '.join('%s %.0f s CPU (%.0f s wall)' % p for p in parts)))

@@ -637,7 +637,8 @@ def drain_in_placement(placement, sizes):
     """The ``drain`` pre-flight of the source host as the fleet grows.
 
     Per size: ``(hosts, Placement requests of one drain, Spread of drain
-    / Nova's allocation candidates GET, destinations found)``
+    / Nova's allocation candidates GET, destinations found, kB of the
+    answers it read)``
     (:func:`drain_row`).
     """
     return fleet_tables(placement, sizes, fleet_rows=False, answers=False,
@@ -663,6 +664,7 @@ def drain_row(placement, the_fleet, view):
     placement.app.reset()
     inputs, (plan, stranded) = pre_flight()
     requests, writes = placement.app.total, placement.app.writes
+    read_kb = placement.app.read_bytes / 1000
     if writes or stranded or not plan.assignments:
         raise AssertionError('drain of the %d-host fleet: %d writes, '
                              'stranded %s' % (size, writes, stranded))
@@ -674,7 +676,7 @@ def drain_row(placement, the_fleet, view):
     n = samples_for(size, budget=1000, low=5, high=21)
     ratio, _t_drain, _t_nova = interleaved_ratio(pre_flight, nova_query, n)
     (options,) = inputs.options.values()
-    return (size, requests, ratio, len(options))
+    return (size, requests, ratio, len(options), read_kb)
 
 
 # 2b. Checking Placement's answers -----------------------------------------

@@ -21,6 +21,8 @@ emit trait and the cover of its range, and what our traits add to Nova's
 boot query stays small.
 """
 
+import os
+
 from nova import objects
 import pytest
 
@@ -171,6 +173,37 @@ def test_tables_render_in_both_formats():
     md = cli.table('T', ['hosts', 'ratio'], rows, rst=False)
     assert rst.splitlines()[3].split() == ['=====', '=====']
     assert '| 100   | 2.00x |' in md
+
+
+def _part(name):
+    def work(sizes, args):
+        return {name: '%s from %d' % (name, os.getpid())}
+    return work
+
+
+def test_the_parts_run_side_by_side_and_print_in_page_order(
+        monkeypatch, capsys):
+    # Each part in a process of its own (a --full run on 2 cores in
+    # about half the wall clock), the sections printed in page order
+    # whatever order the parts end in.
+    monkeypatch.setattr(cli, 'PARTS', tuple(
+        (name, _part(name)) for name in ('b', 'a', 'c')))
+    monkeypatch.setattr(cli, 'SECTIONS', ('a', 'b', 'c'))
+
+    assert cli.main(['--quick', '--rst']) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    found = [line for line in out if ' from ' in line]
+    assert [line.split()[0] for line in found] == ['a', 'b', 'c']
+    pids = {int(line.split()[-1]) for line in found}
+    assert len(pids) == 3 and os.getpid() not in pids
+    assert 'in 3 processes side by side' in out[-1], out[-1]
+
+    assert cli.main(['--quick', '--jobs', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'Command: `python -m benchmarks --quick --jobs 1`' in out
+    assert {int(line.split()[-1]) for line in out.splitlines()
+            if ' from ' in line} == {os.getpid()}
 
 
 def test_with_and_without_are_sampled_in_turn_and_repeated():
