@@ -325,12 +325,16 @@ def test_udev_examples_are_run_there():
 def test_demo_example_is_the_demo_test():
     """``nova-vfio-compat demo`` is run as written by test_demo.py.
 
-    Whole, with the console script, in tests/functional/test_demo.py.
+    In tests/functional/test_demo.py: the console script runs the demo
+    once (``--verbose demo --json``), and the command as written prints
+    that run's report in-process.
     """
     from tests.functional import test_demo
     assert [e for e in EXAMPLES if not doc_commands.is_synopsis(e)
             and doc_commands.command_of(e) == 'demo']
-    assert "_command() + ['demo']" in inspect.getsource(test_demo)
+    source = inspect.getsource(test_demo)
+    assert "_command() + ['--verbose', 'demo', '--json']" in source
+    assert "cli.main(['demo'])" in source
 
 
 def test_fleet_map_of_the_page_is_the_demo_fleets(cloud):
