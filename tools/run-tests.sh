@@ -90,10 +90,10 @@ names=()
 
 # tests/nova in three processes of about the same CPU time: the tests
 # that build fleets (NOVA_BENCH), the files of NOVA_2, and the others.
-NOVA_BENCH=(tests/nova/test_benchmarks.py tests/nova/test_upgrade_benchmark.py
-            tests/nova/test_placement_calls.py)
+NOVA_BENCH=(tests/nova/test_benchmarks.py tests/nova/test_upgrade_benchmark.py)
 NOVA_2=(tests/nova/test_policies.py tests/nova/test_live_migration.py
-        tests/nova/test_mdev_types.py tests/nova/test_pci_pools.py)
+        tests/nova/test_mdev_types.py tests/nova/test_pci_pools.py
+        tests/nova/test_placement_calls.py)
 args=("$@")
 
 start() {
