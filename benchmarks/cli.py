@@ -264,9 +264,10 @@ def _answers(answers, emit, rst):
          ['%.1f' % answers[sizes[-1]][i][1]]
          for i, route in enumerate(routes)], rst))
     emit('One answer of every route the project reads, from the fleet '
-         'above as it grows: the time of the check every reader applies '
-         '(``placement.reader.check``: the route\'s shape, compiled; '
-         'allocation candidates\' written by hand) against '
+         'above as it grows: the time of the check a reader applies '
+         '(``placement.reader.check_route``: the shape of the route the '
+         'reader names, compiled; all of allocation candidates\' '
+         'written by hand) against '
          '``json.loads`` of the same bytes, sampled in turn; %s. A small '
          'answer is timed many times per sample.\n' % SPREAD)
 

@@ -682,10 +682,13 @@ def drain_row(placement, the_fleet, view):
 # 2b. Checking Placement's answers -----------------------------------------
 
 def answer_routes(the_fleet, adapter):
-    """``[(route, url, microversion)]``: one answer of each route read.
+    """``[(route, url, microversion, name)]``: one answer of each route read.
 
     On :class:`Fleet` ``the_fleet`` (with its source host), as the filter,
-    ``drain``, ``fleet`` and the reporter ask them.
+    ``drain``, ``fleet`` and the reporter ask them; ``name``: the route a
+    reader names (:data:`placement_answers.NAMED_ROUTES`), None for the
+    route found from the URL.  Allocation candidates twice: the filter
+    checks what it uses (their count and roots), ``drain`` all of it.
     """
     source_traits = fleet.source_traits()
     (stream,) = nvc_traits.emitted(source_traits)
@@ -693,33 +696,40 @@ def answer_routes(the_fleet, adapter):
     existing = adapter.get('/traits?name=in:%s' % ','.join(names),
                            microversion='1.6').json()['traits']
     gpu = the_fleet.source_gpu
+    candidates = '/allocation_candidates?resources=VGPU:1'
     return [
         ('GET /resource_providers (all)', '/resource_providers',
-         placement_version.MICROVERSION),
+         placement_version.MICROVERSION, 'providers'),
         ('GET /resource_providers?required=in:...',
          '/resource_providers?%s' % parse.urlencode(
              {'required': 'in:' + ','.join(sorted(existing))}),
-         placement_version.MICROVERSION),
+         placement_version.MICROVERSION, 'providers'),
         ('GET /resource_providers?in_tree=...',
-         '/resource_providers?in_tree=%s' % the_fleet.source_root, '1.18'),
+         '/resource_providers?in_tree=%s' % the_fleet.source_root, '1.18',
+         'providers'),
         ('GET /resource_providers/{uuid}',
-         '/resource_providers/%s' % gpu, '1.14'),
+         '/resource_providers/%s' % gpu, '1.14', 'provider'),
         ('GET /resource_providers/{uuid}/traits',
-         '/resource_providers/%s/traits' % gpu, '1.6'),
+         '/resource_providers/%s/traits' % gpu, '1.6', 'provider traits'),
         ('GET /resource_providers/{uuid}/inventories',
-         '/resource_providers/%s/inventories' % gpu, '1.28'),
+         '/resource_providers/%s/inventories' % gpu, '1.28', 'inventories'),
         ('GET /resource_providers/{uuid}/allocations',
-         '/resource_providers/%s/allocations' % gpu, '1.28'),
+         '/resource_providers/%s/allocations' % gpu, '1.28',
+         'provider allocations'),
         ('GET /allocations/{consumer}',
-         '/allocations/%s' % the_fleet.migration.uuid, '1.28'),
+         '/allocations/%s' % the_fleet.migration.uuid, '1.28',
+         'allocations'),
         ('GET /traits?name=in:...', '/traits?name=in:%s' % ','.join(names),
-         '1.6'),
+         '1.6', 'traits'),
         ('GET /traits?name=startswith:...',
-         '/traits?name=startswith:%s' % nvc_traits.PREFIX, '1.6'),
-        ('GET /resource_classes', '/resource_classes', '1.7'),
-        ('GET /allocation_candidates', '/allocation_candidates?resources='
-         'VGPU:1', CANDIDATES_MICROVERSION),
-        ('GET /', '/', None),
+         '/traits?name=startswith:%s' % nvc_traits.PREFIX, '1.6', 'traits'),
+        ('GET /resource_classes', '/resource_classes', '1.7',
+         'resource classes'),
+        ('GET /allocation_candidates (filter: count, roots)', candidates,
+         CANDIDATES_MICROVERSION, 'candidates counted'),
+        ('GET /allocation_candidates (drain: all)', candidates,
+         CANDIDATES_MICROVERSION, 'allocation candidates'),
+        ('GET /', '/', None, 'versions'),
     ]
 
 
@@ -727,24 +737,26 @@ def answer_checks(the_fleet, adapter, samples=15):
     """What checking each answer costs against decoding it.
 
     Per route of :func:`answer_routes`: ``(route, kB, Spread of the
-    check's time / json.loads's time)``.  The check is the one every
-    reader applies (:func:`nova_vfio_compat.placement.reader.check`) to the
-    decoded body; both are timed on the same bytes, in turn, a small
-    answer many times per sample.
+    check's time / json.loads's time)``.  The check is the one a reader
+    applies to the decoded body (:class:`placement_reader.Reader`: by the
+    route's name, :func:`placement_reader.check_route`); both are timed
+    on the same bytes, in turn, a small answer many times per sample.
     """
     rows = []
-    for route, url, microversion in answer_routes(the_fleet, adapter):
+    for route, url, microversion, name in answer_routes(the_fleet,
+                                                        adapter):
         response = adapter.get(url, microversion=microversion)
         if response.status_code != 200:
             raise RuntimeError('%s: %s' % (url, response.status_code))
         content = response.content
         body = json.loads(content)
-        placement_reader.check(url, body, microversion)
+        check_route = placement_reader.check_route
+        check_route(name, url, body, microversion)
         calls = range(max(1, 20000 // len(content)))
 
         def check():
             for _ in calls:
-                placement_reader.check(url, body, microversion)
+                check_route(name, url, body, microversion)
 
         def decode():
             for _ in calls:

@@ -87,10 +87,20 @@ def body_of(url, send, errors=()):
 # placement_answers.check_read itself: a small answer costs json.loads a
 # few microseconds, a call layer a good part of that.
 check = placement_answers.check_read
+# check_route(route, url, body, microversion=None): the same, for a
+# reader that says which route it reads (a name of
+# placement_answers.NAMED_ROUTES): no pattern is matched on the URL.
+check_route = placement_answers.check_route
 
 
 class Reader:
-    """``reader(url, microversion)``: a checked Placement answer's body.
+    """``reader(url, microversion, route=None)``: a checked answer's body.
+
+    A caller that knows which route it reads names it (``route``, a name
+    of :data:`placement_answers.NAMED_ROUTES`, the shape of what it
+    uses): its check is found by name.  Without a name the route is
+    found from the URL.  Either way every answer is checked; there is
+    no name that skips the check.
 
     :param get_body: ``get_body(url, microversion)`` returns the decoded
         body or raises :exc:`PlacementUnavailable`.
@@ -101,8 +111,12 @@ class Reader:
     def __init__(self, get_body):
         self._get_body = get_body
 
-    def __call__(self, url, microversion):
-        return check(url, self._get_body(url, microversion), microversion)
+    def __call__(self, url, microversion, route=None):
+        if route is None:
+            return check(url, self._get_body(url, microversion),
+                         microversion)
+        return check_route(route, url, self._get_body(url, microversion),
+                           microversion)
 
     get = __call__
 

@@ -62,19 +62,21 @@ class RequestReads:
             consumer holds on it (whether or not it emits a stream).
         """
         allocations = self._get('/allocations/%s' % consumer,
-                                ALLOCATIONS_MICROVERSION)['allocations']
+                                ALLOCATIONS_MICROVERSION,
+                                route='allocations')['allocations']
         held = {uuid: frozenset(alloc.get('resources', {}))
                 for uuid, alloc in allocations.items() if uuid != root}
         if not held:
             return []
         names = {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
-            PROVIDERS_MICROVERSION)['resource_providers']}
+            PROVIDERS_MICROVERSION, route='providers')['resource_providers']}
         sources = []
         for uuid in sorted(u for u in held if u in names):
             traits = frozenset(self._get(
                 '/resource_providers/%s/traits' % uuid,
-                placement_reader.TRAITS_MICROVERSION)['traits'])
+                placement_reader.TRAITS_MICROVERSION,
+                route='provider traits')['traits'])
             if decision.is_device(traits, held[uuid], device_classes):
                 sources.append(decision.SourceDevice(
                     uuid, names[uuid], traits, held[uuid]))
@@ -104,7 +106,8 @@ class RequestReads:
             set().union(*wanted.values()),
             lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
-                placement_reader.TRAITS_MICROVERSION)['traits'])
+                placement_reader.TRAITS_MICROVERSION,
+                route='traits')['traits'])
         scopes = [None] if trees is None else sorted(set(trees))
         result = {}
         for emit, accept in wanted.items():
@@ -119,7 +122,8 @@ class RequestReads:
                     query = {'in_tree': tree, 'required': required}
                 providers = self._get(
                     '/resource_providers?%s' % parse.urlencode(query),
-                    placement_version.MICROVERSION)['resource_providers']
+                    placement_version.MICROVERSION,
+                    route='providers')['resource_providers']
                 found.update((rp['uuid'], rp['root_provider_uuid'])
                              for rp in providers)
         return result
@@ -129,10 +133,11 @@ class RequestReads:
 
         What Placement answers ``GET /allocation_candidates?<querystring>``
         (Nova's own query string, limit included): how many allocation
-        requests, and the roots of the providers they use.
+        requests, and the roots of the providers they use: only that is
+        checked (the shape ``candidates counted``).
         """
         body = self._get('/allocation_candidates?%s' % querystring,
-                         CANDIDATES_MICROVERSION)
+                         CANDIDATES_MICROVERSION, route='candidates counted')
         return len(body['allocation_requests']), frozenset(
             summary['root_provider_uuid']
             for summary in body['provider_summaries'].values())

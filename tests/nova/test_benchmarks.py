@@ -293,9 +293,19 @@ def test_answer_checks_cover_every_route_the_readers_check():
     finally:
         placement.close()
     assert [r[0] for r in rows] == [r[0] for r in routes]
-    paths = [url.partition('?')[0] for _route, url, _mv in routes]
+    paths = [url.partition('?')[0] for _route, url, _mv, _name in routes]
     for method, pattern, _schema in (placement_answers.ROUTES +
                                      placement_answers.READER_ROUTES):
         if method == 'GET':
             assert any(pattern.search(p) for p in paths), pattern.pattern
+    # Each row times the check of the route its URL has (allocation
+    # candidates: also the filter's narrower one), by name.
+    assert {name for *_, name in routes} == set(
+        placement_answers.NAMED_ROUTES)
+    for _route, url, microversion, name in routes:
+        named = placement_answers.NAMED_ROUTES[name]
+        if named is not placement_answers.ALLOCATION_CANDIDATES_COUNTED:
+            assert placement_answers.schema_for(
+                'GET', url.partition('?')[0], microversion,
+                reader=True) is named, url
     assert all(isinstance(r[2], scenarios.Spread) for r in rows)

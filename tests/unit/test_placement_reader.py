@@ -448,3 +448,154 @@ def test_the_candidates_check_agrees_with_jsonschema(n, m, pick, data):
             parent[path[-1]] = data.draw(_HOSTILE | st.just(UUID))
     assert placement_answers._candidates(body) == _reference_candidates(
         body)
+
+
+# (what is wrong, how): each a malformed answer to the filter's read of
+# allocation candidates (the shape "candidates counted": how many
+# requests, the summaries' roots) that must be refused.
+_BAD_COUNTED = {
+    'not an object': lambda b: [b],
+    'requests missing': lambda b: b.pop('allocation_requests'),
+    'requests not an array': lambda b: b.update(allocation_requests={}),
+    'requests a string': lambda b: b.update(allocation_requests='xx'),
+    'summaries missing': lambda b: b.pop('provider_summaries'),
+    'summaries not an object': lambda b: b.update(provider_summaries=[]),
+    'summary not an object': lambda b: b['provider_summaries'].update(
+        {UUID: [UUID]}),
+    'summary a string': lambda b: b['provider_summaries'].update(
+        {UUID: 'root_provider_uuid'}),
+    'summary missing root': lambda b: _summary(b).pop('root_provider_uuid'),
+    'root not a uuid': lambda b: _summary(b).update(
+        root_provider_uuid='x' * 36),
+    'root null': lambda b: _summary(b).update(root_provider_uuid=None),
+    'root unhashable': lambda b: _summary(b).update(
+        root_provider_uuid=[UUID]),
+    'root an integer': lambda b: _summary(b).update(root_provider_uuid=7),
+}
+
+
+def _counted(body):
+    return placement_reader.Reader(lambda url, microversion: body)(
+        '/allocation_candidates?limit=5', '1.36', route='candidates counted')
+
+
+@pytest.mark.parametrize('n', [1, 12])
+@pytest.mark.parametrize('wrong', sorted(_BAD_COUNTED))
+def test_the_filters_candidates_check_refuses_a_malformed_count_or_root(
+        wrong, n):
+    # The filter uses how many candidates there are and the summaries'
+    # roots: every malformed shape of those is refused, named by request
+    # (jsonschema, the reference, agrees), short and long columns alike.
+    from nova_vfio_compat.model import records
+    body = _candidates(n, n + 1)
+    assert _counted(body) is body
+    if wrong == 'not an object':
+        body = _BAD_COUNTED[wrong](body)
+    else:
+        _BAD_COUNTED[wrong](body)
+    assert not records.Validator(
+        placement_answers.ALLOCATION_CANDIDATES_COUNTED).is_valid(body)
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
+        _counted(body)
+    assert 'GET /allocation_candidates?limit=5' in str(e.value)
+
+
+def test_the_filter_reads_candidates_checking_only_what_it_uses():
+    # A provider no summary describes, a summary without traits: not
+    # what the filter uses (drain's full read refuses them); the count
+    # and the roots are.
+    from nova_vfio_compat.selection import placement_reads
+    body = _candidates(3, 4)
+    _summary(body).pop('traits')
+    body['allocation_requests'][0]['allocations']['0' * 32] = {}
+    reads = placement_reads.RequestReads(lambda url, version: body)
+    count, roots = reads.candidates('resources=VGPU:1&limit=5')
+    assert count == 3
+    assert roots == {s['root_provider_uuid']
+                     for s in body['provider_summaries'].values()}
+    with pytest.raises(placement_reader.MalformedAnswer):
+        placement_reader.check('/allocation_candidates?x', body, '1.36')
+    _summary(body).pop('root_provider_uuid')
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
+        reads.candidates('resources=VGPU:1&limit=5')
+    assert "'root_provider_uuid' is a required property" in str(e.value)
+
+
+def test_every_named_route_is_a_routes_shape_and_none_skips_the_check():
+    # A name gives the shape of its route (at the microversion asked), or
+    # the filter's narrower shape of allocation candidates; a name that
+    # is not a route's is an error, not an unchecked answer.
+    shapes = [id(route[2]) for route in (placement_answers.ROUTES +
+                                         placement_answers.READER_ROUTES)]
+    for name, shape in placement_answers.NAMED_ROUTES.items():
+        assert (id(shape) in shapes or shape is
+                placement_answers.ALLOCATION_CANDIDATES_COUNTED), name
+    reader = placement_reader.Reader(lambda url, microversion: {})
+    with pytest.raises(KeyError):
+        reader('/traits', '1.6', route='no such route')
+    with pytest.raises(placement_reader.MalformedAnswer):
+        reader('/traits', '1.6', route='traits')
+    # At an older microversion, the older shape: no mappings before 1.34.
+    body = _candidates(2, 3)
+    for request in body['allocation_requests']:
+        request.pop('mappings')
+    reader = placement_reader.Reader(lambda url, microversion: body)
+    assert reader('/allocation_candidates', '1.33',
+                  route='allocation candidates') is body
+    with pytest.raises(placement_reader.MalformedAnswer):
+        reader('/allocation_candidates', '1.36',
+               route='allocation candidates')
+
+
+class _NamingReader(placement_reader.Reader):
+    """A reader that records the route each read names."""
+
+    def __init__(self, get_body):
+        super().__init__(get_body)
+        self.named = []
+
+    def __call__(self, url, microversion, route=None):
+        self.named.append((url, microversion, route))
+        return super().__call__(url, microversion, route)
+
+
+def test_the_filters_reads_name_the_route_of_their_url():
+    # Each read of the filter names the route its URL has (found by the
+    # routes' patterns), so no answer is checked against another
+    # route's shape.
+    from urllib import parse
+
+    from nova_vfio_compat.selection import placement_reads
+    (emit,) = traits.emitted(
+        {'CUSTOM_VFC_1_E_NVIDIA_10DE_1EB8_V2_84E4783A7C38FA50_M0'})
+    gpu = '00000000-0000-0000-0000-000000000002'
+    provider = {'uuid': gpu, 'name': 'cn1_pci', 'generation': 1,
+                'parent_provider_uuid': UUID, 'root_provider_uuid': UUID}
+    answers = {
+        '/allocations/%s' % UUID: {'allocations': {
+            gpu: {'resources': {'VGPU': 1}}}},
+        '/resource_providers': {'resource_providers': [provider]},
+        '/resource_providers/%s/traits' % gpu: {
+            'traits': [emit], 'resource_provider_generation': 1},
+        '/traits': {'traits': sorted(traits.accept_traits_for(emit))},
+        '/allocation_candidates': _candidates(2, 3),
+    }
+    reader = _NamingReader(
+        lambda url, microversion: answers[url.partition('?')[0]])
+    reads = placement_reads.RequestReads(reader)
+    reads.source_devices(UUID, UUID)
+    reads.accepting([emit])
+    reads.accepting([emit], trees=[UUID])
+    reads.candidates('resources=VGPU:1')
+    assert len({url.partition('?')[0] for url, _, _ in reader.named}) == 5
+    for url, microversion, route in reader.named:
+        assert route is not None, url
+        path = parse.urlsplit(url).path
+        found = placement_answers.schema_for('GET', path, microversion,
+                                             reader=True)
+        named = placement_answers._schema_at(
+            placement_answers.NAMED_ROUTES[route], microversion)
+        if route == 'candidates counted':
+            assert found is placement_answers.ALLOCATION_CANDIDATES
+        else:
+            assert found is named, url
