@@ -195,8 +195,18 @@ class LocalPlacement(object):
         from placement.tests.functional.fixtures import placement as pfix
         from wsgi_intercept import interceptor
 
-        self._fixture = pfix.PlacementFixture(token=TOKEN,
-                                              use_intercept=False)
+        class InMemoryPlacement(pfix.PlacementFixture):
+            # The database lives on the pool's one connection; oslo.db
+            # recycles a connection after an hour by default, and the new
+            # one opens a new, empty database ("no such table"): a
+            # benchmark that ran longer lost its Placement.  Never
+            # recycled, it lives as long as the fixture.
+            def _configure_placement(self, conf_fixture):
+                super()._configure_placement(conf_fixture)
+                conf_fixture.config(group='placement_database',
+                                    connection_recycle_time=-1)
+
+        self._fixture = InMemoryPlacement(token=TOKEN, use_intercept=False)
         self._fixture.setUp()
         self.app = Counting(deploy.loadapp(self._fixture.conf_fixture.conf))
         self.endpoint = 'http://%s/placement' % uuidutils.generate_uuid()
