@@ -105,7 +105,8 @@ class PlacementView:
         """The uuid of the root provider named ``host``."""
         found = self._get('/resource_providers?%s' % parse.urlencode(
             {'name': host}),
-            placement_version.MICROVERSION)['resource_providers']
+            placement_version.MICROVERSION,
+            route='providers')['resource_providers']
         if not found:
             raise UnknownHost('%s: no resource provider of that name in '
                               'Placement (give the compute node name, as '
@@ -120,26 +121,30 @@ class PlacementView:
         """The non-root providers under ``root``: ``{uuid: name}``."""
         return {rp['uuid']: rp['name'] for rp in self._get(
             '/resource_providers?in_tree=%s' % root,
-            placement_version.MICROVERSION)['resource_providers']
+            placement_version.MICROVERSION,
+            route='providers')['resource_providers']
             if rp['uuid'] != root}
 
     def traits(self, uuid):
         return frozenset(self._get(
             '/resource_providers/%s/traits' % uuid,
-            placement_reader.TRAITS_MICROVERSION)['traits'])
+            placement_reader.TRAITS_MICROVERSION,
+            route='provider traits')['traits'])
 
     def allocations(self, uuid):
         """``{consumer: {resource class: amount}}`` on one provider."""
         return {consumer: alloc['resources'] for consumer, alloc in
                 self._get('/resource_providers/%s/allocations' % uuid,
-                          placement_version.MICROVERSION)[
+                          placement_version.MICROVERSION,
+                          route='provider allocations')[
                               'allocations'].items()}
 
     def inventories(self, uuid):
         """``{resource class: total}`` of one provider."""
         return {rc: inventory['total'] for rc, inventory in self._get(
             '/resource_providers/%s/inventories' % uuid,
-            placement_version.MICROVERSION)['inventories'].items()}
+            placement_version.MICROVERSION,
+            route='inventories')['inventories'].items()}
 
     def capacities(self, uuid):
         """``{resource class: capacity}`` of one provider.
@@ -151,7 +156,8 @@ class PlacementView:
                         inv.get('allocation_ratio', 1.0))
                 for rc, inv in self._get(
                     '/resource_providers/%s/inventories' % uuid,
-                    placement_version.MICROVERSION)['inventories'].items()}
+                    placement_version.MICROVERSION,
+                    route='inventories')['inventories'].items()}
 
     def known(self, names):
         """The trait names of ``names`` that Placement knows.
@@ -162,7 +168,8 @@ class PlacementView:
         return placement_reader.existing_traits(
             names, lambda name_filter: self._get(
                 '/traits?name=%s' % name_filter,
-                placement_reader.TRAITS_MICROVERSION)['traits'])
+                placement_reader.TRAITS_MICROVERSION,
+                route='traits')['traits'])
 
     def known_owned(self):
         """Every trait name of this project Placement knows.
@@ -173,7 +180,8 @@ class PlacementView:
         """
         names = set(self._get('/traits?name=startswith:%s'
                               % nvc_traits.PREFIX,
-                              placement_reader.TRAITS_MICROVERSION)['traits'])
+                              placement_reader.TRAITS_MICROVERSION,
+                              route='traits')['traits'])
         malformed = sorted(n for n in names if nvc_traits.is_malformed(n))
         if malformed:
             LOG.warning('skipping %d malformed trait(s) of this project in '
@@ -189,7 +197,8 @@ class PlacementView:
         return {rp['uuid']: (rp['name'], rp['root_provider_uuid'])
                 for rp in self._get(
                     '/resource_providers',
-                    placement_version.MICROVERSION)['resource_providers']}
+                    placement_version.MICROVERSION,
+                    route='providers')['resource_providers']}
 
     def listing(self, query, resources=()):
         """``{uuid: (name, root uuid)}`` of the providers ``query`` finds.
@@ -204,7 +213,7 @@ class PlacementView:
             params.append(('resources', ','.join(
                 '%s:%d' % r for r in resources)))
         return _places(self._get('/resource_providers?%s' % parse.urlencode(
-            params), placement_version.MICROVERSION))
+            params), placement_version.MICROVERSION, route='providers'))
 
     def carrying(self, query, resources=()):
         """``[uuid]`` of the providers :meth:`listing` finds."""
@@ -213,7 +222,7 @@ class PlacementView:
     def provider(self, uuid):
         """``{uuid: (name, root uuid)}`` of one provider."""
         rp = self._get('/resource_providers/%s' % uuid,
-                       placement_version.MICROVERSION)
+                       placement_version.MICROVERSION, route='provider')
         return _places({'resource_providers': [rp]})
 
     def disabled_roots(self):
@@ -245,7 +254,8 @@ class PlacementView:
         if limit is not None:
             query.append(('limit', str(limit)))
         body = self._get('/allocation_candidates?%s' % parse.urlencode(
-            query), placement_version.MICROVERSION)
+            query), placement_version.MICROVERSION,
+            route='allocation candidates')
         return body['allocation_requests'], body['provider_summaries']
 
 

@@ -559,6 +559,64 @@ class _NamingReader(placement_reader.Reader):
         return super().__call__(url, microversion, route)
 
 
+def _assert_named_as_found(named):
+    """Each read named the route its URL's path is found by."""
+    from urllib import parse
+
+    for url, microversion, route in named:
+        assert route is not None, url
+        path = parse.urlsplit(url).path
+        found = placement_answers.schema_for('GET', path, microversion,
+                                             reader=True)
+        assert found is placement_answers._schema_at(
+            placement_answers.NAMED_ROUTES[route], microversion), url
+
+
+def test_the_planning_reads_name_the_route_of_their_url():
+    # drain, fleet and plan-upgrade read through PlacementView: every
+    # read names its route, the one its URL has.
+    from nova_vfio_compat.planning_reads import placement_view
+
+    gpu = '00000000-0000-0000-0000-000000000002'
+    provider = {'uuid': UUID, 'name': 'cn1', 'generation': 1,
+                'parent_provider_uuid': None, 'root_provider_uuid': UUID}
+    child = dict(provider, uuid=gpu, name='cn1_pci',
+                 parent_provider_uuid=UUID)
+    inventory = {'VGPU': {'total': 4, 'reserved': 0, 'min_unit': 1,
+                          'max_unit': 4, 'step_size': 1,
+                          'allocation_ratio': 1.0}}
+    answers = {
+        '/resource_providers': {'resource_providers': [provider, child]},
+        '/resource_providers/%s' % gpu: child,
+        '/resource_providers/%s/traits' % gpu: {
+            'traits': ['CUSTOM_X'], 'resource_provider_generation': 1},
+        '/resource_providers/%s/allocations' % gpu: {
+            'allocations': {UUID: {'resources': {'VGPU': 1}}},
+            'resource_provider_generation': 1},
+        '/resource_providers/%s/inventories' % gpu: {
+            'inventories': inventory, 'resource_provider_generation': 1},
+        '/traits': {'traits': ['CUSTOM_X']},
+        '/allocation_candidates': _candidates(2, 3),
+    }
+    reader = _NamingReader(
+        lambda url, microversion: answers[url.partition('?')[0]])
+    view = placement_view.PlacementView(reader)
+    view.root('cn1')
+    view.tree(UUID)
+    view.traits(gpu)
+    view.allocations(gpu)
+    view.inventories(gpu)
+    view.capacities(gpu)
+    view.known(['CUSTOM_X'])
+    view.known_owned()
+    view.names()
+    view.listing(['CUSTOM_X'], [('VGPU', 1)])
+    view.provider(gpu)
+    view.candidates(((((('VGPU', 1),), ()),)), [['CUSTOM_X']], limit=5)
+    assert len({url.partition('?')[0] for url, _, _ in reader.named}) == 7
+    _assert_named_as_found(reader.named)
+
+
 def test_the_filters_reads_name_the_route_of_their_url():
     # Each read of the filter names the route its URL has (found by the
     # routes' patterns), so no answer is checked against another
