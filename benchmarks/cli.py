@@ -178,12 +178,10 @@ def parse_args(argv):
                     help='Seed of the fleet and of the host order.')
     up.add_argument('--plot', metavar='PNG',
                     help='Save the failures per wave to this image.')
-    up.add_argument('--processes', type=int, choices=(1, 2), default=1,
+    up.add_argument('--processes', type=int, choices=(1, 2), default=2,
                     help='2: run the two Nova PCI modes side by side in '
-                         'two processes (the same tables; at full size a '
-                         'worker\'s in-memory Placement once lost its '
-                         'tables); 1: one after the other in this one '
-                         '(default %(default)s).')
+                         'two processes (the same tables); 1: one after '
+                         'the other in this one (default %(default)s).')
     return parser.parse_args(argv)
 
 
@@ -506,7 +504,7 @@ def main(argv=None):
             '--wave-size %d --seed %d%s%s%s' % (
                 args.hosts, args.servers, args.wave_size, args.seed,
                 ' --processes %d' % args.processes
-                if args.processes != 1 else '',
+                if args.processes != 2 else '',
                 ' --rst' if rst else '',
                 ' --plot %s' % args.plot if args.plot else '')))
         emit('')
