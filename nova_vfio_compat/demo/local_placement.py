@@ -208,6 +208,12 @@ class LocalPlacement(object):
 
         self._fixture = InMemoryPlacement(token=TOKEN, use_intercept=False)
         self._fixture.setUp()
+        # The engine is the process's: another Placement fixture made
+        # first (a test's own) configured it with the hour, so it is set
+        # on the engine too (SQLAlchemy has no public setter).
+        from placement import db_api
+        db_api.placement_context_manager.writer.get_engine().pool._recycle = (
+            -1)
         self.app = Counting(deploy.loadapp(self._fixture.conf_fixture.conf))
         self.endpoint = 'http://%s/placement' % uuidutils.generate_uuid()
         self._intercept = interceptor.RequestsInterceptor(
