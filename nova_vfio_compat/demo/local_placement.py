@@ -195,22 +195,15 @@ class LocalPlacement(object):
         from placement.tests.functional.fixtures import placement as pfix
         from wsgi_intercept import interceptor
 
-        class InMemoryPlacement(pfix.PlacementFixture):
-            # The database lives on the pool's one connection; oslo.db
-            # recycles a connection after an hour by default, and the new
-            # one opens a new, empty database ("no such table"): a
-            # benchmark that ran longer lost its Placement.  Never
-            # recycled, it lives as long as the fixture.
-            def _configure_placement(self, conf_fixture):
-                super()._configure_placement(conf_fixture)
-                conf_fixture.config(group='placement_database',
-                                    connection_recycle_time=-1)
-
-        self._fixture = InMemoryPlacement(token=TOKEN, use_intercept=False)
+        self._fixture = pfix.PlacementFixture(token=TOKEN,
+                                              use_intercept=False)
         self._fixture.setUp()
-        # The engine is the process's: another Placement fixture made
-        # first (a test's own) configured it with the hour, so it is set
-        # on the engine too (SQLAlchemy has no public setter).
+        # The database lives in memory on the pool's one connection;
+        # oslo.db recycles a connection after an hour, and the new one
+        # opens a new, empty database ("no such table"): a benchmark that
+        # ran longer lost its Placement.  Set on the engine in use, which
+        # the process's first Placement fixture (maybe a test's own)
+        # configured; SQLAlchemy has no public setter.
         from placement import db_api
         db_api.placement_context_manager.writer.get_engine().pool._recycle = (
             -1)
