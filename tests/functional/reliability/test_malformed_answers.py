@@ -232,12 +232,47 @@ def test_the_service_survives_malformed_answers_and_converges(tf_host):
     assert not fp.network.violations
 
 
-@pytest.fixture
-def tf_host(faulty_placement):
+@pytest.fixture(scope='module')
+def laid_out(shared_faulty_placement):
+    """One Placement and one host laid out as Nova does, for the module.
+
+    A case costs its syncs, not a new Placement and layout: each starts
+    from the host as laid out (:func:`tf_host`).
+    """
     # Nothing stalls here: a generous client timeout keeps a loaded test
     # machine from turning into timeouts.
-    fp = dataclasses.replace(faulty_placement,
-                             conn=rc.sdk(faulty_placement.endpoint,
+    fp = dataclasses.replace(shared_faulty_placement,
+                             conn=rc.sdk(shared_faulty_placement.endpoint,
                                          timeout=30))
     tf._layout(fp.conn)
-    return fp, tf._foreign(tf._state(fp.conn))
+    pl = fp.conn.placement
+    root = next(iter(pl.resource_providers(name=HOST)))
+    providers = {rp.name: rp.id
+                 for rp in pl.resource_providers(in_tree=root.id)}
+    return fp, providers, tf._foreign(tf._state(fp.conn))
+
+
+@pytest.fixture
+def tf_host(laid_out):
+    """The host as laid out: Nova's and the other agent's traits only.
+
+    No fault planned, injected or seen by the case before. The traits
+    the reporter created earlier exist in Placement, as they do on a
+    cloud where another host published the same streams first.
+    """
+    fp, providers, foreign_before = laid_out
+    network = fp.network
+    network.heal()
+    network.injected.clear()
+    del network.violations[:]
+    for name, uuid in providers.items():
+        path = '/resource_providers/%s/traits' % uuid
+        status, current = network.call_app('GET', path)
+        assert status == 200, current
+        status, body = network.call_app('PUT', path, {
+            'traits': sorted(foreign_before[name]),
+            'resource_provider_generation':
+                current['resource_provider_generation']})
+        assert (status, body['traits']) == (
+            200, sorted(foreign_before[name])), body
+    return fp, foreign_before
