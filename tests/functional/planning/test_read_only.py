@@ -11,7 +11,7 @@
 # under the License.
 
 """The planning commands only read, and ``drain`` reads as much for a
-fleet of 25 hosts as for 5."""
+fleet of 15 hosts as for 5."""
 
 import pytest
 
@@ -23,9 +23,9 @@ from tests.functional.planning.conftest import run
 SOURCE = 'src'
 # The fleet's GPU versions repeat every 20 hosts (benchmarks.fleet
 # host_version); the small fleet has each of them once (1.0 to 1.3 and
-# 2.0), the large one five times as many hosts, several of each version:
+# 2.0), the large one three times as many hosts, three of each version:
 # a read per host, per candidate or per version would show.
-SMALL, LARGE = 5, 25
+SMALL, LARGE = 5, 15
 
 
 def _grow(fleet, first, last):
