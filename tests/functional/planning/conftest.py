@@ -30,6 +30,7 @@ from tests.functional.reporter import conftest as reporter_conftest
 
 # The real Placement in-process, with its request counter.
 placement = reporter_conftest.placement
+shared_placement = reporter_conftest.shared_placement
 
 NOVA_ROOT_TRAITS = ('COMPUTE_NODE', 'OWNER_NOVA')
 

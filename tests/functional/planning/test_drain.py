@@ -26,6 +26,7 @@ from nova_vfio_compat.planning import drain
 from nova_vfio_compat.planning import report
 from nova_vfio_compat.planning_reads import placement_view
 from tests.functional.planning.conftest import document_file
+from tests.functional.planning.conftest import Fleet
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run
 from tests.functional.planning.conftest import run_json
@@ -450,6 +451,17 @@ def _with_room_by_listing(view, inputs):
     return out
 
 
+@pytest.fixture(scope='module')
+def every_room(shared_placement):
+    """:func:`_fleet_of_every_room`, once for the tests that only read it.
+
+    Each reads it through its own view (:func:`_answers_view`).
+    """
+    fleet = Fleet(shared_placement)
+    _fleet_of_every_room(fleet)
+    return fleet
+
+
 def _fleet_of_every_room(fleet):
     """Destinations with room for 2 VGPU, for 1 only, for none.
 
@@ -472,13 +484,12 @@ def _fleet_of_every_room(fleet):
 
 
 @pytest.mark.parametrize('limit', [placement_view.CANDIDATE_LIMIT, 1])
-def test_with_room_is_what_the_listing_says(fleet, limit):
+def test_with_room_is_what_the_listing_says(every_room, limit):
     # Who has room for a device comes from the allocation candidates of
     # a one-device demand read whole, else from a listing: both say the
     # same, also where the candidates were cut (limit 1) or the demand
     # is two devices.
-    _fleet_of_every_room(fleet)
-    view, answers = _answers_view(fleet.conn)
+    view, answers = _answers_view(every_room.conn)
 
     inputs = placement_view.read_drain(view, SOURCE, limit=limit)
     with_room = [u for u, _ in answers if 'resources=' in u and
@@ -502,13 +513,12 @@ def test_with_room_is_what_the_listing_says(fleet, limit):
         assert len(with_room) == 1, with_room
 
 
-def test_drain_reads_each_provider_once_per_question(fleet):
+def test_drain_reads_each_provider_once_per_question(every_room):
     # The bound on what drain reads: a provider is in at most one
     # who-accepts listing per distinct streams of the drained devices
     # and in at most one allocation-candidates answer per distinct
     # demand; nothing lists the same providers a third time.
-    _fleet_of_every_room(fleet)
-    view, answers = _answers_view(fleet.conn)
+    view, answers = _answers_view(every_room.conn)
 
     inputs = placement_view.read_drain(view, SOURCE)
 

@@ -90,6 +90,16 @@ def placement():
 
     With a request counter, and an SDK connection to it.
     """
+    yield from _placement()
+
+
+@pytest.fixture(scope='module')
+def shared_placement():
+    """One :func:`placement` for the tests of a module that only read."""
+    yield from _placement()
+
+
+def _placement():
     fx = pfix.PlacementFixture(use_intercept=False)
     fx.setUp()
     app = CountingApp(deploy.loadapp(fx.conf_fixture.conf))
