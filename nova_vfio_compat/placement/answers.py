@@ -526,13 +526,29 @@ def _names(values):
 def _single_match(pattern):
     """The fastest equivalent test of one string against ``pattern``.
 
-    The patterns here are anchored (``^...\\Z``): ``fullmatch`` of the
-    pattern without its anchors is the same test, one call.
+    ``test(value)`` is true iff the string ``value`` matches.  A name
+    (:data:`NAME`) is one ``str.strip``: nothing is left of a name once
+    its characters are stripped, and anything else (a lower-case letter,
+    a newline, a character that is not ASCII) is left; a third of the
+    cost of a regular expression, which is most of the check of a small
+    answer (a consumer's allocations).  The other patterns here are
+    anchored (``^...\\Z``): ``fullmatch`` of the pattern without its
+    anchors is the same test, one call.
     """
+    if pattern == NAME['pattern']:
+        return _is_name
     if pattern.startswith('^') and pattern.endswith('\\Z') and \
             '|' not in pattern:
         return re.compile(pattern[1:-2]).fullmatch
     return re.compile(pattern).search
+
+
+_NAME_STR = _NAME_CHARS.decode()
+
+
+def _is_name(value):
+    """Does the string ``value`` match ``^[A-Z0-9_]+\\Z`` (:data:`NAME`)?"""
+    return bool(value) and not value.strip(_NAME_STR)
 
 
 def _text(values):
@@ -634,17 +650,23 @@ class _Compiler:
                 self.column(schema['items'], v, depth)
         elif kind == 'string':
             # One string: inline tests, no call of a column's check.
-            if 'minLength' in schema:
+            pattern = schema.get('pattern')
+            if schema.get('minLength', 0) > (
+                    1 if pattern == NAME['pattern'] else 0):
+                # (A name is tested not empty with its pattern.)
                 self.fail_if(depth, 'len(%s) < %d' % (v, schema['minLength']))
             if 'maxLength' in schema:
                 self.fail_if(depth, 'len(%s) > %d' % (v, schema['maxLength']))
-            pattern = schema.get('pattern')
             if pattern == TEXT_PATTERN:
                 # Only a lone surrogate cannot be encoded.
                 self.emit(depth, 'try:')
                 self.emit(depth + 1, '%s.encode()' % v)
                 self.emit(depth, 'except UnicodeEncodeError:')
                 self.emit(depth + 1, 'return False')
+            elif pattern == NAME['pattern']:
+                # _is_name, inline (a call costs as much as the test).
+                self.fail_if(depth, 'not %s or %s.strip(%s)' % (
+                    v, v, self.const(_NAME_STR)))
             elif pattern is not None:
                 self.fail_if(depth, 'not %s(%s)' % (self.const(
                     _single_match(pattern)), v))

@@ -174,6 +174,53 @@ def test_the_compiled_column_checks_agree_with_the_patterns(uuids, names):
                 records.Validator(schema).is_valid(values)), values
 
 
+# Strings near a UUID or a name: one character changed, added or dropped
+# (an upper-case letter, a hyphen, a non-ASCII digit, a lone surrogate),
+# a trailing newline (which "$" would let through), or cut.
+_NEAR = ['\n', '-', '_', 'a', 'A', 'g', 'G', '0', '\u0663', '\uff10',
+         '\u00e9', '\ud800', ' ', '']
+
+
+def _near(strings):
+    return st.tuples(strings, st.integers(0, 40), st.sampled_from(_NEAR),
+                     st.sampled_from(['replace', 'insert', 'append', 'cut',
+                                      'upper', 'lower', 'same'])).map(
+        lambda t: {
+            'replace': lambda s, i, c: s[:i] + c + s[i + 1:],
+            'insert': lambda s, i, c: s[:i] + c + s[i:],
+            'append': lambda s, i, c: s + c,
+            'cut': lambda s, i, c: s[:i],
+            'upper': lambda s, i, c: s.upper(),
+            'lower': lambda s, i, c: s.lower(),
+            'same': lambda s, i, c: s}[t[3]](t[0], t[1], t[2]))
+
+
+_NEAR_UUIDS = _near(st.one_of(
+    st.uuids().map(str), st.uuids().map(lambda u: u.hex),
+    st.uuids().map(lambda u: str(u).upper()),
+    st.uuids().map(lambda u: str(u).replace('-', '', 2))))
+_NEAR_NAMES = _near(st.one_of(
+    st.from_regex('[A-Z0-9_]{1,12}', fullmatch=True),
+    st.sampled_from(['VGPU', 'CUSTOM_VFC_1_E_X', 'MEMORY_MB', '_', '9'])))
+
+
+@given(_NEAR_UUIDS | _NEAR_NAMES | st.text(max_size=40))
+def test_the_tests_of_one_uuid_or_name_agree_with_the_patterns(value):
+    # One UUID or name (a consumer, a resource class of a short mapping)
+    # is tested without a regular expression where that costs less
+    # (placement_answers._single_match, the compiled check's inline
+    # test): the same strings as the schema's pattern, by jsonschema.
+    from nova_vfio_compat.model import records
+    for schema in (placement_answers.UUID, placement_answers.NAME):
+        expected = records.Validator(schema).is_valid(value)
+        assert placement_answers.conforms(value, schema) == expected, (
+            schema, value)
+        assert bool(placement_answers._single_match(schema['pattern'])(
+            value)) == records.Validator(
+                {'pattern': schema['pattern']}).is_valid(value), (
+            schema, value)
+
+
 def test_a_mapping_naming_no_provider_is_malformed_not_an_error():
     # A mapping's provider must be a UUID: one that is a list or an
     # object would break the test that every named provider is described.
