@@ -892,13 +892,16 @@ def _candidates(body):
     for again and again (Nova's own query, 2.8 MB at 1,000 hosts),
     for which the compiled check and :func:`_candidates_named` walked
     the same columns twice, each with a pass of its own per type.  Here
-    each column is taken once, and a pass that must find a type raises
-    on any other: ``dict.keys``, ``dict.values`` and ``list.__iter__``
-    on a value that is not a dict or a list, ``itemgetter`` on one that
-    is not an object with the key, ``''.join`` on a name that is not a
-    string.  A provider a candidate names, or a root, found among the
-    summaries' keys (checked as UUIDs) is a UUID.  A property test holds
-    it to jsonschema and :func:`_candidates_consistent`.
+    each object is taken once: one loop over the candidates and one
+    over the summaries take their properties into columns (an item that
+    is not an object, or lacks one, raises), then each column is tested
+    with builtins that loop in C; a pass that must find a type raises
+    on any other: ``dict.keys`` and ``dict.values`` on a value that is
+    not a dict, ``itemgetter`` on one that is not an object with the
+    key, ``''.join`` on a name that is not a string.  A provider a
+    candidate names, or a root, found among the summaries' keys
+    (checked as UUIDs) is a UUID.  A property test holds it to
+    jsonschema and :func:`_candidates_consistent`.
     """
     if type(body) is not dict:
         return False
@@ -914,23 +917,29 @@ def _candidates(body):
         # Every candidate's allocations an object, its mappings an object
         # of arrays, naming described providers (an unhashable value in
         # a mapping raises TypeError).
-        mapped = list(_chain(map(dict.values, map(
-            _MAPPINGS, requests))))
+        allocations, mappings = [], []
+        for request in requests:
+            allocations.append(request['allocations'])
+            mappings.append(request['mappings'])
+        mapped = list(_chain(map(dict.values, mappings)))
         if not (set(map(type, mapped)) <= _LIST and
-                all(map(named, _chain(map(dict.keys, map(
-                    _ALLOCATIONS, requests))))) and
+                all(map(named, _chain(map(dict.keys, allocations)))) and
                 all(map(named, _chain(mapped)))):
             return False
-        described = list(summaries.values())
-        resources = list(map(_RESOURCES, described))
-        roots = list(map(_ROOT, described))
-        names = list(_chain(map(dict.keys, resources)))
-        names += _chain(map(list.__iter__, map(_TRAITS, described)))
+        resources, traits, roots = [], [], []
+        for summary in summaries.values():
+            resources.append(summary['resources'])
+            traits.append(summary['traits'])
+            roots.append(summary['root_provider_uuid'])
+        if not set(map(type, traits)) <= _LIST:
+            return False
+        names = list(_chain(traits))
+        names += _chain(map(dict.keys, resources))
         if names and ('' in names or ''.join(names).encode().translate(
                 None, _NAME_CHARS)):
             return False
-        used = list(_chain(map(dict.values, resources)))
-        amounts = list(map(_CAPACITY, used)) + list(map(_USED, used))
+        amounts = list(_chain(map(_AMOUNTS, _chain(map(
+            dict.values, resources)))))
         if amounts and not (set(map(type, amounts)) <= _INT and
                             min(amounts) >= 0 and max(amounts) <= COUNT_MAX):
             return False
@@ -943,10 +952,7 @@ def _candidates(body):
 
 _chain = itertools.chain.from_iterable
 _LIST, _INT = {list}, {int}
-(_MAPPINGS, _ALLOCATIONS, _RESOURCES, _ROOT, _TRAITS, _CAPACITY,
- _USED) = map(operator.itemgetter, [
-     'mappings', 'allocations', 'resources', 'root_provider_uuid',
-     'traits', 'capacity', 'used'])
+_AMOUNTS = operator.itemgetter('capacity', 'used')
 
 
 def conforms(value, schema):

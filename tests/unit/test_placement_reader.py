@@ -397,6 +397,8 @@ _BAD_CANDIDATES = {
     'request missing mappings': lambda b: b['allocation_requests'][0].pop(
         'mappings'),
     'request not an object': lambda b: b['allocation_requests'].append([]),
+    'request a string': lambda b: b['allocation_requests'].append(
+        'allocations'),
     'summary not an object': lambda b: b['provider_summaries'].update(
         {UUID: [1]}),
     'summary missing traits': lambda b: _summary(b).pop('traits'),
@@ -404,6 +406,9 @@ _BAD_CANDIDATES = {
     'summary missing root': lambda b: _summary(b).pop('root_provider_uuid'),
     # A string would be iterated as its characters, all name characters.
     'traits a string': lambda b: _summary(b).update(traits='CUSTOM_X'),
+    # An object would be iterated as its keys, all names.
+    'traits an object': lambda b: _summary(b).update(
+        traits={'CUSTOM_X': 1}),
     'trait not a string': lambda b: _summary(b).update(traits=['X', 1]),
     'trait empty': lambda b: _summary(b).update(traits=['']),
     'trait lowercase': lambda b: _summary(b).update(traits=['custom_x']),
