@@ -118,7 +118,12 @@ def fleet(placement):
 
 @pytest.fixture
 def nova_conf(tmp_path, placement):
-    path = tmp_path / 'nova.conf'
+    return write_nova_conf(tmp_path, placement)
+
+
+def write_nova_conf(directory, placement):
+    """A nova.conf in ``directory`` whose [placement] is ``placement``."""
+    path = directory / 'nova.conf'
     path.write_text('[placement]\nauth_type = admin_token\nendpoint = %s\n'
                     'token = admin\n' % placement.endpoint)
     return str(path)

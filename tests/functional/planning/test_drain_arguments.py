@@ -16,18 +16,30 @@ Placement where an empty name filter would match a host."""
 import pytest
 
 from nova_vfio_compat.cmd import maintenance
+from tests.functional.planning.conftest import Fleet
 from tests.functional.planning.conftest import gpu
 from tests.functional.planning.conftest import run
+from tests.functional.planning.conftest import write_nova_conf
+
+
+@pytest.fixture(scope='module')
+def two_hosts_conf(shared_placement, tmp_path_factory):
+    """A nova.conf naming a Placement of two hosts, one server on src.
+
+    One for the cases below: drain only reads.
+    """
+    fleet = Fleet(shared_placement)
+    (src,) = fleet.host('src', gpu(2))
+    fleet.host('dst', gpu(2))
+    fleet.allocate('vm0', src)
+    return write_nova_conf(tmp_path_factory.mktemp('two-hosts'),
+                           shared_placement)
 
 
 @pytest.mark.parametrize('host', [
     '', ' ', ' src', 'src ', 'src\n', 'a\tb', 'x' * 201])
-def test_drain_refuses_a_host_that_cannot_be_named(
-        fleet, nova_conf, host):
-    (src,) = fleet.host('src', gpu(2))
-    fleet.host('dst', gpu(2))
-    fleet.allocate('vm0', src)
-    status, out, err = run(nova_conf, 'drain', host, '--json')
+def test_drain_refuses_a_host_that_cannot_be_named(two_hosts_conf, host):
+    status, out, err = run(two_hosts_conf, 'drain', host, '--json')
     assert status == 2, (out, err)
     assert out == ''
     assert 'HOST %r' % host in err and 'Traceback' not in err
