@@ -101,10 +101,25 @@ start() {
     shift
     names+=("$name")
     # pytest exits 5 when it collected nothing: that is a failure here.
-    ( rc=0
+    # `times` (a bash builtin, run in the subshell itself) gives on its
+    # second line the CPU time of the subshell's children: the pytest
+    # process and the processes it waited for.
+    ( rc=0 began=$SECONDS
       "$@" --junitxml="$results/$name.xml" >"$results/$name.out" 2>&1 ||
           rc=$?
-      echo "$rc" >"$results/$name.rc" ) &
+      echo "$rc" >"$results/$name.rc"
+      echo $((SECONDS - began)) >"$results/$name.time"
+      times >>"$results/$name.time" ) &
+}
+
+# "12 s wall, 20 s CPU" from the lines written above: the wall time, the
+# subshell's own user and system times, its children's.
+cost() {
+    [[ -f $results/$1.time ]] || return 0
+    awk 'function sec(t) { split(t, p, "m"); return p[1] * 60 + p[2] }
+        NR == 1 { wall = $1 }
+        NR == 3 { cpu = sec($1) + sec($2) }
+        END { printf "%d s wall, %d s CPU", wall, cpu }' "$results/$1.time"
 }
 
 start main "$PY" -m pytest -q -p no:cacheprovider tests \
@@ -142,12 +157,18 @@ if [[ -d tests/nova ]]; then
 fi
 wait
 for name in "${names[@]}"; do
-    echo "==> $name"
+    echo "==> $name ($(cost "$name"))"
     cat "$results/$name.out"
     if [[ $(cat "$results/$name.rc" 2>/dev/null) != 0 ]]; then
         status=1
     fi
 done
+
+# The CPU time of all the processes: on two cores, the suite's wall time
+# is about half of it.
+awk 'function sec(t) { split(t, p, "m"); return p[1] * 60 + p[2] }
+    FNR == 3 { cpu += sec($1) + sec($2) }
+    END { printf "%d s of CPU in all\n", cpu }' "$results"/*.time
 
 "$PY" - "$results" <<'PYEOF'
 import glob
