@@ -89,6 +89,18 @@ def gpu_traits(doc, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     return publication.as_published(_gpu(0, doc), max_traits).traits
 
 
+@functools.lru_cache(maxsize=None)
+def root_traits(docs, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
+    """The traits the reporter publishes on the root of GPUs with ``docs``.
+
+    Publication's own (:func:`publication.fit_root`); hosts of a fleet
+    share a handful of sets of documents: each is worked out once.
+    """
+    return publication.fit_root(
+        [publication.as_published(_gpu(i, doc), max_traits)
+         for i, doc in enumerate(docs)], max_traits).traits
+
+
 def parent_address(index):
     return '0000:%02x:00.0' % (0x81 + index)
 
@@ -118,7 +130,8 @@ class Host:
         result = {}
         for uuid, doc in self.gpus.items():
             result[uuid] = gpu_traits(doc, max_traits)
-        result[self.uuid] = frozenset().union(*result.values())
+        result[self.uuid] = root_traits(tuple(self.gpus.values()),
+                                        max_traits)
         return result
 
 

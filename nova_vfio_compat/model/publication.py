@@ -46,14 +46,21 @@ these values; no other module types a document or checks its type.
   The hash of a typed stream cannot be read back, so an mdev type's
   traits also name the type (:func:`traits.mdev_type_trait`), for
   people and ``fleet``; nothing decides a migration from that name.
-* **What fits on the compute node provider.**  Its traits are the
-  union of the host's devices' (the host-level summary), at most ``[traits]
-  max_traits_per_provider``.  Past that, :func:`fit_root` keeps every
-  whole device that fits, PCI devices first (the root is the only
-  provider the reporter writes their traits to); a PCI device that does
-  not fit is left out (``over_limit``: not published, Nova not told it
-  can live-migrate it), an mdev type that does not fit is still published
-  on its GPU's own provider and only missing from the summary (a note).
+* **What fits on the compute node provider.**  The host-level summary,
+  at most ``[traits] max_traits_per_provider``: every trait of the PCI
+  devices (the root is the only provider the reporter writes them to),
+  and for the mdev types only what lets a listing of the providers that
+  accept a stream name the root too (``drain`` learns a destination's
+  host name from it): the accept blocks of the union of their accepted
+  ranges (:func:`traits.summary_accept_traits`).  Their emit and type
+  traits, and blocks that one coarser block replaces, are on the GPUs'
+  providers only: Placement returns every provider's traits with each
+  allocation candidate, and nothing reads those copies.  Past the
+  limit, :func:`fit_root` keeps every whole device that fits, PCI
+  devices first; a PCI device that does not fit is left out
+  (``over_limit``: not published, Nova not told it can live-migrate it),
+  an mdev type that does not fit is still published on its GPU's own
+  provider and only missing from the summary (a note).
 * **Only migratable PCI devices.**  Plain ``vfio-pci`` has no migration
   support, whatever a document says, and not every variant driver has
   it.  A PCI device is live-migratable only when its driver is in the
@@ -546,7 +553,8 @@ def _decided(device, choice, precreated_mdev_attrs, max_traits):
 class RootFit:
     """Whose traits the compute node provider carries (:func:`fit_root`).
 
-    ``traits`` is their union; ``on_root`` the devices it holds whole;
+    ``traits`` is what the root carries for ``on_root``, the devices it
+    holds (a PCI device's traits, the summary of the mdev types' accepts);
     ``left_out`` the PCI devices that do not fit (the root is the only
     provider the reporter gives their traits); ``off_root`` the mdev types
     that do not fit, published on their GPU's provider only.
@@ -564,10 +572,12 @@ def fit_root(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     Whole devices, never part of one: a device's accept traits without
     its emit trait (or some of its blocks) would be a claim nobody made.
     PCI devices first, then mdev types, each group in the given order: a
-    device is on the root when its traits fit with those of the devices
-    before it.  So the union never has more than ``max_traits`` names,
-    and what is left out is left out only because it does not fit: no
-    device left out could be added (the union only grows).  Devices not
+    device is on the root when what it adds fits with what the devices
+    before it put there: a PCI device its traits, an mdev type its share
+    of :func:`traits.summary_accept_traits` of the mdev types on the
+    root.  So the root never has more than ``max_traits`` names, and
+    what is left out is left out only because it does not fit (no PCI
+    device left out could be added: the union only grows).  Devices not
     published (a ``reason`` or ``problem``) are not considered.
     """
     published = [d for d in devices if d.published]
@@ -575,18 +585,37 @@ def fit_root(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
                 if d.kind != nvc_devices.KIND_MDEV_TYPE] +
                [d for d in published
                 if d.kind == nvc_devices.KIND_MDEV_TYPE])
-    root = set()
+    root, gpus, summary = set(), set(), frozenset()
     on_root, left_out, off_root = [], [], []
+    first_type = True
     for device in ordered:
-        if len(root | device.traits) <= max_traits:
-            root |= device.traits
+        if device.kind != nvc_devices.KIND_MDEV_TYPE:
+            if len(root | device.traits) <= max_traits:
+                root |= device.traits
+                on_root.append(device)
+            else:
+                left_out.append(device)
+            continue
+        if first_type:
+            # Usually every type fits: one summary, not one per type.
+            first_type = False
+            mdevs = [d for d in ordered
+                     if d.kind == nvc_devices.KIND_MDEV_TYPE]
+            every = frozenset().union(*(d.traits for d in mdevs))
+            whole = nvc_traits.summary_accept_traits(every)
+            if len(root | whole) <= max_traits:
+                on_root.extend(mdevs)
+                summary = whole
+                break
+        more = nvc_traits.summary_accept_traits(gpus | device.traits)
+        if len(root | more) <= max_traits:
+            gpus |= device.traits
+            summary = more
             on_root.append(device)
-        elif device.kind == nvc_devices.KIND_MDEV_TYPE:
-            off_root.append(device)
         else:
-            left_out.append(device)
-    return RootFit(frozenset(root), tuple(on_root), tuple(left_out),
-                   tuple(off_root))
+            off_root.append(device)
+    return RootFit(frozenset(root | summary), tuple(on_root),
+                   tuple(left_out), tuple(off_root))
 
 
 def _streams_named(device):

@@ -247,16 +247,45 @@ def _accepted_ranges(document):
     for record in document.accepts:
         spans.setdefault(stream_name(record), []).append(
             (record.minor_min, record.minor))
-    merged = {}
-    for stream, ranges in spans.items():
-        out = []
-        for low, high in sorted(ranges):
-            if out and low <= out[-1][1] + 1:
-                out[-1] = (out[-1][0], max(out[-1][1], high))
-            else:
-                out.append((low, high))
-        merged[stream] = out
-    return merged
+    return {stream: _merged(ranges) for stream, ranges in spans.items()}
+
+
+def _merged(ranges):
+    """``ranges`` with the overlapping and adjacent ones joined, in order."""
+    out = []
+    for low, high in sorted(ranges):
+        if out and low <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], high))
+        else:
+            out.append((low, high))
+    return out
+
+
+def summary_accept_traits(names):
+    """The fewest accept names that accept what ``names`` accept together.
+
+    For a provider that stands for others (the compute node provider of a
+    host's GPUs): carrying them, it accepts every stream one of ``names``
+    accepts and no other, so a listing of the providers that accept a
+    stream (``required=in:`` :func:`accept_traits_for`) names it exactly
+    when it names one of the others.  The blocks of each stream are
+    merged into ranges and covered again (:func:`cover`): the devices'
+    ranges cost the blocks of their union.  Only the accept names of
+    this encoding are read; the others (emit, mdev type, encoding 1) are
+    left out.
+    """
+    spans = {}
+    for name in names:
+        if name.startswith(ACCEPT_PREFIX):
+            parsed = parse(name)
+            if parsed is not None:
+                spans.setdefault(parsed.stream, []).append(
+                    (parsed.low, parsed.high))
+    return frozenset(
+        _accept_name(stream, b_low, b_high)
+        for stream, ranges in spans.items()
+        for low, high in _merged(ranges)
+        for b_low, b_high in cover(low, high))
 
 
 def count_traits(document, extra=()):

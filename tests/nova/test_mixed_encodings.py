@@ -94,12 +94,14 @@ class MixedEncodingsTest(base.VFIOCompatTestBase):
         self._publish('B', {base.GPU0: base.REFUSES_1_2,
                             base.GPU1: base.REFUSES_1_2})
         # A GPU's traits also name its mdev type; the compute node's
-        # summary has its GPUs' names.
+        # summary has the accept blocks of its GPUs' ranges.
         want = nvc_traits.document_traits(base.REFUSES_1_2) | {
             nvc_traits.mdev_type_trait(base.MDEV_TYPE)}
-        for provider in ('B', 'B_' + base.GPU0_RP, 'B_' + base.GPU1_RP):
+        for provider, names in (
+                ('B', nvc_traits.summary_accept_traits(want)),
+                ('B_' + base.GPU0_RP, want), ('B_' + base.GPU1_RP, want)):
             owned = {n for n in self._traits(provider)
                      if nvc_traits.is_owned(n)}
-            self.assertEqual(want, owned)
+            self.assertEqual(names, owned)
         self.assertEqual(nova_traits, {n for n in self._traits('B')
                                        if not nvc_traits.is_owned(n)})

@@ -175,8 +175,12 @@ def test_a_device_whose_type_has_no_trait_is_named_and_others_published():
     assert error.startswith('device 0000:3b:00.0 (mdev type nvidia/222): '
                             'mdev type \'nvidia/222\' has no mdev type trait')
     assert error.endswith('; not published')
-    assert built.providers['cmp1'] == publication.as_published(good).traits
-    assert 'CUSTOM_VFC_2_T_NVIDIA_222_0' in built.providers['cmp1']
+    good_rp = plan.mdev_parent_provider_name('cmp1', good.address)
+    published = publication.as_published(good).traits
+    assert built.providers[good_rp] == published
+    assert 'CUSTOM_VFC_2_T_NVIDIA_222_0' in published
+    assert built.providers['cmp1'] == (
+        traits.summary_accept_traits(published))
 
 
 def test_decide_names_the_device_whose_type_has_no_trait():

@@ -67,9 +67,10 @@ def test_root_found_by_compute_id_not_by_host_name(tmp_path, placement):
 
     assert reporter_cmd.main(['--config-file', conf, '--once']) == 0
 
-    expected = rd.published_traits(rd.vgpu())
-    for name in (NODE, plan.mdev_parent_provider_name(NODE,
-                                                      rd.VGPU_PARENT)):
+    for name, expected in (
+            (NODE, rd.root_traits(rd.vgpu())),
+            (plan.mdev_parent_provider_name(NODE, rd.VGPU_PARENT),
+             rd.published_traits(rd.vgpu()))):
         owned = {t for t in c.traits_of(placement.conn, name)
                  if traits.is_owned(t)}
         assert owned == expected, name

@@ -71,8 +71,7 @@ def test_syncs_at_start_and_on_a_debounced_change(placement):
                           resync_interval=3600, debounce=0.3)
     with Running(svc):
         c.wait(lambda: svc.syncs == 1)
-        assert _owned(placement.conn, c.HOST) == rd.published_traits(
-            rd.gvt())
+        assert _owned(placement.conn, c.HOST) == rd.root_traits(rd.gvt())
         # a burst of events (a VF created, a driver bound...) while the
         # devices change: one sync after it settles
         devices.append(rd.vf())
@@ -82,9 +81,8 @@ def test_syncs_at_start_and_on_a_debounced_change(placement):
         c.wait(lambda: svc.syncs == 2)
         time.sleep(0.5)
         assert svc.syncs == 2
-    assert _owned(placement.conn, c.HOST) == (
-        rd.published_traits(rd.gvt()) |
-        rd.published_traits(rd.vf()))
+    assert _owned(placement.conn, c.HOST) == rd.root_traits(
+        rd.gvt(), rd.vf())
 
 
 def test_resyncs_periodically_without_writing(placement):
@@ -110,8 +108,7 @@ def test_periodic_resync_repairs_a_trait_someone_removed(placement):
         cur = conn.placement.get_resource_provider_trait(rp.id)
         conn.placement.set_resource_provider_trait(
             cur, traits=[t for t in cur.traits if not traits.is_owned(t)])
-        c.wait(lambda: _owned(conn, c.HOST) == rd.published_traits(
-            rd.gvt()))
+        c.wait(lambda: _owned(conn, c.HOST) == rd.root_traits(rd.gvt()))
 
 
 def test_a_failing_device_source_is_retried(placement):
@@ -214,7 +211,7 @@ def test_an_unexpected_error_in_a_sync_is_survived_and_retried(placement):
         c.wait(lambda: svc.syncs == 1)
     assert len(calls) == 2
     assert svc.last_result.ok and svc.failure is None
-    assert _owned(placement.conn, c.HOST) == rd.published_traits(rd.gvt())
+    assert _owned(placement.conn, c.HOST) == rd.root_traits(rd.gvt())
 
 
 def test_a_gpu_nova_gives_no_provider_is_no_retry_loop(placement, caplog):

@@ -159,7 +159,7 @@ def test_sighup_reloads_the_configuration(tmp_path):
         proc = _start(tmp_path, server.url)
         try:
             sp._wait(lambda: sp._owned_on(conn, sp.HOST) ==
-                     sp._expected(sp.OLD), 30, 'the first publication')
+                     sp._on_root(sp.OLD), 30, 'the first publication')
             # A new device list, named by the configuration only: a
             # service that did not reload keeps publishing the old one.
             new_devices = tmp_path / 'new-devices.yaml'
@@ -169,7 +169,7 @@ def test_sighup_reloads_the_configuration(tmp_path):
             proc.conf.write_text(text)
             proc.send_signal(signal.SIGHUP)
             sp._wait(lambda: sp._owned_on(conn, sp.HOST) ==
-                     sp._expected(sp.NEW), 30, 'the reloaded device list')
+                     sp._on_root(sp.NEW), 30, 'the reloaded device list')
             assert proc.poll() is None
 
             # A broken configuration on SIGHUP: logged, service goes on.

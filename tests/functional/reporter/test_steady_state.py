@@ -94,7 +94,7 @@ def test_someone_removing_owned_traits_is_noticed_by_the_listing(placement):
     c.set_traits(conn, rp, c.traits_of(conn, HOST) - _owned(conn, HOST))
     result = reporter.sync(devices)
     assert result.ok and result.writes == 1
-    assert _owned(conn, HOST) == rd.published_traits(rd.gvt())
+    assert _owned(conn, HOST) == rd.root_traits(rd.gvt())
 
 
 def _recreate(conn, name):
@@ -183,8 +183,9 @@ def test_first_sync_replaces_encoding_1_traits_with_encoding_2(placement):
     result = sync.Reporter(conn, HOST).sync([rd.gvt()])
 
     assert result.ok, result.errors
-    for provider in (HOST, name):
-        assert _owned(conn, provider) == rd.published_traits(rd.gvt())
+    for provider, published in ((HOST, rd.root_traits(rd.gvt())),
+                                (name, rd.published_traits(rd.gvt()))):
+        assert _owned(conn, provider) == published
         assert not any(n.startswith(traits.V1_ACCEPT_PREFIX)
                        for n in c.traits_of(conn, provider))
     assert c.traits_of(conn, HOST) >= c.NOVA_ROOT_TRAITS | {

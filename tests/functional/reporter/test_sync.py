@@ -66,7 +66,7 @@ def test_first_sync_publishes_then_second_makes_no_writes(placement):
     result = reporter.sync(devices)
 
     assert result.ok, result.errors
-    assert _owned(c.traits_of(conn, HOST)) == _traits(*devices)
+    assert _owned(c.traits_of(conn, HOST)) == rd.root_traits(*devices)
     assert _owned(c.traits_of(conn, GVT_RP)) == _traits(devices[0])
     assert _owned(c.traits_of(conn, VGPU_RP)) == _traits(devices[1])
     _assert_foreign_untouched(conn)
@@ -76,7 +76,7 @@ def test_first_sync_publishes_then_second_makes_no_writes(placement):
     # the count the reporter keeps is the count Placement served
     assert result.writes == len(placement.app.writes())
     assert set(result.changes) == {HOST, GVT_RP, VGPU_RP}
-    assert result.changes[HOST].added == _traits(*devices)
+    assert result.changes[HOST].added == rd.root_traits(*devices)
 
     placement.app.reset()
     again = sync.Reporter(conn, HOST).sync(devices)
@@ -99,14 +99,15 @@ def test_driver_upgrade_replaces_exactly_the_stale_traits(placement):
     result = reporter.sync(new)
 
     assert result.ok, result.errors
-    assert _owned(c.traits_of(conn, HOST)) == _traits(*new)
+    assert _owned(c.traits_of(conn, HOST)) == rd.root_traits(*new)
     assert _owned(c.traits_of(conn, VGPU_RP)) == _traits(new[1])
     assert _owned(c.traits_of(conn, GVT_RP)) == _traits(new[0])
     assert GVT_RP not in result.changes     # unchanged device: no write
     change = result.changes[VGPU_RP]
     assert change.removed == _traits(old[1]) - _traits(new[1])
     assert change.added == _traits(new[1]) - _traits(old[1])
-    assert result.changes[HOST].removed == _traits(*old) - _traits(*new)
+    assert result.changes[HOST].removed == (
+        rd.root_traits(*old) - rd.root_traits(*new))
     _assert_foreign_untouched(conn)
 
 
@@ -119,7 +120,7 @@ def test_removed_device_traits_disappear(placement):
     result = reporter.sync([rd.gvt()])
 
     assert result.ok, result.errors
-    assert _owned(c.traits_of(conn, HOST)) == _traits(rd.gvt())
+    assert _owned(c.traits_of(conn, HOST)) == rd.root_traits(rd.gvt())
     assert _owned(c.traits_of(conn, VGPU_RP)) == frozenset()
     assert _owned(c.traits_of(conn, GVT_RP)) == _traits(rd.gvt())
     _assert_foreign_untouched(conn)
@@ -138,7 +139,7 @@ def test_broken_device_is_reported_and_others_published(placement):
     assert not result.ok
     assert [e for e in result.errors if bad.address in e]
     assert _owned(c.traits_of(conn, GVT_RP)) == _traits(rd.gvt())
-    assert _owned(c.traits_of(conn, HOST)) == _traits(rd.gvt())
+    assert _owned(c.traits_of(conn, HOST)) == rd.root_traits(rd.gvt())
 
 
 def test_concurrent_writer_causes_409_and_both_writes_survive(placement):
@@ -231,7 +232,7 @@ def test_missing_mdev_parent_is_skipped_and_published_later(placement):
     assert result.absent == [VGPU_RP]
     assert result.missing == [] and result.ok, result.errors
     assert _owned(c.traits_of(conn, GVT_RP)) == _traits(rd.gvt())
-    assert _owned(c.traits_of(conn, HOST)) == _traits(*devices)
+    assert _owned(c.traits_of(conn, HOST)) == rd.root_traits(*devices)
     # the reporter created no provider: Nova owns them
     assert not [r for r in placement.app.writes()
                 if r[0] == 'POST' and r[1].endswith('/resource_providers')]
@@ -257,7 +258,7 @@ def test_dry_run_reports_the_plan_and_writes_nothing(placement):
     result = sync.Reporter(placement.conn, HOST, dry_run=True).sync(devices)
     assert placement.app.writes() == []
     assert result.writes == 0
-    assert result.changes[HOST].added == _traits(*devices)
+    assert result.changes[HOST].added == rd.root_traits(*devices)
     assert result.changes[GVT_RP].added == _traits(rd.gvt())
     assert set(result.created_traits) == _traits(*devices)
     assert _owned(c.traits_of(placement.conn, HOST)) == frozenset()
@@ -317,7 +318,9 @@ def test_the_mdev_type_is_published_and_a_stale_one_removed(placement):
     assert traits.mdev_types(c.traits_of(conn, GVT_RP)) == {gvt.mdev_type}
     assert traits.mdev_types(c.traits_of(conn, VGPU_RP)) == {
         'nvidia-222'}
-    assert traits.mdev_type_trait('nvidia-222') in c.traits_of(conn, HOST)
+    # Not on the root: nothing reads a type there.
+    assert traits.mdev_type_trait('nvidia-222') not in c.traits_of(
+        conn, HOST)
     # A type trait the reporter no longer plans (the GPU's type before,
     # an older reporter's) is stale; a name of someone else's is not.
     stale = traits.mdev_type_trait('nvidia-230')

@@ -278,7 +278,7 @@ def test_provider_config_is_accepted_by_nova(tmp_path):
         generated_config.provider_config_yaml(config))
     parsed = nova_provider_config.get_provider_configs(str(tmp_path))
     root = parsed[generated_config.COMPUTE_NODE]
-    assert set(root['traits']['additional']) == _traits(gvt) | _traits(vf)
+    assert set(root['traits']['additional']) == rd.root_traits(gvt, vf)
     parent = parsed[plan.mdev_parent_provider_name(HOST, gvt.address)]
     assert set(parent['traits']['additional']) == _traits(gvt)
     assert yaml.safe_load((tmp_path / 'vfio.yaml').read_text()) == config

@@ -42,11 +42,16 @@ def test_a_virtual_parent_is_named_by_its_libvirt_name():
         HOST + '_mtty_mtty')
 
 
-def test_root_has_the_union_and_parents_their_own_types():
+def test_root_has_the_summary_and_parents_their_own_types():
     gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
     p = plan.build([gvt, vgpu, vf], HOST)
     assert p.errors == ()
-    assert p.providers[HOST] == _traits(gvt) | _traits(vgpu) | _traits(vf)
+    # The PCI device's traits; of the mdev types, their accept blocks
+    # only (they accept what the GPUs accept): no emit or type trait.
+    assert p.providers[HOST] == _traits(vf) | traits.summary_accept_traits(
+        _traits(gvt) | _traits(vgpu))
+    assert not traits.emitted(p.providers[HOST] - _traits(vf))
+    assert not traits.mdev_types(p.providers[HOST])
     gvt_rp = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
     vgpu_rp = plan.mdev_parent_provider_name(HOST, rd.VGPU_PARENT)
     assert p.providers[gvt_rp] == _traits(gvt)
@@ -103,28 +108,35 @@ def test_the_mdev_type_trait_counts_against_the_bound():
     assert 'would carry %d traits' % len(names) in p.errors[0]
     assert p.providers[HOST] == frozenset()
     p = plan.build([gvt], HOST, max_traits=len(names))
-    assert p.errors == () and p.providers[HOST] == names
+    assert p.errors == () and p.providers[HOST] == (
+        traits.summary_accept_traits(names))
 
 
 def test_root_over_the_bound_carries_what_fits():
     a, b = rd.gvt(), rd.vgpu()
-    limit = max(len(_traits(a)), len(_traits(b)))
-    assert len(_traits(a) | _traits(b)) > limit
-    p = plan.build([a, b], HOST, max_traits=limit)
+    c = rd.gvt(parent='0000:00:03.0', sample='gvt-i915-v1.3-type4.yaml')
+    two = traits.summary_accept_traits(_traits(a) | _traits(b))
+    limit = max(len(_traits(a)), len(_traits(b)), len(_traits(c)),
+                len(two))
+    assert len(traits.summary_accept_traits(
+        _traits(a) | _traits(b) | _traits(c))) > limit
+    p = plan.build([a, b, c], HOST, max_traits=limit)
     assert p.errors == () and p.left_out == ()
-    # The first fits on the root; the second is published on its own
+    # The first two fit on the root; the third is published on its own
     # GPU's provider only, and that is said.
-    assert p.providers[HOST] == _traits(a)
+    assert p.providers[HOST] == two
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.GVT_PARENT)] == _traits(a)
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.VGPU_PARENT)] == _traits(b)
+    assert p.providers[plan.mdev_parent_provider_name(
+        HOST, '0000:00:03.0')] == _traits(c)
     assert p.off_root == (publication.named_with_stream(
-        publication.as_published(b)),)
+        publication.as_published(c)),)
     warning, info = p.messages
     assert warning == ''
     assert info.startswith('1 mdev type(s) published on their GPU\'s '
-                           'provider only') and b.name in info
+                           'provider only') and c.name in info
 
 
 def _pci(index):
