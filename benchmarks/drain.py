@@ -174,6 +174,82 @@ def measure(sizes=SIZES, samples=3, log=None):
     return rows
 
 
+def _same_plan(inputs):
+    """Does the planner make the previous planner's plan on ``inputs``?
+
+    The same assignments in the same order, and the same stranded
+    servers with the same reasons; None where the previous planner (in
+    the tests) is not at hand.
+    """
+    try:
+        from tests.unit.planning import test_drain_reference
+    except ImportError:
+        return None
+    got = nvc_drain.plan(inputs.servers, inputs.options, inputs.free,
+                         inputs.names)
+    expected = test_drain_reference.reference_plan(
+        inputs.servers, inputs.options, inputs.free, inputs.names)
+    return (list(got.assignments.items()) ==
+            list(expected.assignments.items()) and
+            [(s.server.consumer, s.why, s.reason) for s in got.stranded] ==
+            [(s.server.consumer, s.why, s.reason)
+             for s in expected.stranded])
+
+
+def planning_rows(sizes=SIZES, servers=SERVERS):
+    """The drain planning figure of the benchmarks page, per fleet size.
+
+    ``servers`` servers on the drained host (:func:`busy_source`), the
+    fleet grown to each size.  The planning is what ``drain`` does after
+    its reads (the plan, the reasons and the report data); the baseline
+    is the allocation-candidates query Nova's scheduler makes for a
+    one-vGPU flavor on the same fleet, the two sampled in turn.  Rows of
+    ``(servers, hosts, Placement requests of the reads, CPU seconds of
+    the planning (median of 3), Spread of planning / Nova's query, the
+    same plan as the previous planner (None: not checked))``.
+    """
+    placement = local_placement.in_process()
+    rows = []
+    try:
+        the_fleet = QuickFleet(placement)
+        busy_source(the_fleet, servers)
+        view = placement_view.PlacementView(placement_view.sdk_get(
+            placement.sdk))
+        adapter = placement.nova_adapter()
+        for size in sizes:
+            the_fleet.grow(size)
+            placement.app.reset()
+            inputs = placement_view.read_drain(view, 'source')
+            requests, writes = placement.app.total, placement.app.writes
+            if writes:
+                raise AssertionError('drain wrote to Placement')
+
+            def planning():
+                plan, stranded = nvc_drain.plan_and_explain(
+                    inputs.servers, inputs.options, inputs.free,
+                    inputs.acceptors, inputs.names)
+                report.drain(inputs, inputs.servers, plan, stranded, {})
+
+            def nova_query():
+                adapter.get('/allocation_candidates?resources=VGPU:1',
+                            microversion=scenarios.CANDIDATES_MICROVERSION
+                            ).json()
+
+            cpu = []
+            for _ in range(3):
+                start = time.process_time()
+                planning()
+                cpu.append(time.process_time() - start)
+            ratio, _t_plan, _t_nova = scenarios.interleaved_ratio(
+                planning, nova_query,
+                scenarios.samples_for(size, budget=1000, low=5, high=21))
+            rows.append((len(inputs.servers), size, requests,
+                         statistics.median(cpu), ratio, _same_plan(inputs)))
+    finally:
+        placement.close()
+    return rows
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     sizes = tuple(int(a) for a in argv) or SIZES

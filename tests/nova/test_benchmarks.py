@@ -27,6 +27,7 @@ from nova import objects
 import pytest
 
 from benchmarks import cli
+from benchmarks import drain
 from benchmarks import fleet
 from benchmarks import scenarios
 from nova_vfio_compat.demo import local_placement
@@ -178,6 +179,15 @@ def test_drain_requests_do_not_grow_with_the_fleet():
     assert all(isinstance(r[2], scenarios.Spread) for r in rows)
 
 
+def test_drain_planning_is_the_previous_planners_plan():
+    rows = drain.planning_rows((3, 12))
+    assert [r[:2] for r in rows] == [(drain.SERVERS, 3), (drain.SERVERS, 12)]
+    # Checked against the quadratic planner the tests keep.
+    assert [r[5] for r in rows] == [True, True]
+    assert all(r[3] >= 0 and isinstance(r[4], scenarios.Spread)
+               for r in rows)
+
+
 def test_tables_render_in_both_formats():
     rows = [(10, '1.00x'), (100, '2.00x')]
     rst = cli.table('T', ['hosts', 'ratio'], rows, rst=True)
@@ -209,6 +219,15 @@ def test_the_parts_run_side_by_side_and_print_in_page_order(
     pids = {int(line.split()[-1]) for line in found}
     assert len(pids) == 3 and os.getpid() not in pids
     assert 'in 3 processes side by side' in out[-1], out[-1]
+
+    # --part: only the parts named, in page order.
+    monkeypatch.setattr(cli, 'PART_NAMES', ('b', 'a', 'c'))
+    assert cli.main(['--quick', '--part', 'c', '--part', 'b']) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out if ' from ' in line] == [
+        'b', 'c']
+    assert 'Command: `python -m benchmarks --quick --part c --part b`' in (
+        out)
 
     assert cli.main(['--quick', '--jobs', '1']) == 0
     out = capsys.readouterr().out
