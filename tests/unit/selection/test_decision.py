@@ -253,7 +253,7 @@ def test_options_and_policy_do_not_import_nova():
     assert out.strip() == '[]'
 
 
-@budget.central
+@budget.downstream
 @given(strategies.related_pairs(), st.booleans())
 def test_decision_agrees_with_the_rule_engine(pair, via_root):
     """A one-GPU host passes exactly when rules.check says compatible."""
@@ -453,7 +453,7 @@ def test_a_pool_serves_the_sources_of_its_class():
         decision.ClaimablePool('pf', 'a', 'CUSTOM_OTHER')])} == {'src-nvme'}
 
 
-@budget.central
+@budget.downstream
 @given(strategies.related_pairs(), st.lists(st.booleans(), min_size=1,
                                             max_size=3))
 def test_pools_pass_exactly_when_every_one_accepts(pair, compatible_pools):
