@@ -178,31 +178,27 @@ class MdevTypesTest(base.VFIOCompatTestBase):
                          'accepts stream' in line and '(e.g. E)' in line],
                         self._filter_log())
 
-    def _aggregated_hosts(self, precreated):
+    def test_an_accept_that_needs_mdev_attrs_needs_precreated_mdevs(self):
         # A's nvidia-11 vGPU is an aggregated one (subsystem 0x0003); D
-        # receives that stream only on an nvidia-11 created with
+        # and P receive that stream only on an nvidia-11 created with
         # aggregation=3, which Nova cannot do unless the site pre-creates
-        # such mdevs.
+        # such mdevs, as it did on P only.
         self._start('A', {TYPE_11: record(TYPE_11, 1, 2, AGGREGATED)})
         receiver = {'self': record(TYPE_11, 1, 2),
                     'compatible': [
                         record(TYPE_11, 1, 2),
                         record(TYPE_11, 1, 2, AGGREGATED,
                                attrs={'aggregation': '3'})]}
-        self._start('D', {TYPE_11: receiver}, precreated=precreated)
+        self._start('D', {TYPE_11: receiver}, precreated=False)
+        self._start('P', {TYPE_11: receiver}, precreated=True)
         self._boot('A')
 
-    def test_an_accept_that_needs_mdev_attrs_is_refused_by_default(self):
-        self._aggregated_hosts(precreated=False)
-        self._assert_no_valid_host()
-        # The request's summary names the host among those rejected
-        # because no provider of its tree accepts the stream.
+        self._live_migrate(self.server, 'completed')
+
+        self.assertEqual('P', self._host_of(self.server))
+        # The request's summary names D among the hosts rejected because
+        # no provider of its tree accepts the stream.
         self.assertTrue([line for line in self._filter_log()
                          if 'rejected: 1 because no provider of the host '
                          'accepts stream' in line and '(e.g. D)' in line],
                         self._filter_log())
-
-    def test_an_accept_that_needs_mdev_attrs_with_precreated_mdevs(self):
-        self._aggregated_hosts(precreated=True)
-        self._live_migrate(self.server, 'completed')
-        self.assertEqual('D', self._host_of(self.server))

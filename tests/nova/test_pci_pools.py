@@ -140,7 +140,9 @@ class WithoutPciInPlacementTest(_VFPoolTestBase):
     # filter_all() logs one summary per request; host_passes() cannot.
     SUMMARY = True
 
-    def test_host_with_a_refusing_pool_does_not_pass(self):
+    def test_refusing_pool_fails_the_host_accepting_pools_pass(self):
+        # One cloud for both (a Nova cloud per test is most of a test's
+        # CPU time): dst alone is refused, then ok, added, passes.
         for host in ('src', 'dst'):
             self._start(host)
         server = self._boot_on_src()
@@ -158,10 +160,7 @@ class WithoutPciInPlacementTest(_VFPoolTestBase):
                 'of a matching pool) (e.g. dst)' % server['id'],
                 self.stdlog.logger.output)
 
-    def test_host_whose_every_pool_accepts_passes(self):
-        for host in ('src', 'dst', 'ok'):
-            self._start(host)
-        server = self._boot_on_src()
+        self._start('ok')
         self._live_migrate(server, 'completed')
         self.assertEqual('ok', self._host_of(server))
         self.assertIn(self._vf_of(server), ('0000:83:00.1', '0000:83:01.1'))
