@@ -875,7 +875,41 @@ def _route_check(schema):
     if schema is ALLOCATION_CANDIDATES_BEFORE_1_34:
         return schema, lambda value: (shaped(value) and
                                       _candidates_named(value))
+    if schema is ALLOCATIONS:
+        return schema, _allocations
     return schema, shaped
+
+
+def _allocations(body):
+    """The check of :data:`ALLOCATIONS`, written by hand.
+
+    The allocations of one consumer or of one provider: a few providers
+    or consumers, each with a resource or two, whose json.loads costs a
+    few microseconds.  The compiled check tests the type of every value
+    before it uses it; here a value of the wrong JSON type is refused by
+    what is done with it (an object's property taken from anything else
+    raises ``TypeError``, ``items`` of anything else ``AttributeError``,
+    a regular expression or ``str.strip`` on a key that is not a string
+    one or the other), which saves a third of the check.  More than
+    :data:`_SHORT` of them: the compiled check.  A property test holds
+    it to jsonschema.
+    """
+    try:
+        allocations = body['allocations'].items()
+        if len(allocations) > _SHORT:
+            return _LONG_ALLOCATIONS(body)
+        for uuid, held in allocations:
+            resources = held['resources'].items()
+            if not _UUID_MATCH(uuid):
+                return False
+            for name, amount in resources:
+                if (type(amount) is not int or not name or
+                        name.strip(_NAME_STR) or
+                        not 0 <= amount <= COUNT_MAX):
+                    return False
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _all_uuids(values):
@@ -953,6 +987,8 @@ def _candidates(body):
 _chain = itertools.chain.from_iterable
 _LIST, _INT = {list}, {int}
 _AMOUNTS = operator.itemgetter('capacity', 'used')
+_UUID_MATCH = _single_match(UUID['pattern'])
+_LONG_ALLOCATIONS = _compiled(ALLOCATIONS)
 
 
 def conforms(value, schema):

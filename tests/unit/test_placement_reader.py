@@ -330,8 +330,13 @@ def test_short_and_long_columns_agree_with_jsonschema(kind, n, pick, data):
         else:
             target[key] = data.draw(_HOSTILE)
     body = wrap(items)
-    assert placement_answers.conforms(body, schema) == records.Validator(
-        schema).is_valid(body)
+    expected = records.Validator(schema).is_valid(body)
+    assert placement_answers.conforms(body, schema) == expected
+    # And the check of the route (written by hand for some; that of
+    # allocation candidates also wants the providers described).
+    if schema is not placement_answers.ALLOCATION_CANDIDATES:
+        assert placement_answers._ROUTE_CHECKS[id(schema)][1](
+            body) == expected
 
 
 @given(st.integers(0, 20), st.integers(0, 20), st.integers(0, 100),
@@ -351,8 +356,61 @@ def test_short_and_long_mappings_check_their_keys(n, m, pick, key, inner):
     else:
         allocations[key] = {'resources': {'VGPU': 1}}
     body = {'allocations': allocations}
-    assert placement_answers.conforms(body, schema) == records.Validator(
-        schema).is_valid(body)
+    expected = records.Validator(schema).is_valid(body)
+    assert placement_answers.conforms(body, schema) == expected
+    # And the route's check (placement_answers._allocations, by hand).
+    assert placement_answers._ROUTE_CHECKS[id(schema)][1](body) == expected
+
+
+def _held(**resources):
+    return {'allocations': {UUID: {'resources': resources or {'VGPU': 1},
+                                   'consumer_generation': 1}}}
+
+
+# (what is wrong, the body): answers about one consumer's or one
+# provider's allocations that the route's check (written by hand,
+# placement_answers._allocations) must refuse, naming the request.
+_BAD_ALLOCATIONS = {
+    'not an object': [_held()],
+    'a string': 'allocations',
+    'allocations missing': {'resource_provider_generation': 1},
+    'allocations an array': {'allocations': [UUID]},
+    'allocations a string': {'allocations': UUID},
+    'held a string': {'allocations': {UUID: 'resources'}},
+    'held an array': {'allocations': {UUID: ['resources']}},
+    'resources missing': {'allocations': {UUID: {'generation': 1}}},
+    'resources an array': {'allocations': {UUID: {'resources': ['VGPU']}}},
+    'resources a string': {'allocations': {UUID: {'resources': 'VGPU'}}},
+    'key not a uuid': {'allocations': {'x' * 36: {'resources': {'A': 1}}}},
+    'key with a newline': {'allocations': {UUID + '\n': {
+        'resources': {'A': 1}}}},
+    'name lower case': _held(vgpu=1),
+    'name with a newline': _held(**{'VGPU\n': 1}),
+    'name empty': _held(**{'': 1}),
+    'name not ASCII': _held(**{'VGPU\u0663': 1}),
+    'amount a bool': _held(VGPU=True),
+    'amount a float': _held(VGPU=1.0),
+    'amount a string': _held(VGPU='1'),
+    'amount negative': _held(VGPU=-1),
+    'amount too large': _held(VGPU=2 ** 63),
+}
+
+
+@pytest.mark.parametrize('route', ['allocations', 'provider allocations'])
+@pytest.mark.parametrize('wrong', sorted(_BAD_ALLOCATIONS))
+def test_a_malformed_allocations_answer_is_refused_naming_the_request(
+        wrong, route):
+    url = '/allocations/%s' % UUID
+    body = _BAD_ALLOCATIONS[wrong]
+    with pytest.raises(placement_reader.MalformedAnswer) as e:
+        placement_reader.check_route(route, url, body, '1.28')
+    assert 'GET %s' % url in str(e.value)
+    # An upper-case UUID is one (the schema's pattern allows it).
+    good = _held(VGPU=2, MEMORY_MB=0)
+    good['allocations'][UUID.upper()] = good['allocations'][UUID]
+    assert placement_reader.check_route(route, url, good, '1.28') is good
+    assert placement_answers._ROUTE_CHECKS[id(
+        placement_answers.ALLOCATIONS)][1](good)
 
 
 def _candidates(n_requests=2, n_summaries=3):
