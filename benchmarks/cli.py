@@ -275,8 +275,9 @@ def _answers(answers, emit, rst):
     emit('One answer of every route the project reads, from the fleet '
          'above as it grows: the time of the check a reader applies '
          '(``placement.reader.check_route``: the shape of the route the '
-         'reader names, compiled; all of allocation candidates\' '
-         'written by hand) against '
+         'reader names, compiled; all of allocation candidates\' and '
+         'the allocations of one consumer or provider written by hand) '
+         'against '
          '``json.loads`` of the same bytes, sampled in turn; %s. A small '
          'answer is timed many times per sample.\n' % SPREAD)
 
