@@ -73,8 +73,7 @@ def _foreign(state):
 
 def _expected_owned(devices, host=HOST):
     """The owned traits per provider, from the documents themselves."""
-    expected = {host: frozenset().union(*map(rd.published_traits,
-                                             devices))}
+    expected = {host: rd.root_traits(*devices)}
     for device in devices:
         if device.kind == rd.devices.KIND_MDEV_TYPE:
             name = plan.mdev_parent_provider_name(host, device.address)

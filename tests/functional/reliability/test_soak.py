@@ -177,12 +177,14 @@ class Host:
     def expected(self):
         """{provider: full trait set}, from the documents themselves."""
         owned = {name: set() for name in self.foreign}
-        for (addr, kind, mdev_type), doc in self.devices.items():
-            names = rd.published_traits(nvc_devices.Device(
-                address=addr, kind=kind, mdev_type=mdev_type, document=doc))
-            owned[HOST] |= names
-            if kind == nvc_devices.KIND_MDEV_TYPE:
-                owned[plan.mdev_parent_provider_name(HOST, addr)] |= names
+        devices = [nvc_devices.Device(address=addr, kind=kind,
+                                      mdev_type=mdev_type, document=doc)
+                   for (addr, kind, mdev_type), doc in self.devices.items()]
+        owned[HOST] |= rd.root_traits(*devices)
+        for device in devices:
+            if device.kind == nvc_devices.KIND_MDEV_TYPE:
+                owned[plan.mdev_parent_provider_name(
+                    HOST, device.address)] |= rd.published_traits(device)
         return {name: frozenset(owned[name]) | self.foreign[name]
                 for name in self.foreign}
 

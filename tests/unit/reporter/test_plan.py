@@ -66,6 +66,24 @@ def test_root_has_the_summary_and_parents_their_own_types():
                for names in p.providers.values() for n in names)
 
 
+def test_an_upgrade_removes_the_gpus_copies_from_the_root():
+    """A root an earlier release published carries its GPUs' union.
+
+    The next sync takes off the emit, type and accept traits the summary
+    does not keep (they are owned), and leaves every trait it does not
+    own.
+    """
+    gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
+    p = plan.build([gvt, vgpu, vf], HOST)
+    foreign = {'COMPUTE_STATUS_DISABLED', 'CUSTOM_OTHER_AGENT'}
+    before = _traits(gvt) | _traits(vgpu) | _traits(vf) | foreign
+    to_add, to_remove = plan.diff(before, p.desired(HOST))
+    assert traits.emitted(to_remove) and traits.mdev_types(to_remove)
+    assert to_remove == before - foreign - p.desired(HOST)
+    assert plan.apply(before, to_add, to_remove) == (
+        p.desired(HOST) | foreign)
+
+
 def test_two_types_on_one_parent_share_its_provider():
     a = rd.gvt()
     b = rd.gvt(sample='gvt-i915-v1.3-type4.yaml')
