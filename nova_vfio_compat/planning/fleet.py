@@ -254,10 +254,13 @@ def _escaped(text):
     """``text`` inside a DOT quoted string: as it is, on one line.
 
     DOT escapes only ``"`` in a quoted string, and Graphviz reads ``\\``
-    and ``\\n`` (and ``\\l``, ``\\r``) in a label as escapes of its own; so
-    every backslash is doubled and a line break written as ``\\n``.
+    and ``\\n`` (and ``\\l``, ``\\r``) in a label as escapes of its own,
+    and ``&...;`` as an HTML character entity (a host named ``&#;`` would
+    be drawn ``&``); so every ``&`` is written ``&amp;``, every backslash
+    is doubled and a line break written as ``\\n``.
     """
-    return (text.replace('\\', '\\\\').replace('"', '\\"')
+    return (text.replace('&', '&amp;')
+            .replace('\\', '\\\\').replace('"', '\\"')
             .replace('\r', '\\r').replace('\n', '\\n'))
 
 
