@@ -254,14 +254,27 @@ def nova_conf_text(data):
             where = '[%s] %s' % (section, _name('option', name))
             if name == 'device_spec':
                 # JSON escapes every control character itself.
-                lines += ['device_spec = %s' % _value(where, json.dumps(
-                    spec, sort_keys=True)) for spec in value]
+                lines += [_assignment(where, name, _value(where, json.dumps(
+                    spec, sort_keys=True))) for spec in value]
             elif isinstance(value, list):
-                lines.append('%s = %s' % (name, ', '.join(
+                lines.append(_assignment(where, name, ', '.join(
                     _value(where, v, item=True) for v in value)))
             else:
-                lines.append('%s = %s' % (name, _value(where, value)))
+                lines.append(_assignment(where, name, _value(where, value)))
     return '\n'.join(lines) + '\n'
+
+
+def _assignment(where, name, text):
+    """``name = text``, refused where oslo.config would not read ``text``.
+
+    Its parser drops one pair of quotes around a whole value (``"x"`` is
+    read ``x``, a lone ``"`` as nothing), whatever the option's type.
+    """
+    if text and text[0] == text[-1] and text[0] in '"\'':
+        raise UnsafeText('nova.conf text', '%s: value %r cannot be written '
+                         'to nova.conf: oslo.config would drop its quotes'
+                         % (where, text))
+    return '%s = %s' % (name, text)
 
 
 def nova_conf(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
