@@ -915,7 +915,7 @@ def range_width(placement, widths):
 
     The device accepts minors ``1..width`` (an unaligned start, the
     harder case for the cover).  Per width: ``(accepted minors, owned
-    traits on the provider, what encoding 1 published, requests of the
+    traits on the device's provider, what encoding 1 published, requests of the
     first sync, requests of a steady sync, Spread of first sync / steady
     sync time)``: each repeat first-syncs a new host (a stream of its
     own), then times ``STEADY_SYNCS`` steady syncs of it.
@@ -923,13 +923,16 @@ def range_width(placement, widths):
     rows = []
     pl = placement.sdk.placement
     for index, width in enumerate(widths):
-        hosts, roots = [], []
+        hosts, gpus = [], []
         for r in range(REPEATS):
             name = 'range-%d-%d' % (width, r)
             doc = fleet.document(5, width, minor_min=1,
                                  subsys=0x3000 + index * 8 + r)
-            root, devices = _host_with(placement, name, [doc])
-            roots.append(root)
+            _root, devices = _host_with(placement, name, [doc])
+            # The device's own provider (the root carries only a summary
+            # of its GPUs' accepts).
+            gpus.append(nvc_plan.mdev_parent_provider_name(
+                name, devices[0].address))
             hosts.append((sync.Reporter(placement.sdk, name), devices))
         first, done = _first_syncs(placement, hosts)
 
@@ -944,8 +947,9 @@ def range_width(placement, widths):
         placement.app.reset()
         reporter.sync(devices)
         steady_requests = placement.app.total
+        (gpu,) = pl.resource_providers(name=gpus[0])
         published = sum(
-            1 for t in pl.get_resource_provider_trait(roots[0].id).traits
+            1 for t in pl.get_resource_provider_trait(gpu.id).traits
             if nvc_traits.is_owned(t))
         rows.append((width, published, width + 1, requests,
                      steady_requests, _scaled(ratio, STEADY_SYNCS)))
