@@ -393,7 +393,7 @@ def _acceptors(view, source, known, disabled):
         for uuid, (name, owner) in (view.listing(query).items()
                                     if query is not None else ()):
             source.places.setdefault(uuid, (name, owner))
-            # Roots carry their devices' union, not a device; assumed
+            # Roots carry a summary of their devices, not a device; assumed
             # providers are tested with their assumed traits below; a
             # disabled host is no destination.
             if owner not in (uuid, source.root) and \
@@ -665,8 +665,9 @@ def read_fleet(view, assumptions=(),
     For every stream some device emits (or an assumed document emits):
     the providers that emit it and those carrying each of its accept
     trait names, with the mdev type traits they carry (which type a
-    vGPU's streams are of).  Roots are left out: they carry the union of
-    their devices' traits, a summary and not a device.
+    vGPU's streams are of).  Roots are left out: they carry a summary of
+    their devices' traits (their PCI devices' traits and the accepts of
+    their GPUs), not a device.
 
     :returns: ``[compatibility.Provider]``.
     """

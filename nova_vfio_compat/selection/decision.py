@@ -22,8 +22,8 @@ What passes:
 
 * a host passes when, for every source device provider, every stream it
   emits is accepted by some provider in the host's tree (the compute node
-  root carries the union of its devices' traits, so this is the host-level
-  summary);
+  root carries its PCI devices' traits and the accepts of its GPUs, so
+  this is the host-level summary);
 * an allocation candidate passes when every device (non-root) provider in
   it accepts every stream of each source device it could receive: the
   source devices that hold a resource class this provider provides in the
