@@ -23,6 +23,7 @@ through openstacksdk, against the same Placement.
 
 import re
 import threading
+import time
 
 import fixtures
 from openstack import connection
@@ -102,7 +103,39 @@ class PlacementRequests:
         return self.app(environ, start_response)
 
 
-class VFIOCompatTestBase(test_vgpu.VGPUTestBase):
+class PatientWaits:
+    """Nova's wait for a migration's status, with a deadline for busy CI.
+
+    Nova's helper gives a migration 5 s (10 polls 0.5 s apart). With the
+    suite's six test processes on two cores a live migration can take
+    longer, and the test then fails on the wait, not on what it checks
+    (seen at a load average of 9). The same wait, polled every 0.2 s, up
+    to ``MIGRATION_DEADLINE`` seconds.
+    """
+
+    MIGRATION_DEADLINE = 60
+
+    def _wait_for_migration_status(self, server, expected_statuses):
+        api = getattr(self, 'admin_api', self.api)
+        statuses = [status.lower() for status in expected_statuses]
+        deadline = time.monotonic() + self.MIGRATION_DEADLINE
+        actual = None
+        while True:
+            for migration in api.api_get('/os-migrations').body[
+                    'migrations']:
+                if migration['instance_uuid'] == server['id']:
+                    actual = migration['status']
+                    if actual.lower() in statuses:
+                        return migration
+            if time.monotonic() > deadline:
+                self.fail('No migration of instance %s reached %s in %d s '
+                          '(last seen: %s)' % (
+                              server['id'], statuses,
+                              self.MIGRATION_DEADLINE, actual))
+            time.sleep(0.2)
+
+
+class VFIOCompatTestBase(PatientWaits, test_vgpu.VGPUTestBase):
     """Three-host vGPU cloud with VFIOCompatFilter enabled."""
 
     # mdev live migration needs libvirt >= 8.6.0 and QEMU >= 8.1.0.

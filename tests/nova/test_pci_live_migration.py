@@ -34,6 +34,7 @@ from nova_vfio_compat.model import devices as nvc_devices
 from nova_vfio_compat.model import records
 from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.reporter import generated_config
+from tests.nova import base
 
 CONF = cfg.CONF
 BUS = {'A': 0x81, 'B': 0x82, 'C': 0x83}
@@ -57,7 +58,8 @@ RC = nvc_traits.resource_class(DOCUMENTS['A'].emits)
 STREAM = nvc_traits.emit_trait(DOCUMENTS['A'].emits)
 
 
-class PCILiveMigrationTest(pci._PCIServersWithMigrationTestBase):
+class PCILiveMigrationTest(base.PatientWaits,
+                           pci._PCIServersWithMigrationTestBase):
     ADMIN_API = True
     microversion = 'latest'
     PCI_DEVICE_SPEC = []        # per host, from the reporter; see _start

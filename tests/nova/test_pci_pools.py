@@ -42,6 +42,7 @@ from nova.virt.libvirt import driver
 from nova_vfio_compat.model import devices as nvc_devices
 from nova_vfio_compat.model import traits as nvc_traits
 from nova_vfio_compat.reporter import generated_config
+from tests.nova import base
 from tests.nova import test_pci_live_migration as pci_lm
 
 SOURCE = pci_lm.vf_document(3)
@@ -51,7 +52,8 @@ STREAM = nvc_traits.emit_trait(SOURCE.emits)
 HOSTS = {'src': (0x81, [3]), 'dst': (0x82, [2, 4]), 'ok': (0x83, [4, 3])}
 
 
-class _VFPoolTestBase(pci._PCIServersWithMigrationTestBase):
+class _VFPoolTestBase(base.PatientWaits,
+                      pci._PCIServersWithMigrationTestBase):
     ADMIN_API = True
     microversion = 'latest'
     PCI_DEVICE_SPEC = []        # per host, from the reporter; see _start
