@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import gc
 import os
 
 from hypothesis import HealthCheck
@@ -24,6 +25,23 @@ settings.register_profile(
     'ci', max_examples=200, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'dev'))
+
+
+# Python's cyclic garbage collector walks every tracked object of the
+# generations it collects; Nova, Placement and their imports leave a few
+# hundred thousand, walked again and again in every test process.  After
+# collection (when the test modules and what they import are loaded) they
+# are frozen out of its reach, and the first generation collects less
+# often: about 7% of the CPU time of Nova harness tests, measured with
+# and without in turn.  Objects are still freed by their reference
+# counts as they were; only cycles wait longer.
+GC_THRESHOLD = (50000, 20, 20)
+
+
+def pytest_collection_finish(session):
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def pytest_configure(config):
