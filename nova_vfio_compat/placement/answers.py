@@ -436,12 +436,7 @@ def _route_of(method, path, microversion, reader):
     routes = by_last.get(path[path.rfind('/') + 1:]) or by_last.get(None, ())
     for want_method, segments, schema in routes:
         if method == want_method and _matches(segments, path):
-            older = _OLDER.get(id(schema))
-            if older is not None:
-                version = _version(microversion) or (1, 0)
-                if version < older[0]:
-                    schema = older[1]
-            return _ROUTE_CHECKS[id(schema)]
+            return _ROUTE_CHECKS[id(_schema_at(schema, microversion))]
     return None
 
 
@@ -903,6 +898,7 @@ def _allocations(body):
             if not _UUID_MATCH(uuid):
                 return False
             for name, amount in resources:
+                # (_is_name, inline: a call costs as much as the test.)
                 if (type(amount) is not int or not name or
                         name.strip(_NAME_STR) or
                         not 0 <= amount <= COUNT_MAX):
@@ -1120,17 +1116,16 @@ _CHECKS_AT = {}
 
 
 def _checks_at(microversion):
-    version = _version(microversion) or (1, 0)
     checks = (None,) + tuple(
-        older_check if older is not None and version < older else check
-        for check, older, older_check in _EXACT)
+        _ROUTE_CHECKS[id(_schema_at(schema, microversion))][1]
+        for schema in _EXACT)
     if len(_CHECKS_AT) < 64:
         _CHECKS_AT[microversion] = checks
     return checks
 
 
 def _exact(routes):
-    """``(match, [(check, older, older check)])``, the list by group.
+    """``(match, [schema])``, the list by group.
 
     The GET routes of :func:`check_read` as one regular expression over
     a URL relative to Placement's endpoint: what the routes' patterns
@@ -1138,16 +1133,14 @@ def _exact(routes):
     alternatives are factored by segment (``/resource_providers`` is
     read once for its four routes), and each route ends with an empty
     group: the match's ``lastindex`` says which route, the list's item
-    ``lastindex - 1``.  Each route with its check, and the microversion
-    below which the older check applies (None when there is none).
+    ``lastindex - 1``.  Each route's schema, as the current
+    microversion has it (:func:`_schema_at` gives an older one's).
     """
     trie, found, root = {}, [], None
     for method, pattern, schema in routes:
         if method != 'GET':
             continue
-        older = _OLDER.get(id(schema))
-        found.append((_ROUTE_CHECKS[id(schema)][1], older and older[0],
-                      older and _ROUTE_CHECKS[id(older[1])][1]))
+        found.append(schema)
         segments = _segments(pattern)
         if segments == ('',):
             root = len(found)
