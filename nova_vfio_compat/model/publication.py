@@ -581,39 +581,32 @@ def fit_root(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     published (a ``reason`` or ``problem``) are not considered.
     """
     published = [d for d in devices if d.published]
-    ordered = ([d for d in published
-                if d.kind != nvc_devices.KIND_MDEV_TYPE] +
-               [d for d in published
-                if d.kind == nvc_devices.KIND_MDEV_TYPE])
-    root, gpus, summary = set(), set(), frozenset()
+    mdevs = [d for d in published if d.kind == nvc_devices.KIND_MDEV_TYPE]
+    root = set()
     on_root, left_out, off_root = [], [], []
-    first_type = True
-    for device in ordered:
-        if device.kind != nvc_devices.KIND_MDEV_TYPE:
-            if len(root | device.traits) <= max_traits:
-                root |= device.traits
-                on_root.append(device)
-            else:
-                left_out.append(device)
+    for device in published:
+        if device.kind == nvc_devices.KIND_MDEV_TYPE:
             continue
-        if first_type:
-            # Usually every type fits: one summary, not one per type.
-            first_type = False
-            mdevs = [d for d in ordered
-                     if d.kind == nvc_devices.KIND_MDEV_TYPE]
-            every = frozenset().union(*(d.traits for d in mdevs))
-            whole = nvc_traits.summary_accept_traits(every)
-            if len(root | whole) <= max_traits:
-                on_root.extend(mdevs)
-                summary = whole
-                break
-        more = nvc_traits.summary_accept_traits(gpus | device.traits)
-        if len(root | more) <= max_traits:
-            gpus |= device.traits
-            summary = more
+        if len(root | device.traits) <= max_traits:
+            root |= device.traits
             on_root.append(device)
         else:
-            off_root.append(device)
+            left_out.append(device)
+    # Usually every type fits: one summary, not one per type.
+    summary = nvc_traits.summary_accept_traits(
+        frozenset().union(*(d.traits for d in mdevs)))
+    if len(root | summary) <= max_traits:
+        on_root.extend(mdevs)
+    else:
+        gpus, summary = set(), frozenset()
+        for device in mdevs:
+            more = nvc_traits.summary_accept_traits(gpus | device.traits)
+            if len(root | more) <= max_traits:
+                gpus |= device.traits
+                summary = more
+                on_root.append(device)
+            else:
+                off_root.append(device)
     return RootFit(frozenset(root | summary), tuple(on_root),
                    tuple(left_out), tuple(off_root))
 
