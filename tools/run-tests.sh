@@ -112,14 +112,19 @@ start() {
       times >>"$results/$name.time" ) &
 }
 
-# "12 s wall, 20 s CPU" from the lines written above: the wall time, the
-# subshell's own user and system times, its children's.
-cost() {
-    [[ -f $results/$1.time ]] || return 0
+# The CPU seconds of the processes whose .time files are given: their
+# third line, the children's user and system times ("1m2.5s 0m0.3s").
+cpu_seconds() {
     awk 'function sec(t) { split(t, p, "m"); return p[1] * 60 + p[2] }
-        NR == 1 { wall = $1 }
-        NR == 3 { cpu = sec($1) + sec($2) }
-        END { printf "%d s wall, %d s CPU", wall, cpu }' "$results/$1.time"
+        FNR == 3 { cpu += sec($1) + sec($2) }
+        END { printf "%d", cpu }' "$@"
+}
+
+# "12 s wall, 20 s CPU" of one process, from its .time file.
+cost() {
+    local file=$results/$1.time
+    [[ -f $file ]] || return 0
+    echo "$(head -n 1 "$file") s wall, $(cpu_seconds "$file") s CPU"
 }
 
 start main "$PY" -m pytest -q -p no:cacheprovider tests \
@@ -166,9 +171,7 @@ done
 
 # The CPU time of all the processes: on two cores, the suite's wall time
 # is about half of it.
-awk 'function sec(t) { split(t, p, "m"); return p[1] * 60 + p[2] }
-    FNR == 3 { cpu += sec($1) + sec($2) }
-    END { printf "%d s of CPU in all\n", cpu }' "$results"/*.time
+echo "$(cpu_seconds "$results"/*.time) s of CPU in all"
 
 "$PY" - "$results" <<'PYEOF'
 import glob
