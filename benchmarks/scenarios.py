@@ -929,8 +929,8 @@ def range_width(placement, widths):
             doc = fleet.document(5, width, minor_min=1,
                                  subsys=0x3000 + index * 8 + r)
             _root, devices = _host_with(placement, name, [doc])
-            # The device's own provider (the root carries only a summary
-            # of its GPUs' accepts).
+            # The device's own provider (the root carries none of its
+            # GPUs' traits).
             gpus.append(nvc_plan.mdev_parent_provider_name(
                 name, devices[0].address))
             hosts.append((sync.Reporter(placement.sdk, name), devices))

@@ -81,15 +81,11 @@ def published_traits(device):
 def root_traits(*devices_):
     """The owned traits the reporter publishes on the compute node provider.
 
-    Those of the PCI devices among ``devices_``, and the summary of the
-    mdev types' accept traits (:func:`traits.summary_accept_traits`): an
-    mdev type's traits are on its GPU's provider.
+    Those of the PCI devices among ``devices_``: an mdev type's traits
+    are on its GPU's provider only.
     """
-    pci = frozenset().union(*(published_traits(d) for d in devices_
-                              if d.kind == devices.KIND_PCI))
-    return pci | traits.summary_accept_traits(frozenset().union(
-        *(published_traits(d) for d in devices_
-          if d.kind == devices.KIND_MDEV_TYPE)))
+    return frozenset().union(*(published_traits(d) for d in devices_
+                               if d.kind == devices.KIND_PCI))
 
 
 def sample_traits(kind, mdev_type, sample):

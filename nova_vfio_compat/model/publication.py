@@ -46,21 +46,16 @@ these values; no other module types a document or checks its type.
   The hash of a typed stream cannot be read back, so an mdev type's
   traits also name the type (:func:`traits.mdev_type_trait`), for
   people and ``fleet``; nothing decides a migration from that name.
-* **What fits on the compute node provider.**  The host-level summary,
-  at most ``[traits] max_traits_per_provider``: every trait of the PCI
-  devices (the root is the only provider the reporter writes them to),
-  and for the mdev types only what lets a listing of the providers that
-  accept a stream name the root too (``drain`` learns a destination's
-  host name from it): the accept blocks of the union of their accepted
-  ranges (:func:`traits.summary_accept_traits`).  Their emit and type
-  traits, and blocks that one coarser block replaces, are on the GPUs'
-  providers only: Placement returns every provider's traits with each
-  allocation candidate, and nothing reads those copies.  Past the
-  limit, :func:`fit_root` keeps every whole device that fits, PCI
-  devices first; a PCI device that does not fit is left out
-  (``over_limit``: not published, Nova not told it can live-migrate it),
-  an mdev type that does not fit is still published on its GPU's own
-  provider and only missing from the summary (a note).
+* **What fits on the compute node provider.**  Every trait of the PCI
+  devices, at most ``[traits] max_traits_per_provider``: the root is the
+  only provider the reporter writes them to.  An mdev type's traits are
+  on its GPU's provider alone: Placement returns every provider's traits
+  with each allocation candidate, so a copy on the root would weigh on
+  every scheduling request, boots included, and nothing needs one (the
+  filter and ``drain`` map an accepting provider to its host through
+  ``root_provider_uuid``).  Past the limit, :func:`fit_root` keeps every
+  whole PCI device that fits; one that does not is left out
+  (``over_limit``: not published, Nova not told it can live-migrate it).
 * **Only migratable PCI devices.**  Plain ``vfio-pci`` has no migration
   support, whatever a document says, and not every variant driver has
   it.  A PCI device is live-migratable only when its driver is in the
@@ -553,17 +548,14 @@ def _decided(device, choice, precreated_mdev_attrs, max_traits):
 class RootFit:
     """Whose traits the compute node provider carries (:func:`fit_root`).
 
-    ``traits`` is what the root carries for ``on_root``, the devices it
-    holds (a PCI device's traits, the summary of the mdev types' accepts);
-    ``left_out`` the PCI devices that do not fit (the root is the only
-    provider the reporter gives their traits); ``off_root`` the mdev types
-    that do not fit, published on their GPU's provider only.
+    ``traits`` is what the root carries for ``on_root``, the PCI devices
+    it holds; ``left_out`` the PCI devices that do not fit (the root is
+    the only provider the reporter gives their traits).
     """
 
     traits: frozenset = frozenset()
     on_root: tuple = ()
     left_out: tuple = ()
-    off_root: tuple = ()
 
 
 def fit_root(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
@@ -571,44 +563,25 @@ def fit_root(devices, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
 
     Whole devices, never part of one: a device's accept traits without
     its emit trait (or some of its blocks) would be a claim nobody made.
-    PCI devices first, then mdev types, each group in the given order: a
-    device is on the root when what it adds fits with what the devices
-    before it put there: a PCI device its traits, an mdev type its share
-    of :func:`traits.summary_accept_traits` of the mdev types on the
-    root.  So the root never has more than ``max_traits`` names, and
-    what is left out is left out only because it does not fit (no PCI
-    device left out could be added: the union only grows).  Devices not
-    published (a ``reason`` or ``problem``) are not considered.
+    The PCI devices in the given order: a device is on the root when its
+    traits fit with those of the devices before it, so the root never
+    has more than ``max_traits`` names, and what is left out is left out
+    only because it does not fit.  mdev types are on their GPU's provider
+    alone; devices not published (a ``reason`` or ``problem``) are not
+    considered.
     """
-    published = [d for d in devices if d.published]
-    mdevs = [d for d in published if d.kind == nvc_devices.KIND_MDEV_TYPE]
     root = set()
-    on_root, left_out, off_root = [], [], []
-    for device in published:
-        if device.kind == nvc_devices.KIND_MDEV_TYPE:
+    on_root, left_out = [], []
+    for device in devices:
+        if not device.published or \
+                device.kind == nvc_devices.KIND_MDEV_TYPE:
             continue
         if len(root | device.traits) <= max_traits:
             root |= device.traits
             on_root.append(device)
         else:
             left_out.append(device)
-    # Usually every type fits: one summary, not one per type.
-    summary = nvc_traits.summary_accept_traits(
-        frozenset().union(*(d.traits for d in mdevs)))
-    if len(root | summary) <= max_traits:
-        on_root.extend(mdevs)
-    else:
-        gpus, summary = set(), frozenset()
-        for device in mdevs:
-            more = nvc_traits.summary_accept_traits(gpus | device.traits)
-            if len(root | more) <= max_traits:
-                gpus |= device.traits
-                summary = more
-                on_root.append(device)
-            else:
-                off_root.append(device)
-    return RootFit(frozenset(root | summary), tuple(on_root),
-                   tuple(left_out), tuple(off_root))
+    return RootFit(frozenset(root), tuple(on_root), tuple(left_out))
 
 
 def _streams_named(device):
@@ -643,39 +616,16 @@ def left_out_message(names, max_traits):
             % (len(names), max_traits, ', '.join(names)))
 
 
-def off_root_message(names, max_traits):
-    """One line naming the mdev types :func:`fit_root` left off the root.
-
-    ``names`` are :func:`named_with_stream` of those devices.
-    """
-    return ('%d mdev type(s) published on their GPU\'s provider only, not '
-            'in the compute node provider\'s summary (at most %d traits, '
-            '[traits] max_traits_per_provider): %s'
-            % (len(names), max_traits, ', '.join(names)))
-
-
-def _off_root_note(device, max_traits):
-    """The note of an mdev type :func:`fit_root` left off the root."""
-    return ('its traits (stream %s) are published on its GPU\'s provider '
-            'only: they do not fit on the compute node provider with those '
-            'of the devices before it (at most %d, [traits] '
-            'max_traits_per_provider)' % (_streams_named(device), max_traits))
-
-
 def _fitted(decisions, max_traits):
     """``decisions`` with :func:`fit_root` applied."""
     fit = fit_root(decisions, max_traits)
     left_out = {id(d) for d in fit.left_out}
-    off_root = {id(d) for d in fit.off_root}
     out = []
     for d in decisions:
         if id(d) in left_out:
             d = dataclasses.replace(
                 d, reason=_over_limit_reason(d, max_traits), document=None,
                 traits=frozenset(), live_migratable=False, over_limit=True)
-        elif id(d) in off_root:
-            d = dataclasses.replace(
-                d, notes=d.notes + (_off_root_note(d, max_traits),))
         out.append(d)
     return tuple(out)
 
@@ -693,8 +643,8 @@ def decide(devices, mdev_config=None, config_error=None,
     :param precreated_mdev_attrs: publish accept records that need mdev
         attributes (the site pre-creates such mdevs).
     :param max_traits: a device with more traits has a ``problem``; the
-        devices whose traits do not fit on the compute node provider
-        together are left out or noted (:func:`fit_root`).
+        PCI devices whose traits do not fit on the compute node
+        provider together are left out (:func:`fit_root`).
     """
     messages = []
     if mdev_config is None and config_error is None:

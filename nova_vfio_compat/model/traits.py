@@ -261,33 +261,6 @@ def _merged(ranges):
     return out
 
 
-def summary_accept_traits(names):
-    """The fewest accept names that accept what ``names`` accept together.
-
-    For a provider that stands for others (the compute node provider of a
-    host's GPUs): carrying them, it accepts every stream one of ``names``
-    accepts and no other, so a listing of the providers that accept a
-    stream (``required=in:`` :func:`accept_traits_for`) names it exactly
-    when it names one of the others.  The blocks of each stream are
-    merged into ranges and covered again (:func:`cover`): the devices'
-    ranges cost the blocks of their union.  Only the accept names of
-    this encoding are read; the others (emit, mdev type, encoding 1) are
-    left out.
-    """
-    spans = {}
-    for name in names:
-        if name.startswith(ACCEPT_PREFIX):
-            parsed = parse(name)
-            if parsed is not None:
-                spans.setdefault(parsed.stream, []).append(
-                    (parsed.low, parsed.high))
-    return frozenset(
-        _accept_name(stream, b_low, b_high)
-        for stream, ranges in spans.items()
-        for low, high in _merged(ranges)
-        for b_low, b_high in cover(low, high))
-
-
 def count_traits(document, extra=()):
     """How many traits :func:`document_traits` would return."""
     return 1 + len(frozenset(extra)) + sum(

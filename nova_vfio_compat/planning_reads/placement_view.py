@@ -30,17 +30,18 @@ size of the fleet:
   destination, as in Nova's scheduler, which asks with
   ``root_required``), per distinct device (streams) one
   ``GET /resource_providers`` for who accepts it whatever its capacity
-  (which also names those providers and their roots), one
+  (which also names those providers), one
   ``GET /allocation_candidates`` per distinct demand (the streams and
   resource amounts of a server's devices) with ``required<N>=in:`` over
   the accept trait names of each stream and ``limit``
   (:data:`CANDIDATE_LIMIT`), and one ``GET /resource_providers`` with
   ``resources`` for who has room per distinct streams and amounts that
-  no one-device demand's candidates, read whole, already answered; a
-  root that carries no accept trait is read on its own.  The cloud's
-  providers are never listed, and a provider is in at most one
-  who-accepts answer per distinct streams and one candidates answer
-  per distinct demand;
+  no one-device demand's candidates, read whole, already answered; the
+  names of the destinations' roots: one listing of the compute nodes
+  (``COMPUTE_NODE``), a root without that trait read on its own.
+  The cloud's other providers are never listed, and a provider is in at
+  most one who-accepts answer per distinct streams and one candidates
+  answer per distinct demand;
 * ``fleet``: the project's traits (1), the providers (1), and per stream
   the providers that emit it and those that carry each of its accept
   trait names;
@@ -87,6 +88,10 @@ LOG = logging.getLogger(__name__)
 # scheduler asks Placement for roots without it (nova/scheduler/utils.py,
 # ResourceRequest root_required, microversion 1.35).
 DISABLED = 'COMPUTE_STATUS_DISABLED'
+# Nova's trait on every compute node provider: the resource tracker adds
+# it whatever the driver (nova/compute/resource_tracker.py, _get_traits,
+# "Always mark the compute node").
+COMPUTE_NODE = 'COMPUTE_NODE'
 
 
 class UnknownHost(ValueError):
@@ -393,7 +398,7 @@ def _acceptors(view, source, known, disabled):
         for uuid, (name, owner) in (view.listing(query).items()
                                     if query is not None else ()):
             source.places.setdefault(uuid, (name, owner))
-            # Roots carry a summary of their devices, not a device; assumed
+            # A root carries its PCI devices' traits, not a device; assumed
             # providers are tested with their assumed traits below; a
             # disabled host is no destination.
             if owner not in (uuid, source.root) and \
@@ -572,9 +577,17 @@ def _options(requests, server, providers, host):
 def _name_the_rest(view, places, uuids):
     """Read the providers (and then their roots) ``places`` lacks.
 
-    Roots that carry no accept trait of their devices: normally none.
+    They are the destinations' roots: the device providers that accept
+    a stream are named by the listing that found them, and their roots
+    carry none of their traits.  One listing of Nova's compute nodes
+    (:data:`COMPUTE_NODE`) names them, so the requests do not grow with
+    the fleet; only a provider it does not name (a root Nova did not
+    mark) is read on its own.
     """
-    asked = set()
+    if uuids:
+        places.update((uuid, place) for uuid, place in view.listing(
+            [COMPUTE_NODE]).items() if uuid in uuids)
+    asked = set(places)
     while uuids - asked:
         for uuid in sorted(uuids - asked):
             places.update(view.provider(uuid))
@@ -588,9 +601,10 @@ def read_drain(view, host, assumptions=(),
     """Read the servers of ``host`` and their destinations.
 
     Only the providers a plan can use are read: the drained and assumed
-    hosts' trees, who accepts each distinct device's streams (with their
-    roots), the disabled compute nodes, and at most ``limit`` allocation
-    candidates per distinct demand (None: no limit).
+    hosts' trees, who accepts each distinct device's streams, the
+    disabled compute nodes, at most ``limit`` allocation candidates per
+    distinct demand (None: no limit), and the names of the destinations'
+    roots (:func:`_name_the_rest`).
 
     :raises UnknownHost: for a host (drained or assumed) Placement does
         not have.

@@ -15,14 +15,16 @@
 Pure: no I/O.  Where the traits go follows who owns what in Placement:
 
 * the compute node root provider (named after the hypervisor hostname)
-  gets the union of the traits of every device of the host that fits
+  gets the union of the traits of every PCI device of the host that fits
   under ``[traits] max_traits_per_provider``
   (:func:`nova_vfio_compat.model.publication.fit_root`); Nova keeps custom
   traits set on it by others;
 * an mdev parent provider, which Nova's libvirt driver creates and names
   ``<nodename>_pci_<address with ':' and '.' as '_'>``, gets the union of
-  the traits of the mdev types of that parent; Nova only ever adds traits
-  there, so they survive;
+  the traits of the mdev types of that parent, and no other provider has
+  them (Placement returns every provider's traits with each allocation
+  candidate: a copy on the root would weigh on every scheduling
+  request); Nova only ever adds traits there, so they survive;
 * a ``KIND_PCI`` device contributes to the root only: Nova replaces the
   traits of its own PCI providers every period, so their traits reach Nova
   through the generated ``[pci] device_spec`` instead
@@ -48,12 +50,10 @@ class Plan:
     it should carry (the root first).  ``resource_classes`` are the custom
     resource classes that must exist.  ``errors`` has one line per device
     or provider that cannot be published, naming it.  ``left_out`` names
-    each device left out because its traits do not fit on the root
-    provider (with its stream), and ``off_root`` each mdev type published
-    on its GPU's provider only for that reason
-    (:func:`publication.fit_root`, under ``max_traits``): what fits is
-    published, and these say what did not.  ``nodename`` is the root's
-    name.
+    each PCI device left out because its traits do not fit on the root
+    provider (with its stream; :func:`publication.fit_root`, under
+    ``max_traits``): what fits is published, and this says what did not.
+    ``nodename`` is the root's name.
     """
 
     nodename: str
@@ -61,20 +61,13 @@ class Plan:
     resource_classes: frozenset = frozenset()
     errors: tuple = ()
     left_out: tuple = ()
-    off_root: tuple = ()
     max_traits: int = nvc_traits.DEFAULT_MAX_TRAITS
 
     @property
-    def messages(self):
-        """``(warning, info)``: the lines naming what is not on the root.
-
-        Empty strings when nothing is left out or off the root.
-        """
-        return (
-            self.left_out and publication.left_out_message(
-                self.left_out, self.max_traits) or '',
-            self.off_root and publication.off_root_message(
-                self.off_root, self.max_traits) or '')
+    def message(self):
+        """The line naming what is left out ('' when nothing is)."""
+        return self.left_out and publication.left_out_message(
+            self.left_out, self.max_traits) or ''
 
     def desired(self, provider_name):
         """The owned traits ``provider_name`` should carry.
@@ -146,8 +139,9 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
     (``over_limit``) are named in ``left_out``.  A device without a
     document, or over ``max_traits``, is reported in ``errors`` and left
     out; the others are still planned.  The root carries the traits of
-    the devices that fit on it (:func:`publication.fit_root`), the others
-    are named in ``left_out`` and ``off_root``.  An mdev parent provider
+    the PCI devices that fit on it (:func:`publication.fit_root`), the
+    others are named in ``left_out``; an mdev type's are on its GPU's
+    provider (Nova's name for it).  An mdev parent provider
     whose union goes over ``max_traits`` is reported and planned with no
     owned traits: publishing a truncated set would make claims that are
     not true, and none is the conservative answer.
@@ -194,10 +188,7 @@ def build(devices, nodename, max_traits=nvc_traits.DEFAULT_MAX_TRAITS):
                         if id(d) not in out)
     return Plan(nodename=nodename, providers=providers,
                 resource_classes=classes, errors=tuple(errors),
-                left_out=tuple(left_out),
-                off_root=tuple(publication.named_with_stream(d)
-                               for d in fit.off_root),
-                max_traits=max_traits)
+                left_out=tuple(left_out), max_traits=max_traits)
 
 
 def diff(current_traits, desired_owned):

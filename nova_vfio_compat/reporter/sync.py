@@ -364,18 +364,13 @@ class Reporter:
         """A WARNING naming what the root's limit left out, per change.
 
         What fits is published; the devices that do not fit on the
-        compute node provider are named (:attr:`.plan.Plan.left_out`),
-        and the mdev types published on their GPU's provider only at
-        INFO (:attr:`.plan.Plan.off_root`).
+        compute node provider are named (:attr:`.plan.Plan.left_out`).
         """
-        warning, info = plan.messages
-        if (warning, info) == self._left_out:
+        if plan.message == self._left_out:
             return
-        self._left_out = (warning, info)
-        if warning:
-            LOG.warning('%s', warning)
-        if info:
-            LOG.info('%s', info)
+        self._left_out = plan.message
+        if plan.message:
+            LOG.warning('%s', plan.message)
 
     def _log_absent(self, absent):
         """One INFO line when the set of absent providers changes.

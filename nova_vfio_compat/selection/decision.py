@@ -21,9 +21,8 @@ module turns that into a verdict per host and per allocation candidate.
 What passes:
 
 * a host passes when, for every source device provider, every stream it
-  emits is accepted by some provider in the host's tree (the compute node
-  root carries its PCI devices' traits and the accepts of its GPUs, so
-  this is the host-level summary);
+  emits is accepted by some provider in the host's tree (its GPUs, and
+  the compute node root for its PCI devices, whose traits it carries);
 * an allocation candidate passes when every device (non-root) provider in
   it accepts every stream of each source device it could receive: the
   source devices that hold a resource class this provider provides in the

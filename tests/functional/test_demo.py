@@ -229,9 +229,10 @@ def test_drain_pre_flight_strands_one_server_until_an_upgrade(demo):
     # Which of those have room now needs no request of its own: both
     # demands are one device each, and their candidates, read whole, are
     # those providers (the same plan; test_drain.py
-    # test_with_room_is_what_the_listing_says). The providers' names come
-    # with those answers: no listing of the cloud.
-    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2
+    # test_with_room_is_what_the_listing_says). The device providers'
+    # names come with those answers, their hosts' from one listing of
+    # the compute nodes (1, Nova's COMPUTE_NODE trait).
+    assert drain['placement_calls'] == 2 + 4 + 2 + 1 + 2 + 2 + 1
     # compute-c assumed: its root and tree (2), the traits of its two
     # device providers (2), a candidates query per demand in its tree (2)
     assert assumed['placement_calls'] == drain['placement_calls'] + 6

@@ -130,9 +130,8 @@ def _expected(entries, mdev_only=False):
 
 
 def _on_root(entries):
-    """The compute node provider's: PCI traits, the mdev types' summary."""
-    mdevs = _expected(entries, mdev_only=True)
-    return (_expected(entries) - mdevs) | traits.summary_accept_traits(mdevs)
+    """The compute node provider's: the PCI devices' traits only."""
+    return _expected(entries) - _expected(entries, mdev_only=True)
 
 
 def test_reporter_once_removes_what_a_regenerated_file_dropped(

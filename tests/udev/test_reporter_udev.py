@@ -44,9 +44,8 @@ def _union(devices, kind=None):
 
 
 def _root(devices):
-    """The compute node provider's: PCI traits, the mdev types' summary."""
-    return _union(devices, kind='pci') | traits.summary_accept_traits(
-        _union(devices, kind='mdev_type'))
+    """The compute node provider's: the PCI devices' traits only."""
+    return _union(devices, kind='pci')
 
 
 def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811

@@ -13,10 +13,9 @@
 """What fits on the compute node provider: publication.fit_root.
 
 For any devices and any limit: the root never carries more than the
-limit, what it carries is whole PCI devices and the summary of the
-accepts of the mdev types it holds, and a PCI device left out could not
-be added (maximal); PCI devices are placed before mdev types, and an mdev
-type is never left out (it has its own provider).
+limit, what it carries is whole PCI devices, and a PCI device left out
+could not be added (maximal); an mdev type is never on the root nor left
+out (it has its own provider).
 """
 
 from hypothesis import given
@@ -58,29 +57,14 @@ def test_what_fits_is_whole_devices_maximal_and_under_the_limit(
         host, limit):
     fit = publication.fit_root(host, limit)
     assert len(fit.traits) <= limit
-    pcis = frozenset().union(*(d.traits for d in fit.on_root
-                               if d.kind == devices.KIND_PCI))
-    assert fit.traits == pcis | traits.summary_accept_traits(
-        frozenset().union(*(d.traits for d in fit.on_root
-                            if d.kind == devices.KIND_MDEV_TYPE)))
-    # Every device is placed exactly once.
-    placed = fit.on_root + fit.left_out + fit.off_root
-    assert sorted(map(id, placed)) == sorted(map(id, host))
+    assert fit.traits == frozenset().union(*(d.traits for d in fit.on_root))
+    # Every PCI device is placed exactly once, in order; no mdev type is.
+    pcis = [d for d in host if d.kind == devices.KIND_PCI]
+    assert sorted(map(id, fit.on_root + fit.left_out)) == sorted(
+        map(id, pcis))
     # Maximal: no PCI device left out would still fit.
     for device in fit.left_out:
         assert len(fit.traits | device.traits) > limit
-    # An mdev type is never left out: its GPU's provider carries it.
-    assert all(d.kind == devices.KIND_PCI for d in fit.left_out)
-    assert all(d.kind == devices.KIND_MDEV_TYPE for d in fit.off_root)
-
-
-@given(hosts, st.integers(min_value=1, max_value=40))
-def test_pci_devices_come_first(host, limit):
-    """The mdev types never push a PCI device off the root."""
-    alone = publication.fit_root(
-        [d for d in host if d.kind == devices.KIND_PCI], limit)
-    fit = publication.fit_root(host, limit)
-    assert list(map(id, fit.left_out)) == list(map(id, alone.left_out))
 
 
 def test_devices_not_published_are_not_placed():
@@ -91,7 +75,7 @@ def test_devices_not_published_are_not_placed():
     assert left.problem is not None      # alone over the limit
     fit = publication.fit_root([left, published], 2)
     assert [d.name for d in fit.on_root] == [published.name]
-    assert fit.left_out == () and fit.off_root == ()
+    assert fit.left_out == ()
 
 
 def _pci(index):

@@ -411,7 +411,13 @@ def test_drain_reads_only_what_the_plan_can_use(fleet):
     # Never the whole cloud's providers.
     assert '/resource_providers' not in urls
     listings = [u for u in urls if u.startswith('/resource_providers?')
-                and 'required=' in u and 'DISABLED' not in u]
+                and 'required=' in u and 'DISABLED' not in u
+                and 'COMPUTE_NODE' not in u]
+    # The destinations' hosts: one listing of the compute nodes, however
+    # many (no read per host).
+    assert urls.count('/resource_providers?required=COMPUTE_NODE') == 1
+    assert not [u for u in urls if u.startswith('/resource_providers/')
+                and u.count('/') == 2], urls
     # Who accepts: one per distinct streams (2).  Who of those has room
     # for each distinct streams and amounts needs no listing here: every
     # demand is one device, and its allocation candidates, read whole,
@@ -424,6 +430,31 @@ def test_drain_reads_only_what_the_plan_can_use(fleet):
                for u in candidates)
     assert inputs.truncated == frozenset()
     assert len(urls) == len(set(urls)), urls
+
+
+def test_a_host_nova_did_not_mark_is_still_named(fleet):
+    """A root without COMPUTE_NODE is read on its own, never unnamed.
+
+    Nova's resource tracker marks every compute node; a root another
+    service made, or an older Nova's, is not in that listing.
+    """
+    src = fleet.host(SOURCE, gpu(2))
+    fleet.allocate('a', src[0])
+    fleet.host('h1', gpu(2))
+    fleet.host('h2', gpu(2))
+    unmarked = next(iter(fleet.conn.placement.resource_providers(
+        name='h2')))
+    c_set_traits(fleet.conn, unmarked, ['OWNER_NOVA'])
+    view, urls = _recording_view(fleet.conn)
+
+    inputs = placement_view.read_drain(view, SOURCE)
+
+    assert urls.count('/resource_providers?required=COMPUTE_NODE') == 1
+    assert '/resource_providers/%s' % unmarked.id in urls
+    assert {inputs.hosts[u] for u in fleet.gpus['h1'] + fleet.gpus['h2']} \
+        == {'h1', 'h2'}
+    (options,) = inputs.options.values()
+    assert {o.host for o in options} == {'h1', 'h2'}
 
 
 def _answers_view(conn):

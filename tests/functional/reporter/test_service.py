@@ -17,6 +17,7 @@ import threading
 import time
 
 from nova_vfio_compat.model import traits
+from nova_vfio_compat.reporter import plan
 from nova_vfio_compat.reporter import service
 from nova_vfio_compat.reporter import sync
 from tests.functional.reporter import conftest as c
@@ -104,11 +105,14 @@ def test_periodic_resync_repairs_a_trait_someone_removed(placement):
                           resync_interval=0.1)
     with Running(svc):
         c.wait(lambda: svc.syncs >= 1)
-        rp = next(iter(conn.placement.resource_providers(name=c.HOST)))
+        # The GPU's provider: the root carries none of its traits.
+        gpu = plan.mdev_parent_provider_name(c.HOST, rd.GVT_PARENT)
+        rp = next(iter(conn.placement.resource_providers(name=gpu)))
         cur = conn.placement.get_resource_provider_trait(rp.id)
+        assert _owned(conn, gpu) == rd.published_traits(rd.gvt())
         conn.placement.set_resource_provider_trait(
             cur, traits=[t for t in cur.traits if not traits.is_owned(t)])
-        c.wait(lambda: _owned(conn, c.HOST) == rd.root_traits(rd.gvt()))
+        c.wait(lambda: _owned(conn, gpu) == rd.published_traits(rd.gvt()))
 
 
 def test_a_failing_device_source_is_retried(placement):

@@ -101,11 +101,9 @@ def _expected(entries):
 def _on_root(entries):
     """What the compute node provider carries for ``entries``.
 
-    The PCI devices' traits and the summary of the mdev types' accepts.
+    The PCI devices' traits: an mdev type's are on its GPU's provider.
     """
-    return _expected([e for e in entries if e[1] == 'pci']) | (
-        traits.summary_accept_traits(_expected(
-            [e for e in entries if e[1] == 'mdev_type'])))
+    return _expected([e for e in entries if e[1] == 'pci'])
 
 
 def _owned_on(conn, name):

@@ -90,11 +90,14 @@ def test_someone_removing_owned_traits_is_noticed_by_the_listing(placement):
     c.nova_layout(conn, mdev_parents=[rd.GVT_PARENT])
     reporter = sync.Reporter(conn, HOST)
     assert reporter.sync(devices).ok
-    rp = next(iter(conn.placement.resource_providers(name=HOST)))
-    c.set_traits(conn, rp, c.traits_of(conn, HOST) - _owned(conn, HOST))
+    # The GPU's provider: the root carries none of its traits.
+    gpu = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
+    rp = next(iter(conn.placement.resource_providers(name=gpu)))
+    assert _owned(conn, gpu) == rd.published_traits(rd.gvt())
+    c.set_traits(conn, rp, c.traits_of(conn, gpu) - _owned(conn, gpu))
     result = reporter.sync(devices)
     assert result.ok and result.writes == 1
-    assert _owned(conn, HOST) == rd.root_traits(rd.gvt())
+    assert _owned(conn, gpu) == rd.published_traits(rd.gvt())
 
 
 def _recreate(conn, name):

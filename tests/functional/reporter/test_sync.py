@@ -193,8 +193,11 @@ def test_gives_up_after_the_retries_and_says_so(placement, caplog):
         other.placement.set_resource_provider_trait(
             cur, traits=sorted(set(cur.traits) | {trait}))
 
+    # A VF, so that the root has traits to write (a GPU's are on its own
+    # provider only).
     result = sync.Reporter(placement.conn, HOST, conflict_retries=2,
-                           before_write=always_bump).sync([rd.gvt()])
+                           before_write=always_bump).sync(
+                               [rd.gvt(), rd.vf()])
     requests = list(placement.app.requests)
     assert not result.ok
     assert any('generation conflicts' in e and HOST in e

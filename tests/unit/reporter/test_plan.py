@@ -42,16 +42,13 @@ def test_a_virtual_parent_is_named_by_its_libvirt_name():
         HOST + '_mtty_mtty')
 
 
-def test_root_has_the_summary_and_parents_their_own_types():
+def test_root_has_the_pci_devices_and_parents_their_own_types():
     gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
     p = plan.build([gvt, vgpu, vf], HOST)
     assert p.errors == ()
-    # The PCI device's traits; of the mdev types, their accept blocks
-    # only (they accept what the GPUs accept): no emit or type trait.
-    assert p.providers[HOST] == _traits(vf) | traits.summary_accept_traits(
-        _traits(gvt) | _traits(vgpu))
-    assert not traits.emitted(p.providers[HOST] - _traits(vf))
-    assert not traits.mdev_types(p.providers[HOST])
+    # The PCI device's traits, nothing of the mdev types: Placement
+    # returns the root's traits with every allocation candidate.
+    assert p.providers[HOST] == _traits(vf)
     gvt_rp = plan.mdev_parent_provider_name(HOST, rd.GVT_PARENT)
     vgpu_rp = plan.mdev_parent_provider_name(HOST, rd.VGPU_PARENT)
     assert p.providers[gvt_rp] == _traits(gvt)
@@ -67,11 +64,10 @@ def test_root_has_the_summary_and_parents_their_own_types():
 
 
 def test_an_upgrade_removes_the_gpus_copies_from_the_root():
-    """A root an earlier release published carries its GPUs' union.
+    """A root an earlier release published carries its GPUs' traits.
 
-    The next sync takes off the emit, type and accept traits the summary
-    does not keep (they are owned), and leaves every trait it does not
-    own.
+    The next sync takes off their emit, type and accept traits (they
+    are owned), and leaves every trait it does not own.
     """
     gvt, vgpu, vf = rd.gvt(), rd.vgpu(), rd.vf()
     p = plan.build([gvt, vgpu, vf], HOST)
@@ -79,7 +75,7 @@ def test_an_upgrade_removes_the_gpus_copies_from_the_root():
     before = _traits(gvt) | _traits(vgpu) | _traits(vf) | foreign
     to_add, to_remove = plan.diff(before, p.desired(HOST))
     assert traits.emitted(to_remove) and traits.mdev_types(to_remove)
-    assert to_remove == before - foreign - p.desired(HOST)
+    assert to_remove == _traits(gvt) | _traits(vgpu)
     assert plan.apply(before, to_add, to_remove) == (
         p.desired(HOST) | foreign)
 
@@ -126,35 +122,29 @@ def test_the_mdev_type_trait_counts_against_the_bound():
     assert 'would carry %d traits' % len(names) in p.errors[0]
     assert p.providers[HOST] == frozenset()
     p = plan.build([gvt], HOST, max_traits=len(names))
-    assert p.errors == () and p.providers[HOST] == (
-        traits.summary_accept_traits(names))
+    assert p.errors == () and p.providers[HOST] == frozenset()
+    assert p.providers[plan.mdev_parent_provider_name(
+        HOST, rd.GVT_PARENT)] == names
 
 
-def test_root_over_the_bound_carries_what_fits():
+def test_gpus_are_not_bound_by_what_the_root_carries():
+    """The root's limit is the PCI devices' alone: no GPU is left out.
+
+    Each GPU's traits fit on its own provider, however many GPUs.
+    """
     a, b = rd.gvt(), rd.vgpu()
     c = rd.gvt(parent='0000:00:03.0', sample='gvt-i915-v1.3-type4.yaml')
-    two = traits.summary_accept_traits(_traits(a) | _traits(b))
-    limit = max(len(_traits(a)), len(_traits(b)), len(_traits(c)),
-                len(two))
-    assert len(traits.summary_accept_traits(
-        _traits(a) | _traits(b) | _traits(c))) > limit
+    limit = max(len(_traits(a)), len(_traits(b)), len(_traits(c)))
+    assert len(_traits(a) | _traits(b) | _traits(c)) > limit
     p = plan.build([a, b, c], HOST, max_traits=limit)
-    assert p.errors == () and p.left_out == ()
-    # The first two fit on the root; the third is published on its own
-    # GPU's provider only, and that is said.
-    assert p.providers[HOST] == two
+    assert p.errors == () and p.left_out == () and p.message == ''
+    assert p.providers[HOST] == frozenset()
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.GVT_PARENT)] == _traits(a)
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.VGPU_PARENT)] == _traits(b)
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, '0000:00:03.0')] == _traits(c)
-    assert p.off_root == (publication.named_with_stream(
-        publication.as_published(c)),)
-    warning, info = p.messages
-    assert warning == ''
-    assert info.startswith('1 mdev type(s) published on their GPU\'s '
-                           'provider only') and c.name in info
 
 
 def _pci(index):
@@ -176,14 +166,13 @@ def test_pci_devices_past_the_bound_are_left_out_and_named():
     assert p.left_out == tuple(
         '%s (stream %s)' % (d.name, traits.emit_trait(d.document.emits))
         for d in pcis[3:])
-    warning, _info = p.messages
+    warning = p.message
     assert warning.startswith('4 device(s) left out')
     assert 'max_traits_per_provider' in warning
     assert all(line in warning for line in p.left_out)
-    # The GPU still has its own provider; only the summary misses it.
+    # The GPU has its own provider, whatever the root's limit.
     assert p.providers[plan.mdev_parent_provider_name(
         HOST, rd.GVT_PARENT)] == _traits(gvt)
-    assert len(p.off_root) == 1
     # No class is needed for a device left out.
     assert p.resource_classes == {
         traits.resource_class(publication.stream_document(d).emits)
