@@ -919,19 +919,23 @@ def _candidates(body):
 
     Has ``body`` the shape, naming only providers it describes
     (:func:`_candidates_named`)?  The largest answer the readers ask
-    for again and again (Nova's own query, 2.8 MB at 1,000 hosts),
-    for which the compiled check and :func:`_candidates_named` walked
-    the same columns twice, each with a pass of its own per type.  Here
-    each object is taken once: one loop over the candidates and one
-    over the summaries take their properties into columns (an item that
-    is not an object, or lacks one, raises), then each column is tested
-    with builtins that loop in C; a pass that must find a type raises
-    on any other: ``dict.keys`` and ``dict.values`` on a value that is
-    not a dict, ``itemgetter`` on one that is not an object with the
-    key, ``''.join`` on a name that is not a string.  A provider a
-    candidate names, or a root, found among the summaries' keys
-    (checked as UUIDs) is a UUID.  A property test holds it to
-    jsonschema and :func:`_candidates_consistent`.
+    for again and again (Nova's own query, megabytes at 1,000 hosts), read
+    whole by ``drain``.  Its check costs what it touches: the answer is
+    decoded long before, and json.loads of the next answer evicts it
+    from the caches, so a pass of builtins over a column (every
+    summary's traits, then every summary's resources) fetches each
+    object again.  Here each candidate and each summary is walked once,
+    in the order json.loads laid them out, taking what the columns
+    need: a candidate's providers are looked up among the summaries
+    (an unhashable one raises ``TypeError``), a summary's traits and
+    resource classes gathered for one test of their distinct names (a
+    name that is not a string raises ``TypeError`` when they are
+    joined, a lone surrogate ``UnicodeEncodeError``), its resources'
+    amounts for one test of their types and bounds (a resource that is
+    not an object with both amounts raises).  A provider a candidate
+    names, or a root, found among the summaries' keys (checked as
+    UUIDs) is a UUID.  A property test holds it to jsonschema and
+    :func:`_candidates_consistent`.
     """
     if type(body) is not dict:
         return False
@@ -940,53 +944,57 @@ def _candidates(body):
         summaries = body['provider_summaries']
         if type(requests) is not list or type(summaries) is not dict:
             return False
-        keys = list(summaries)
-        if keys and not _all_uuids(keys):
+        if summaries and not _all_uuids(list(summaries)):
             return False
-        named = summaries.__contains__
-        # Every candidate's allocations an object, its mappings an object
-        # of arrays, naming described providers (an unhashable value in
-        # a mapping raises TypeError).
-        allocations, mappings = [], []
         for request in requests:
-            allocations.append(request['allocations'])
-            mappings.append(request['mappings'])
-        mapped = list(_chain(map(dict.values, mappings)))
-        if not (set(map(type, mapped)) <= _LIST and
-                all(map(named, _chain(map(dict.keys, allocations)))) and
-                all(map(named, _chain(mapped)))):
-            return False
-        resources, traits, roots = [], [], []
+            allocations = request['allocations']
+            mappings = request['mappings']
+            if type(allocations) is not dict or type(mappings) is not dict:
+                return False
+            for provider in allocations:
+                if provider not in summaries:
+                    return False
+            for providers in mappings.values():
+                if type(providers) is not list:
+                    return False
+                for provider in providers:
+                    if provider not in summaries:
+                        return False
+        held, named, undescribed = [], [], []
         for summary in summaries.values():
-            resources.append(summary['resources'])
-            traits.append(summary['traits'])
-            roots.append(summary['root_provider_uuid'])
-        if not set(map(type, traits)) <= _LIST:
-            return False
+            resources = summary['resources']
+            traits = summary['traits']
+            root = summary['root_provider_uuid']
+            if type(resources) is not dict or type(traits) is not list:
+                return False
+            if root not in summaries:
+                undescribed.append(root)
+            named.append(traits)
+            if resources:
+                held += resources.values()
+                named.append(resources)
         # The distinct names: traits repeat from provider to provider
         # (tens of thousands at 1,000 hosts, a few dozen distinct), and
-        # hashing each costs less than joining them all; one that is
-        # unhashable raises TypeError.
-        names = set(_chain(traits))
-        names.update(_chain(map(dict.keys, resources)))
+        # hashing each costs less than joining them all.
+        names = set(_chain(named))
         if names and ('' in names or ''.join(names).encode().translate(
                 None, _NAME_CHARS)):
             return False
-        amounts = list(_chain(map(_AMOUNTS, _chain(map(
-            dict.values, resources)))))
-        if amounts and not (set(map(type, amounts)) <= _INT and
-                            min(amounts) >= 0 and max(amounts) <= COUNT_MAX):
-            return False
-        if all(map(named, roots)):
-            return True
+        if held:
+            amounts = list(map(_CAPACITY, held))
+            amounts += map(_USED, held)
+            if not (set(map(type, amounts)) <= _INT and
+                    min(amounts) >= 0 and max(amounts) <= COUNT_MAX):
+                return False
     except (KeyError, TypeError, UnicodeEncodeError):
         return False
-    return _all_uuids(roots)
+    return not undescribed or _all_uuids(undescribed)
 
 
 _chain = itertools.chain.from_iterable
-_LIST, _INT = {list}, {int}
-_AMOUNTS = operator.itemgetter('capacity', 'used')
+_INT = {int}
+_CAPACITY = operator.itemgetter('capacity')
+_USED = operator.itemgetter('used')
 _UUID_MATCH = _single_match(UUID['pattern'])
 _LONG_ALLOCATIONS = _compiled(ALLOCATIONS)
 

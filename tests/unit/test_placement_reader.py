@@ -496,6 +496,26 @@ _BAD_CANDIDATES = {
         {'x': _summary(b)}),
     'summaries not an object': lambda b: b.update(provider_summaries=[]),
     'requests not an array': lambda b: b.update(allocation_requests={}),
+    # Iterated, a list of described providers or an empty string would
+    # name only described providers.
+    'allocations a list of described providers': lambda b: b[
+        'allocation_requests'][0].update(allocations=list(b[
+            'provider_summaries'])),
+    'allocations an empty string': lambda b: b['allocation_requests'][0]
+    .update(allocations=''),
+    'mappings an empty string': lambda b: b['allocation_requests'][0]
+    .update(mappings=''),
+    'mapping a string': lambda b: b['allocation_requests'][0].update(
+        mappings={'': str(uuid_lib.UUID(int=1))}),
+    # Empty, they have nothing to iterate.
+    'resources an empty array': lambda b: _summary(b).update(resources=[]),
+    'traits an empty object': lambda b: _summary(b).update(traits={}),
+    'resource an array of amounts': lambda b: _summary(b).update(
+        resources={'VGPU': [1, 0]}),
+    'capacity null': lambda b: _summary(b).update(
+        resources={'VGPU': {'capacity': None, 'used': 0}}),
+    'root null': lambda b: _summary(b).update(root_provider_uuid=None),
+    'root an integer': lambda b: _summary(b).update(root_provider_uuid=7),
 }
 
 
@@ -558,6 +578,53 @@ def test_the_candidates_check_agrees_with_jsonschema(n, m, pick, data):
             parent[path[-1]] = data.draw(_HOSTILE | st.just(UUID))
     assert placement_answers._candidates(body) == _reference_candidates(
         body)
+
+
+def test_a_candidates_answer_may_spell_uuids_as_the_pattern_allows():
+    # A root no summary describes, a provider's UUID without hyphens or
+    # in upper case: the pattern allows them, so does the check.
+    body = _candidates(3, 4)
+    _summary(body)['root_provider_uuid'] = UUID.upper()
+    for i, spelt in ((1, uuid_lib.UUID(int=2).hex),
+                     (2, str(uuid_lib.UUID(int=3)).upper())):
+        _rename(body, str(uuid_lib.UUID(int=i + 1)), spelt)
+    assert placement_answers._candidates(body)
+    assert _reference_candidates(body)
+
+
+def _rename(value, old, new):
+    """``value`` with the string ``old`` replaced by ``new`` everywhere."""
+    if isinstance(value, dict):
+        items = [(new if k == old else k, _rename(v, old, new))
+                 for k, v in value.items()]
+        value.clear()
+        value.update(items)
+    elif isinstance(value, list):
+        value[:] = [_rename(v, old, new) for v in value]
+    elif value == old:
+        return new
+    return value
+
+
+@given(st.integers(0, 12), st.integers(1, 12), st.integers(0, 100),
+       _NEAR_UUIDS | _NEAR_NAMES)
+def test_the_candidates_check_of_strings_agrees_with_jsonschema(
+        n, m, pick, near):
+    # One provider, trait or resource class renamed everywhere it is
+    # written (summary key, candidates' allocations and mappings, roots;
+    # traits; resources) to a string near a UUID or a name: the providers
+    # stay described, so only the patterns decide, and the hand-written
+    # check says what jsonschema says.
+    body = _candidates(n, m)
+    for summary in body['provider_summaries'].values():
+        summary['traits'].append('CUSTOM_Y')
+        summary['resources']['MEMORY_MB'] = {'capacity': 8, 'used': 0}
+    names = ['CUSTOM_X', 'CUSTOM_Y', 'COMPUTE_NODE', 'VGPU', 'MEMORY_MB']
+    old = (names + sorted(body['provider_summaries']))[
+        pick % (len(names) + m)]
+    _rename(body, old, near)
+    assert placement_answers._candidates(body) == _reference_candidates(
+        body), (old, near)
 
 
 # (what is wrong, how): each a malformed answer to the filter's read of
