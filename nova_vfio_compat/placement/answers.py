@@ -246,7 +246,7 @@ ALLOCATION_CANDIDATES = {
 # :meth:`nova_vfio_compat.selection.placement_reads.RequestReads.candidates`):
 # how many allocation requests there are, and the root of every provider
 # the summaries describe.  Checking what is used: the whole shape
-# (:data:`ALLOCATION_CANDIDATES`) costs most of json.loads of 2.8 MB at
+# (:data:`ALLOCATION_CANDIDATES`) costs most of json.loads of 2.3 MB at
 # 1,000 hosts, this a few hundredths.  ``drain`` uses the whole shape.
 ALLOCATION_CANDIDATES_COUNTED = {
     'type': 'object',
