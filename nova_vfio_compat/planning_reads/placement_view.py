@@ -679,9 +679,8 @@ def read_fleet(view, assumptions=(),
     For every stream some device emits (or an assumed document emits):
     the providers that emit it and those carrying each of its accept
     trait names, with the mdev type traits they carry (which type a
-    vGPU's streams are of).  Roots are left out: they carry a summary of
-    their devices' traits (their PCI devices' traits and the accepts of
-    their GPUs), not a device.
+    vGPU's streams are of).  Roots are left out: they carry their PCI
+    devices' traits, and are not a device.
 
     :returns: ``[compatibility.Provider]``.
     """

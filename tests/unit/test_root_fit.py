@@ -58,7 +58,7 @@ def test_what_fits_is_whole_devices_maximal_and_under_the_limit(
     fit = publication.fit_root(host, limit)
     assert len(fit.traits) <= limit
     assert fit.traits == frozenset().union(*(d.traits for d in fit.on_root))
-    # Every PCI device is placed exactly once, in order; no mdev type is.
+    # Every PCI device is placed exactly once; no mdev type is.
     pcis = [d for d in host if d.kind == devices.KIND_PCI]
     assert sorted(map(id, fit.on_root + fit.left_out)) == sorted(
         map(id, pcis))

@@ -55,8 +55,8 @@ def filter_accepts(server, option, providers):
     """The filter's per-host decision, fed what Placement would answer.
 
     Placement answers "which providers carry any accept name of this
-    stream" (``required=in:``); the root of a host carries the union of
-    its devices' traits.
+    stream" (``required=in:``), each with its root; the roots carry
+    none of their GPUs' traits.
     """
     sources = [decision.SourceDevice(
         d.provider, d.name, frozenset(d.streams) | {'OWNER_NOVA'},
