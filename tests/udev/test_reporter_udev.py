@@ -59,9 +59,14 @@ def test_hotplug_reaches_placement(bed, conf, placement):  # noqa: F811
     source, change_signal = published_devices.device_source(conf)
     before = discovery.discover(conf)
     assert len(before) == 5     # three GVT-g types, two VFs
+    # umockdev sends a device's remove event before it removes the device
+    # (it reads the event's properties from sysfs), where the kernel
+    # removes it first: without a quiet second after the event, a busy
+    # machine could discover the device still there, and nothing would
+    # come to discover it again.
     svc = service.Service(sync.Reporter(conn, c.HOST), source,
                           signal=change_signal, resync_interval=3600,
-                          debounce=0)
+                          debounce=1)
     thread = threading.Thread(target=svc.run, daemon=True)
     thread.start()
     try:
