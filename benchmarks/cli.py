@@ -282,6 +282,37 @@ def _answers(answers, emit, rst):
          'answer is timed many times per sample.\n' % SPREAD)
 
 
+def _answers_and_validators(tables, emit, rst):
+    _answers(tables['answers'], emit, rst)
+    _validators(tables['validators'], emit, rst)
+
+
+def _validators(rows, emit, rst):
+    sizes = sorted(rows)
+    last = sizes[-1]
+    names = [row[0] for row in rows[sizes[0]]]
+    emit(table(
+        'Checking drain\'s allocation candidates: check / json.loads',
+        ['validator'] + ['%d hosts' % size for size in sizes] +
+        ['/ the project\'s check, %d hosts' % last],
+        [[name] + [str(rows[size][i][1] or 'not installed')
+                   for size in sizes] +
+         [str(rows[last][i][2] or '-')]
+         for i, name in enumerate(names)], rst))
+    emit('The answer of the drain row above, decoded anew, checked whole '
+         'by the check ``drain``\'s reader applies and by the libraries '
+         'that could do it instead (``benchmarks/validators.py``): '
+         'jsonschema, the reference that writes the message of a '
+         'refusal, and pydantic-core, compiled in Rust (strict: the same '
+         'types, patterns and bounds). Both are timed without the test '
+         'that a candidate names only providers the summaries describe, '
+         'which neither schema language expresses. The three and '
+         '``json.loads`` of the same bytes are sampled in turn; %s. '
+         'Where the decoded objects lie in memory moves the check\'s '
+         'time, so the same check of the same bytes can differ between '
+         'the two tables.\n' % SPREAD)
+
+
 def _lm_reads(rows, emit, rst):
     emit(table(
         'What one live migration downloads from Placement',
@@ -444,7 +475,7 @@ def _part_fleet(sizes, args):
         out[key] = _collect(
             lambda emit: render(tables[key], emit, args.rst))[0]
     out['answers'] = _collect(
-        lambda emit: _answers(tables['answers'], emit, args.rst))[0]
+        lambda emit: _answers_and_validators(tables, emit, args.rst))[0]
     return out
 
 
@@ -566,7 +597,7 @@ def main(argv=None):
                 drain=False)
         finally:
             placement.close()
-        _answers(tables['answers'], emit, rst)
+        _answers_and_validators(tables, emit, rst)
         return 0
     if args.jobs > 1:
         results = _side_by_side(sizes, args)

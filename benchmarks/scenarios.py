@@ -36,6 +36,7 @@ from nova.scheduler import utils as scheduler_utils
 
 from benchmarks import filters as bench_filters
 from benchmarks import fleet
+from benchmarks import validators
 from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import devices as nvc_devices
 from nova_vfio_compat.model import rules as nvc_rules
@@ -458,10 +459,12 @@ def fleet_tables(placement, sizes, fleet_rows=True, answers=True, lm=True,
     The fleet (:class:`Fleet`, with the live migration's source host) is
     grown to each size in turn and measured there by every table asked
     for.  Returns ``{'fleet': [fleet_row], 'answers': {size:
-    answer_checks}, 'lm': lm_reads' rows (``candidates`` hosts handed to
+    answer_checks}, 'validators': {size: candidate_validators}, 'lm':
+    lm_reads' rows (``candidates`` hosts handed to
     the filter), 'drain': [drain_row]}`` (the tables asked for).
     """
-    out = {'fleet': [], 'answers': {}, 'lm': [], 'drain': []}
+    out = {'fleet': [], 'answers': {}, 'validators': {}, 'lm': [],
+           'drain': []}
     with nova_report_client(placement):
         the_fleet = Fleet(placement)
         adapter = placement.nova_adapter()
@@ -473,6 +476,7 @@ def fleet_tables(placement, sizes, fleet_rows=True, answers=True, lm=True,
                 out['fleet'].append(fleet_row(placement, the_fleet))
             if answers:
                 out['answers'][size] = answer_checks(the_fleet, adapter)
+                out['validators'][size] = candidate_validators(adapter)
             if lm:
                 out['lm'].append(
                     lm_read_row(placement, the_fleet, candidates))
@@ -766,6 +770,46 @@ def answer_checks(the_fleet, adapter, samples=15):
                                                        samples)
         rows.append((route, len(content) / 1000, ratio))
     return rows
+
+
+def candidate_validators(adapter, samples=7):
+    """What ``drain``'s check of allocation candidates costs, and others.
+
+    ``[(validator, Spread of its time / json.loads's, Spread of its time
+    / the project's check's)]`` for each of :func:`validators.checks`
+    (both None: not installed; the second None for the project's own),
+    on the answer of Nova's one-vGPU query (the drain row of
+    :func:`answer_checks`): every validator and json.loads sampled in
+    turn.  Each must accept the answer.
+    """
+    url = '/allocation_candidates?resources=VGPU:1'
+    content = adapter.get(url, microversion=CANDIDATES_MICROVERSION).content
+    body = json.loads(content)
+    calls = range(max(1, 20000 // len(content)))
+    found = validators.checks(url, CANDIDATES_MICROVERSION)
+    installed = [check for _, check in found if check is not None]
+    runs = []
+    for check in installed:
+        if not check(body):
+            raise AssertionError('%s refuses the answer' % check)
+
+        def run(check=check):
+            for _ in calls:
+                check(body)
+        runs.append(run)
+
+    def decode():
+        for _ in calls:
+            json.loads(content)
+    runs.append(decode)
+    n = len(installed)
+    ratios, _times = interleaved_ratios(
+        runs, [(i, n) for i in range(n)] + [(i, 0) for i in range(1, n)],
+        samples)
+    by_check = {check: (ratios[i], ratios[n + i - 1] if i else None)
+                for i, check in enumerate(installed)}
+    return [(name,) + by_check.get(check, (None, None))
+            for name, check in found]
 
 
 # 3. The reporter ----------------------------------------------------------

@@ -30,6 +30,7 @@ from benchmarks import cli
 from benchmarks import drain
 from benchmarks import fleet
 from benchmarks import scenarios
+from benchmarks import validators
 from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import rules
 
@@ -320,8 +321,17 @@ def test_answer_checks_cover_every_route_the_readers_check():
         adapter = placement.nova_adapter()
         routes = scenarios.answer_routes(the_fleet, adapter)
         rows = scenarios.answer_checks(the_fleet, adapter, samples=1)
+        timed = scenarios.candidate_validators(adapter, samples=1)
     finally:
         placement.close()
+    # drain's check of allocation candidates is also timed against the
+    # libraries that could do it, each accepting the same answer.
+    assert [row[0] for row in timed] == [
+        name for name, _ in validators.checks('/', None)]
+    assert all(isinstance(row[1], scenarios.Spread) for row in timed)
+    # Each library also against the project's check, sampled in turn.
+    assert timed[0][2] is None
+    assert all(isinstance(row[2], scenarios.Spread) for row in timed[1:])
     assert [r[0] for r in rows] == [r[0] for r in routes]
     paths = [url.partition('?')[0] for _route, url, _mv, _name in routes]
     for method, pattern, _schema in (placement_answers.ROUTES +
