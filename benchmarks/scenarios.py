@@ -773,14 +773,14 @@ def answer_checks(the_fleet, adapter, samples=15):
 
 
 def candidate_validators(adapter, samples=7):
-    """What ``drain``'s check of allocation candidates costs, and others.
+    """What libraries would take to check ``drain``'s allocation candidates.
 
-    ``[(validator, Spread of its time / json.loads's, Spread of its time
-    / the project's check's)]`` for each of :func:`validators.checks`
-    (both None: not installed; the second None for the project's own),
-    on the answer of Nova's one-vGPU query (the drain row of
-    :func:`answer_checks`): every validator and json.loads sampled in
-    turn.  Each must accept the answer.
+    ``[(library, Spread of its time / json.loads's, Spread of its time /
+    the project's check's)]`` for each library of :func:`validators.checks`
+    (None, None: not installed), on the answer of Nova's one-vGPU query
+    (the drain row of :func:`answer_checks`), decoded once: the
+    project's check, every library and json.loads sampled in turn.  Each
+    must accept the answer.
     """
     url = '/allocation_candidates?resources=VGPU:1'
     content = adapter.get(url, microversion=CANDIDATES_MICROVERSION).content
@@ -803,13 +803,15 @@ def candidate_validators(adapter, samples=7):
             json.loads(content)
     runs.append(decode)
     n = len(installed)
+    # The project's check is the first; each library against json.loads
+    # and against it.
     ratios, _times = interleaved_ratios(
-        runs, [(i, n) for i in range(n)] + [(i, 0) for i in range(1, n)],
+        runs, [(i, n) for i in range(1, n)] + [(i, 0) for i in range(1, n)],
         samples)
-    by_check = {check: (ratios[i], ratios[n + i - 1] if i else None)
-                for i, check in enumerate(installed)}
+    by_check = {check: (ratios[i - 1], ratios[n - 2 + i])
+                for i, check in enumerate(installed) if i}
     return [(name,) + by_check.get(check, (None, None))
-            for name, check in found]
+            for name, check in found[1:]]
 
 
 # 3. The reporter ----------------------------------------------------------
