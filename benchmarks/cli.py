@@ -386,19 +386,31 @@ def _reporter(placement, sizes, emit, rst):
                              SPREAD))
 
 
+# The roots of the boot query's fleets: (label, traits, inventory).  The
+# goal is judged on the first, which has the fewest traits (our traits
+# weigh most there).
+BOOT_ROOTS = (
+    ('Nova\'s two', fleet.NOVA_ROOT_TRAITS, None),
+    ('a libvirt node\'s', fleet.LIBVIRT_ROOT_TRAITS,
+     fleet.LIBVIRT_ROOT_INVENTORY),
+)
+
+
 def _boot(hosts, emit, rst):
-    row = scenarios.boot_candidates(hosts)
-    verdict = 'met' if row[4].median <= BOOT_GOAL else 'NOT met'
+    rows = [(label,) + scenarios.boot_candidates(hosts, traits, inventory)
+            for label, traits, inventory in BOOT_ROOTS]
+    verdict = 'met' if rows[0][5].median <= BOOT_GOAL else 'NOT met'
     emit(table(
         'What our traits cost Nova\'s boot query',
-        ['hosts', 'providers', 'traits per GPU provider (mean / max)',
-         'traits per root provider (mean / max)',
+        ['roots: traits and inventory', 'hosts', 'providers',
+         'traits per GPU provider (mean / max)',
+         'our traits per root provider (mean / max)',
          'time: with traits / none', 'response size: with / none',
          'ms, none', 'ms, with traits', 'kB, none', 'kB, with traits',
          'candidates'],
-        [(row[0], row[1], row[2], row[3], str(row[4]), _x(row[5]),
-          '%.0f' % row[6], '%.0f' % row[7], '%.0f' % row[8],
-          '%.0f' % row[9], row[10])], rst))
+        [(row[0], row[1], row[2], row[3], row[4], str(row[5]), _x(row[6]),
+          '%.0f' % row[7], '%.0f' % row[8], '%.0f' % row[9],
+          '%.0f' % row[10], row[11]) for row in rows], rst))
     emit('Nova\'s own ``GET /allocation_candidates`` for a one-GPU '
          'flavor (its ``ResourceRequest`` and report client), on hosts of '
          'a root and %d GPU providers each, every GPU accepting a wide '
@@ -409,10 +421,17 @@ def _boot(hosts, emit, rst):
          '(i - 1) %% %d + 1: the reporter published the first %d hosts, '
          'the others are copies of their provider trees, written in '
          'Placement\'s tables. Placement returns every provider\'s traits '
-         'in the provider summaries, so the answer grows with them. Goal: '
-         'at most %.1fx the time (%s).\n' % (
+         'and inventories in the provider summaries, so the answer grows '
+         'with them. Roots: with the two traits Nova keeps on every '
+         'compute node (``COMPUTE_NODE``, ``OWNER_NOVA``), and, in a '
+         'Placement of their own, with the %d traits and the VCPU, '
+         'MEMORY_MB and DISK_GB inventories Nova\'s libvirt driver sets on '
+         'a compute node of its functional harness (a real host has more '
+         'CPU traits). Goal: at most %.1fx the time with Nova\'s two '
+         '(%s).\n' % (
              fleet.PARENTS, SPREAD, scenarios.BOOT_KINDS,
-             scenarios.BOOT_KINDS, BOOT_GOAL, verdict))
+             scenarios.BOOT_KINDS, len(fleet.LIBVIRT_ROOT_TRAITS),
+             BOOT_GOAL, verdict))
 
 
 def _drain(rows, emit, rst):

@@ -304,9 +304,14 @@ class Fleet:
     :class:`nova_vfio_compat.demo.local_placement.LocalPlacement`.
     """
 
-    def __init__(self, placement, with_source=True, resource_class='VGPU'):
+    def __init__(self, placement, with_source=True, resource_class='VGPU',
+                 root_traits=fleet.NOVA_ROOT_TRAITS, root_inventory=None):
         self.placement = placement
         self.resource_class = resource_class
+        # What Nova keeps on every host's root (its traits, and the
+        # inventories of a root that has any).
+        self.root_traits = root_traits
+        self.root_inventory = root_inventory
         self.hosts = []
         self.documents = {}
         # {kind: the host laid out first} (:meth:`add_hosts`).
@@ -336,10 +341,15 @@ class Fleet:
         """Lay out a host as nova-compute does: a :class:`fleet.Host`."""
         root = self._post('/resource_providers', {'name': name},
                           PROVIDERS_MICROVERSION)
-        self._put('/resource_providers/%s/traits' % root['uuid'],
-                  {'traits': list(fleet.NOVA_ROOT_TRAITS),
-                   'resource_provider_generation': root['generation']},
-                  '1.6')
+        traits = self._put('/resource_providers/%s/traits' % root['uuid'],
+                           {'traits': list(self.root_traits),
+                            'resource_provider_generation':
+                                root['generation']}, '1.6')
+        if self.root_inventory:
+            self._put('/resource_providers/%s/inventories' % root['uuid'],
+                      {'inventories': self.root_inventory,
+                       'resource_provider_generation':
+                           traits['resource_provider_generation']}, '1.6')
         gpus = []
         for i, doc in enumerate(documents):
             gpu = self._post('/resource_providers', {
@@ -1050,11 +1060,14 @@ BOOT_WITH = 'CUSTOM_BENCH_GPU_B'
 BOOT_KINDS = 100
 
 
-def boot_candidates(size):
+def boot_candidates(size, root_traits=fleet.NOVA_ROOT_TRAITS,
+                    root_inventory=None):
     """Nova's boot query on ``size`` hosts, with and without our traits.
 
     One Placement holds two fleets of ``size`` hosts, alike but for the
-    device class: each host a root and ``fleet.PARENTS`` GPU providers,
+    device class: each host a root (with ``root_traits`` and
+    ``root_inventory``, as Nova keeps them) and ``fleet.PARENTS`` GPU
+    providers,
     each GPU accepting a wide range of minors (:func:`wide_document`,
     :data:`BOOT_KINDS` hosts of distinct ranges); the reporter published
     one fleet (encoding 2), not the other (:meth:`Fleet.add_hosts`).
@@ -1072,7 +1085,9 @@ def boot_candidates(size):
         fleets = {}
         for name in (BOOT_WITHOUT, BOOT_WITH):
             fleets[name] = Fleet(placement, with_source=False,
-                                 resource_class=name)
+                                 resource_class=name,
+                                 root_traits=root_traits,
+                                 root_inventory=root_inventory)
             hosts = []
             for i in range(1, size + 1):
                 kind = (i - 1) % BOOT_KINDS + 1

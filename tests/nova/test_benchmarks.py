@@ -33,6 +33,7 @@ from benchmarks import scenarios
 from benchmarks import validators
 from nova_vfio_compat.demo import local_placement
 from nova_vfio_compat.model import rules
+from tests.nova import base
 
 
 # Hosts of each fleet of the boot query test (the benchmark: 100).
@@ -163,6 +164,48 @@ def test_boot_query_with_our_traits_stays_close_to_none():
     # the response grows, but by less than encoding 1 made it (several
     # times).
     assert 1.0 < row[5] < 5.0, row
+
+
+def test_a_fleet_of_libvirt_roots_has_them_on_every_host():
+    # The boot query's second row: every root, laid out or copied in
+    # bulk, carries a libvirt node's traits and inventory.
+    placement = local_placement.in_process()
+    try:
+        the_fleet = scenarios.Fleet(
+            placement, with_source=False,
+            root_traits=fleet.LIBVIRT_ROOT_TRAITS,
+            root_inventory=fleet.LIBVIRT_ROOT_INVENTORY)
+        documents = [scenarios.wide_document(1, j)
+                     for j in range(fleet.PARENTS)]
+        the_fleet.add_hosts([('h%d' % i, documents, 1) for i in range(3)],
+                            publish=False)
+        pl = placement.sdk.placement
+        for host in the_fleet.hosts:
+            traits = pl.get('/resource_providers/%s/traits' % host.uuid,
+                            microversion='1.6').json()['traits']
+            assert sorted(traits) == sorted(fleet.LIBVIRT_ROOT_TRAITS)
+            inventories = pl.get(
+                '/resource_providers/%s/inventories' % host.uuid,
+                microversion='1.6').json()['inventories']
+            assert {rc: inv['total'] for rc, inv in inventories.items()} == {
+                rc: inv['total']
+                for rc, inv in fleet.LIBVIRT_ROOT_INVENTORY.items()}
+    finally:
+        placement.close()
+
+
+class LibvirtRootTest(base.VFIOCompatTestBase):
+    """The libvirt roots of the boot benchmark are Nova's own."""
+
+    def test_the_traits_and_inventory_are_what_nova_sets(self):
+        self._start_host('host1')
+        root = self._get_provider_uuid_by_name('host1')
+        self.assertEqual(sorted(fleet.LIBVIRT_ROOT_TRAITS),
+                         sorted(self._get_provider_traits(root)))
+        inventory = self._get_provider_inventory(root)
+        for rc, wanted in fleet.LIBVIRT_ROOT_INVENTORY.items():
+            self.assertEqual(wanted, {k: inventory[rc][k] for k in wanted})
+        self.assertEqual(set(fleet.LIBVIRT_ROOT_INVENTORY), set(inventory))
 
 
 def test_drain_requests_do_not_grow_with_the_fleet():
