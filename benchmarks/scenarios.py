@@ -797,11 +797,11 @@ def candidate_validators(adapter, samples=7):
     body = json.loads(content)
     calls = range(max(1, 20000 // len(content)))
     found = validators.checks(url, CANDIDATES_MICROVERSION)
-    installed = [check for _, check in found if check is not None]
+    installed = [(name, check) for name, check in found if check is not None]
     runs = []
-    for check in installed:
+    for name, check in installed:
         if not check(body):
-            raise AssertionError('%s refuses the answer' % check)
+            raise AssertionError('%s refuses the answer' % name)
 
         def run(check=check):
             for _ in calls:
@@ -812,16 +812,16 @@ def candidate_validators(adapter, samples=7):
         for _ in calls:
             json.loads(content)
     runs.append(decode)
-    n = len(installed)
-    # The project's check is the first; each library against json.loads
-    # and against it.
+    # The project's check is the first run, json.loads the last: each
+    # library against the one, then against the other.
+    libraries = range(1, len(installed))
     ratios, _times = interleaved_ratios(
-        runs, [(i, n) for i in range(1, n)] + [(i, 0) for i in range(1, n)],
-        samples)
-    by_check = {check: (ratios[i - 1], ratios[n - 2 + i])
-                for i, check in enumerate(installed) if i}
-    return [(name,) + by_check.get(check, (None, None))
-            for name, check in found[1:]]
+        runs, [(i, len(runs) - 1) for i in libraries] +
+        [(i, 0) for i in libraries], samples)
+    timed = dict(zip([name for name, _ in installed[1:]],
+                     zip(ratios[:len(libraries)], ratios[len(libraries):])))
+    return [(name,) + timed.get(name, (None, None))
+            for name, _check in found[1:]]
 
 
 # 3. The reporter ----------------------------------------------------------
