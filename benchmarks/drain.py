@@ -231,7 +231,7 @@ def planning_rows(sizes=SIZES, servers=SERVERS):
                 report.drain(inputs, inputs.servers, plan, stranded, {})
 
             def nova_query():
-                adapter.get('/allocation_candidates?resources=VGPU:1',
+                adapter.get(scenarios.VGPU_CANDIDATES,
                             microversion=scenarios.CANDIDATES_MICROVERSION
                             ).json()
 

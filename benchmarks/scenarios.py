@@ -51,6 +51,10 @@ from nova_vfio_compat.scheduler import vfio_compat_filter
 from nova_vfio_compat.selection import decision
 
 CANDIDATES_MICROVERSION = '1.36'
+# Nova's allocation-candidates query for a one-vGPU flavor of the fleet
+# (resources_from_request_spec of :func:`request_spec`): the baseline of
+# the fleet's tables and the answer whose checks they time.
+VGPU_CANDIDATES = '/allocation_candidates?resources=VGPU:1'
 PROVIDERS_MICROVERSION = '1.20'
 
 
@@ -439,7 +443,7 @@ class Fleet:
 
     def allocation_candidates(self, adapter):
         """Nova's own query for a one-vGPU flavor, grouped by root."""
-        body = adapter.get('/allocation_candidates?resources=VGPU:1',
+        body = adapter.get(VGPU_CANDIDATES,
                            microversion=CANDIDATES_MICROVERSION).json()
         roots = {u: s['root_provider_uuid']
                  for u, s in body['provider_summaries'].items()}
@@ -562,7 +566,7 @@ def fleet_row(placement, the_fleet):
                              'fleet of %d hosts' % size)
 
     def nova_query():
-        adapter.get('/allocation_candidates?resources=VGPU:1',
+        adapter.get(VGPU_CANDIDATES,
                     microversion=CANDIDATES_MICROVERSION).json()
 
     # Indices: pass-all 0, the filter 1, Nova's query 2, GET / 3, the
@@ -684,7 +688,7 @@ def drain_row(placement, the_fleet, view):
                              'stranded %s' % (size, writes, stranded))
 
     def nova_query():
-        adapter.get('/allocation_candidates?resources=VGPU:1',
+        adapter.get(VGPU_CANDIDATES,
                     microversion=CANDIDATES_MICROVERSION).json()
 
     n = samples_for(size, budget=1000, low=5, high=21)
@@ -710,7 +714,6 @@ def answer_routes(the_fleet, adapter):
     existing = adapter.get('/traits?name=in:%s' % ','.join(names),
                            microversion='1.6').json()['traits']
     gpu = the_fleet.source_gpu
-    candidates = '/allocation_candidates?resources=VGPU:1'
     return [
         ('GET /resource_providers (all)', '/resource_providers',
          placement_version.MICROVERSION, 'providers'),
@@ -739,9 +742,9 @@ def answer_routes(the_fleet, adapter):
          '/traits?name=startswith:%s' % nvc_traits.PREFIX, '1.6', 'traits'),
         ('GET /resource_classes', '/resource_classes', '1.7',
          'resource classes'),
-        ('GET /allocation_candidates (filter: count, roots)', candidates,
-         CANDIDATES_MICROVERSION, 'candidates counted'),
-        ('GET /allocation_candidates (drain: all)', candidates,
+        ('GET /allocation_candidates (filter: count, roots)',
+         VGPU_CANDIDATES, CANDIDATES_MICROVERSION, 'candidates counted'),
+        ('GET /allocation_candidates (drain: all)', VGPU_CANDIDATES,
          CANDIDATES_MICROVERSION, 'allocation candidates'),
         ('GET /', '/', None, 'versions'),
     ]
@@ -792,7 +795,7 @@ def candidate_validators(adapter, samples=7):
     project's check, every library and json.loads sampled in turn.  Each
     must accept the answer.
     """
-    url = '/allocation_candidates?resources=VGPU:1'
+    url = VGPU_CANDIDATES
     content = adapter.get(url, microversion=CANDIDATES_MICROVERSION).content
     body = json.loads(content)
     calls = range(max(1, 20000 // len(content)))
