@@ -466,9 +466,9 @@ def schema_for(method, path, microversion=None, reader=False):
 # answers) and writes the message when the compiled check says no.
 # A compiled validator was measured instead and is not used:
 # pydantic-core (Rust; pinned by upper-constraints from 2025.2 only)
-# checks drain's allocation candidates in 0.8 to 1.2 times their
-# json.loads, twice what the check written by hand here takes
-# (benchmarks/validators.py).
+# checks drain's allocation candidates in 0.8 to 1.6 times their
+# json.loads in the runs measured, 1.7 to 2.8 times what the check
+# written by hand here takes (benchmarks/validators.py).
 
 _TYPES = {'object': dict, 'array': list, 'string': str, 'integer': int,
           'null': type(None)}

@@ -368,9 +368,8 @@ def test_answer_checks_cover_every_route_the_readers_check():
     finally:
         placement.close()
     # drain's check of allocation candidates is also timed against the
-    # libraries that could do it, each accepting the same answer.
-    # ... each library against json.loads and against the project's
-    # check, sampled in turn.
+    # libraries that could do it, each accepting the same answer: each
+    # library against json.loads and against the project's check.
     assert [row[0] for row in timed] == [
         name for name, _ in validators.checks('/', None)[1:]]
     assert all(isinstance(ratio, scenarios.Spread)
