@@ -262,16 +262,24 @@ def _fleet(rows, emit, rst):
          'accepting-provider query) are sampled in turn; %s.\n' % SPREAD)
 
 
+def _by_size(rows):
+    """``(sizes, lines)`` of ``{size: [row]}``, rows alike at every size.
+
+    A line per row: that row at each size, in size order.
+    """
+    sizes = sorted(rows)
+    return sizes, [[rows[size][i] for size in sizes]
+                   for i in range(len(rows[sizes[0]]))]
+
+
 def _answers(answers, emit, rst):
-    sizes = sorted(answers)
-    routes = [row[0] for row in answers[sizes[0]]]
+    sizes, lines = _by_size(answers)
     emit(table(
         'Checking Placement\'s answers: check / json.loads',
         ['route'] + ['%d hosts' % size for size in sizes] +
         ['kB at %d hosts' % sizes[-1]],
-        [[route] + [str(answers[size][i][2]) for size in sizes] +
-         ['%.1f' % answers[sizes[-1]][i][1]]
-         for i, route in enumerate(routes)], rst))
+        [[line[0][0]] + [str(row[2]) for row in line] +
+         ['%.1f' % line[-1][1]] for line in lines], rst))
     emit('One answer of every route the project reads, from the fleet '
          'above as it grows: the time of the check a reader applies '
          '(``placement.reader.check_route``: the shape of the route the '
@@ -288,16 +296,14 @@ def _answers_and_validators(tables, emit, rst):
 
 
 def _validators(rows, emit, rst):
-    sizes = sorted(rows)
-    names = [row[0] for row in rows[sizes[0]]]
+    sizes, lines = _by_size(rows)
     emit(table(
         'Checking drain\'s allocation candidates with a library',
         ['library'] + ['/ json.loads, %d hosts' % size for size in sizes] +
         ['/ the project\'s check, %d hosts' % size for size in sizes],
-        [[name] + [str(rows[size][i][1] or 'not installed')
-                   for size in sizes] +
-         [str(rows[size][i][2] or 'not installed') for size in sizes]
-         for i, name in enumerate(names)], rst))
+        [[line[0][0]] + [str(row[1] or 'not installed') for row in line] +
+         [str(row[2] or 'not installed') for row in line]
+         for line in lines], rst))
     emit('The answer of the drain row above, decoded once, checked whole '
          'by the libraries that could check it instead of the check '
          '``drain``\'s reader applies, written by hand '
